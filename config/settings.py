@@ -1,0 +1,111 @@
+"""All settings of the app as one typed object, parsed lazily and cached.
+
+Azure services are used when their settings are present; otherwise the embedded default.
+Names are the public setting names of SPEC.md (environment variables / app settings).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contracts import RetryPolicy, StepName
+
+__all__ = ["Settings", "get_settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, populate_by_name=True)
+
+    # Azure OpenAI (key optional: managed identity through DefaultAzureCredential when absent)
+    azure_openai_endpoint: str | None = None
+    azure_openai_embedding_deployment: str | None = None
+    azure_openai_chat_deployment: str | None = None
+    azure_openai_api_version: str = "2024-10-21"
+    azure_openai_api_key: str | None = None
+    # Any OpenAI-compatible server (Ollama, vLLM, llama.cpp)
+    openai_base_url: str | None = None
+    openai_api_key: str | None = None
+    openai_chat_model: str | None = None
+    openai_embedding_model: str | None = None
+
+    # Azure AI Search
+    azure_search_endpoint: str | None = None
+    azure_search_index: str | None = None
+    azure_search_api_key: str | None = None
+    azure_search_semantic_configuration: str | None = None
+
+    # Event Grid
+    eventgrid_topic_endpoint: str | None = None
+    eventgrid_topic_key: str | None = None
+
+    # Telemetry
+    applicationinsights_connection_string: str | None = None
+    pipeline_record_content: bool = Field(
+        default=False, description="Record question and answer text in telemetry (off: privacy by default)."
+    )
+
+    # Local defaults
+    pipeline_data_dir: Path = Path(".pipeline")
+    pipeline_event_webhooks: str = ""
+    pipeline_event_source: str = "/durable-ai-pipeline"
+    pipeline_local_embedder: str = Field(default="hash", description="hash (default) or minilm (extra).")
+    pipeline_snippet_chars: int = Field(default=240, ge=40, le=2000)
+
+    # Service Bus
+    pipeline_queue_name: str = "questions"
+    pipeline_dead_letter_queue_name: str = "questions-deadletter"
+    service_bus_namespace: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "ServiceBusConnection__fullyQualifiedNamespace", "service_bus_namespace"
+        ),
+    )
+    service_bus_connection: str | None = Field(
+        default=None, validation_alias=AliasChoices("ServiceBusConnection", "service_bus_connection")
+    )
+
+    # Retries: defaults for every step, overridable per step (PIPELINE_RETRY_EMBED_QUERY_MAX_ATTEMPTS ...)
+    pipeline_retry_max_attempts: int = Field(default=3, ge=1, le=20)
+    pipeline_retry_first_interval_ms: int = Field(default=1000, ge=0)
+    pipeline_retry_backoff_coefficient: float = Field(default=2.0, ge=1.0)
+    pipeline_retry_max_interval_ms: int = Field(default=30_000, ge=0)
+    pipeline_retry_embed_query_max_attempts: int | None = None
+    pipeline_retry_embed_query_first_interval_ms: int | None = None
+    pipeline_retry_search_documents_max_attempts: int | None = None
+    pipeline_retry_search_documents_first_interval_ms: int | None = None
+    pipeline_retry_generate_answer_max_attempts: int | None = None
+    pipeline_retry_generate_answer_first_interval_ms: int | None = None
+    pipeline_retry_publish_result_max_attempts: int | None = None
+    pipeline_retry_publish_result_first_interval_ms: int | None = None
+
+    @field_validator("pipeline_data_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def event_webhooks(self) -> list[str]:
+        return [url.strip() for url in self.pipeline_event_webhooks.split(",") if url.strip()]
+
+    def retry_policy(self, step: StepName) -> RetryPolicy:
+        attempts = getattr(self, f"pipeline_retry_{step.value}_max_attempts")
+        first = getattr(self, f"pipeline_retry_{step.value}_first_interval_ms")
+        return RetryPolicy(
+            max_attempts=attempts or self.pipeline_retry_max_attempts,
+            first_interval_ms=self.pipeline_retry_first_interval_ms if first is None else first,
+            backoff_coefficient=self.pipeline_retry_backoff_coefficient,
+            max_interval_ms=self.pipeline_retry_max_interval_ms,
+        )
+
+    def retry_policies(self) -> dict[StepName, RetryPolicy]:
+        return {step: self.retry_policy(step) for step in StepName}
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process, parsed on first use (never at import)."""
+    return Settings()

@@ -1,0 +1,59 @@
+"""Pydantic models of everything that crosses a boundary: HTTP, queue, activities, events.
+
+This package imports nothing from providers, triggers, activities or any Azure SDK, so every
+other package can depend on it and it can be published as the producer/subscriber contract.
+"""
+
+from contracts.activities import (
+    EmbedQueryInput,
+    GenerateAnswerInput,
+    GeneratedAnswer,
+    PublishResultInput,
+    PublishedEvent,
+    QueryEmbedding,
+    SearchDocumentsInput,
+    SearchHit,
+    SearchResults,
+    StepInput,
+)
+from contracts.errors import ErrorKind, StepError
+from contracts.events import (
+    COMPLETED_EVENT_TYPE,
+    FAILED_EVENT_TYPE,
+    FailedEventData,
+    event_id_for,
+)
+from contracts.http import FieldProblem, ProblemDetails, StartResponse, StatusResponse
+from contracts.pipeline import PipelineInput, RetryPolicy, StepName
+from contracts.question import Question
+from contracts.result import Citation, Result, Usage
+
+__all__ = [
+    "COMPLETED_EVENT_TYPE",
+    "FAILED_EVENT_TYPE",
+    "Citation",
+    "EmbedQueryInput",
+    "ErrorKind",
+    "FailedEventData",
+    "FieldProblem",
+    "GenerateAnswerInput",
+    "GeneratedAnswer",
+    "PipelineInput",
+    "ProblemDetails",
+    "PublishResultInput",
+    "PublishedEvent",
+    "QueryEmbedding",
+    "Question",
+    "Result",
+    "RetryPolicy",
+    "SearchDocumentsInput",
+    "SearchHit",
+    "SearchResults",
+    "StartResponse",
+    "StatusResponse",
+    "StepError",
+    "StepInput",
+    "StepName",
+    "Usage",
+    "event_id_for",
+]

@@ -1,0 +1,58 @@
+"""Step errors as data: the kind decides whether the orchestrator retries.
+
+Python's `RetryOptions` cannot tell a 429 from a 400, so activities raise `StepError`, whose
+message carries a machine-readable marker; the orchestrator reads it back from the task
+failure and retries only what retrying can fix.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = ["ErrorKind", "StepError"]
+
+_MARKER = re.compile(r"\[\[pipeline-error (\{.*?\})\]\]", re.DOTALL)
+
+
+class ErrorKind(StrEnum):
+    """Why a step failed. Only `transient` and `internal` are worth another attempt."""
+
+    TRANSIENT = "transient"  # 429, 5xx, timeouts, connection resets
+    INVALID_INPUT = "invalid_input"  # data the step cannot work with
+    REJECTED = "rejected"  # a 4xx from a service: retrying sends the same bad request
+    CONFIGURATION = "configuration"  # missing deployment, index, credentials
+    INTERNAL = "internal"  # an unexpected exception: a bug or a crash, retried in case it was transient
+
+    @property
+    def retryable(self) -> bool:
+        return self in (ErrorKind.TRANSIENT, ErrorKind.INTERNAL)
+
+
+class StepError(BaseModel):
+    """A failed attempt as it travels from an activity to the orchestrator (and into Failed events)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: ErrorKind
+    message: str
+    retry_after_s: float | None = None
+
+    def to_exception_message(self) -> str:
+        """The text an activity raises with; readable by people, parseable by `from_failure`."""
+        return f"{self.kind.value}: {self.message} [[pipeline-error {self.model_dump_json()}]]"
+
+    @classmethod
+    def from_failure(cls, failure: str) -> StepError:
+        """Read the error back from a task failure's text; anything unmarked is an internal error."""
+        match = _MARKER.search(failure)
+        if match:
+            try:
+                return cls.model_validate(json.loads(match.group(1)))
+            except ValueError:
+                pass
+        first_line = failure.strip().splitlines()[0] if failure.strip() else "activity failed"
+        return cls(kind=ErrorKind.INTERNAL, message=first_line[:500])

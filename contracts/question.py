@@ -1,0 +1,41 @@
+"""The Question: the body of `POST /api/pipeline/start` and of a queue message."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+__all__ = ["MAX_METADATA_ENTRIES", "Question"]
+
+MAX_METADATA_ENTRIES = 16
+
+RequestId = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")]
+MetadataKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+MetadataValue = Annotated[str, StringConstraints(max_length=256)]
+
+
+class Question(BaseModel):
+    """A question a producer asks; unknown fields are rejected so typos never pass silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    question: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)] = Field(
+        description="The question, 1..2000 characters after trimming.",
+        examples=["How does the pipeline retry a failed step?"],
+    )
+    top_k: int = Field(default=3, ge=1, le=20, description="How many passages to retrieve.")
+    request_id: RequestId | None = Field(
+        default=None,
+        description="Caller's idempotency key; becomes the instance id, so a repeat never runs twice.",
+    )
+    metadata: dict[MetadataKey, MetadataValue] | None = Field(
+        default=None, description=f"At most {MAX_METADATA_ENTRIES} caller-defined string pairs, echoed in events."
+    )
+
+    @field_validator("metadata")
+    @classmethod
+    def _bounded_metadata(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is not None and len(value) > MAX_METADATA_ENTRIES:
+            raise ValueError(f"at most {MAX_METADATA_ENTRIES} entries allowed, got {len(value)}")
+        return value

@@ -1,0 +1,49 @@
+"""The Result: the orchestration's output and the data of the Completed event."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["Citation", "Result", "Usage"]
+
+
+class Usage(BaseModel):
+    """Tokens spent, where the model reports them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+        )
+
+
+class Citation(BaseModel):
+    """A passage the answer relies on, with the words quoted from it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(description="Passage (chunk) id in the index.")
+    title: str
+    source: str = Field(description="Where the passage comes from: a path or URL.")
+    score: float = Field(description="Retrieval score (higher is better).")
+    quote: str = Field(description="The snippet of the passage the answer draws on.")
+
+
+class Result(BaseModel):
+    """A completed run: the answer, what it cites, which models served it and how long each step took."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    instance_id: str
+    question: str
+    answer: str
+    citations: list[Citation]
+    models: dict[str, str] = Field(description="Model or provider that served each step.")
+    timings_ms: dict[str, float] = Field(description="Duration of the successful attempt of each step.")
+    usage: Usage = Field(default_factory=Usage)
+    metadata: dict[str, str] | None = None
