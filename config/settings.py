@@ -18,7 +18,9 @@ __all__ = ["Settings", "get_settings"]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False, populate_by_name=True)
+    model_config = SettingsConfigDict(
+        extra="ignore", case_sensitive=False, populate_by_name=True, env_ignore_empty=True
+    )
 
     # Azure OpenAI (key optional: managed identity through DefaultAzureCredential when absent)
     azure_openai_endpoint: str | None = None
@@ -53,16 +55,14 @@ class Settings(BaseSettings):
     pipeline_event_webhooks: str = ""
     pipeline_event_source: str = "/durable-ai-pipeline"
     pipeline_local_embedder: str = Field(default="hash", description="hash (default) or minilm (extra).")
-    pipeline_snippet_chars: int = Field(default=240, ge=40, le=2000)
+    pipeline_snippet_chars: int = Field(default=240, ge=40, le=2000, description="Longest quote per citation.")
 
     # Service Bus
     pipeline_queue_name: str = "questions"
     pipeline_dead_letter_queue_name: str = "questions-deadletter"
     service_bus_namespace: str | None = Field(
         default=None,
-        validation_alias=AliasChoices(
-            "ServiceBusConnection__fullyQualifiedNamespace", "service_bus_namespace"
-        ),
+        validation_alias=AliasChoices("ServiceBusConnection__fullyQualifiedNamespace", "service_bus_namespace"),
     )
     service_bus_connection: str | None = Field(
         default=None, validation_alias=AliasChoices("ServiceBusConnection", "service_bus_connection")

@@ -1,8 +1,8 @@
 """Inputs and outputs of the four activities.
 
 History stays small by design: the query vector travels int8-quantised (about a quarter of
-float32 text), search returns short snippets plus passage ids, and the answer step reads full
-passage text from the index by id instead of receiving it through the orchestration.
+float32 text), search returns passage ids with their titles and scores, and the answer step
+reads passage text from the index by id instead of receiving it through the orchestration.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ __all__ = [
     "EmbedQueryInput",
     "GenerateAnswerInput",
     "GeneratedAnswer",
+    "PassageRef",
     "PublishResultInput",
     "PublishedEvent",
     "QueryEmbedding",
@@ -97,13 +98,12 @@ class SearchDocumentsInput(StepInput):
 
 
 class SearchHit(_Model):
-    """One retrieved passage: its id and a short snippet; the full text stays in the index."""
+    """One retrieved passage by reference; its text stays in the index (see `GenerateAnswerInput`)."""
 
     id: str
     title: str
     source: str
     score: float
-    snippet: str
 
 
 class SearchResults(_Model):
@@ -112,9 +112,16 @@ class SearchResults(_Model):
     duration_ms: float = 0.0
 
 
+class PassageRef(_Model):
+    """A retrieved passage by reference: the answer step reads its text from the index."""
+
+    id: str
+    score: float
+
+
 class GenerateAnswerInput(StepInput):
     question: str
-    hits: list[SearchHit]
+    passages: list[PassageRef]
 
 
 class GeneratedAnswer(_Model):
@@ -137,4 +144,3 @@ class PublishedEvent(_Model):
     type: str
     destination: str
     duration_ms: float = 0.0
-

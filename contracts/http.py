@@ -17,7 +17,9 @@ class StartResponse(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     instance_id: str
-    status: str = Field(description="Runtime status when answered: Pending/Running for a new run, else the existing run's.")
+    status: str = Field(
+        description="Runtime status when answered: Pending/Running for a new run, else the existing run's."
+    )
     created: bool = Field(description="False when the id already existed and the existing run is returned.")
     status_url: str = Field(description="GET /api/pipeline/{instance_id}")
     status_query_get_uri: str

@@ -1,0 +1,28 @@
+"""`embed_query`: the question's vector, compact enough for orchestration history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import azure.durable_functions as df
+
+from activities._step import run_step
+from contracts import EmbedQueryInput, QueryEmbedding, StepName
+from providers.factory import get_embedder
+
+__all__ = ["ACTIVITY_NAME", "bp"]
+
+ACTIVITY_NAME = StepName.EMBED_QUERY.value
+bp = df.Blueprint()
+
+
+def _embed(payload: EmbedQueryInput) -> QueryEmbedding:
+    embeddings = get_embedder().embed([payload.question])
+    return QueryEmbedding.from_vector(
+        embeddings.vectors[0], model=embeddings.model, input_tokens=embeddings.input_tokens
+    )
+
+
+@bp.activity_trigger(input_name="payload", activity=ACTIVITY_NAME)
+def embed_query(payload: Any) -> dict[str, Any]:
+    return run_step(ACTIVITY_NAME, EmbedQueryInput, payload, _embed)

@@ -1,0 +1,70 @@
+"""`publish_result`: the Completed or Failed CloudEvent, with a deterministic id and the run's trace."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import azure.durable_functions as df
+
+from activities._step import ActivityFailed, run_step
+from config import get_settings
+from contracts import (
+    COMPLETED_EVENT_TYPE,
+    FAILED_EVENT_TYPE,
+    ErrorKind,
+    PublishedEvent,
+    PublishResultInput,
+    StepError,
+    StepName,
+    event_id_for,
+)
+from providers.base import OutgoingEvent
+from providers.factory import get_publisher
+from telemetry import current_traceparent
+
+__all__ = ["ACTIVITY_NAME", "bp", "build_event"]
+
+ACTIVITY_NAME = StepName.PUBLISH_RESULT.value
+bp = df.Blueprint()
+
+
+def build_event(
+    payload: PublishResultInput, *, source: str, now: datetime, traceparent: str | None = None
+) -> OutgoingEvent:
+    """The CloudEvent for a run's outcome; its id depends only on the instance and the type."""
+    if (payload.result is None) == (payload.failure is None):
+        raise ActivityFailed(
+            StepError(kind=ErrorKind.INVALID_INPUT, message="exactly one of result or failure must be given")
+        )
+    event_type, data = (
+        (COMPLETED_EVENT_TYPE, payload.result.model_dump(mode="json"))
+        if payload.result is not None
+        else (FAILED_EVENT_TYPE, payload.failure.model_dump(mode="json"))  # type: ignore[union-attr]
+    )
+    return OutgoingEvent(
+        id=event_id_for(payload.instance_id, event_type),
+        type=event_type,
+        source=source,
+        subject=f"pipeline/{payload.instance_id}",
+        time=now.isoformat().replace("+00:00", "Z"),
+        data=data,
+        traceparent=traceparent or payload.traceparent,
+    )
+
+
+def _publish(payload: PublishResultInput) -> PublishedEvent:
+    event = build_event(
+        payload,
+        source=get_settings().pipeline_event_source,
+        now=datetime.now(UTC),
+        traceparent=current_traceparent(),  # the publish span, so the event links into the trace
+    )
+    publisher = get_publisher()
+    publisher.publish(event)
+    return PublishedEvent(event_id=event.id, type=event.type, destination=publisher.destination)
+
+
+@bp.activity_trigger(input_name="payload", activity=ACTIVITY_NAME)
+def publish_result(payload: Any) -> dict[str, Any]:
+    return run_step(ACTIVITY_NAME, PublishResultInput, payload, _publish)

@@ -1,0 +1,28 @@
+"""`search_documents`: hybrid search; returns passage ids, titles and scores, not passage text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import azure.durable_functions as df
+
+from activities._step import run_step
+from contracts import SearchDocumentsInput, SearchHit, SearchResults, StepName
+from providers.factory import get_retriever
+
+__all__ = ["ACTIVITY_NAME", "bp"]
+
+ACTIVITY_NAME = StepName.SEARCH_DOCUMENTS.value
+bp = df.Blueprint()
+
+
+def _search(payload: SearchDocumentsInput) -> SearchResults:
+    retriever = get_retriever()
+    passages = retriever.search(payload.question, payload.embedding.vector(), top_k=payload.top_k)
+    hits = [SearchHit(id=p.id, title=p.title, source=p.source, score=round(p.score, 6)) for p in passages]
+    return SearchResults(hits=hits, retriever=retriever.name)
+
+
+@bp.activity_trigger(input_name="payload", activity=ACTIVITY_NAME)
+def search_documents(payload: Any) -> dict[str, Any]:
+    return run_step(ACTIVITY_NAME, SearchDocumentsInput, payload, _search)

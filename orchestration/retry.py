@@ -1,0 +1,50 @@
+"""Run one step with its retry policy, driven by durable timers.
+
+Python's `RetryOptions` knows only a first interval and an attempt count: no backoff, no cap,
+no way to tell a 429 from a 400, and activities cannot learn which attempt they are. So the
+orchestrator drives retries itself: each attempt is a plain activity call carrying its attempt
+number, and a durable timer waits out the backoff (or the service's Retry-After) in between.
+Errors that retrying cannot fix end the step at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from datetime import timedelta
+from typing import Any
+
+import azure.durable_functions as df
+
+from contracts import RetryPolicy, StepError, StepName
+
+__all__ = ["StepFailed", "call_step"]
+
+
+class StepFailed(Exception):
+    """A step failed for good: not retryable, or its attempts ran out."""
+
+    def __init__(self, step: StepName, error: StepError, attempts: int) -> None:
+        super().__init__(f"step {step.value} failed after {attempts} attempt(s) ({error.kind.value}): {error.message}")
+        self.step = step
+        self.error = error
+        self.attempts = attempts
+
+
+def call_step(
+    context: df.DurableOrchestrationContext,
+    step: StepName,
+    payload: dict[str, Any],
+    policy: RetryPolicy,
+) -> Generator[Any, Any, Any]:
+    """Call the step's activity until it succeeds, fails for good, or the policy is spent."""
+    for attempt in range(1, policy.max_attempts + 1):
+        context.set_custom_status({"step": step.value, "attempt": attempt})
+        try:
+            return (yield context.call_activity(step.value, {**payload, "attempt": attempt}))
+        except Exception as failure:  # the SDK raises a bare Exception for a failed task
+            error = StepError.from_failure(str(failure))
+            if not error.kind.retryable or attempt == policy.max_attempts:
+                raise StepFailed(step, error, attempt) from None
+            delay = timedelta(milliseconds=policy.delay_ms(attempt, error.retry_after_s))
+            yield context.create_timer(context.current_utc_datetime + delay)
+    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover

@@ -1,0 +1,137 @@
+"""The one place that decides which implementation serves each role, from settings.
+
+Azure services are used when their settings are present, otherwise the embedded default.
+Providers are built lazily on first use (never at import) and shared by the process's
+activities; SDK modules are imported only when their provider is chosen.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from functools import lru_cache
+
+from config import Settings, get_settings
+from providers.base import AnswerGenerator, Embedder, EventPublisher, Retriever
+
+__all__ = ["describe_providers", "get_embedder", "get_generator", "get_publisher", "get_retriever", "reset"]
+
+log = logging.getLogger(__name__)
+_announce_lock = threading.Lock()
+_announced = False
+
+
+def _uses_azure_openai_embeddings(s: Settings) -> bool:
+    return bool(s.azure_openai_endpoint and s.azure_openai_embedding_deployment)
+
+
+def _uses_openai_compatible_embeddings(s: Settings) -> bool:
+    return bool(s.openai_base_url and s.openai_embedding_model)
+
+
+def describe_providers(settings: Settings | None = None) -> dict[str, str]:
+    """Which provider serves each role under these settings (for the startup line and `--json`)."""
+    s = settings or get_settings()
+    if _uses_azure_openai_embeddings(s):
+        embedder = f"azure-openai:{s.azure_openai_embedding_deployment}"
+    elif _uses_openai_compatible_embeddings(s):
+        embedder = f"openai-compatible:{s.openai_embedding_model}"
+    else:
+        embedder = f"local:{s.pipeline_local_embedder}"
+    if s.azure_search_endpoint and s.azure_search_index:
+        retriever = f"azure-ai-search:{s.azure_search_index}"
+    else:
+        retriever = f"local-sqlite:{s.pipeline_data_dir / 'index'}"
+    if s.azure_openai_endpoint and s.azure_openai_chat_deployment:
+        generator = f"azure-openai:{s.azure_openai_chat_deployment}"
+    elif s.openai_base_url and s.openai_chat_model:
+        generator = f"openai-compatible:{s.openai_chat_model}"
+    else:
+        generator = "local:extractive"
+    if s.eventgrid_topic_endpoint:
+        publisher = f"event-grid:{s.eventgrid_topic_endpoint}"
+    else:
+        publisher = f"local:{s.pipeline_data_dir / 'events.jsonl'} + {len(s.event_webhooks)} webhook(s)"
+    return {"embeddings": embedder, "retrieval": retriever, "generation": generator, "events": publisher}
+
+
+def _announce() -> None:
+    """One log line per process saying which provider serves each role."""
+    global _announced
+    with _announce_lock:
+        if not _announced:
+            _announced = True
+            log.info("providers: %s", ", ".join(f"{k}={v}" for k, v in describe_providers().items()))
+
+
+@lru_cache(maxsize=1)
+def get_embedder() -> Embedder:
+    _announce()
+    s = get_settings()
+    if _uses_azure_openai_embeddings(s) or _uses_openai_compatible_embeddings(s):
+        from providers.azure.openai_embedder import OpenAIEmbedder
+
+        return OpenAIEmbedder.from_settings(s)
+    if s.pipeline_local_embedder == "minilm":
+        from providers.local.minilm_embedder import MiniLMEmbedder
+
+        return MiniLMEmbedder()
+    from providers.local.hashing_embedder import HashingEmbedder
+
+    return HashingEmbedder()
+
+
+@lru_cache(maxsize=1)
+def get_retriever() -> Retriever:
+    _announce()
+    s = get_settings()
+    if s.azure_search_endpoint and s.azure_search_index:
+        from providers.azure.search_retriever import AzureSearchRetriever
+
+        return AzureSearchRetriever.from_settings(s)
+    return open_local_index(s)
+
+
+def open_local_index(s: Settings) -> Retriever:
+    """The local index for the configured embedder; built from the sample corpus on first use."""
+    from providers.local.ingest import ensure_sample_index
+    from providers.local.sqlite_index import SqliteIndex
+
+    embedder = get_embedder()
+    index = SqliteIndex(s.pipeline_data_dir / "index", embedder=embedder)
+    ensure_sample_index(index, embedder)
+    return index
+
+
+@lru_cache(maxsize=1)
+def get_generator() -> AnswerGenerator:
+    _announce()
+    s = get_settings()
+    if (s.azure_openai_endpoint and s.azure_openai_chat_deployment) or (s.openai_base_url and s.openai_chat_model):
+        from providers.azure.openai_chat import OpenAIChatGenerator
+
+        return OpenAIChatGenerator.from_settings(s)
+    from providers.local.extractive import ExtractiveAnswerer
+
+    return ExtractiveAnswerer()
+
+
+@lru_cache(maxsize=1)
+def get_publisher() -> EventPublisher:
+    _announce()
+    s = get_settings()
+    if s.eventgrid_topic_endpoint:
+        from providers.azure.eventgrid_publisher import EventGridPublisher
+
+        return EventGridPublisher.from_settings(s)
+    from providers.local.events import LocalEventSink
+
+    return LocalEventSink.from_settings(s)
+
+
+def reset() -> None:
+    """Forget built providers and settings (tests, or after settings change in-process)."""
+    global _announced
+    for cached in (get_embedder, get_retriever, get_generator, get_publisher, get_settings):
+        cached.cache_clear()
+    _announced = False

@@ -1,0 +1,224 @@
+"""The orchestrator replayed by the SDK itself, episode by episode, against scripted activities."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from activities._step import ActivityFailed
+from contracts import (
+    Citation,
+    ErrorKind,
+    GeneratedAnswer,
+    PipelineInput,
+    PublishedEvent,
+    QueryEmbedding,
+    Question,
+    RetryPolicy,
+    SearchHit,
+    SearchResults,
+    StepError,
+    StepName,
+    Usage,
+)
+from orchestration.orchestrator import ORCHESTRATOR_NAME, pipeline_orchestrator
+from tests.durable_replay import ReplayDriver
+
+HANDLE = pipeline_orchestrator._function._func
+
+
+def _embedding(dims: int = 8) -> dict[str, Any]:
+    rng = random.Random(7)
+    return QueryEmbedding.from_vector(
+        [rng.uniform(-1, 1) for _ in range(dims)], model="emb", input_tokens=5
+    ).model_dump(mode="json")
+
+
+def _hits(n: int) -> list[SearchHit]:
+    return [
+        SearchHit(
+            id=f"doc-{i}#chunk-{i}",
+            title=f"Document {i}: a section title",
+            source=f"corpus/document-{i}.md",
+            score=0.03 - i * 0.001,
+        )
+        for i in range(n)
+    ]
+
+
+def happy_activities(hit_count: int = 2, dims: int = 8) -> dict[str, Callable[[Any], Any]]:
+    def search(payload: dict[str, Any]) -> dict[str, Any]:
+        return SearchResults(hits=_hits(min(hit_count, payload["top_k"])), retriever="idx").model_dump(mode="json")
+
+    def generate(payload: dict[str, Any]) -> dict[str, Any]:
+        hits = {h.id: h for h in _hits(20)}
+        citations = [
+            Citation(
+                id=p["id"],
+                title=hits[p["id"]].title,
+                source=hits[p["id"]].source,
+                score=p["score"],
+                quote=f"The sentence quoted from passage {p['id']}, of a typical length for a quote. " * 2,
+            )
+            for p in payload["passages"]
+        ]
+        text = " ".join(
+            f"A sentence drawn from passage {i + 1} of the corpus [{i + 1}]." for i in range(len(citations))
+        )
+        return GeneratedAnswer(
+            answer=text, citations=citations, model="gen", usage=Usage(input_tokens=10, output_tokens=3)
+        ).model_dump(mode="json")
+
+    def publish(payload: dict[str, Any]) -> dict[str, Any]:
+        kind = "Completed" if payload.get("result") else "Failed"
+        return PublishedEvent(event_id="e", type=kind, destination="test").model_dump(mode="json")
+
+    return {
+        StepName.EMBED_QUERY: lambda payload: _embedding(dims),
+        StepName.SEARCH_DOCUMENTS: search,
+        StepName.GENERATE_ANSWER: generate,
+        StepName.PUBLISH_RESULT: publish,
+    }
+
+
+def failing(kind: ErrorKind, times: int, then: Callable[[Any], Any] | None = None, retry_after_s: float | None = None):
+    """An activity that fails `times` times with `kind`, then behaves like `then`."""
+    state = {"calls": 0}
+
+    def activity(payload: Any) -> Any:
+        state["calls"] += 1
+        if state["calls"] <= times or then is None:
+            raise ActivityFailed(StepError(kind=kind, message=f"boom {state['calls']}", retry_after_s=retry_after_s))
+        return then(payload)
+
+    activity.state = state  # type: ignore[attr-defined]
+    return activity
+
+
+def run_input(top_k: int = 2, policy: RetryPolicy | None = None) -> dict[str, Any]:
+    policy = policy or RetryPolicy(max_attempts=3, first_interval_ms=1000, backoff_coefficient=2.0)
+    return PipelineInput(
+        question=Question(question="How are steps retried?", top_k=top_k, metadata={"team": "a"}),
+        traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        retry={step: policy for step in StepName},
+    ).model_dump(mode="json")
+
+
+def test_completes_with_a_result_built_from_every_step() -> None:
+    outcome = ReplayDriver(HANDLE, happy_activities()).run(ORCHESTRATOR_NAME, run_input())
+
+    assert outcome.done and outcome.error is None
+    assert [name for name, _ in outcome.calls] == [s.value for s in StepName]
+    result = outcome.output
+    assert result["instance_id"] == "test-instance"
+    assert result["answer"].endswith("[2].")
+    assert [c["id"] for c in result["citations"]] == ["doc-0#chunk-0", "doc-1#chunk-1"]
+    assert result["models"] == {"embed_query": "emb", "search_documents": "idx", "generate_answer": "gen"}
+    assert result["usage"] == {"input_tokens": 15, "output_tokens": 3}
+    assert result["metadata"] == {"team": "a"}
+    published = outcome.calls[-1][1]
+    assert published["result"] == result
+    assert all(p["attempt"] == 1 and p["traceparent"].startswith("00-0af7") for _, p in outcome.calls)
+    assert outcome.custom_status == {"step": "publish_result", "done": True}
+
+
+def test_transient_failure_is_retried_after_a_durable_timer() -> None:
+    activities = happy_activities()
+    flaky = failing(ErrorKind.TRANSIENT, times=2, then=activities[StepName.GENERATE_ANSWER])
+    activities[StepName.GENERATE_ANSWER] = flaky
+    driver = ReplayDriver(HANDLE, activities)
+
+    outcome = driver.run(ORCHESTRATOR_NAME, run_input())
+
+    assert outcome.done
+    attempts = [p["attempt"] for name, p in outcome.calls if name == StepName.GENERATE_ANSWER]
+    assert attempts == [1, 2, 3]
+    # backoff 1 s then 2 s, measured from the orchestration clock at each failure
+    gaps = [t2 - t1 for t1, t2 in zip(outcome.timers, outcome.timers[1:], strict=False)]
+    assert len(outcome.timers) == 2 and gaps[0].total_seconds() >= 2.0
+
+
+def test_retry_after_from_the_service_lengthens_the_wait() -> None:
+    activities = happy_activities()
+    activities[StepName.EMBED_QUERY] = failing(
+        ErrorKind.TRANSIENT, times=1, then=activities[StepName.EMBED_QUERY], retry_after_s=7
+    )
+    outcome = ReplayDriver(HANDLE, activities).run(ORCHESTRATOR_NAME, run_input())
+    assert outcome.done
+    history_start = outcome.history[0]["Timestamp"]
+    waited = outcome.timers[0] - __import__("datetime").datetime.fromisoformat(history_start.replace("Z", "+00:00"))
+    assert waited.total_seconds() >= 7
+
+
+def test_permanent_failure_is_not_retried_and_publishes_a_failed_event() -> None:
+    activities = happy_activities()
+    activities[StepName.SEARCH_DOCUMENTS] = failing(ErrorKind.REJECTED, times=99)
+
+    outcome = ReplayDriver(HANDLE, activities).run(ORCHESTRATOR_NAME, run_input())
+
+    assert not outcome.done and outcome.error
+    assert "search_documents failed after 1 attempt(s) (rejected)" in outcome.error
+    assert activities[StepName.SEARCH_DOCUMENTS].state["calls"] == 1
+    assert outcome.timers == []
+    name, payload = outcome.calls[-1]
+    assert name == StepName.PUBLISH_RESULT and "result" not in payload
+    failure = payload["failure"]
+    assert failure["step"] == "search_documents"
+    assert failure["error_kind"] == "rejected"
+    assert failure["attempts"] == 1
+    assert failure["message"] == "boom 1"
+    assert "Traceback" not in str(failure)
+    assert outcome.custom_status == {"step": "search_documents", "attempt": 1, "failed": True}
+
+
+def test_exhausted_retries_fail_with_the_attempt_count() -> None:
+    activities = happy_activities()
+    activities[StepName.EMBED_QUERY] = failing(ErrorKind.TRANSIENT, times=99)
+
+    outcome = ReplayDriver(HANDLE, activities).run(ORCHESTRATOR_NAME, run_input())
+
+    assert "embed_query failed after 3 attempt(s) (transient)" in outcome.error
+    assert activities[StepName.EMBED_QUERY].state["calls"] == 3
+    assert len(outcome.timers) == 2
+    failure = outcome.calls[-1][1]["failure"]
+    assert (failure["step"], failure["attempts"], failure["error_kind"]) == ("embed_query", 3, "transient")
+
+
+def test_an_unexpected_exception_counts_as_internal_and_is_retried() -> None:
+    activities = happy_activities()
+    calls = {"n": 0}
+    good = activities[StepName.SEARCH_DOCUMENTS]
+
+    def crashes_once(payload: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("worker lost")
+        return good(payload)
+
+    activities[StepName.SEARCH_DOCUMENTS] = crashes_once
+    outcome = ReplayDriver(HANDLE, activities).run(ORCHESTRATOR_NAME, run_input())
+    assert outcome.done and calls["n"] == 2
+
+
+def test_publish_failure_fails_the_run_without_a_second_publish() -> None:
+    activities = happy_activities()
+    activities[StepName.PUBLISH_RESULT] = failing(ErrorKind.TRANSIENT, times=99)
+    outcome = ReplayDriver(HANDLE, activities).run(ORCHESTRATOR_NAME, run_input())
+    assert "publish_result failed after 3 attempt(s)" in outcome.error
+    assert activities[StepName.PUBLISH_RESULT].state["calls"] == 3
+
+
+@pytest.mark.parametrize("top_k", [5])
+def test_history_stays_small_with_1536_dimensions(top_k: int, capsys: pytest.CaptureFixture[str]) -> None:
+    """Target: under 16 KB of history per run (1536-dimension vectors, top_k=5)."""
+    outcome = ReplayDriver(HANDLE, happy_activities(hit_count=top_k, dims=1536)).run(
+        ORCHESTRATOR_NAME, run_input(top_k=top_k)
+    )
+    assert outcome.done
+    size = outcome.history_bytes()
+    with capsys.disabled():
+        print(f"\nhistory per run (1536 dims, top_k={top_k}): {size} bytes in {len(outcome.history)} events")
+    assert size < 16 * 1024

@@ -1,0 +1,1 @@
+"""Starters (HTTP and Service Bus), the status route and the OpenAPI route."""

@@ -1,0 +1,72 @@
+"""`start_pipeline` (POST /api/pipeline/start): validate, derive the instance id, start once, 202."""
+
+from __future__ import annotations
+
+import azure.durable_functions as df
+import azure.functions as func
+from opentelemetry.trace import SpanKind
+from pydantic import ValidationError
+
+from contracts import ProblemDetails, Question, StartResponse
+from telemetry import current_traceparent, starter_span
+from triggers._http import BodyRejected, field_problems, json_response, problem_response, read_json_body
+from triggers.starting import instance_id_for, start_once
+
+__all__ = ["FUNCTION_NAME", "ROUTE", "bp"]
+
+FUNCTION_NAME = "start_pipeline"
+ROUTE = "pipeline/start"
+
+bp = df.Blueprint()
+
+
+def status_url(req: func.HttpRequest, instance_id: str) -> str:
+    """`GET /api/pipeline/{id}` on the origin the caller used (route prefix taken from this route)."""
+    base = req.url.split("?", 1)[0]
+    return base[: -len("start")] + instance_id
+
+
+@bp.function_name(FUNCTION_NAME)
+@bp.route(route=ROUTE, methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def start_pipeline(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    with starter_span(
+        "POST /api/pipeline/start",
+        kind=SpanKind.SERVER,
+        traceparent=req.headers.get("traceparent"),
+        attributes={"http.request.method": "POST", "http.route": f"/api/{ROUTE}"},
+    ) as span:
+        try:
+            question = Question.model_validate(read_json_body(req))
+        except BodyRejected as rejected:
+            span.set_attribute("http.response.status_code", rejected.problem.status)
+            return problem_response(rejected.problem, req)
+        except ValidationError as invalid:
+            span.set_attribute("http.response.status_code", 400)
+            problem = ProblemDetails.of(
+                400, "Invalid question", "The body is not a valid Question.", errors=field_problems(invalid)
+            )
+            return problem_response(problem, req)
+
+        instance_id = instance_id_for(question)
+        span.set_attribute("pipeline.instance_id", instance_id)
+        outcome = await start_once(
+            client,
+            question,
+            instance_id,
+            traceparent=current_traceparent() or req.headers.get("traceparent"),
+            source="http",
+        )
+        links = client.get_client_response_links(req, instance_id)
+        body = StartResponse(
+            instance_id=instance_id,
+            status=outcome.runtime_status,
+            created=outcome.created,
+            status_url=status_url(req, instance_id),
+            status_query_get_uri=links["statusQueryGetUri"],
+            send_event_post_uri=links.get("sendEventPostUri"),
+            terminate_post_uri=links.get("terminatePostUri"),
+            purge_history_delete_uri=links.get("purgeHistoryDeleteUri"),
+        )
+        span.set_attribute("http.response.status_code", 202)
+        return json_response(body, status=202, headers={"Location": body.status_url, "Retry-After": "1"})

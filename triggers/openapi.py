@@ -1,0 +1,101 @@
+"""`openapi_document` (GET /api/openapi.json): the OpenAPI 3.1 document, generated from `contracts`."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+import azure.durable_functions as df
+import azure.functions as func
+from pydantic import BaseModel
+
+from contracts import ProblemDetails, Question, StartResponse, StatusResponse
+
+__all__ = ["FUNCTION_NAME", "ROUTE", "bp", "build_document"]
+
+FUNCTION_NAME = "openapi_document"
+ROUTE = "openapi.json"
+
+bp = df.Blueprint()
+
+_REF = "#/components/schemas/{model}"
+
+
+def _schemas(*models: type[BaseModel]) -> dict[str, Any]:
+    schemas: dict[str, Any] = {}
+    for model in models:
+        schema = model.model_json_schema(ref_template=_REF)
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    return schemas
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": _REF.format(model=name)}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/problem+json": {"schema": _ref("ProblemDetails")}}}
+
+
+@lru_cache(maxsize=1)
+def build_document() -> dict[str, Any]:
+    """The whole API: every route, its bodies and its problem responses."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Durable AI Pipeline",
+            "version": "1.0.0",
+            "description": "Event-driven question answering on Azure Durable Functions.",
+        },
+        "paths": {
+            "/api/pipeline/start": {
+                "post": {
+                    "operationId": "start_pipeline",
+                    "summary": "Ask a question; the run is started once per request_id.",
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("Question")}}},
+                    "responses": {
+                        "202": {
+                            "description": "Accepted (or the existing run for this request_id).",
+                            "headers": {"Location": {"schema": {"type": "string"}}},
+                            "content": {"application/json": {"schema": _ref("StartResponse")}},
+                        },
+                        "400": _problem("The body is not a valid Question."),
+                        "413": _problem("The body is larger than 64 KiB."),
+                        "415": _problem("The body is not application/json."),
+                    },
+                }
+            },
+            "/api/pipeline/{instance_id}": {
+                "get": {
+                    "operationId": "get_pipeline_status",
+                    "summary": "Status of a run, its current step, and its result once completed.",
+                    "parameters": [
+                        {"name": "instance_id", "in": "path", "required": True, "schema": {"type": "string"}}
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The run's status.",
+                            "content": {"application/json": {"schema": _ref("StatusResponse")}},
+                        },
+                        "404": _problem("No run has this id."),
+                    },
+                }
+            },
+            "/api/openapi.json": {
+                "get": {
+                    "operationId": "openapi_document",
+                    "summary": "This document.",
+                    "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {}}}},
+                }
+            },
+        },
+        "components": {"schemas": _schemas(Question, StartResponse, StatusResponse, ProblemDetails)},
+    }
+
+
+@bp.function_name(FUNCTION_NAME)
+@bp.route(route=ROUTE, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+def openapi_document(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(build_document()), mimetype="application/json")

@@ -1,0 +1,136 @@
+"""`start_pipeline_from_queue`: a Service Bus message in, a run started once per message id.
+
+A message that is not a valid Question is not retried (it would fail the same way every time):
+it is moved to the dead-letter queue `PIPELINE_DEAD_LETTER_QUEUE_NAME` with a reason that names
+the problem, and the original is completed. The Python worker cannot settle a message itself
+(that needs the beta gRPC settlement extension), so the move is an output binding written in
+the same invocation. Failures to *start* a valid question raise, so Service Bus redelivers.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from typing import Any
+
+import azure.durable_functions as df
+import azure.functions as func
+from opentelemetry.trace import SpanKind
+from pydantic import ValidationError
+
+from contracts import Question
+from telemetry import current_traceparent, starter_span
+from triggers._http import MAX_BODY_BYTES
+from triggers.starting import instance_id_for_message, start_once
+
+__all__ = ["FUNCTION_NAME", "InvalidMessage", "bp", "dead_letter_body", "parse_question"]
+
+FUNCTION_NAME = "start_pipeline_from_queue"
+CONNECTION = "ServiceBusConnection"
+
+log = logging.getLogger(__name__)
+bp = df.Blueprint()
+
+
+class InvalidMessage(Exception):
+    """The message cannot become a Question; `reason` is a short code, the message says why."""
+
+    def __init__(self, reason: str, description: str) -> None:
+        super().__init__(description)
+        self.reason = reason
+        self.description = description
+
+
+def parse_question(body: bytes) -> Question:
+    if not body:
+        raise InvalidMessage("EmptyBody", "The message has no body; expected a Question as JSON.")
+    if len(body) > MAX_BODY_BYTES:
+        raise InvalidMessage("BodyTooLarge", f"The body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}.")
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InvalidMessage("InvalidEncoding", "The body is not UTF-8 text.") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidMessage("InvalidJson", f"The body is not valid JSON: {exc.msg} at position {exc.pos}.") from None
+    try:
+        return Question.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
+        raise InvalidMessage("InvalidQuestion", f"The body is not a valid Question: {problems}") from None
+
+
+def dead_letter_body(message: func.ServiceBusMessage, body: bytes, problem: InvalidMessage) -> str:
+    """The dead-lettered copy: the reason, the original body as it came, and where it came from."""
+    try:
+        original: dict[str, Any] = {"text": body.decode("utf-8")}
+    except UnicodeDecodeError:
+        original = {"base64": base64.b64encode(body).decode("ascii")}
+    return json.dumps(
+        {
+            "DeadLetterReason": problem.reason,
+            "DeadLetterErrorDescription": problem.description,
+            "message_id": message.message_id,
+            "delivery_count": message.delivery_count,
+            "enqueued_time_utc": message.enqueued_time_utc.isoformat() if message.enqueued_time_utc else None,
+            "application_properties": _properties(message),
+            "body": original,
+        },
+        default=str,
+    )
+
+
+def _properties(message: func.ServiceBusMessage) -> dict[str, Any]:
+    props = getattr(message, "application_properties", None) or getattr(message, "user_properties", None)
+    return dict(props or {})
+
+
+def _traceparent(message: func.ServiceBusMessage) -> str | None:
+    props = _properties(message)
+    value = props.get("traceparent") or props.get("Diagnostic-Id")
+    return str(value) if value else None
+
+
+@bp.function_name(FUNCTION_NAME)
+@bp.service_bus_queue_trigger(arg_name="message", connection=CONNECTION, queue_name="%PIPELINE_QUEUE_NAME%")
+@bp.service_bus_queue_output(
+    arg_name="dead_letters", connection=CONNECTION, queue_name="%PIPELINE_DEAD_LETTER_QUEUE_NAME%"
+)
+@bp.durable_client_input(client_name="client")
+async def start_pipeline_from_queue(
+    message: func.ServiceBusMessage, dead_letters: func.Out[str], client: df.DurableOrchestrationClient
+) -> None:
+    with starter_span(
+        "questions process",
+        kind=SpanKind.CONSUMER,
+        traceparent=_traceparent(message),
+        attributes={
+            "messaging.system": "servicebus",
+            "messaging.operation.type": "process",
+            "messaging.message.id": message.message_id or "",
+        },
+    ) as span:
+        body = message.get_body() or b""
+        try:
+            question = parse_question(body)
+        except InvalidMessage as problem:
+            log.warning("dead-lettering message %s: %s: %s", message.message_id, problem.reason, problem.description)
+            span.set_attribute("pipeline.dead_letter_reason", problem.reason)
+            dead_letters.set(dead_letter_body(message, body, problem))
+            return
+        instance_id = instance_id_for_message(message.message_id, question)
+        span.set_attribute("pipeline.instance_id", instance_id)
+        outcome = await start_once(
+            client,
+            question,
+            instance_id,
+            traceparent=current_traceparent() or _traceparent(message),
+            source="queue",
+        )
+        if not outcome.created:
+            log.info(
+                "message %s: instance %s already exists (%s); not started again",
+                message.message_id,
+                instance_id,
+                outcome.runtime_status,
+            )

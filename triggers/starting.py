@@ -1,0 +1,77 @@
+"""Starting a run exactly once per identity, whichever starter accepted the question.
+
+The Durable client's `start_new` silently replaces a finished instance with the same id, so a
+repeat would run twice; an idempotent start asks for the status first and answers with the
+existing instance. A concurrent twin that wins the race makes `start_new` fail for a running
+instance; the loser then reports the winner's instance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import uuid
+from dataclasses import dataclass
+
+import azure.durable_functions as df
+
+from config import get_settings
+from contracts import PipelineInput, Question
+from orchestration.orchestrator import ORCHESTRATOR_NAME
+
+__all__ = ["StartOutcome", "instance_id_for", "instance_id_for_message", "start_once"]
+
+log = logging.getLogger(__name__)
+
+# Durable instance ids must avoid '/', '\\', '#', '?' and control characters; keep a safe subset.
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+
+
+def instance_id_for(question: Question) -> str:
+    """From the caller's request_id when given (a repeat never runs twice), else a new uuid."""
+    return question.request_id or uuid.uuid4().hex
+
+
+def instance_id_for_message(message_id: str | None, question: Question) -> str:
+    """Queue messages: the request_id wins, then the Service Bus message id (hashed if unsafe)."""
+    if question.request_id:
+        return question.request_id
+    if not message_id:
+        return uuid.uuid4().hex
+    if _SAFE_ID.match(message_id):
+        return message_id
+    return "msg-" + hashlib.sha256(message_id.encode()).hexdigest()[:40]
+
+
+@dataclass(frozen=True, slots=True)
+class StartOutcome:
+    instance_id: str
+    created: bool
+    runtime_status: str
+
+
+async def _existing_status(client: df.DurableOrchestrationClient, instance_id: str) -> str | None:
+    status = await client.get_status(instance_id)
+    runtime = getattr(status, "runtime_status", None)
+    return None if runtime is None else getattr(runtime, "value", str(runtime))
+
+
+async def start_once(
+    client: df.DurableOrchestrationClient, question: Question, instance_id: str, *, traceparent: str | None, source: str
+) -> StartOutcome:
+    existing = await _existing_status(client, instance_id)
+    if existing is not None:
+        return StartOutcome(instance_id, created=False, runtime_status=existing)
+    run = PipelineInput(
+        question=question, traceparent=traceparent, source=source, retry=get_settings().retry_policies()
+    )
+    try:
+        await client.start_new(ORCHESTRATOR_NAME, instance_id, run.model_dump(mode="json"))
+    except Exception:
+        existing = await _existing_status(client, instance_id)
+        if existing is None:
+            raise
+        log.info("instance %s was started concurrently; answering with it", instance_id)
+        return StartOutcome(instance_id, created=False, runtime_status=existing)
+    return StartOutcome(instance_id, created=True, runtime_status="Pending")

@@ -1,0 +1,56 @@
+"""`get_pipeline_status` (GET /api/pipeline/{instance_id}): runtime status, current step, result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from contracts import ProblemDetails, Result, StatusResponse
+from triggers._http import json_response, problem_response
+
+__all__ = ["FUNCTION_NAME", "ROUTE", "bp", "status_view"]
+
+FUNCTION_NAME = "get_pipeline_status"
+ROUTE = "pipeline/{instance_id}"
+
+bp = df.Blueprint()
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if hasattr(value, "isoformat") else (str(value) if value else None)
+
+
+def status_view(status: df.DurableOrchestrationStatus) -> StatusResponse:
+    """The public view of a Durable status: output parsed as a Result once completed."""
+    runtime = status.runtime_status.value if status.runtime_status else "Unknown"
+    custom = status.custom_status if isinstance(status.custom_status, dict) else {}
+    result = error = None
+    if runtime == "Completed" and isinstance(status.output, dict):
+        result = Result.model_validate(status.output)
+    elif runtime in ("Failed", "Terminated") and status.output is not None:
+        error = str(status.output)
+    return StatusResponse(
+        instance_id=status.instance_id,
+        runtime_status=runtime,
+        step=custom.get("step"),
+        attempt=custom.get("attempt"),
+        created_time=_iso(status.created_time),
+        last_updated_time=_iso(status.last_updated_time),
+        result=result,
+        error=error,
+    )
+
+
+@bp.function_name(FUNCTION_NAME)
+@bp.route(route=ROUTE, methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.durable_client_input(client_name="client")
+async def get_pipeline_status(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    instance_id = req.route_params.get("instance_id", "")
+    status = await client.get_status(instance_id)
+    if status is None or status.runtime_status is None:
+        return problem_response(
+            ProblemDetails.of(404, "Unknown instance", f"No pipeline run has the id '{instance_id[:100]}'."), req
+        )
+    return json_response(status_view(status))
