@@ -1,0 +1,163 @@
+"""`start_pipeline` and `get_pipeline_status` invoked as the host invokes them, with `func.HttpRequest`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import azure.functions as func
+import pytest
+
+from tests.triggers.fake_client import FakeDurableClient
+from triggers.http_start import start_pipeline
+from triggers.openapi import openapi_document
+from triggers.status import get_pipeline_status
+
+START = start_pipeline._function._func.client_function
+STATUS = get_pipeline_status._function._func.client_function
+URL = "http://localhost:7071/api/pipeline/start"
+
+
+def request(body: Any, *, content_type: str = "application/json", raw: bytes | None = None) -> func.HttpRequest:
+    data = raw if raw is not None else json.dumps(body).encode()
+    return func.HttpRequest("POST", URL, headers={"Content-Type": content_type}, body=data)
+
+
+def call(req: func.HttpRequest, client: FakeDurableClient) -> func.HttpResponse:
+    return asyncio.run(START(req, client))
+
+
+def problem(resp: func.HttpResponse) -> dict[str, Any]:
+    assert resp.headers["Content-Type"] == "application/problem+json"
+    return json.loads(resp.get_body())
+
+
+def test_accepts_a_question_and_answers_202_with_status_urls() -> None:
+    client = FakeDurableClient()
+    resp = call(request({"question": "  What is a task hub?  ", "top_k": 4}), client)
+
+    assert resp.status_code == 202
+    body = json.loads(resp.get_body())
+    assert body["created"] is True
+    assert resp.headers["Location"] == body["status_url"] == f"http://localhost:7071/api/pipeline/{body['instance_id']}"
+    assert body["status_query_get_uri"].endswith(body["instance_id"])
+    name, instance_id, run = client.starts[0]
+    assert (name, instance_id) == ("pipeline_orchestrator", body["instance_id"])
+    assert run["question"]["question"] == "What is a task hub?"
+    assert run["question"]["top_k"] == 4
+    assert set(run["retry"]) == {"embed_query", "search_documents", "generate_answer", "publish_result"}
+
+
+def test_request_id_becomes_the_instance_id_and_a_repeat_does_not_start_again() -> None:
+    client = FakeDurableClient()
+    first = call(request({"question": "q", "request_id": "order-42"}), client)
+    client.instances["order-42"]["status"] = "Completed"
+    second = call(request({"question": "q", "request_id": "order-42"}), client)
+
+    assert json.loads(first.get_body())["instance_id"] == "order-42"
+    again = json.loads(second.get_body())
+    assert second.status_code == 202 and again["created"] is False and again["status"] == "Completed"
+    assert len(client.starts) == 1
+
+
+def test_concurrent_twins_start_one_instance() -> None:
+    client = FakeDurableClient(start_delay=0.01)
+
+    async def both() -> list[func.HttpResponse]:
+        reqs = [request({"question": "q", "request_id": "twin"}) for _ in range(3)]
+        return await asyncio.gather(*(START(r, client) for r in reqs))
+
+    responses = asyncio.run(both())
+    assert [r.status_code for r in responses] == [202, 202, 202]
+    assert len(client.starts) == 1
+    assert sorted(json.loads(r.get_body())["created"] for r in responses) == [False, False, True]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"question": ""}, "question"),
+        ({"question": "   "}, "question"),
+        ({"question": "x" * 2001}, "question"),
+        ({"question": "q", "top_k": 0}, "top_k"),
+        ({"question": "q", "top_k": 21}, "top_k"),
+        ({"question": "q", "top_k": "three"}, "top_k"),
+        ({"question": "q", "request_id": "has space"}, "request_id"),
+        ({"question": "q", "request_id": "x" * 101}, "request_id"),
+        ({"question": "q", "metadata": {f"k{i}": "v" for i in range(17)}}, "metadata"),
+        ({"question": "q", "metadata": {"k": "v" * 257}}, "metadata.k"),
+        ({"question": "q", "surprise": 1}, "surprise"),
+        ({"top_k": 3}, "question"),
+    ],
+)
+def test_invalid_questions_are_400_problem_details_naming_the_field(body: dict[str, Any], field: str) -> None:
+    client = FakeDurableClient()
+    resp = call(request(body), client)
+    assert resp.status_code == 400
+    details = problem(resp)
+    assert details["title"] == "Invalid question" and details["status"] == 400
+    assert details["instance"] == "/api/pipeline/start"
+    assert field in [e["field"] for e in details["errors"]]
+    assert client.starts == []
+
+
+@pytest.mark.parametrize(
+    ("req", "status"),
+    [
+        (request(None, raw=b"{not json"), 400),
+        (request(None, raw=b"\xff\xfe\x00"), 400),
+        (request(None, raw=b"[1, 2]"), 400),
+        (request(None, raw=b""), 400),
+        (request({"question": "q"}, content_type="text/plain"), 415),
+        (request(None, raw=b'{"question": "' + b"a" * (64 * 1024) + b'"}'), 413),
+    ],
+)
+def test_bad_bodies_get_clear_problems_never_500(req: func.HttpRequest, status: int) -> None:
+    resp = call(req, FakeDurableClient())
+    assert resp.status_code == status
+    assert problem(resp)["detail"]
+
+
+def test_status_reports_step_and_result_and_404_for_unknown() -> None:
+    client = FakeDurableClient()
+    client.instances["done"] = {
+        "status": "Completed",
+        "custom_status": {"step": "publish_result", "done": True},
+        "output": {
+            "instance_id": "done",
+            "question": "q",
+            "answer": "a [1].",
+            "citations": [{"id": "c", "title": "t", "source": "s", "score": 0.5, "quote": "a"}],
+            "models": {},
+            "timings_ms": {"embed_query": 1.0},
+        },
+    }
+    client.instances["busy"] = {"status": "Running", "custom_status": {"step": "search_documents", "attempt": 2}}
+
+    def get(instance_id: str) -> func.HttpResponse:
+        req = func.HttpRequest(
+            "GET", f"http://h/api/pipeline/{instance_id}", body=b"", route_params={"instance_id": instance_id}
+        )
+        return asyncio.run(STATUS(req, client))
+
+    done = json.loads(get("done").get_body())
+    assert done["runtime_status"] == "Completed" and done["result"]["answer"] == "a [1]."
+    busy = json.loads(get("busy").get_body())
+    assert (busy["runtime_status"], busy["step"], busy["attempt"]) == ("Running", "search_documents", 2)
+    missing = get("nope")
+    assert missing.status_code == 404 and problem(missing)["title"] == "Unknown instance"
+
+
+def test_openapi_document_is_3_1_and_covers_every_route() -> None:
+    resp = openapi_document._function._func(func.HttpRequest("GET", "http://h/api/openapi.json", body=b""))
+    doc = json.loads(resp.get_body())
+    assert doc["openapi"] == "3.1.0"
+    assert set(doc["paths"]) == {"/api/pipeline/start", "/api/pipeline/{instance_id}", "/api/openapi.json"}
+    question = doc["components"]["schemas"]["Question"]
+    assert question["additionalProperties"] is False
+    assert question["properties"]["top_k"]["maximum"] == 20
+    refs = json.dumps(doc).count("#/components/schemas/")
+    assert refs > 0 and all(
+        name in doc["components"]["schemas"] for name in ("StartResponse", "StatusResponse", "ProblemDetails", "Result")
+    )
