@@ -58,9 +58,7 @@ class Retriever(Protocol):
     @property
     def name(self) -> str: ...
 
-    def search(
-        self, query: str, vector: Sequence[float], *, top_k: int, source: str | None = None
-    ) -> list[Passage]:
+    def search(self, query: str, vector: Sequence[float], *, top_k: int, source: str | None = None) -> list[Passage]:
         """Best passages first; keyword and vector results fused by reciprocal rank."""
         ...
 
