@@ -1,0 +1,53 @@
+"""Embedded host: run any Durable Functions Python v2 app folder offline, state in SQLite.
+
+It plays the Azure Functions host and the Durable extension for an unmodified ``function_app.py``: HTTP
+triggers (with route templates, ``/{routePrefix}/...``), Service Bus queue triggers and queue output bindings
+(on a local durable queue), orchestrators replayed through the app's own Durable SDK, activities on a bounded
+pool, and the Durable HTTP APIs the SDK's client calls. It imports nothing of the app's packages.
+
+Public API (for the CLI)::
+
+    host = EmbeddedHost(app_dir: Path, data_dir: Path, *, host="127.0.0.1", port=0,
+                        consume_queues=True, activity_grace_s=10.0)
+    async with host:                      # or: await host.start() ... await host.stop()
+        host.base_url                     # "http://127.0.0.1:<real port>"
+        host.port                         # the bound port (port=0 picks a free one)
+        await host.start_new(orchestrator, client_input=None, instance_id=None) -> str
+        await host.wait_for_completion(instance_id, timeout=30.0) -> dict | None   # status JSON
+        host.get_status(instance_id, *, show_history=False) -> dict | None          # status JSON
+        host.raise_event(instance_id, event_name, data=None) -> int                 # 202 / 404 / 410
+        host.terminate(instance_id, reason="") -> int                               # 202 / 404 / 410
+        host.queue(name=None) -> LocalQueue   # default: the app's Service Bus trigger queue
+        host.send(body, *, queue=None, message_id=None, application_properties=None, content_type=None) -> str
+        host.client_binding() -> str          # the durable-client binding JSON
+    host.run_forever(on_started=None)     # blocking; SIGINT/SIGTERM stop it cleanly (`pipeline serve`)
+
+    # The queue works without a host, from any process on the same state file (`pipeline enqueue`):
+    with LocalQueue(state_path(data_dir), "questions") as q:
+        q.send(body, message_id=None, application_properties=None, content_type=None) -> str
+        q.receive(max_messages=1) -> list[QueueMessage]; q.complete(msg); q.abandon(msg, error)
+        q.dead_letters() -> list[DeadLetter]
+    list_dead_letters(state_path(data_dir), queue=None) -> list[DeadLetter]   # `pipeline dead-letters`
+
+Status JSON is the extension's: ``name, instanceId, runtimeStatus, input, customStatus, output, createdTime,
+lastUpdatedTime`` (+ ``historyEvents``). Errors at startup (no ``function_app.py``, an unresolved ``%SETTING%``,
+bad host.json) raise :class:`HostConfigError` with a one-line message; a second host on the same data
+directory raises :class:`HostAlreadyRunningError`.
+"""
+
+from .config import HostConfigError
+from .engine import TERMINAL_STATUSES
+from .host import EmbeddedHost, HostAlreadyRunningError, state_path
+from .local_queue import DeadLetter, LocalQueue, QueueMessage, list_dead_letters
+
+__all__ = [
+    "TERMINAL_STATUSES",
+    "DeadLetter",
+    "EmbeddedHost",
+    "HostAlreadyRunningError",
+    "HostConfigError",
+    "LocalQueue",
+    "QueueMessage",
+    "list_dead_letters",
+    "state_path",
+]

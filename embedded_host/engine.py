@@ -1,0 +1,676 @@
+"""The durable engine: orchestrator episodes, activity work items, timers, all in one SQLite file.
+
+Shape (after DTFx, see HOST-NOTES.md): events for an instance wait in its inbox; an *episode* replays the
+instance's history plus ``[OrchestratorStarted, new events]`` through the app's own orchestrator function (the
+SDK), carries out the actions it returns, and commits everything it changed in one transaction. All episodes
+that are ready when the loop wakes share one commit (batching is where the throughput comes from), and only
+this loop writes the durable tables (a single writer, no lock contention).
+
+Crash safety: inbox rows, work items and timers are deleted in the same transaction that appends the history
+they turn into, so a kill -9 before a commit loses nothing (the rows are still there) and after it repeats
+nothing. An activity result that arrives between commits lives in memory until the next one; if the process
+dies first, the work item is still in the file and the activity runs again (at-least-once, as in Azure).
+
+Episodes run on the event-loop thread: they are sub-millisecond, CPU-bound under the GIL, and a thread hop
+would only add latency. Activities run on a bounded pool (threads for sync functions, tasks for async ones),
+so the episode loop never waits on them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import json
+import logging
+import sqlite3
+import time
+import traceback
+import uuid
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from .history import EventType, event
+from .invoker import InvocationContext, call_function, decode_activity_input, encode_activity_output
+from .loader import FunctionSpec, LoadedApp
+from .replay import EngineState, NonDeterminismError, UnsupportedActionError, plan_actions
+from .store import connect
+from .timeutil import install_parse_cache, iso_utc, now_utc, parse_iso, status_time
+
+__all__ = ["TERMINAL_STATUSES", "DurableEngine", "InstanceExistsError", "OrchestratorNotFoundError"]
+
+log = logging.getLogger("embedded_host.engine")
+
+TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
+_ACTIVE = ("Pending", "Running")
+_OUT_OF_PROC = "$OutOfProcData$:"
+_LEASE_S = 300.0
+
+
+class OrchestratorNotFoundError(LookupError):
+    """``start`` named a function that is not an orchestrator of this app."""
+
+
+class InstanceExistsError(RuntimeError):
+    """``start`` named an instance id that is still running."""
+
+
+class _Instance:
+    """A running instance, kept in memory between episodes (its history as ready-made JSON text)."""
+
+    __slots__ = (
+        "custom_status",
+        "execution_id",
+        "id",
+        "input",
+        "name",
+        "parts",
+        "pending",
+        "persisted",
+        "state",
+        "status",
+    )
+
+    def __init__(self, instance_id: str, name: str, execution_id: str, status: str, input_text: str | None,
+                 state: EngineState) -> None:
+        self.id = instance_id
+        self.name = name
+        self.execution_id = execution_id
+        self.status = status
+        self.input = input_text
+        self.custom_status: str | None = None
+        self.parts: list[str] = []  # history events as JSON text (IsPlayed: true)
+        self.pending: deque[tuple[dict[str, Any], int | None]] = deque()  # (event, inbox row id or None)
+        self.state = state
+        self.persisted = 0  # history rows already in the file
+
+
+class _Commit:
+    """Side effects to start once the tick's transaction has committed."""
+
+    def __init__(self) -> None:
+        self.work: list[tuple[int, str, str, int, str, str | None]] = []
+        self.timers: list[tuple[float, int, str, str, int, str]] = []
+        self.finished: list[str] = []
+
+
+class DurableEngine:
+    """Runs the app's orchestrations and activities; the HTTP layer calls its client operations."""
+
+    def __init__(self, app: LoadedApp, db_path: Path, *, owner: str | None = None,
+                 activity_grace_s: float = 10.0) -> None:
+        install_parse_cache()
+        self.app = app
+        self.db_path = Path(db_path)
+        self.owner = owner or uuid.uuid4().hex
+        self.activity_grace_s = activity_grace_s
+        self.conn: sqlite3.Connection = connect(self.db_path)
+        self._orchestrators = {f.name: f for f in app.of_kind("orchestration")}
+        self._activities = {f.name: f for f in app.of_kind("activity")}
+        limit = app.config.max_concurrent_activities
+        self._executor = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="activity")
+        self._sem = asyncio.Semaphore(limit)
+        self._running: dict[str, _Instance] = {}
+        self._ready: set[str] = set()
+        self._staged: list[tuple[int, str, str, dict[str, Any]]] = []
+        self._timers: list[tuple[float, int, str, str, int, str]] = []
+        self._waiters: dict[str, list[asyncio.Future[str]]] = {}
+        self._activity_tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.episodes = 0
+        self.commits = 0
+
+    # -- lifecycle -------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Reload running instances, re-lease every work item (the previous owner is gone) and start the loop."""
+        work = self._recover()
+        self._loop_task = asyncio.create_task(self._run(), name="durable-engine")
+        for item in work:
+            self._dispatch(item)
+        if self._ready or self._timers:
+            self._wake.set()
+
+    async def stop(self) -> None:
+        """Let in-flight activities finish (up to the grace period), commit their results, stop."""
+        self._stopping = True
+        if self._activity_tasks:
+            _done, pending = await asyncio.wait(set(self._activity_tasks), timeout=self.activity_grace_s)
+            for task in pending:  # their work items stay leased in the file and run again after a restart
+                task.cancel()
+        if self._loop_task is not None:
+            self._wake.set()
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        if self._staged:
+            self._tick()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self.conn.close()
+
+    # -- client operations (HTTP layer, event-loop thread) ---------------------------------------------------
+    def start_instance(self, name: str, instance_id: str | None, input_text: str | None) -> str:
+        """Create an instance (or overwrite a finished one) and queue its ``ExecutionStarted``."""
+        if name not in self._orchestrators:
+            raise OrchestratorNotFoundError(
+                f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function. "
+                f"Additional info: the following are the known orchestrator functions: "
+                f"{', '.join(sorted(self._orchestrators)) or '(none)'}."
+            )
+        instance_id = instance_id or uuid.uuid4().hex
+        execution_id = uuid.uuid4().hex
+        now = now_utc()
+        started = event(
+            EventType.EXECUTION_STARTED, iso_utc(now), Name=name, Version="", Input=input_text,
+            OrchestrationInstance={"InstanceId": instance_id, "ExecutionId": execution_id},
+            ParentInstance=None, Generation=0,
+        )
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute("SELECT runtime_status FROM instances WHERE instance_id = ?", (instance_id,)).fetchone()
+            if row is not None and row[0] not in TERMINAL_STATUSES:
+                raise InstanceExistsError(
+                    f"An Orchestration instance with the status {row[0]} already exists."
+                )
+            if row is not None:  # a finished instance is overwritten and runs again, as in Azure
+                self._purge_rows(instance_id)
+            conn.execute(
+                "INSERT INTO instances (instance_id, name, runtime_status, input, created_time, last_updated_time,"
+                " execution_id, engine_state) VALUES (?, ?, 'Pending', ?, ?, ?, ?, '{}')",
+                (instance_id, name, input_text, status_time(now), status_time(now), execution_id),
+            )
+            cur = conn.execute("INSERT INTO inbox (instance_id, event) VALUES (?, ?)",
+                               (instance_id, json.dumps(started)))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        inst = _Instance(instance_id, name, execution_id, "Pending", input_text, EngineState())
+        inst.pending.append((started, cur.lastrowid))
+        self._running[instance_id] = inst
+        self._mark_ready(instance_id)
+        return instance_id
+
+    def raise_event(self, instance_id: str, name: str, input_text: str | None) -> int:
+        """Queue an ``EventRaised``; returns the HTTP status the extension answers (202, 404, 410)."""
+        ev = event(EventType.EVENT_RAISED, iso_utc(now_utc()), Name=name, Input=input_text)
+        return self._enqueue(instance_id, ev)
+
+    def terminate(self, instance_id: str, reason: str | None) -> int:
+        """Queue a termination; returns 202, 404 or 410 (already finished) as the extension does."""
+        ev = event(EventType.EXECUTION_TERMINATED, iso_utc(now_utc()), Input=reason)
+        return self._enqueue(instance_id, ev)
+
+    def _enqueue(self, instance_id: str, ev: dict[str, Any]) -> int:
+        inst = self._running.get(instance_id)
+        if inst is None:
+            row = self.conn.execute(
+                "SELECT runtime_status FROM instances WHERE instance_id = ?", (instance_id,)
+            ).fetchone()
+            return 404 if row is None else 410
+        cur = self.conn.execute("INSERT INTO inbox (instance_id, event) VALUES (?, ?)",
+                                (instance_id, json.dumps(ev)))
+        inst.pending.append((ev, cur.lastrowid))
+        self._mark_ready(instance_id)
+        return 202
+
+    def get_status(self, instance_id: str, *, show_history: bool = False, show_history_output: bool = False,
+                   show_input: bool = True) -> dict[str, Any] | None:
+        """The status JSON the extension returns, or None when the instance does not exist."""
+        row = self.conn.execute(
+            "SELECT name, runtime_status, input, output, custom_status, created_time, last_updated_time"
+            " FROM instances WHERE instance_id = ?",
+            (instance_id,),
+        ).fetchone()
+        if row is None:
+            return None
+        name, status, input_text, output, custom, created, updated = row
+        result: dict[str, Any] = {
+            "name": name,
+            "instanceId": instance_id,
+            "runtimeStatus": status,
+            "input": _loads(input_text) if show_input else None,
+            "customStatus": _loads(custom),
+            "output": _loads(output),
+            "createdTime": created,
+            "lastUpdatedTime": updated,
+        }
+        if show_history:
+            rows = self.conn.execute(
+                "SELECT event FROM history WHERE instance_id = ? ORDER BY seq", (instance_id,)
+            ).fetchall()
+            result["historyEvents"] = _public_history([json.loads(r[0]) for r in rows], show_history_output)
+        return result
+
+    def list_statuses(self) -> list[dict[str, Any]]:
+        rows = self.conn.execute("SELECT instance_id FROM instances ORDER BY created_time").fetchall()
+        return [s for (iid,) in rows if (s := self.get_status(iid, show_input=False)) is not None]
+
+    def purge(self, instance_id: str) -> int:
+        """Delete a finished instance's state; returns how many instances were deleted."""
+        if instance_id in self._running:
+            return 0
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            count = self._purge_rows(instance_id)
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        return count
+
+    async def wait_for_completion(self, instance_id: str, timeout: float) -> dict[str, Any] | None:
+        """Wait until the instance reaches a terminal status (or the timeout) and return its status."""
+        status = self.get_status(instance_id)
+        if status is None or status["runtimeStatus"] in TERMINAL_STATUSES:
+            return status
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(instance_id, []).append(future)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(future), timeout)
+        finally:
+            waiters = self._waiters.get(instance_id)
+            if waiters and future in waiters:
+                waiters.remove(future)
+        return self.get_status(instance_id)
+
+    def _purge_rows(self, instance_id: str) -> int:
+        for table in ("history", "inbox", "work_items", "timers"):
+            self.conn.execute(f"DELETE FROM {table} WHERE instance_id = ?", (instance_id,))
+        return self.conn.execute("DELETE FROM instances WHERE instance_id = ?", (instance_id,)).rowcount
+
+    def _mark_ready(self, instance_id: str) -> None:
+        self._ready.add(instance_id)
+        self._wake.set()
+
+    # -- the loop --------------------------------------------------------------------------------------------
+    async def _run(self) -> None:
+        while True:
+            timeout = None
+            if self._timers:
+                timeout = max(0.0, self._timers[0][0] - time.time())
+            if timeout is None or timeout > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+            self._wake.clear()
+            # Let completions that are already due land in this batch, so one commit carries them all.
+            await asyncio.sleep(0)
+            try:
+                self._tick()
+            except Exception:
+                log.exception("engine tick failed; reloading state from %s", self.db_path)
+                work = self._recover()
+                for item in work:
+                    self._dispatch(item)
+
+    def _tick(self) -> None:
+        if not (self._staged or self._ready or (self._timers and self._timers[0][0] <= time.time())):
+            return
+        commit = _Commit()
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            touched: dict[str, _Instance] = {}
+            staged, self._staged = self._staged, []
+            for row_id, instance_id, execution_id, ev in staged:
+                inst = self._running.get(instance_id)
+                gone = not conn.execute("DELETE FROM work_items WHERE id = ?", (row_id,)).rowcount
+                if gone or inst is None or inst.execution_id != execution_id:
+                    continue  # the instance finished, was terminated or restarted: drop the late result
+                inst.pending.append((ev, None))
+                touched[instance_id] = inst
+            now = time.time()
+            while self._timers and self._timers[0][0] <= now:
+                _fire, row_id, instance_id, execution_id, timer_id, fire_text = heapq.heappop(self._timers)
+                inst = self._running.get(instance_id)
+                gone = not conn.execute("DELETE FROM timers WHERE id = ?", (row_id,)).rowcount
+                if gone or inst is None or inst.execution_id != execution_id:
+                    continue
+                inst.pending.append(
+                    (event(EventType.TIMER_FIRED, iso_utc(now_utc()), TimerId=timer_id, FireAt=fire_text), None)
+                )
+                touched[instance_id] = inst
+            ready, self._ready = self._ready, set()
+            for instance_id in ready:
+                if (inst := self._running.get(instance_id)) is not None:
+                    touched[instance_id] = inst
+            for inst in touched.values():
+                self._process(inst, commit)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self.commits += 1
+        for item in commit.work:
+            self._dispatch(item)
+        for entry in commit.timers:
+            heapq.heappush(self._timers, entry)
+        for instance_id in commit.finished:
+            for future in self._waiters.pop(instance_id, []):
+                if not future.done():
+                    future.set_result(instance_id)
+
+    def _process(self, inst: _Instance, commit: _Commit) -> None:
+        """Run episodes until the instance has no new events (or finishes)."""
+        conn = self.conn
+        while inst.pending and inst.status in _ACTIVE:
+            first = inst.pending[0][0]
+            if first["EventType"] == EventType.EXECUTION_TERMINATED:
+                inst.pending.popleft()
+                self._finish(inst, commit, "Terminated", first.get("Input"), None, [])
+                break
+            batch: list[tuple[dict[str, Any], int | None]] = []
+            for item in inst.pending:
+                ev = item[0]
+                if ev["EventType"] == EventType.EXECUTION_TERMINATED:
+                    break
+                if inst.state.is_retry_event(ev):
+                    if not batch:
+                        batch.append(item)
+                    break  # see replay.py: a retry event replays alone so hidden ids stay in step
+                batch.append(item)
+            for _ in batch:
+                inst.pending.popleft()
+            self._episode(inst, batch, commit)
+        if inst.status not in _ACTIVE:
+            return
+        # Events that arrived straight from memory (activity results, timers) but were not replayed yet
+        # must not live only in memory past this commit.
+        for index, (ev, inbox_id) in enumerate(inst.pending):
+            if inbox_id is None:
+                cur = conn.execute("INSERT INTO inbox (instance_id, event) VALUES (?, ?)", (inst.id, json.dumps(ev)))
+                inst.pending[index] = (ev, cur.lastrowid)
+
+    def _episode(self, inst: _Instance, batch: list[tuple[dict[str, Any], int | None]], commit: _Commit) -> None:
+        self.episodes += 1
+        conn = self.conn
+        now = now_utc()
+        stamp = iso_utc(now)
+        new_events = [event(EventType.ORCHESTRATOR_STARTED, stamp)] + [ev for ev, _ in batch]
+        inbox_ids = [inbox_id for _, inbox_id in batch if inbox_id is not None]
+        if inbox_ids:
+            conn.executemany("DELETE FROM inbox WHERE id = ?", [(i,) for i in inbox_ids])
+        if new_events[1]["EventType"] == EventType.EXECUTION_STARTED and inst.status == "Pending":
+            inst.status = "Running"
+        state, error = self._replay(inst, new_events)
+        appended = list(new_events)
+        if state is not None:
+            custom = state.get("customStatus")
+            inst.custom_status = json.dumps(custom) if custom is not None else None
+        outcome: tuple[str, Any, str | None] | None = None
+        plan = None
+        if state is None:
+            outcome = ("Failed", error, error)
+        else:
+            try:
+                self._retry_bookkeeping(inst, batch, appended, commit, now)
+                plan = plan_actions(inst.state, state.get("actions"))
+            except (NonDeterminismError, UnsupportedActionError) as exc:
+                outcome = ("Failed", str(exc), str(exc))
+            else:
+                if error is not None:
+                    message = f"Orchestrator function '{inst.name}' failed: {error}"
+                    outcome = ("Failed", message, message)
+        if outcome is None and plan is not None:
+            if plan.continue_as_new is not None:
+                self._continue_as_new(inst, plan.continue_as_new, appended, commit)
+                return
+            for task_id, name, raw_input in plan.activities:
+                appended.append(event(EventType.TASK_SCHEDULED, stamp, task_id, Name=name, Version="",
+                                      Input=raw_input))
+                self._add_work(inst, task_id, name, raw_input, commit)
+            for timer_id, fire_at in plan.timers:
+                appended.append(event(EventType.TIMER_CREATED, stamp, timer_id, FireAt=fire_at))
+                self._add_timer(inst, timer_id, fire_at, commit)
+            if state is not None and state.get("isDone"):
+                outcome = ("Completed", state.get("output"), None)
+        appended.append(event(EventType.ORCHESTRATOR_COMPLETED, stamp))
+        if outcome is not None:
+            self._finish(inst, commit, outcome[0], outcome[1], outcome[2], appended)
+            return
+        self._append_history(inst, appended)
+        conn.execute(
+            "UPDATE instances SET runtime_status = ?, custom_status = ?, last_updated_time = ?, engine_state = ?"
+            " WHERE instance_id = ?",
+            (inst.status, inst.custom_status, status_time(now), json.dumps(inst.state.to_json()), inst.id),
+        )
+
+    def _replay(self, inst: _Instance, new_events: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, str | None]:
+        """Call the app's orchestrator with the context JSON; returns (state, user error)."""
+        spec = self._orchestrators.get(inst.name)
+        if spec is None:
+            return None, f"The orchestrator function '{inst.name}' does not exist in this app."
+        history = ",".join(inst.parts + [json.dumps(ev) for ev in new_events])
+        context = (
+            '{"history":[' + history + '],"input":' + json.dumps(inst.input) + ',"instanceId":'
+            + json.dumps(inst.id) + ',"isReplaying":' + ("true" if inst.parts else "false")
+            + ',"parentInstanceId":null,"upperSchemaVersion":2,"upperSchemaVersionNew":2}'
+        )
+        try:
+            text = spec.func(**{spec.trigger_name: context})
+            return json.loads(text), None
+        except Exception as exc:
+            message = str(exc)
+            if _OUT_OF_PROC in message:
+                head, _, data = message.partition(_OUT_OF_PROC)
+                try:
+                    state = json.loads(data)
+                except ValueError:
+                    return None, head.strip()
+                return state, state.get("error") or head.strip()
+            return None, f"Orchestrator function '{inst.name}' failed: {type(exc).__name__}: {exc}"
+
+    def _retry_bookkeeping(self, inst: _Instance, batch: list[tuple[dict[str, Any], int | None]],
+                           appended: list[dict[str, Any]], commit: _Commit, now: Any) -> None:
+        """Do what DTFx's retry interceptor does for ``CallActivityWithRetry`` (FACTS.md event order)."""
+        st = inst.state
+        stamp = appended[0]["Timestamp"]
+        for ev, _ in batch:
+            etype = ev["EventType"]
+            if etype == EventType.TASK_COMPLETED:
+                st.retry_tasks.pop(ev.get("TaskScheduledId"), None)
+            elif etype == EventType.TASK_FAILED and ev.get("TaskScheduledId") in st.retry_tasks:
+                chain = st.retry_tasks.pop(ev["TaskScheduledId"])
+                timer_id = st.next_id
+                st.next_id += 1
+                fire_at = iso_utc(now + timedelta(milliseconds=chain.first_ms))
+                st.retry_timers[timer_id] = chain
+                appended.append(event(EventType.TIMER_CREATED, stamp, timer_id, FireAt=fire_at))
+                self._add_timer(inst, timer_id, fire_at, commit)
+            elif etype == EventType.TIMER_FIRED and ev.get("TimerId") in st.retry_timers:
+                chain = st.retry_timers.pop(ev["TimerId"])
+                if chain.attempt < chain.max_attempts:  # else the SDK now throws the last failure
+                    task_id = st.next_id
+                    st.next_id += 1
+                    chain.attempt += 1
+                    st.retry_tasks[task_id] = chain
+                    appended.append(event(EventType.TASK_SCHEDULED, stamp, task_id, Name=chain.name, Version="",
+                                          Input=chain.input))
+                    self._add_work(inst, task_id, chain.name, chain.input, commit)
+
+    def _continue_as_new(self, inst: _Instance, action: dict[str, Any], appended: list[dict[str, Any]],
+                         commit: _Commit) -> None:
+        conn = self.conn
+        for table in ("history", "work_items", "timers"):
+            conn.execute(f"DELETE FROM {table} WHERE instance_id = ?", (inst.id,))
+        inst.execution_id = uuid.uuid4().hex
+        inst.input = action.get("input")
+        inst.state = EngineState()
+        inst.parts = []
+        inst.persisted = 0
+        started = event(
+            EventType.EXECUTION_STARTED, iso_utc(now_utc()), Name=inst.name, Version="", Input=inst.input,
+            OrchestrationInstance={"InstanceId": inst.id, "ExecutionId": inst.execution_id},
+            ParentInstance=None, Generation=0,
+        )
+        inst.pending.appendleft((started, None))  # unprocessed raised events carry over, as DTFx preserves them
+        conn.execute(
+            "UPDATE instances SET runtime_status = 'Running', input = ?, custom_status = ?, output = NULL,"
+            " last_updated_time = ?, execution_id = ?, engine_state = '{}' WHERE instance_id = ?",
+            (inst.input, inst.custom_status, status_time(now_utc()), inst.execution_id, inst.id),
+        )
+
+    def _finish(self, inst: _Instance, commit: _Commit, status: str, output: Any, failure: str | None,
+                appended: list[dict[str, Any]]) -> None:
+        conn = self.conn
+        stamp = iso_utc(now_utc())
+        output_text = json.dumps(output) if output is not None else None
+        if status == "Terminated":
+            appended.append(event(EventType.EXECUTION_TERMINATED, stamp, Input=output))
+        else:
+            appended.append(event(EventType.EXECUTION_COMPLETED, stamp, OrchestrationStatus=status,
+                                  Result=output_text, FailureDetails=failure))
+        self._append_history(inst, appended)
+        inst.status = status
+        for table in ("inbox", "work_items", "timers"):
+            conn.execute(f"DELETE FROM {table} WHERE instance_id = ?", (inst.id,))
+        conn.execute(
+            "UPDATE instances SET runtime_status = ?, output = ?, custom_status = ?, failure = ?,"
+            " last_updated_time = ?, engine_state = ? WHERE instance_id = ?",
+            (status, output_text, inst.custom_status, failure, status_time(now_utc()),
+             json.dumps(inst.state.to_json()), inst.id),
+        )
+        inst.pending.clear()
+        self._running.pop(inst.id, None)
+        commit.finished.append(inst.id)
+
+    def _append_history(self, inst: _Instance, events: list[dict[str, Any]]) -> None:
+        rows = []
+        for ev in events:
+            ev["IsPlayed"] = True  # from the next episode on, these are replayed
+            text = json.dumps(ev)
+            inst.parts.append(text)
+            rows.append((inst.id, inst.persisted, text))
+            inst.persisted += 1
+        self.conn.executemany("INSERT INTO history (instance_id, seq, event) VALUES (?, ?, ?)", rows)
+
+    def _add_work(self, inst: _Instance, task_id: int, name: str, raw_input: str | None, commit: _Commit) -> None:
+        cur = self.conn.execute(
+            "INSERT INTO work_items (instance_id, execution_id, task_id, name, input, lease_owner, lease_expires)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (inst.id, inst.execution_id, task_id, name, raw_input, self.owner, time.time() + _LEASE_S),
+        )
+        commit.work.append((int(cur.lastrowid or 0), inst.id, inst.execution_id, task_id, name, raw_input))
+
+    def _add_timer(self, inst: _Instance, timer_id: int, fire_at: str, commit: _Commit) -> None:
+        try:
+            due = parse_iso(fire_at).timestamp()
+        except ValueError:
+            due = time.time()
+        cur = self.conn.execute(
+            "INSERT INTO timers (instance_id, execution_id, timer_id, fire_at, fire_at_text) VALUES (?, ?, ?, ?, ?)",
+            (inst.id, inst.execution_id, timer_id, due, fire_at),
+        )
+        commit.timers.append((due, int(cur.lastrowid or 0), inst.id, inst.execution_id, timer_id, fire_at))
+
+    # -- activities ------------------------------------------------------------------------------------------
+    def _dispatch(self, item: tuple[int, str, str, int, str, str | None]) -> None:
+        if self._stopping:
+            return  # stays in the file; runs after the next start
+        task = asyncio.create_task(self._run_activity(*item))
+        self._activity_tasks.add(task)
+        task.add_done_callback(self._activity_tasks.discard)
+
+    async def _run_activity(self, row_id: int, instance_id: str, execution_id: str, task_id: int, name: str,
+                            raw_input: str | None) -> None:
+        async with self._sem:
+            if self._stopping:
+                return
+            spec = self._activities.get(name)
+            try:
+                if spec is None:
+                    raise LookupError(f"The function '{name}' doesn't exist, is disabled, or is not an activity "
+                                      "function.")
+                value = decode_activity_input(raw_input)
+                context = InvocationContext(name, self.app.app_dir)
+                result = await _call_activity(spec, value, self._executor, context)
+                ev = event(EventType.TASK_COMPLETED, iso_utc(now_utc()), TaskScheduledId=task_id,
+                           Result=encode_activity_output(result))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                details = json.dumps({"Message": f"{type(exc).__name__}: {exc}",
+                                      "StackTrace": "".join(traceback.format_exception(exc))})
+                ev = event(EventType.TASK_FAILED, iso_utc(now_utc()), TaskScheduledId=task_id,
+                           Reason=f"Activity function '{name}' failed: {type(exc).__name__}: {exc}",
+                           Details=details)
+        self._staged.append((row_id, instance_id, execution_id, ev))
+        self._wake.set()
+
+    # -- recovery --------------------------------------------------------------------------------------------
+    def _recover(self) -> list[tuple[int, str, str, int, str, str | None]]:
+        """Rebuild memory from the file: running instances, their history and inbox, timers, work items."""
+        conn = self.conn
+        self._running.clear()
+        self._timers.clear()
+        self._staged.clear()
+        rows = conn.execute(
+            "SELECT instance_id, name, execution_id, runtime_status, input, custom_status, engine_state"
+            " FROM instances WHERE runtime_status IN ('Pending', 'Running')"
+        ).fetchall()
+        for instance_id, name, execution_id, status, input_text, custom, engine_state in rows:
+            inst = _Instance(instance_id, name, execution_id, status, input_text,
+                             EngineState.from_json(json.loads(engine_state or "{}")))
+            inst.custom_status = custom
+            inst.parts = [r[0] for r in conn.execute(
+                "SELECT event FROM history WHERE instance_id = ? ORDER BY seq", (instance_id,))]
+            inst.persisted = len(inst.parts)
+            for inbox_id, text in conn.execute(
+                    "SELECT id, event FROM inbox WHERE instance_id = ? ORDER BY id", (instance_id,)):
+                inst.pending.append((json.loads(text), inbox_id))
+            self._running[instance_id] = inst
+            if inst.pending:
+                self._ready.add(instance_id)
+        for row_id, instance_id, execution_id, timer_id, due, text in conn.execute(
+                "SELECT id, instance_id, execution_id, timer_id, fire_at, fire_at_text FROM timers"):
+            heapq.heappush(self._timers, (due, row_id, instance_id, execution_id, timer_id, text))
+        conn.execute("UPDATE work_items SET lease_owner = ?, lease_expires = ?, attempts = attempts + 1",
+                     (self.owner, time.time() + _LEASE_S))
+        return [tuple(r) for r in conn.execute(  # type: ignore[misc]
+            "SELECT id, instance_id, execution_id, task_id, name, input FROM work_items ORDER BY id")]
+
+
+async def _call_activity(spec: FunctionSpec, value: Any, executor: ThreadPoolExecutor,
+                         context: InvocationContext) -> Any:
+    return await call_function(spec, {spec.trigger_name: value}, executor=executor, context=context)
+
+
+def _loads(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _public_history(events: list[dict[str, Any]], with_output: bool) -> list[dict[str, Any]]:
+    """History as the status API shows it: named event types, no replay bookkeeping."""
+    from .history import event_type_name
+
+    shown = []
+    for ev in events:
+        etype = ev.get("EventType")
+        if etype in (EventType.ORCHESTRATOR_STARTED, EventType.ORCHESTRATOR_COMPLETED):
+            continue
+        item: dict[str, Any] = {"EventType": event_type_name(int(etype or 0)), "Timestamp": ev.get("Timestamp")}
+        for key in ("EventId", "Name", "TaskScheduledId", "TimerId", "FireAt", "Reason", "OrchestrationStatus"):
+            if ev.get(key) not in (None, -1):
+                item[key] = ev[key]
+        if etype == EventType.TASK_SCHEDULED:
+            item["FunctionName"] = ev.get("Name")
+        if with_output:
+            if "Result" in ev:
+                item["Result"] = _loads(ev.get("Result"))
+            if etype == EventType.EVENT_RAISED:
+                item["Input"] = _loads(ev.get("Input"))
+            if "Details" in ev:
+                item["Details"] = ev.get("Details")
+        shown.append(item)
+    return shown

@@ -1,0 +1,208 @@
+"""What an orchestrator episode's actions mean for the host: new tasks, timers, retries, non-determinism.
+
+The SDK answers each episode with the full list of actions the orchestrator has taken since it started
+(schema V2+: one flat list, ``WhenAll``/``WhenAny`` nesting their children). Task ids are a creation-order
+counter shared by activities and timers, and the SDK also draws ids for the hidden retry timers and
+re-scheduled attempts of ``CallActivityWithRetry``. The host keeps the same counter here (``next_id``), records
+each leaf action it has already carried out, and compares a replay against that record position by position:
+a different action type or name at a recorded position is non-determinism, as DTFx reports it.
+
+To keep both counters in step, an event that makes the SDK draw a hidden retry id (a retried attempt's
+``TaskFailed``, a retry timer's ``TimerFired``) is always replayed in an episode of its own: then the hidden
+id is drawn before any action that episode creates, and the host knows exactly which id it got.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .history import EventType
+
+__all__ = [
+    "ActionPlan",
+    "EngineState",
+    "NonDeterminismError",
+    "RetryChain",
+    "UnsupportedActionError",
+    "flatten_actions",
+    "plan_actions",
+]
+
+CALL_ACTIVITY = 0
+CALL_ACTIVITY_WITH_RETRY = 1
+CONTINUE_AS_NEW = 4
+CREATE_TIMER = 5
+WAIT_FOR_EXTERNAL_EVENT = 6
+WHEN_ANY = 11
+WHEN_ALL = 12
+
+_ACTION_NAMES = {
+    0: "CallActivity",
+    1: "CallActivityWithRetry",
+    2: "CallSubOrchestrator",
+    3: "CallSubOrchestratorWithRetry",
+    4: "ContinueAsNew",
+    5: "CreateTimer",
+    6: "WaitForExternalEvent",
+    7: "CallEntity",
+    8: "CallHttp",
+    9: "SignalEntity",
+}
+
+
+class NonDeterminismError(Exception):
+    """A replay took a different path than the recorded history."""
+
+
+class UnsupportedActionError(Exception):
+    """The orchestrator asked for something this host does not implement (sub-orchestrations, entities, HTTP)."""
+
+
+@dataclass
+class RetryChain:
+    """The attempts of one ``CallActivityWithRetry``."""
+
+    name: str
+    input: str | None
+    first_ms: int
+    max_attempts: int
+    attempt: int = 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "input": self.input, "first_ms": self.first_ms,
+                "max_attempts": self.max_attempts, "attempt": self.attempt}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RetryChain:
+        return cls(**data)
+
+
+@dataclass
+class EngineState:
+    """The host's side of an instance's replay bookkeeping (persisted with the instance)."""
+
+    next_id: int = 0
+    leaves: list[tuple[int, str | None]] = field(default_factory=list)
+    retry_tasks: dict[int, RetryChain] = field(default_factory=dict)
+    retry_timers: dict[int, RetryChain] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "next_id": self.next_id,
+            "leaves": [list(leaf) for leaf in self.leaves],
+            "retry_tasks": {str(k): v.to_json() for k, v in self.retry_tasks.items()},
+            "retry_timers": {str(k): v.to_json() for k, v in self.retry_timers.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EngineState:
+        return cls(
+            next_id=int(data.get("next_id", 0)),
+            leaves=[(int(t), n) for t, n in data.get("leaves", [])],
+            retry_tasks={int(k): RetryChain.from_json(v) for k, v in data.get("retry_tasks", {}).items()},
+            retry_timers={int(k): RetryChain.from_json(v) for k, v in data.get("retry_timers", {}).items()},
+        )
+
+    def is_retry_event(self, ev: dict[str, Any]) -> bool:
+        """Whether replaying ``ev`` makes the SDK draw a hidden retry id (so it needs an episode alone)."""
+        etype = ev["EventType"]
+        if etype == EventType.TASK_FAILED:
+            return ev.get("TaskScheduledId") in self.retry_tasks
+        if etype == EventType.TIMER_FIRED:
+            return ev.get("TimerId") in self.retry_timers
+        return False
+
+
+@dataclass
+class ActionPlan:
+    """What to do after an episode: new tasks (id, name, input), new timers (id, fireAt), and flags."""
+
+    activities: list[tuple[int, str, str | None]] = field(default_factory=list)
+    timers: list[tuple[int, str]] = field(default_factory=list)
+    continue_as_new: dict[str, Any] | None = None
+
+
+def flatten_actions(actions: Any) -> list[dict[str, Any]]:
+    """Leaf actions in creation order (compound actions contribute their children)."""
+    leaves: list[dict[str, Any]] = []
+
+    def walk(action: Any) -> None:
+        if isinstance(action, list):
+            for item in action:
+                walk(item)
+            return
+        if not isinstance(action, dict):
+            return
+        if action.get("actionType") in (WHEN_ANY, WHEN_ALL):
+            walk(action.get("compoundActions") or [])
+        else:
+            leaves.append(action)
+
+    walk(actions or [])
+    return leaves
+
+
+def _leaf_key(action: dict[str, Any]) -> tuple[int, str | None]:
+    atype = int(action.get("actionType", -1))
+    if atype in (CALL_ACTIVITY, CALL_ACTIVITY_WITH_RETRY):
+        return atype, action.get("functionName")
+    if atype == WAIT_FOR_EXTERNAL_EVENT:
+        return atype, action.get("externalEventName")
+    return atype, None
+
+
+def _describe(key: tuple[int, str | None]) -> str:
+    name = _ACTION_NAMES.get(key[0], f"action type {key[0]}")
+    return f"{name}({key[1]!r})" if key[1] is not None else name
+
+
+def plan_actions(state: EngineState, actions: Any) -> ActionPlan:
+    """Check replayed actions against the record and turn new ones into tasks and timers (mutates ``state``)."""
+    leaves = flatten_actions(actions)
+    recorded = state.leaves
+    for position, (action, key) in enumerate(zip(leaves, recorded, strict=False)):
+        actual = _leaf_key(action)
+        if actual != key:
+            raise NonDeterminismError(
+                f"Non-Deterministic workflow detected: at action #{position} the history recorded "
+                f"{_describe(key)} but the orchestrator now asks for {_describe(actual)}"
+            )
+    if len(leaves) < len(recorded):
+        raise NonDeterminismError(
+            f"Non-Deterministic workflow detected: the history recorded {_describe(recorded[len(leaves)])} "
+            f"at action #{len(leaves)}, which the orchestrator no longer takes"
+        )
+    plan = ActionPlan()
+    for action in leaves[len(recorded):]:
+        key = _leaf_key(action)
+        atype = key[0]
+        if atype in (CALL_ACTIVITY, CALL_ACTIVITY_WITH_RETRY):
+            task_id = state.next_id
+            state.next_id += 1
+            name = str(action.get("functionName"))
+            raw_input = action.get("input")
+            plan.activities.append((task_id, name, raw_input))
+            if atype == CALL_ACTIVITY_WITH_RETRY:
+                options = action.get("retryOptions") or {}
+                state.retry_tasks[task_id] = RetryChain(
+                    name=name,
+                    input=raw_input,
+                    first_ms=int(options.get("firstRetryIntervalInMilliseconds") or 0),
+                    max_attempts=int(options.get("maxNumberOfAttempts") or 1),
+                )
+        elif atype == CREATE_TIMER:
+            timer_id = state.next_id
+            state.next_id += 1
+            plan.timers.append((timer_id, str(action.get("fireAt"))))
+        elif atype == WAIT_FOR_EXTERNAL_EVENT:
+            pass  # waits draw no id: the SDK matches EventRaised by name
+        elif atype == CONTINUE_AS_NEW:
+            plan.continue_as_new = action
+        else:
+            raise UnsupportedActionError(
+                f"{_describe(key)} is not supported by the embedded host "
+                "(supported: activities with or without retry, timers, external events, continue-as-new)"
+            )
+        recorded.append(key)
+    return plan
