@@ -1,0 +1,168 @@
+"""How the Azure providers authenticate: an API key when one is configured, else Entra ID.
+
+A key given in settings wins; without one, `DefaultAzureCredential` (managed identity on Azure,
+the developer's `az login` locally) is used. The default credential is built on first use,
+never at import, and shared by every provider of the process so token caches are reused.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Union
+
+from providers.errors import ProviderError
+
+if TYPE_CHECKING:
+    from azure.core.credentials import AzureKeyCredential, TokenCredential
+
+__all__ = [
+    "COGNITIVE_SERVICES_SCOPE",
+    "Credential",
+    "OpenAIConnection",
+    "close_default_credential",
+    "default_credential",
+    "key_or_token_credential",
+    "openai_auth",
+]
+
+COGNITIVE_SERVICES_SCOPE = "https://cognitiveservices.azure.com/.default"
+
+# What a provider constructor accepts: a key as text, an AzureKeyCredential, any TokenCredential,
+# or None for "use DefaultAzureCredential".
+Credential = Union[str, "AzureKeyCredential", "TokenCredential", None]
+
+_lock = threading.Lock()
+_default: TokenCredential | None = None
+
+
+def default_credential() -> TokenCredential:
+    """The process's `DefaultAzureCredential`, built on first use."""
+    global _default  # one credential per process: its token cache is what makes it cheap
+    with _lock:
+        if _default is None:
+            try:
+                from azure.identity import DefaultAzureCredential
+            except ImportError as exc:  # pragma: no cover - depends on the install
+                raise ProviderError.configuration(
+                    "azure-identity is not installed; install it or set an API key"
+                ) from exc
+            _default = DefaultAzureCredential()
+        return _default
+
+
+def close_default_credential() -> None:
+    """Close the shared credential (at shutdown); a later use builds a new one."""
+    global _default
+    with _lock:
+        credential, _default = _default, None
+    close = getattr(credential, "close", None)
+    if callable(close):
+        close()
+
+
+def key_or_token_credential(credential: Credential) -> AzureKeyCredential | TokenCredential:
+    """The azure-core credential for a data-plane client (Search, Event Grid)."""
+    from azure.core.credentials import AzureKeyCredential
+
+    if credential is None:
+        return default_credential()
+    if isinstance(credential, str):
+        if not credential.strip():
+            return default_credential()
+        return AzureKeyCredential(credential)
+    return credential
+
+
+def openai_auth(credential: Credential, *, scope: str = COGNITIVE_SERVICES_SCOPE) -> dict[str, object]:
+    """Keyword arguments for `AzureOpenAI(...)`: `api_key`, or an Entra ID bearer token provider."""
+    from azure.core.credentials import AzureKeyCredential
+
+    if isinstance(credential, str) and credential.strip():
+        return {"api_key": credential}
+    if isinstance(credential, AzureKeyCredential):
+        return {"api_key": credential.key}
+    token_credential = credential if credential is not None and not isinstance(credential, str) else None
+    return {"azure_ad_token_provider": _token_provider(token_credential or default_credential(), scope)}
+
+
+def _token_provider(credential: TokenCredential, scope: str) -> Callable[[], str]:
+    from azure.identity import get_bearer_token_provider
+
+    return get_bearer_token_provider(credential, scope)
+
+
+class OpenAIConnection:
+    """Where and how to reach an OpenAI-style API, and the client built from it on first use.
+
+    Either Azure OpenAI (`azure_endpoint` + `api_version`, key or Entra ID) or any
+    OpenAI-compatible server (`base_url`, optional key). The client is built lazily, so
+    constructing a provider never touches the network or the credential chain, and it is closable.
+    """
+
+    def __init__(
+        self,
+        *,
+        azure_endpoint: str | None = None,
+        api_version: str | None = None,
+        base_url: str | None = None,
+        credential: Credential = None,
+        max_retries: int = 1,
+        timeout: float = 30.0,
+    ) -> None:
+        if bool(azure_endpoint) == bool(base_url):
+            raise ValueError("give exactly one of azure_endpoint or base_url")
+        if azure_endpoint and not api_version:
+            raise ValueError("api_version is required for Azure OpenAI")
+        self.azure_endpoint = azure_endpoint
+        self.api_version = api_version
+        self.base_url = base_url
+        self._credential = credential
+        # Small on purpose: the orchestrator owns retries (see providers.azure.errors).
+        self.max_retries = max_retries
+        self.timeout = timeout
+        self._client: object | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def endpoint(self) -> str:
+        return self.azure_endpoint or self.base_url or ""
+
+    @property
+    def is_azure(self) -> bool:
+        return self.azure_endpoint is not None
+
+    def client(self):  # -> openai.OpenAI; untyped so importing this module never imports openai
+        """The SDK client, built on first use."""
+        with self._lock:
+            if self._client is None:
+                self._client = self._build()
+            return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()  # type: ignore[attr-defined]
+
+    def _build(self) -> object:
+        try:
+            import openai
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ProviderError.configuration("the openai package is not installed") from exc
+        if self.azure_endpoint:
+            return openai.AzureOpenAI(
+                azure_endpoint=self.azure_endpoint,
+                api_version=self.api_version,
+                max_retries=self.max_retries,
+                timeout=self.timeout,
+                **openai_auth(self._credential),  # type: ignore[arg-type]
+            )
+        key = self._credential if isinstance(self._credential, str) and self._credential else None
+        return openai.OpenAI(
+            base_url=self.base_url,
+            # Local servers (Ollama, vLLM, llama.cpp) ignore the key, but the SDK insists on one.
+            api_key=key or "unused",
+            max_retries=self.max_retries,
+            timeout=self.timeout,
+        )

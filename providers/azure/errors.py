@@ -1,0 +1,191 @@
+"""SDK and HTTP failures of the Azure (and OpenAI-compatible) providers, classified in one place.
+
+Every provider in this package calls `translate(exc, service=...)` (or uses `translating(...)`)
+at its boundary, so the orchestrator only ever sees `ProviderError` and its `ErrorKind` decides
+whether another attempt can help:
+
+- 408, 429, 5xx, timeouts, refused or reset connections -> TRANSIENT (with the service's
+  `Retry-After` / `retry-after-ms` hint in `retry_after_s`);
+- 401, 403 and failed credentials -> CONFIGURATION (a key or a role assignment is wrong);
+- 404 -> CONFIGURATION (a missing deployment, index or topic: retrying cannot create it);
+- any other 4xx -> REJECTED (the same request would be refused again);
+- a response the code cannot read -> INTERNAL.
+
+SDK-internal retries are kept small where the clients are built (openai `max_retries=1`,
+azure-core `retry_total=1`): the orchestrator owns retries, with per-step backoff the run can
+see; SDK retries hidden inside one attempt would multiply them and stretch activity time.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from contracts.errors import ErrorKind
+from providers.errors import ProviderError
+
+__all__ = [
+    "classify_status",
+    "retry_after_seconds",
+    "translate",
+    "translating",
+]
+
+_MAX_MESSAGE = 500
+# Milliseconds headers first: they are more precise than Retry-After when a service sends both.
+_MS_HEADERS = ("retry-after-ms", "x-ms-retry-after-ms")
+
+
+def classify_status(status: int) -> ErrorKind:
+    """The error kind of an HTTP status code (only meaningful for status >= 400)."""
+    if status in (408, 429) or status >= 500:
+        return ErrorKind.TRANSIENT
+    if status in (401, 403, 404):
+        return ErrorKind.CONFIGURATION
+    if 400 <= status < 500:
+        return ErrorKind.REJECTED
+    return ErrorKind.INTERNAL  # a non-error status reported as an error: the code misread something
+
+
+def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
+    """The wait a service asked for, from `retry-after-ms` or `Retry-After` (seconds or HTTP date)."""
+    if not headers:
+        return None
+    lowered = {str(k).lower(): str(v) for k, v in headers.items()}
+    for name in _MS_HEADERS:
+        value = lowered.get(name)
+        if value:
+            try:
+                return max(0.0, float(value) / 1000.0)
+            except ValueError:
+                pass
+    value = lowered.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def translate(exc: BaseException, *, service: str) -> ProviderError:
+    """The `ProviderError` for an exception raised by an SDK call to `service`."""
+    if isinstance(exc, ProviderError):
+        return exc
+    translated = _from_openai(exc, service) or _from_azure_core(exc, service)
+    if translated is not None:
+        return translated
+    if isinstance(exc, (KeyError, IndexError, TypeError, ValueError, AttributeError)):
+        return ProviderError(ErrorKind.INTERNAL, _message(service, f"unexpected response: {exc!r}"))
+    if isinstance(exc, (TimeoutError, ConnectionError)):
+        return ProviderError.transient(_message(service, f"network error: {exc}"))
+    return ProviderError(ErrorKind.INTERNAL, _message(service, f"{type(exc).__name__}: {exc}"))
+
+
+@contextmanager
+def translating(service: str) -> Iterator[None]:
+    """Run a block of SDK calls; anything they raise leaves as a `ProviderError`."""
+    try:
+        yield
+    except ProviderError:
+        raise
+    except Exception as exc:
+        raise translate(exc, service=service) from exc
+
+
+def _message(service: str, detail: str) -> str:
+    text = f"{service}: {detail}".strip()
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
+
+
+def _from_status(status: int, headers: Mapping[str, str] | None, service: str, detail: str) -> ProviderError:
+    kind = classify_status(status)
+    retry_after = retry_after_seconds(headers) if kind is ErrorKind.TRANSIENT else None
+    return ProviderError(kind, _message(service, f"HTTP {status}: {detail}"), retry_after_s=retry_after)
+
+
+def _from_openai(exc: BaseException, service: str) -> ProviderError | None:
+    try:
+        import openai
+    except ImportError:  # the openai extra is not installed, so it cannot have raised
+        return None
+    if not isinstance(exc, openai.OpenAIError):
+        return None
+    if isinstance(exc, openai.APIStatusError):
+        return _from_status(exc.status_code, _headers_of(exc.response), service, _openai_detail(exc))
+    if isinstance(exc, openai.APIResponseValidationError):
+        return ProviderError(ErrorKind.INTERNAL, _message(service, f"unexpected response: {exc.message}"))
+    if isinstance(exc, openai.APITimeoutError):
+        return ProviderError.transient(_message(service, "request timed out"))
+    if isinstance(exc, openai.APIConnectionError):
+        cause = exc.__cause__ or exc.__context__
+        return ProviderError.transient(_message(service, f"connection failed: {cause or exc.message}"))
+    if "credential" in str(exc).lower() or "api_key" in str(exc).lower():
+        return ProviderError.configuration(_message(service, str(exc)))
+    return ProviderError(ErrorKind.INTERNAL, _message(service, f"{type(exc).__name__}: {exc}"))
+
+
+def _openai_detail(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, Mapping):
+        inner = body.get("error", body)
+        if isinstance(inner, Mapping) and inner.get("message"):
+            code = inner.get("code")
+            return f"{inner['message']}" + (f" ({code})" if code else "")
+    return str(getattr(exc, "message", exc))
+
+
+def _from_azure_core(exc: BaseException, service: str) -> ProviderError | None:
+    try:
+        from azure.core import exceptions as core
+    except ImportError:  # azure-core is not installed, so it cannot have raised
+        return None
+    if not isinstance(exc, core.AzureError):
+        return None
+    # Order matters: the specific subclasses of HttpResponseError come before the status rule.
+    if isinstance(exc, core.ClientAuthenticationError) and getattr(exc, "status_code", None) is None:
+        # Raised by a credential (no HTTP response): no identity or key is available here.
+        return ProviderError.configuration(_message(service, f"authentication failed: {exc.message}"))
+    if isinstance(exc, core.DecodeError):
+        return ProviderError(ErrorKind.INTERNAL, _message(service, f"unreadable response: {exc.message}"))
+    if isinstance(exc, core.HttpResponseError):
+        status = exc.status_code
+        response = exc.response
+        if status is None and response is not None:
+            status = getattr(response, "status_code", None)
+        if status is None:
+            if isinstance(exc, (core.ClientAuthenticationError, core.ResourceNotFoundError)):
+                return ProviderError.configuration(_message(service, exc.message))
+            return ProviderError.transient(_message(service, exc.message))
+        return _from_status(status, _headers_of(response), service, _azure_detail(exc))
+    if isinstance(exc, (core.ServiceRequestError, core.ServiceResponseError)):
+        # Connection refused or reset, DNS failure, read timeout: the request may succeed later.
+        return ProviderError.transient(_message(service, f"connection failed: {exc.message}"))
+    if isinstance(exc, core.DeserializationError):
+        return ProviderError(ErrorKind.INTERNAL, _message(service, f"unreadable response: {exc}"))
+    return ProviderError(ErrorKind.INTERNAL, _message(service, f"{type(exc).__name__}: {exc.message}"))
+
+
+def _azure_detail(exc: Any) -> str:
+    error = getattr(exc, "error", None)
+    if error is not None and getattr(error, "message", None):
+        code = getattr(error, "code", None)
+        return f"{error.message}" + (f" ({code})" if code else "")
+    reason = getattr(exc, "reason", None)
+    first_line = str(exc.message or reason or exc).splitlines()
+    return first_line[0] if first_line else type(exc).__name__
+
+
+def _headers_of(response: Any) -> Mapping[str, str] | None:
+    headers = getattr(response, "headers", None)
+    return headers if isinstance(headers, Mapping) else (dict(headers) if headers is not None else None)

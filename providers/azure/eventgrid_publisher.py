@@ -1,0 +1,140 @@
+"""Pipeline events to an Event Grid topic as CloudEvents 1.0, through `azure-eventgrid`.
+
+The CloudEvent id is the `OutgoingEvent`'s deterministic id, so a publish repeated after a crash
+carries the same id and subscribers dedupe on source+id; the run's `traceparent` travels as the
+CloudEvents distributed-tracing extension.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Self
+from urllib.parse import urlsplit
+
+from providers.azure.credentials import Credential, key_or_token_credential
+from providers.azure.errors import translating
+from providers.base import OutgoingEvent
+from providers.errors import ProviderError
+
+if TYPE_CHECKING:
+    from azure.core.messaging import CloudEvent
+    from azure.eventgrid import EventGridPublisherClient
+
+    from config.settings import Settings
+
+__all__ = ["EventGridPublisher", "to_cloud_event"]
+
+
+def to_cloud_event(event: OutgoingEvent) -> CloudEvent:
+    """The azure-core CloudEvent for `event` (JSON data, traceparent as an extension)."""
+    from azure.core.messaging import CloudEvent
+
+    extensions = {str(k): str(v) for k, v in event.extensions.items()}
+    if event.traceparent:
+        extensions["traceparent"] = event.traceparent
+    try:
+        return CloudEvent(
+            source=event.source,
+            type=event.type,
+            data=dict(event.data),
+            subject=event.subject,
+            id=event.id,
+            time=_parse_time(event.time),
+            datacontenttype="application/json",
+            extensions=extensions or None,
+        )
+    except ValueError as exc:  # e.g. an extension name CloudEvents does not allow
+        raise ProviderError.invalid_input(f"event {event.id} is not a valid CloudEvent: {exc}") from exc
+
+
+def _parse_time(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError as exc:
+        raise ProviderError.invalid_input(f"event time {value!r} is not RFC 3339") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class EventGridPublisher:
+    """`EventPublisher` to an Event Grid (basic) topic, with a topic key or Entra ID."""
+
+    _service = "event grid"
+
+    def __init__(
+        self,
+        endpoint: str,
+        credential: Credential = None,
+        *,
+        retry_total: int = 1,
+        timeout: float = 30.0,
+    ) -> None:
+        self._endpoint = endpoint
+        self._credential = credential
+        # Small on purpose: the orchestrator owns retries (see providers.azure.errors).
+        self._retry_total = retry_total
+        self._timeout = timeout
+        self._client: EventGridPublisherClient | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EventGridPublisher:
+        if not settings.eventgrid_topic_endpoint:
+            raise ProviderError.configuration("EVENTGRID_TOPIC_ENDPOINT is required for Event Grid")
+        return cls(settings.eventgrid_topic_endpoint, settings.eventgrid_topic_key)
+
+    @property
+    def destination(self) -> str:
+        """The topic, without query or credentials: safe to log and to record in results."""
+        parts = urlsplit(self._endpoint)
+        return f"eventgrid:{parts.netloc or self._endpoint}{parts.path}"
+
+    def publish(self, event: OutgoingEvent) -> None:
+        cloud_event = to_cloud_event(event)
+        with translating(self._service):
+            self._get_client().send([cloud_event])
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _get_client(self) -> EventGridPublisherClient:
+        with self._lock:
+            if self._client is None:
+                from azure.eventgrid import EventGridPublisherClient
+
+                self._client = EventGridPublisherClient(self._endpoint, key_or_token_credential(self._credential))
+                _limit_pipeline(self._client, retry_total=self._retry_total, timeout=self._timeout)
+            return self._client
+
+
+def _limit_pipeline(client: Any, *, retry_total: int, timeout: float) -> None:
+    """Apply our retry and timeout limits to the client's HTTP pipeline.
+
+    azure-eventgrid 4.22 drops constructor keyword options for basic topics (it builds its
+    inner client from endpoint, credential and api_version only), and per-call options leak
+    into the event model. So the retry policy and transport of the built pipeline are tuned
+    here; if the SDK's layout changes, its defaults (a few retries) apply and nothing breaks.
+    """
+    pipeline: Any = client
+    for attribute in ("_client", "_client", "_client", "_pipeline"):  # wrapper, legacy, generated, core
+        pipeline = getattr(pipeline, attribute, None)
+    if pipeline is None:
+        return
+    from azure.core.pipeline.policies import RetryPolicy
+
+    for policy in getattr(pipeline, "_impl_policies", []):
+        if isinstance(policy, RetryPolicy):
+            policy.total_retries = retry_total
+    config = getattr(getattr(pipeline, "_transport", None), "connection_config", None)
+    if config is not None:
+        config.timeout = min(timeout, 10.0)
+        config.read_timeout = timeout

@@ -1,0 +1,190 @@
+"""Answers from a chat model through the `openai` SDK: Azure OpenAI or any OpenAI-compatible server.
+
+The prompt comes from `providers.prompt` (fixed system message, passages as delimited data).
+The reply's `[n]` citations become `Answer.quotes` (passage id -> the passage sentence that best
+matches the cited claim) and are renumbered to citation order, so `[1]` is the first quote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Self
+
+from contracts.errors import ErrorKind
+from providers.azure.credentials import Credential, OpenAIConnection
+from providers.azure.errors import translating
+from providers.base import Answer, Passage
+from providers.errors import ProviderError
+from providers.prompt import best_quote, build_messages, cited_numbers, renumber_citations
+
+if TYPE_CHECKING:
+    from config.settings import Settings
+
+__all__ = ["AzureOpenAIAnswerGenerator", "OpenAIChatGenerator", "OpenAICompatibleAnswerGenerator"]
+
+
+class OpenAIChatGenerator:
+    """The chat call, reply checks and citation mapping shared by both endpoints.
+
+    `OpenAIChatGenerator.from_settings` picks the endpoint: Azure OpenAI when its endpoint and
+    chat deployment are set, else the OpenAI-compatible server.
+    """
+
+    _service = "openai chat"
+
+    def __init__(
+        self,
+        connection: OpenAIConnection,
+        model: str,
+        *,
+        temperature: float | None,
+        max_output_tokens: int | None,
+        quote_chars: int,
+    ) -> None:
+        self._connection = connection
+        self._model = model
+        self._temperature = temperature
+        self._max_output_tokens = max_output_tokens
+        self._quote_chars = quote_chars
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OpenAIChatGenerator:
+        if settings.azure_openai_endpoint and settings.azure_openai_chat_deployment:
+            return AzureOpenAIAnswerGenerator.from_settings(settings)
+        return OpenAICompatibleAnswerGenerator.from_settings(settings)
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    @property
+    def endpoint(self) -> str:
+        return self._connection.endpoint
+
+    def answer(self, question: str, passages: Sequence[Passage]) -> Answer:
+        if not question.strip():
+            raise ProviderError.invalid_input("cannot answer an empty question")
+        options: dict[str, Any] = {}
+        if self._temperature is not None:
+            options["temperature"] = self._temperature
+        if self._max_output_tokens is not None:
+            options["max_tokens"] = self._max_output_tokens
+        with translating(self._service):
+            response = self._connection.client().chat.completions.create(
+                model=self._model, messages=build_messages(question, passages), **options
+            )
+            choice = response.choices[0]
+            text = choice.message.content
+            usage = response.usage
+            input_tokens = int(getattr(usage, "prompt_tokens", 0) or 0) if usage is not None else 0
+            output_tokens = int(getattr(usage, "completion_tokens", 0) or 0) if usage is not None else 0
+            model = str(response.model or self._model)
+        if getattr(choice, "finish_reason", None) == "content_filter":
+            raise ProviderError.rejected(f"{self._service}: the reply was withheld by the content filter")
+        if not isinstance(text, str) or not text.strip():
+            raise ProviderError(ErrorKind.INTERNAL, f"{self._service}: the model returned no text")
+        order = cited_numbers(text, len(passages))
+        quotes: dict[str, str] = {}
+        for number in order:
+            passage = passages[number - 1]
+            quotes.setdefault(passage.id, best_quote(passage.content, text, number, max_chars=self._quote_chars))
+        return Answer(
+            text=renumber_citations(text, order).strip(),
+            quotes=quotes,
+            model=model,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+        )
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class AzureOpenAIAnswerGenerator(OpenAIChatGenerator):
+    """Answers from an Azure OpenAI chat deployment (API key, or Entra ID when no key is given)."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        credential: Credential = None,
+        *,
+        deployment: str,
+        api_version: str,
+        temperature: float | None = 0.0,
+        max_output_tokens: int | None = 800,
+        quote_chars: int = 240,
+        max_retries: int = 1,
+        timeout: float = 60.0,
+    ) -> None:
+        connection = OpenAIConnection(
+            azure_endpoint=endpoint,
+            api_version=api_version,
+            credential=credential,
+            max_retries=max_retries,
+            timeout=timeout,
+        )
+        super().__init__(
+            connection,
+            deployment,
+            temperature=temperature,
+            max_output_tokens=max_output_tokens,
+            quote_chars=quote_chars,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AzureOpenAIAnswerGenerator:  # type: ignore[override]
+        if not settings.azure_openai_endpoint or not settings.azure_openai_chat_deployment:
+            raise ProviderError.configuration(
+                "AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_CHAT_DEPLOYMENT are required for Azure OpenAI chat"
+            )
+        return cls(
+            settings.azure_openai_endpoint,
+            settings.azure_openai_api_key,
+            deployment=settings.azure_openai_chat_deployment,
+            api_version=settings.azure_openai_api_version,
+            quote_chars=settings.pipeline_snippet_chars,
+        )
+
+
+class OpenAICompatibleAnswerGenerator(OpenAIChatGenerator):
+    """Answers from any OpenAI-compatible chat server (`OPENAI_BASE_URL`)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None = None,
+        *,
+        model: str,
+        temperature: float | None = 0.0,
+        max_output_tokens: int | None = 800,
+        quote_chars: int = 240,
+        max_retries: int = 1,
+        timeout: float = 120.0,
+    ) -> None:
+        connection = OpenAIConnection(base_url=base_url, credential=api_key, max_retries=max_retries, timeout=timeout)
+        super().__init__(
+            connection,
+            model,
+            temperature=temperature,
+            max_output_tokens=max_output_tokens,
+            quote_chars=quote_chars,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OpenAICompatibleAnswerGenerator:  # type: ignore[override]
+        if not settings.openai_base_url or not settings.openai_chat_model:
+            raise ProviderError.configuration(
+                "OPENAI_BASE_URL and OPENAI_CHAT_MODEL are required for an OpenAI-compatible chat model"
+            )
+        return cls(
+            settings.openai_base_url,
+            settings.openai_api_key,
+            model=settings.openai_chat_model,
+            quote_chars=settings.pipeline_snippet_chars,
+        )

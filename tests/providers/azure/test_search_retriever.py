@@ -1,0 +1,128 @@
+"""Azure AI Search retrieval through the real SearchClient, against a fake search service."""
+
+from __future__ import annotations
+
+import pytest
+
+from config.settings import Settings
+from contracts.errors import ErrorKind
+from providers.azure.search_retriever import VECTOR_FIELD, AzureSearchRetriever, odata_string
+from providers.errors import ProviderError
+
+SEARCH_PATH = "/indexes('docs')/docs/search.post.search"
+
+
+def _retriever(url: str, credential="search-key", **options) -> AzureSearchRetriever:
+    return AzureSearchRetriever(url, credential, index_name="docs", retry_total=0, timeout=5, **options)
+
+
+def _doc(doc_id: str, score: float, reranker: float | None = None) -> dict:
+    doc = {
+        "@search.score": score,
+        "id": doc_id,
+        "title": f"T {doc_id}",
+        "source": f"docs/{doc_id}.md",
+        "content": f"Content of {doc_id}.",
+    }
+    if reranker is not None:
+        doc["@search.rerankerScore"] = reranker
+    return doc
+
+
+def test_hybrid_query_with_key(server, shapes) -> None:
+    server.reply(shapes.reply(shapes.search([_doc("a", 0.033), _doc("b", 0.016)])))
+    with _retriever(server.url) as retriever:
+        passages = retriever.search("how do retries work", [0.1, -0.2, 0.3], top_k=2)
+
+    request = server.last
+    assert request.method == "POST"
+    assert request.path == SEARCH_PATH
+    assert request.query["api-version"]
+    assert request.headers["api-key"] == "search-key"
+    body = request.json()
+    assert body["search"] == "how do retries work"
+    assert body["top"] == 2
+    assert body["select"] == "id,title,source,content"
+    assert body["vectorQueries"] == [{"kind": "vector", "vector": [0.1, -0.2, 0.3], "k": 2, "fields": VECTOR_FIELD}]
+    assert "queryType" not in body and "filter" not in body
+    assert [(p.id, p.title, p.source, p.content, p.score) for p in passages] == [
+        ("a", "T a", "docs/a.md", "Content of a.", 0.033),
+        ("b", "T b", "docs/b.md", "Content of b.", 0.016),
+    ]
+    assert retriever.name == "azure-ai-search:docs"
+
+
+def test_semantic_ranker_and_source_filter(server, shapes) -> None:
+    server.reply(shapes.reply(shapes.search([_doc("b", 0.02, reranker=3.1), _doc("a", 0.03, reranker=2.4)])))
+    retriever = _retriever(server.url, semantic_configuration="default-semantic")
+    passages = retriever.search("q", [1.0], top_k=5, source="docs/o'brien.md")
+    body = server.last.json()
+    assert body["queryType"] == "semantic"
+    assert body["semanticConfiguration"] == "default-semantic"
+    assert body["filter"] == "source eq 'docs/o''brien.md'"
+    assert [(p.id, p.score) for p in passages] == [("b", 3.1), ("a", 2.4)]  # reranker score wins
+
+
+def test_fetch_by_ids_keeps_the_order_asked(server, shapes) -> None:
+    server.reply(shapes.reply(shapes.search([_doc("c", 1.0), _doc("a", 1.0)])))
+    passages = _retriever(server.url).fetch(["a", "missing", "c", "a,b"])
+    body = server.last.json()
+    assert body["filter"] == "search.in(id, 'a,missing,c', ',')"
+    assert body["top"] == 3
+    assert [p.id for p in passages] == ["a", "c"]
+    assert _retriever(server.url).fetch([]) == [] and len(server.requests) == 1
+
+
+def test_identity_sends_a_bearer_token_for_the_search_scope(tls_server, shapes, token_credential) -> None:
+    tls_server.reply(shapes.reply(shapes.search([_doc("a", 1.0)])))
+    passages = _retriever(tls_server.url, token_credential).search("q", [0.5], top_k=1)
+    assert [p.id for p in passages] == ["a"]
+    assert tls_server.last.headers["authorization"] == "Bearer fake-entra-token"
+    assert "api-key" not in tls_server.last.headers
+    assert token_credential.scopes == [("https://search.azure.com/.default",)]
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "kind", "retry_after"),
+    [
+        (429, {"Retry-After": "4"}, ErrorKind.TRANSIENT, 4.0),
+        (503, {"retry-after-ms": "2500"}, ErrorKind.TRANSIENT, 2.5),
+        (500, {}, ErrorKind.TRANSIENT, None),
+        (400, {}, ErrorKind.REJECTED, None),
+        (401, {}, ErrorKind.CONFIGURATION, None),
+        (403, {}, ErrorKind.CONFIGURATION, None),
+        (404, {}, ErrorKind.CONFIGURATION, None),  # the index does not exist
+    ],
+)
+def test_http_failures_are_classified(server, shapes, status, headers, kind, retry_after) -> None:
+    server.reply(shapes.reply(shapes.azure_error("SomeCode", "Invalid expression: boom"), status, headers))
+    with pytest.raises(ProviderError) as caught:
+        _retriever(server.url).search("q", [0.1], top_k=3)
+    assert caught.value.kind is kind
+    assert caught.value.retry_after_s == retry_after
+    assert f"HTTP {status}" in caught.value.message
+    assert len(server.requests) == 1  # retry_total=0: the orchestrator owns retries
+
+
+def test_connection_refused_is_transient(refused_url) -> None:
+    with pytest.raises(ProviderError) as caught:
+        _retriever(refused_url).search("q", [0.1], top_k=3)
+    assert caught.value.kind is ErrorKind.TRANSIENT
+
+
+def test_unreadable_response_is_internal(server, shapes) -> None:
+    server.reply(shapes.Reply(200, b"<html>gateway</html>", {"Content-Type": "application/json"}))
+    with pytest.raises(ProviderError) as caught:
+        _retriever(server.url).search("q", [0.1], top_k=3)
+    assert caught.value.kind is ErrorKind.INTERNAL
+
+
+def test_odata_string_and_from_settings() -> None:
+    assert odata_string("it's") == "'it''s'"
+    retriever = AzureSearchRetriever.from_settings(
+        Settings(azure_search_endpoint="https://x.search.windows.net", azure_search_index="docs")
+    )
+    assert retriever.name == "azure-ai-search:docs" and retriever._client is None
+    with pytest.raises(ProviderError) as caught:
+        AzureSearchRetriever.from_settings(Settings())
+    assert caught.value.kind is ErrorKind.CONFIGURATION
