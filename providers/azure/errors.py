@@ -104,7 +104,8 @@ def translating(service: str) -> Iterator[None]:
 
 
 def _message(service: str, detail: str) -> str:
-    text = f"{service}: {detail}".strip()
+    # One line: SDK messages (credential chains especially) span many lines and end up in events.
+    text = " ".join(f"{service}: {detail}".split())
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
 
 

@@ -259,3 +259,29 @@ def test_chat_from_settings() -> None:
     assert isinstance(compatible, OpenAICompatibleAnswerGenerator)
     with pytest.raises(ProviderError):
         OpenAICompatibleAnswerGenerator.from_settings(Settings())
+
+
+def test_a_credential_that_cannot_get_a_token_is_configuration(server) -> None:
+    from azure.core.exceptions import ClientAuthenticationError
+
+    class NoIdentity:
+        def get_token(self, *scopes, **kwargs):
+            raise ClientAuthenticationError("ManagedIdentityCredential: no managed identity endpoint found.\nmore")
+
+    with pytest.raises(ProviderError) as caught:
+        _azure_embedder(server.url, NoIdentity()).embed(["x"])
+    assert caught.value.kind is ErrorKind.CONFIGURATION
+    assert "\n" not in caught.value.message
+    assert server.requests == []
+
+
+def test_importing_the_package_loads_no_sdk() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, providers.azure, providers.prompt; "
+        "print([m for m in sys.modules if m.split('.')[0] in ('openai', 'httpx', 'httpx2', 'azure')])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
