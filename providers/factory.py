@@ -14,7 +14,15 @@ from functools import lru_cache
 from config import Settings, get_settings
 from providers.base import AnswerGenerator, Embedder, EventPublisher, Retriever
 
-__all__ = ["describe_providers", "get_embedder", "get_generator", "get_publisher", "get_retriever", "reset"]
+__all__ = [
+    "describe_providers",
+    "get_embedder",
+    "get_generator",
+    "get_publisher",
+    "get_retriever",
+    "reset",
+    "shutdown",
+]
 
 log = logging.getLogger(__name__)
 _announce_lock = threading.Lock()
@@ -130,8 +138,22 @@ def get_publisher() -> EventPublisher:
 
 
 def reset() -> None:
-    """Forget built providers and settings (tests, or after settings change in-process)."""
+    """Close and forget built providers and settings (tests, or after settings change in-process)."""
     global _announced
-    for cached in (get_embedder, get_retriever, get_generator, get_publisher, get_settings):
+    for cached in (get_embedder, get_retriever, get_generator, get_publisher):
+        if cached.cache_info().currsize:
+            close = getattr(cached(), "close", None)
+            if callable(close):
+                close()
         cached.cache_clear()
+    get_settings.cache_clear()
     _announced = False
+
+
+def shutdown(*, flush_timeout_s: float = 5.0) -> None:
+    """Before a short-lived process exits: let pending event deliveries finish, then close all."""
+    if get_publisher.cache_info().currsize:
+        flush = getattr(get_publisher(), "flush", None)
+        if callable(flush):
+            flush(flush_timeout_s)
+    reset()

@@ -10,7 +10,7 @@ import azure.functions as func
 from contracts import ProblemDetails, Result, StatusResponse
 from triggers._http import json_response, problem_response
 
-__all__ = ["FUNCTION_NAME", "ROUTE", "bp", "status_view"]
+__all__ = ["FUNCTION_NAME", "ROUTE", "bp", "status_view", "status_view_from_json"]
 
 FUNCTION_NAME = "get_pipeline_status"
 ROUTE = "pipeline/{instance_id}"
@@ -54,3 +54,8 @@ async def get_pipeline_status(req: func.HttpRequest, client: df.DurableOrchestra
             ProblemDetails.of(404, "Unknown instance", f"No pipeline run has the id '{instance_id[:100]}'."), req
         )
     return json_response(status_view(status))
+
+
+def status_view_from_json(raw: dict[str, Any]) -> StatusResponse:
+    """The same view from the extension's status JSON (as the local state or the REST API holds it)."""
+    return status_view(df.DurableOrchestrationStatus.from_json(raw))

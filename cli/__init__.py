@@ -1,0 +1,1 @@
+"""The `pipeline` command: ask, serve, enqueue, dead-letters, index, status, events."""

@@ -1,0 +1,125 @@
+"""`pipeline`: the command line. Parses arguments and hands each command to its module.
+
+Errors are one line on stderr and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from cli.errors import CliError
+
+__all__ = ["main"]
+
+ASK_EXAMPLE = 'pipeline ask "How does the pipeline retry a failed step?"'
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pipeline",
+        description="Durable AI Pipeline: event-driven question answering on Durable Functions, offline or on Azure.",
+        epilog=f"example: {ASK_EXAMPLE}",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what the host and providers do")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ask = commands.add_parser("ask", help="answer one question through the whole durable pipeline, offline")
+    ask.add_argument("question")
+    ask.add_argument("--top-k", type=int, default=3, help="passages to retrieve (1..20)")
+    ask.add_argument("--json", action="store_true", help="print one JSON object")
+    ask.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the run")
+
+    serve = commands.add_parser("serve", help="run the local host: HTTP API, Durable status API, queue, events")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=7071)
+    serve.add_argument("--app", type=Path, default=None, help="a Durable Functions Python app folder")
+
+    enqueue = commands.add_parser("enqueue", help="put questions on the queue (Service Bus when configured)")
+    source = enqueue.add_mutually_exclusive_group(required=True)
+    source.add_argument("question", nargs="?")
+    source.add_argument("--file", type=Path, help="JSONL file, one Question per line")
+    source.add_argument("--raw", help="send this body as it is")
+    enqueue.add_argument("--top-k", type=int, default=3)
+    enqueue.add_argument("--request-id")
+    enqueue.add_argument("--message-id")
+    enqueue.add_argument("--traceparent", help="W3C trace context to continue")
+
+    dead = commands.add_parser("dead-letters", help="dead-lettered messages and why")
+    dead.add_argument("--json", action="store_true")
+
+    index = commands.add_parser("index", help="ingest Markdown, text and HTML files into the index")
+    index.add_argument("paths", nargs="+")
+    index.add_argument("--recreate", action="store_true", help="drop the index first")
+
+    status = commands.add_parser("status", help="status of a run")
+    status.add_argument("instance_id")
+    status.add_argument("--json", action="store_true")
+
+    events = commands.add_parser("events", help="published events (events.jsonl)")
+    events.add_argument("--follow", "-f", action="store_true")
+    return parser
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "ask":
+        from cli.ask import run_ask
+
+        return run_ask(args.question, top_k=args.top_k, as_json=args.json, timeout_s=args.timeout)
+    if args.command == "serve":
+        from cli.serve import run_serve
+
+        return run_serve(host=args.host, port=args.port, app_dir=args.app)
+    if args.command == "enqueue":
+        from cli.queue_commands import run_enqueue
+
+        return run_enqueue(
+            args.question,
+            top_k=args.top_k,
+            request_id=args.request_id,
+            file=args.file,
+            raw=args.raw,
+            message_id=args.message_id,
+            traceparent=args.traceparent,
+        )
+    if args.command == "dead-letters":
+        from cli.queue_commands import run_dead_letters
+
+        return run_dead_letters(as_json=args.json)
+    if args.command == "index":
+        from cli.index_command import run_index
+
+        return run_index(args.paths, recreate=args.recreate)
+    if args.command == "status":
+        from cli.status_command import run_status
+
+        return run_status(args.instance_id, as_json=args.json)
+    from cli.status_command import run_events
+
+    return run_events(follow=args.follow)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return _dispatch(args)
+    except CliError as exc:
+        print(f"pipeline: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # a bug or an unexpected environment: still one line, details with -v
+        if args.verbose:
+            raise
+        print(f"pipeline: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

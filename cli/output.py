@@ -1,0 +1,26 @@
+"""Human-readable output of a run: the answer, its citations, the instance id and step times."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from typing import Any
+
+__all__ = ["print_result"]
+
+
+def print_result(status: dict[str, Any], *, total_ms: float | None = None) -> None:
+    result = status.get("result")
+    if status.get("runtime_status") != "Completed" or not result:
+        print(f"{status.get('runtime_status', 'Unknown')}: {status.get('error') or 'no result'}", file=sys.stderr)
+        print(f"instance {status.get('instance_id')}", file=sys.stderr)
+        return
+    print(textwrap.fill(result["answer"], width=100))
+    if result["citations"]:
+        print("\nCitations:")
+    for number, citation in enumerate(result["citations"], start=1):
+        print(f"  [{number}] {citation['title']} — {citation['source']} (score {citation['score']:.4f})")
+        print(textwrap.indent(textwrap.fill(f"“{citation['quote']}”", width=94), "      "))
+    steps = " · ".join(f"{step} {ms:.1f} ms" for step, ms in result.get("timings_ms", {}).items())
+    total = f" · total {total_ms:.0f} ms" if total_ms is not None else ""
+    print(f"\ninstance {status['instance_id']} · {status['runtime_status']} · {steps}{total}")

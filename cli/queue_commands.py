@@ -1,0 +1,115 @@
+"""`pipeline enqueue` and `pipeline dead-letters`: the producer and the dead-letter view."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from cli.environment import data_dir, settings
+from cli.errors import CliError
+from cli.producer import OutgoingMessage, read_questions_file, send_to_service_bus
+from contracts import Question
+
+__all__ = ["run_dead_letters", "run_enqueue"]
+
+
+def _messages(
+    question: str | None,
+    *,
+    top_k: int,
+    request_id: str | None,
+    file: Path | None,
+    raw: str | None,
+    message_id: str | None,
+    traceparent: str | None,
+) -> list[OutgoingMessage]:
+    if raw is not None:  # sent as it is, as a misbehaving producer might
+        props = {"traceparent": traceparent} if traceparent else {}
+        return [OutgoingMessage(raw.encode(), message_id or _new_id(), props, content_type=None)]
+    if file is not None:
+        return list(read_questions_file(file, traceparent=traceparent))
+    try:
+        q = Question(question=question or "", top_k=top_k, request_id=request_id)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise CliError(f"invalid question: {'.'.join(map(str, first['loc']))}: {first['msg']}", 2) from None
+    return [OutgoingMessage.for_question(q, message_id=message_id, traceparent=traceparent)]
+
+
+def _new_id() -> str:
+    import uuid
+
+    return uuid.uuid4().hex
+
+
+def run_enqueue(question: str | None, **options: Any) -> int:
+    messages = _messages(question, **options)
+    s = settings()
+    if s.service_bus_namespace or s.service_bus_connection:
+        sent = send_to_service_bus(s, messages)
+        print(f"sent {sent} message(s) to Service Bus queue {s.pipeline_queue_name}")
+        return 0
+    from embedded_host import LocalQueue, state_path
+
+    with LocalQueue(state_path(data_dir()), s.pipeline_queue_name) as queue:
+        for message in messages:
+            queue.send(
+                message.body,
+                message_id=message.message_id,
+                application_properties=message.application_properties,
+                content_type=message.content_type,
+            )
+    for message in messages[:20]:
+        print(f"enqueued {message.message_id}")
+    if len(messages) > 20:
+        print(f"... {len(messages)} message(s) in all")
+    print(f"to the local queue {s.pipeline_queue_name} in {data_dir()}; `pipeline serve` consumes it")
+    return 0
+
+
+def run_dead_letters(*, as_json: bool) -> int:
+    """Messages Service Bus semantics dead-lettered (max deliveries) and those the app rejected."""
+    from embedded_host import list_dead_letters, state_path
+
+    db = state_path(data_dir())
+    if not db.exists():
+        rows: list[dict[str, Any]] = []
+    else:
+        rows = [letter.to_json() for letter in list_dead_letters(db)]
+        rows += _rejected(db)
+    if as_json:
+        print(json.dumps(rows, indent=2, default=str))
+        return 0
+    if not rows:
+        print("no dead-lettered messages")
+    for row in rows:
+        print(f"{row.get('message_id')}: {row.get('reason')}: {row.get('description')}")
+    return 0
+
+
+def _rejected(db: Path) -> list[dict[str, Any]]:
+    """Invalid messages the starter moved to the dead-letter queue (reason inside the body)."""
+    from embedded_host import LocalQueue
+
+    s = settings()
+    with LocalQueue(db, s.pipeline_dead_letter_queue_name) as queue:
+        peeked = queue.peek(max_messages=10_000)
+    rows = []
+    for message in peeked:
+        try:
+            envelope = json.loads(message.body)
+        except ValueError:
+            envelope = {}
+        rows.append(
+            {
+                "queue": s.pipeline_dead_letter_queue_name,
+                "message_id": envelope.get("message_id", message.message_id),
+                "reason": envelope.get("DeadLetterReason", "Unknown"),
+                "description": envelope.get("DeadLetterErrorDescription", ""),
+                "body": envelope.get("body"),
+            }
+        )
+    return rows
