@@ -1,0 +1,190 @@
+"""Ingest documents into the local index, incrementally; and build the bundled sample index on first use.
+
+A file is re-chunked and re-embedded only when its content hash (which also covers the chunker
+version) differs from the one stored: unchanged files cost one hash, changed files have their
+chunks replaced in one transaction, and files that disappeared are left in the index unless
+`recreate` asks for a clean rebuild (a partial path list must not delete everything else).
+Chunks are embedded in batches across files, which is what a remote embedder bills per call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from providers.base import Embedder
+from providers.errors import ProviderError
+from providers.local.chunking import CHUNKER_VERSION, ParsedDocument, chunk_document, kind_for
+from providers.local.sqlite_index import ChunkRecord, SqliteIndex
+
+__all__ = ["CORPUS_DIR", "IngestReport", "Progress", "ensure_sample_index", "index_paths"]
+
+CORPUS_DIR = Path(__file__).resolve().parents[2] / "corpus"
+
+Progress = Callable[[int, int], None]  # (files done, files total)
+
+_SKIPPED_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", ".pipeline"})
+_sample_lock = threading.Lock()
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What one ingestion did, per source."""
+
+    indexed: list[str] = field(default_factory=list)  # new or changed, now (re)indexed
+    skipped: list[str] = field(default_factory=list)  # unchanged since the last run
+    failed: dict[str, str] = field(default_factory=dict)  # source -> why it could not be read
+    chunks: int = 0  # chunks written
+    seconds: float = 0.0
+
+    @property
+    def files(self) -> int:
+        return len(self.indexed) + len(self.skipped) + len(self.failed)
+
+
+@dataclass(slots=True)
+class _Pending:
+    source: str
+    content_hash: str
+    document: ParsedDocument
+    vectors: list[np.ndarray] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return sum(len(v) for v in self.vectors) == len(self.document.chunks)
+
+
+def index_paths(
+    paths: Iterable[str | Path],
+    *,
+    index: SqliteIndex,
+    embedder: Embedder,
+    recreate: bool = False,
+    progress: Progress | None = None,
+    base: str | Path | None = None,
+    batch_size: int = 64,
+) -> IngestReport:
+    """Index the supported files under `paths` (files or directories, walked recursively).
+
+    Sources are recorded as absolute POSIX paths, or relative to `base` for files under it.
+    Raises `ProviderError` when a path does not exist or the embedder does not match the index.
+    """
+    started = time.perf_counter()
+    if embedder.model != index.embedder_model:
+        raise ProviderError.configuration(
+            f"ingesting with embedder '{embedder.model}' into an index opened for '{index.embedder_model}'"
+        )
+    files = sorted(dict.fromkeys(_walk(paths)))
+    base_dir = Path(base).resolve() if base is not None else None
+    if recreate:
+        index.reset()
+    known = index.document_hashes()
+    report = IngestReport()
+    total = len(files)
+    pending: list[_Pending] = []
+    queue: list[tuple[_Pending, str]] = []  # chunks waiting for a batch: (document, text to embed)
+
+    def embed(count: int) -> None:
+        batch, queue[:] = queue[:count], queue[count:]
+        matrix = _embed(embedder, [text for _, text in batch])
+        start = 0
+        while start < len(batch):
+            owner = batch[start][0]
+            end = start
+            while end < len(batch) and batch[end][0] is owner:
+                end += 1
+            owner.vectors.append(matrix[start:end])
+            start = end
+
+    def flush() -> None:
+        while pending and pending[0].complete:
+            item = pending.pop(0)
+            _store(index, item)
+            report.indexed.append(item.source)
+            report.chunks += len(item.document.chunks)
+
+    for done, path in enumerate(files, start=1):
+        source = _source(path, base_dir)
+        try:
+            raw = path.read_bytes()
+        except OSError as error:
+            report.failed[source] = f"cannot read: {error.strerror or error}"
+        else:
+            content_hash = hashlib.sha256(CHUNKER_VERSION.encode() + b"\0" + raw).hexdigest()
+            if known.get(source) == content_hash:
+                report.skipped.append(source)
+            else:
+                kind = kind_for(path) or "text"
+                document = chunk_document(raw.decode("utf-8", errors="replace"), kind=kind, name=path.name)
+                item = _Pending(source, content_hash, document)
+                pending.append(item)
+                queue.extend((item, f"{chunk.title}\n{chunk.content}") for chunk in document.chunks)
+                while len(queue) >= batch_size:
+                    embed(batch_size)
+                flush()
+        if progress:
+            # Counts files read and chunked; their writes trail by at most one embedding batch.
+            progress(done, total)
+    while queue:
+        embed(batch_size)
+    flush()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def ensure_sample_index(index: SqliteIndex, embedder: Embedder) -> IngestReport | None:
+    """Index the bundled `corpus/` when the index holds no documents; one COUNT query otherwise."""
+    if index.document_count() > 0:
+        return None
+    with _sample_lock:  # two threads asking at once build it once
+        if index.document_count() > 0:
+            return None
+        if not CORPUS_DIR.is_dir():
+            raise ProviderError.configuration(f"the sample corpus is missing at {CORPUS_DIR}")
+        return index_paths([CORPUS_DIR], index=index, embedder=embedder, base=CORPUS_DIR.parent)
+
+
+def _walk(paths: Iterable[str | Path]) -> Iterator[Path]:
+    for entry in paths:
+        path = Path(entry).expanduser().resolve()
+        if path.is_file():
+            yield path  # named explicitly: ingested whatever its extension (as text when unknown)
+        elif path.is_dir():
+            for child in sorted(path.rglob("*")):
+                relative = child.relative_to(path).parts
+                if any(part in _SKIPPED_DIRS or part.startswith(".") for part in relative[:-1]):
+                    continue
+                if child.is_file() and kind_for(child) and not child.name.startswith("."):
+                    yield child
+        else:
+            raise ProviderError.invalid_input(f"no such file or directory: {entry}")
+
+
+def _source(path: Path, base: Path | None) -> str:
+    if base is not None and path.is_relative_to(base):
+        return path.relative_to(base).as_posix()
+    return path.as_posix()
+
+
+def _embed(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+    fast = getattr(embedder, "embed_array", None)  # the hashing embedder skips the list round-trip
+    if callable(fast):
+        return np.asarray(fast(texts), dtype=np.float32)
+    result = embedder.embed(texts)
+    if len(result.vectors) != len(texts):
+        raise ProviderError.transient(f"embedder returned {len(result.vectors)} vectors for {len(texts)} texts")
+    return np.asarray(result.vectors, dtype=np.float32)
+
+
+def _store(index: SqliteIndex, item: _Pending) -> None:
+    chunks = [ChunkRecord(title=c.title, content=c.content, ordinal=c.ordinal) for c in item.document.chunks]
+    vectors = np.concatenate(item.vectors) if item.vectors else np.zeros((0, 1), dtype=np.float32)
+    index.replace_document(
+        item.source, title=item.document.title, content_hash=item.content_hash, chunks=chunks, vectors=vectors
+    )

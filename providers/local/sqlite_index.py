@@ -1,0 +1,466 @@
+"""The local document index: chunks and metadata in one SQLite file, searched hybrid like Azure AI Search.
+
+Keyword search is SQLite FTS5 ranked by `bm25()`; vector search is exact cosine over one in-memory
+float32 matrix (matmul + argpartition: ~8 ms at 100k x 384, far below the cost of an HNSW
+dependency at this scale); the two rankings are fused by reciprocal rank (k=60, Azure AI
+Search's constant). Vectors live as float32 blobs in the chunks table, so one transaction keeps
+text and vectors consistent. A `generation` counter in `meta` moves on every write: readers
+compare it (one indexed read) before a search and reload the matrix when another process
+re-indexed. The embedder that built the index is recorded; a different one is refused, because
+its vectors would be compared with vectors from another space.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Hashable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from hashlib import blake2b
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+
+from providers.base import Embedder, Passage
+from providers.errors import ProviderError
+from providers.local.hashing_embedder import STOP_WORDS
+
+__all__ = [
+    "RRF_K",
+    "ChunkRecord",
+    "SqliteIndex",
+    "fts_query",
+    "reciprocal_rank_fusion",
+]
+
+RRF_K = 60
+_SCHEMA_VERSION = "1"
+_MAX_QUERY_TERMS = 32
+_FTS_TERM = re.compile(r"[^\W_]+", re.UNICODE)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    indexed_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    pk INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    title TEXT NOT NULL,
+    source TEXT NOT NULL,
+    ordinal INTEGER NOT NULL,
+    content TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_document ON chunks(document_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    title, content, content='chunks', content_rowid='pk', tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS chunks_fts_insert AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts(rowid, title, content) VALUES (new.pk, new.title, new.content);
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_fts_delete AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts(chunks_fts, rowid, title, content) VALUES ('delete', old.pk, old.title, old.content);
+END;
+"""
+
+K = TypeVar("K", bound=Hashable)
+
+
+def reciprocal_rank_fusion(rankings: Iterable[Sequence[K]], *, k: int = RRF_K) -> list[tuple[K, float]]:
+    """Fuse best-first rankings: score(d) = sum over rankings of 1 / (k + rank of d), ranks from 1.
+
+    Ties keep the order in which items were first seen, so the result is deterministic.
+    """
+    scores: dict[K, float] = {}
+    for ranking in rankings:
+        for rank, key in enumerate(ranking, start=1):
+            scores[key] = scores.get(key, 0.0) + 1.0 / (k + rank)
+    order = {key: n for n, key in enumerate(scores)}
+    return sorted(scores.items(), key=lambda item: (-item[1], order[item[0]]))
+
+
+def fts_query(text: str) -> str | None:
+    """A safe FTS5 MATCH expression for free text: its words, each quoted, OR-ed; None if no words.
+
+    Quoting every term turns operators (AND, NEAR, *, ^, column filters) and punctuation into plain
+    words, so user input can never be a syntax error; OR plus bm25 ranks partial matches too.
+    """
+    terms: list[str] = []
+    for word in _FTS_TERM.findall(text.lower()):
+        if word in STOP_WORDS or word in terms:
+            continue
+        terms.append(word)
+        if len(terms) == _MAX_QUERY_TERMS:
+            break
+    if not terms:
+        return None
+    return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkRecord:
+    """A chunk ready to store (ingestion's side of the index)."""
+
+    title: str
+    content: str
+    ordinal: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Vectors:
+    generation: str
+    matrix: np.ndarray  # (n, d) float32, rows L2-normalised
+    pks: np.ndarray  # (n,) int64 chunk pks, row order
+    documents: np.ndarray  # (n,) int64 document ids, row order
+
+
+class SqliteIndex:
+    """Hybrid keyword + vector search over a SQLite file; also the write side used by ingestion.
+
+    `embedder` is the embedder whose vectors this index holds (or will hold); only its `model` and
+    `dimensions` are used, to refuse an index built by another. Nothing is opened until first use.
+    Safe for concurrent readers on a thread pool: each thread has its own connection, and the
+    vector matrix is swapped atomically on reload.
+    """
+
+    def __init__(
+        self,
+        directory: str | Path,
+        *,
+        embedder: Embedder,
+        filename: str = "index.sqlite",
+        candidates: int = 50,
+    ) -> None:
+        self._path = Path(directory).expanduser() / filename
+        self._model = embedder.model
+        self._dimensions = embedder.dimensions
+        self._candidates = candidates
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()  # guards the connection list, schema setup and reloads
+        self._write_lock = threading.Lock()
+        self._ready = False
+        self._vectors: _Vectors | None = None
+
+    @property
+    def name(self) -> str:
+        return f"local-sqlite-hybrid ({self._path})"
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def embedder_model(self) -> str:
+        return self._model
+
+    # --- connections -------------------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            try:
+                self._path.parent.mkdir(parents=True, exist_ok=True)
+                connection = sqlite3.connect(self._path, timeout=10.0, check_same_thread=False, isolation_level=None)
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute("PRAGMA synchronous=NORMAL")
+                connection.execute("PRAGMA foreign_keys=ON")
+                connection.execute("PRAGMA busy_timeout=10000")
+            except (OSError, sqlite3.Error) as error:
+                raise ProviderError.configuration(f"cannot open the local index at {self._path}: {error}") from error
+            self._local.connection = connection
+            with self._lock:
+                self._connections.append(connection)
+        if not self._ready:
+            self._setup(connection)
+        return connection
+
+    def _setup(self, connection: sqlite3.Connection) -> None:
+        with self._lock:
+            if self._ready:
+                return
+            try:
+                connection.executescript(_SCHEMA)
+                connection.execute(
+                    "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?), ('generation', '0')",
+                    (_SCHEMA_VERSION,),
+                )
+            except sqlite3.Error as error:
+                raise ProviderError.configuration(f"cannot prepare the local index at {self._path}: {error}") from error
+            self._ready = True
+
+    def close(self) -> None:
+        """Close every thread's connection; the index reopens on next use."""
+        with self._lock:
+            for connection in self._connections:
+                connection.close()
+            self._connections.clear()
+            self._vectors = None
+        self._local = threading.local()
+
+    def __enter__(self) -> SqliteIndex:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --- meta --------------------------------------------------------------------------------
+
+    def _meta(self, connection: sqlite3.Connection) -> dict[str, str]:
+        return dict(connection.execute("SELECT key, value FROM meta").fetchall())
+
+    def _check_embedder(self, meta: dict[str, str]) -> None:
+        model, dims = meta.get("embedder_model"), meta.get("embedder_dimensions")
+        if model is None:
+            return  # empty index: the first write records the embedder
+        if model != self._model or dims != str(self._dimensions):
+            raise ProviderError.configuration(
+                f"the local index at {self._path} was built with embedder '{model}' ({dims} dimensions) but the "
+                f"configured embedder is '{self._model}' ({self._dimensions} dimensions); "
+                "re-index with the configured embedder (recreate) or configure the embedder that built it"
+            )
+
+    def embedder(self) -> tuple[str, int] | None:
+        """The (model, dimensions) recorded in the index, None while it is empty."""
+        meta = self._meta(self._connection())
+        if "embedder_model" not in meta:
+            return None
+        return meta["embedder_model"], int(meta["embedder_dimensions"])
+
+    # --- read side ---------------------------------------------------------------------------
+
+    def search(self, query: str, vector: Sequence[float], *, top_k: int, source: str | None = None) -> list[Passage]:
+        if top_k < 1:
+            raise ProviderError.invalid_input(f"top_k must be at least 1, got {top_k}")
+        query_vector = np.asarray(vector, dtype=np.float32).reshape(-1)
+        if query_vector.shape[0] != self._dimensions:
+            raise ProviderError.configuration(
+                f"query vector has {query_vector.shape[0]} dimensions but the local index uses "
+                f"'{self._model}' ({self._dimensions} dimensions): embed queries with the same embedder"
+            )
+        connection = self._connection()
+        try:
+            vectors = self._current_vectors(connection)
+            n = max(self._candidates, top_k)
+            document_id: int | None = None
+            if source is not None:
+                row = connection.execute("SELECT id FROM documents WHERE source = ?", (source,)).fetchone()
+                if row is None:
+                    return []
+                document_id = row[0]
+            keyword = self._keyword_ranking(connection, query, n, document_id)
+            semantic = self._vector_ranking(vectors, query_vector, n, document_id)
+            fused = reciprocal_rank_fusion([keyword, semantic])[:top_k]
+            rows = self._rows_by_pk(connection, [pk for pk, _ in fused])
+        except sqlite3.Error as error:
+            raise ProviderError.transient(f"local index search failed: {error}") from error
+        return [
+            Passage(id=rows[pk][0], title=rows[pk][1], source=rows[pk][2], content=rows[pk][3], score=score)
+            for pk, score in fused
+            if pk in rows
+        ]
+
+    def fetch(self, ids: Sequence[str]) -> list[Passage]:
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return []
+        connection = self._connection()
+        try:
+            self._check_embedder(self._meta(connection))
+            found: dict[str, Passage] = {}
+            for start in range(0, len(wanted), 500):  # stay under SQLite's bound-parameter limit
+                batch = wanted[start : start + 500]
+                marks = ",".join("?" * len(batch))
+                for chunk_id, title, source, content in connection.execute(
+                    f"SELECT id, title, source, content FROM chunks WHERE id IN ({marks})", batch
+                ):
+                    found[chunk_id] = Passage(id=chunk_id, title=title, source=source, content=content)
+        except sqlite3.Error as error:
+            raise ProviderError.transient(f"local index fetch failed: {error}") from error
+        return [found[chunk_id] for chunk_id in ids if chunk_id in found]
+
+    def _keyword_ranking(
+        self, connection: sqlite3.Connection, query: str, n: int, document_id: int | None
+    ) -> list[int]:
+        expression = fts_query(query)
+        if expression is None:
+            return []
+        sql = (
+            "SELECT chunks_fts.rowid FROM chunks_fts"
+            + (" JOIN chunks ON chunks.pk = chunks_fts.rowid" if document_id is not None else "")
+            + " WHERE chunks_fts MATCH ?"
+            + (" AND chunks.document_id = ?" if document_id is not None else "")
+            # bm25() is lower-is-better; the title column counts double, as headings summarise a section.
+            + " ORDER BY bm25(chunks_fts, 2.0, 1.0), chunks_fts.rowid LIMIT ?"
+        )
+        params: tuple[object, ...] = (expression, document_id, n) if document_id is not None else (expression, n)
+        return [row[0] for row in connection.execute(sql, params)]
+
+    @staticmethod
+    def _vector_ranking(vectors: _Vectors, query: np.ndarray, n: int, document_id: int | None) -> list[int]:
+        if vectors.matrix.shape[0] == 0:
+            return []
+        norm = float(np.linalg.norm(query))
+        if norm == 0.0:
+            return []
+        scores = vectors.matrix @ (query / norm)
+        if document_id is not None:
+            scores = np.where(vectors.documents == document_id, scores, -np.inf)
+        n = min(n, scores.shape[0])
+        top = np.argpartition(-scores, n - 1)[:n]
+        # Stable order for equal scores (lexsort's last key is primary): best score, then lowest row.
+        top = top[np.lexsort((top, -scores[top]))]
+        return [int(vectors.pks[i]) for i in top if np.isfinite(scores[i])]
+
+    def _rows_by_pk(self, connection: sqlite3.Connection, pks: list[int]) -> dict[int, tuple[str, str, str, str]]:
+        if not pks:
+            return {}
+        marks = ",".join("?" * len(pks))
+        sql = f"SELECT pk, id, title, source, content FROM chunks WHERE pk IN ({marks})"
+        return {row[0]: row[1:] for row in connection.execute(sql, pks)}
+
+    def _current_vectors(self, connection: sqlite3.Connection) -> _Vectors:
+        row = connection.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        generation = row[0] if row else "0"
+        vectors = self._vectors
+        if vectors is not None and vectors.generation == generation:
+            return vectors
+        with self._lock:
+            vectors = self._vectors
+            if vectors is not None and vectors.generation == generation:
+                return vectors
+            # Read meta and vectors in one read transaction so they belong to the same generation.
+            connection.execute("BEGIN")
+            try:
+                meta = self._meta(connection)
+                self._check_embedder(meta)
+                rows = connection.execute("SELECT pk, document_id, vector FROM chunks ORDER BY pk").fetchall()
+            finally:
+                connection.execute("COMMIT")
+            matrix = np.zeros((len(rows), self._dimensions), dtype=np.float32)
+            for i, (_, _, blob) in enumerate(rows):
+                matrix[i] = np.frombuffer(blob, dtype=np.float32)
+            norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+            matrix /= np.where(norms == 0.0, 1.0, norms)
+            self._vectors = _Vectors(
+                generation=meta.get("generation", "0"),
+                matrix=matrix,
+                pks=np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
+                documents=np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)),
+            )
+            return self._vectors
+
+    # --- write side (ingestion) --------------------------------------------------------------
+
+    def document_count(self) -> int:
+        connection = self._connection()
+        self._check_embedder(self._meta(connection))
+        return int(connection.execute("SELECT count(*) FROM documents").fetchone()[0])
+
+    def chunk_count(self) -> int:
+        return int(self._connection().execute("SELECT count(*) FROM chunks").fetchone()[0])
+
+    def document_hashes(self) -> dict[str, str]:
+        """source -> content hash of every indexed document."""
+        return dict(self._connection().execute("SELECT source, content_hash FROM documents").fetchall())
+
+    def chunk_ids(self, source: str) -> list[str]:
+        """Ids of a document's chunks, in order."""
+        sql = "SELECT chunks.id FROM chunks JOIN documents ON documents.id = chunks.document_id"
+        sql += " WHERE documents.source = ? ORDER BY chunks.ordinal"
+        return [row[0] for row in self._connection().execute(sql, (source,))]
+
+    def replace_document(
+        self,
+        source: str,
+        *,
+        title: str,
+        content_hash: str,
+        chunks: Sequence[ChunkRecord],
+        vectors: np.ndarray,
+    ) -> list[str]:
+        """Store a document's chunks in place of whatever the index held for `source`; returns chunk ids."""
+        matrix = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(chunks), -1) if chunks else None
+        if matrix is not None and matrix.shape[1] != self._dimensions:
+            raise ProviderError.configuration(
+                f"vectors have {matrix.shape[1]} dimensions, the index expects {self._dimensions} ({self._model})"
+            )
+        ids = [_chunk_id(source, content_hash, chunk.ordinal) for chunk in chunks]
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._writing() as connection:
+            connection.execute("DELETE FROM documents WHERE source = ?", (source,))
+            cursor = connection.execute(
+                "INSERT INTO documents(source, title, content_hash, indexed_at) VALUES (?, ?, ?, ?)",
+                (source, title, content_hash, now),
+            )
+            document_id = cursor.lastrowid
+            if matrix is not None:
+                connection.executemany(
+                    "INSERT INTO chunks(id, document_id, title, source, ordinal, content, vector)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (chunk_id, document_id, chunk.title, source, chunk.ordinal, chunk.content, matrix[i].tobytes())
+                        for i, (chunk_id, chunk) in enumerate(zip(ids, chunks, strict=True))
+                    ],
+                )
+        return ids
+
+    def delete_document(self, source: str) -> bool:
+        with self._writing() as connection:
+            return connection.execute("DELETE FROM documents WHERE source = ?", (source,)).rowcount > 0
+
+    def reset(self) -> None:
+        """Empty the index and record the configured embedder (what a `recreate` does)."""
+        with self._writing(check=False) as connection:
+            connection.execute("DELETE FROM chunks")
+            connection.execute("DELETE FROM documents")
+            connection.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('embedder_model', ?), ('embedder_dimensions', ?)",
+                (self._model, str(self._dimensions)),
+            )
+
+    @contextmanager
+    def _writing(self, *, check: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction that records the embedder and moves the generation on commit."""
+        with self._write_lock:
+            connection = self._connection()
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as error:
+                raise ProviderError.transient(f"the local index is busy: {error}") from error
+            try:
+                if check:
+                    self._check_embedder(self._meta(connection))
+                connection.execute(
+                    "INSERT OR IGNORE INTO meta(key, value) VALUES ('embedder_model', ?), ('embedder_dimensions', ?)",
+                    (self._model, str(self._dimensions)),
+                )
+                yield connection
+                # A fresh unique value rather than n + 1: a reader holding a generation from a file
+                # that was deleted and rebuilt can never mistake the new file's value for its own.
+                generation = f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}"
+                connection.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (generation,))
+                connection.execute("COMMIT")
+            except BaseException as error:
+                connection.execute("ROLLBACK")
+                if isinstance(error, sqlite3.Error):
+                    raise ProviderError.transient(f"writing the local index failed: {error}") from error
+                raise
+
+
+def _chunk_id(source: str, content_hash: str, ordinal: int) -> str:
+    # Content-addressed: an edited file gets new ids, so an id cited before the edit never
+    # silently resolves to different text.
+    return blake2b(f"{source}\0{content_hash}\0{ordinal}".encode(), digest_size=10).hexdigest()

@@ -1,0 +1,90 @@
+"""HashingEmbedder: deterministic across processes, normalised, and similar texts land close."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from providers.errors import ProviderError
+from providers.local.hashing_embedder import HashingEmbedder, stem, tokenize
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _cos(a: list[float], b: list[float]) -> float:
+    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def test_model_name_and_dimensions() -> None:
+    embedder = HashingEmbedder()
+    assert embedder.dimensions == 384
+    assert embedder.model == "local-hashing-384-v1"
+    assert HashingEmbedder(dimensions=128).model == "local-hashing-128-v1"
+
+
+def test_vectors_are_unit_length_and_in_input_order(embedder: HashingEmbedder) -> None:
+    result = embedder.embed(["Service Bus dead-letter queue", "Durable timers wait between attempts"])
+    assert result.model == embedder.model and result.input_tokens == 0
+    assert len(result.vectors) == 2 and all(len(v) == 384 for v in result.vectors)
+    assert all(abs(np.linalg.norm(v) - 1.0) < 1e-5 for v in result.vectors)
+    assert result.vectors[0] == embedder.embed(["Service Bus dead-letter queue"]).vectors[0]
+
+
+def test_same_vector_in_another_process(embedder: HashingEmbedder) -> None:
+    text = "How are invalid messages dead-lettered?"
+    code = (
+        "import json; from providers.local.hashing_embedder import HashingEmbedder; "
+        f"print(json.dumps(HashingEmbedder().embed([{text!r}]).vectors[0]))"
+    )
+    # A different hash seed proves nothing depends on Python's salted hash().
+    env = {"PYTHONHASHSEED": "12345", "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env, cwd=ROOT)
+    assert np.allclose(json.loads(out.stdout), embedder.embed([text]).vectors[0], atol=1e-7)
+
+
+def test_related_texts_are_closer_than_unrelated(embedder: HashingEmbedder) -> None:
+    query, related, unrelated = embedder.embed(
+        [
+            "Why was my queue message dead-lettered?",
+            "Messages that exceed the max delivery count are moved to the dead-letter queue.",
+            "Spans are exported to Application Insights with OpenTelemetry.",
+        ]
+    ).vectors
+    assert _cos(query, related) > _cos(query, unrelated) + 0.1
+
+
+def test_empty_and_stop_word_text_gives_zero_vector(embedder: HashingEmbedder) -> None:
+    vectors = embedder.embed(["", "what is the"]).vectors
+    assert all(not any(v) for v in vectors)
+    assert embedder.embed([]).vectors == []
+
+
+def test_rejects_non_text(embedder: HashingEmbedder) -> None:
+    with pytest.raises(ProviderError) as raised:
+        embedder.embed(["ok", 3])  # type: ignore[list-item]
+    assert raised.value.kind == "invalid_input"
+    with pytest.raises(ProviderError):
+        embedder.embed("a single string")
+
+
+def test_light_stemming_meets_inflections() -> None:
+    assert stem("retries") == stem("retried") == stem("retrying") == stem("retry")
+    assert stem("queue") == stem("queued") == stem("queues")
+    assert stem("embedding") == stem("embed")
+    assert stem("status") == "status" and stem("bus") == "bus"
+    assert tokenize("What is the dead-letter queue?") == ["dead", "letter", "queu"]
+
+
+def test_query_embeds_well_under_a_millisecond(embedder: HashingEmbedder) -> None:
+    query = "How does the orchestrator retry a failed step with exponential backoff?"
+    embedder.embed([query])  # warm the per-word cache, as a running service would be
+    started = time.perf_counter()
+    for _ in range(200):
+        embedder.embed([query])
+    assert (time.perf_counter() - started) / 200 < 0.001

@@ -1,0 +1,86 @@
+"""ExtractiveAnswerer: quotes only passage sentences, cites only given passages, admits when nothing fits."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from providers.base import Passage
+from providers.errors import ProviderError
+from providers.local.extractive import NO_ANSWER, ExtractiveAnswerer
+
+PASSAGES = [
+    Passage(
+        id="bus-1",
+        title="Service Bus > Dead-lettering",
+        source="corpus/service-bus.md",
+        content=(
+            "A message that is not a valid Question is not retried. It is dead-lettered with a reason that names "
+            "the problem. The original message is completed.\n\n- The reason is recorded as DeadLetterReason."
+        ),
+    ),
+    Passage(
+        id="bus-2",
+        title="Service Bus > Delivery count",
+        source="corpus/service-bus.md",
+        content=(
+            "Each delivery increments the delivery count. After ten deliveries Service Bus dead-letters the message "
+            'with the reason MaxDeliveryCountExceeded.\n\n```\nconfig = {"maxDeliveryCount": 10}\n```'
+        ),
+    ),
+    Passage(
+        id="otel-1",
+        title="Telemetry",
+        source="corpus/telemetry.md",
+        content="Spans are exported to Application Insights. Question text is not recorded by default.",
+    ),
+]
+_MARKER = re.compile(r" ?\[(\d+)\]")
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_answer_quotes_only_passage_sentences_and_cites_given_ids() -> None:
+    answer = ExtractiveAnswerer().answer("Why is a message dead-lettered, and with which reason?", PASSAGES)
+    assert answer.model == "local-extractive-v1"
+    assert answer.input_tokens == 0 and answer.output_tokens == 0
+    assert answer.quotes, answer.text
+
+    sentences = [s.strip() for s in _MARKER.split(answer.text)[::2] if s.strip()]
+    corpus = " ".join(_normalise(p.content) for p in PASSAGES)
+    assert sentences and all(sentence in corpus for sentence in sentences)
+
+    ids = {p.id for p in PASSAGES}
+    assert set(answer.quotes) <= ids
+    numbers = [int(n) for n in _MARKER.findall(answer.text)]
+    assert sorted(set(numbers)) == list(range(1, len(answer.quotes) + 1))
+    # [n] is the n-th entry of quotes, and its quote is from that passage.
+    by_id = {p.id: _normalise(p.content) for p in PASSAGES}
+    for n, (passage_id, quote) in enumerate(answer.quotes.items(), start=1):
+        assert f"[{n}]" in answer.text
+        assert all(part in by_id[passage_id] for part in quote.split(" … "))
+    assert "otel-1" not in answer.quotes
+    assert "{" not in answer.text  # code is searchable but never quoted
+
+
+def test_answer_is_short_and_not_redundant() -> None:
+    answer = ExtractiveAnswerer().answer("How does the delivery count lead to dead-lettering?", PASSAGES)
+    body = _MARKER.sub("", answer.text)
+    assert len(body) <= 700
+    sentences = [s for s in _MARKER.split(answer.text)[::2] if s.strip()]
+    assert len(sentences) == len(set(sentences)) <= 4
+
+
+def test_no_relevant_passage_is_admitted_honestly() -> None:
+    answer = ExtractiveAnswerer().answer("What is the capital of France?", PASSAGES)
+    assert answer.text == NO_ANSWER and answer.quotes == {}
+    assert ExtractiveAnswerer().answer("Anything about queues?", []).quotes == {}
+
+
+def test_empty_question_is_invalid_input() -> None:
+    with pytest.raises(ProviderError) as raised:
+        ExtractiveAnswerer().answer("   ", PASSAGES)
+    assert raised.value.kind == "invalid_input"
