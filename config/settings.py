@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     pipeline_local_embedder: str = Field(default="hash", description="hash (default) or minilm (extra).")
     pipeline_snippet_chars: int = Field(default=240, ge=40, le=2000, description="Longest quote per citation.")
 
+    # Fault injection, for rehearsing failures (see providers/faults.py): "generation=transient:0.3,..."
+    pipeline_faults: str = ""
+    pipeline_faults_seed: int | None = None
+
     # Service Bus
     pipeline_queue_name: str = "questions"
     pipeline_dead_letter_queue_name: str = "questions-deadletter"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from functools import lru_cache
+from typing import TypeVar
 
 from config import Settings, get_settings
 from providers.base import AnswerGenerator, Embedder, EventPublisher, Retriever
@@ -25,6 +26,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 _announce_lock = threading.Lock()
 _announced = False
 
@@ -63,6 +65,20 @@ def describe_providers(settings: Settings | None = None) -> dict[str, str]:
     return {"embeddings": embedder, "retrieval": retriever, "generation": generator, "events": publisher}
 
 
+def _with_faults(provider: T, role: str) -> T:
+    """Wrap the provider in the fault injector when `PIPELINE_FAULTS` has a rule for its role."""
+    s = get_settings()
+    if not s.pipeline_faults:
+        return provider
+    from providers.faults import Faulty, parse_faults
+
+    rule = parse_faults(s.pipeline_faults).get(role)
+    if rule is None:
+        return provider
+    log.warning("fault injection on %s: %s %.0f%%", role, rule.kind, rule.rate * 100)
+    return Faulty(provider, role, rule, seed=s.pipeline_faults_seed)  # type: ignore[return-value]
+
+
 def _announce() -> None:
     """One log line per process saying which provider serves each role."""
     global _announced
@@ -73,8 +89,8 @@ def _announce() -> None:
 
 
 @lru_cache(maxsize=1)
-def get_embedder() -> Embedder:
-    _announce()
+def _embedder() -> Embedder:
+    """The configured embedder itself, without injected faults (the local index is built with it)."""
     s = get_settings()
     if _uses_azure_openai_embeddings(s) or _uses_openai_compatible_embeddings(s):
         from providers.azure.openai_embedder import OpenAIEmbedder
@@ -90,14 +106,20 @@ def get_embedder() -> Embedder:
 
 
 @lru_cache(maxsize=1)
+def get_embedder() -> Embedder:
+    _announce()
+    return _with_faults(_embedder(), "embeddings")
+
+
+@lru_cache(maxsize=1)
 def get_retriever() -> Retriever:
     _announce()
     s = get_settings()
     if s.azure_search_endpoint and s.azure_search_index:
         from providers.azure.search_retriever import AzureSearchRetriever
 
-        return AzureSearchRetriever.from_settings(s)
-    return open_local_index(s)
+        return _with_faults(AzureSearchRetriever.from_settings(s), "retrieval")
+    return _with_faults(open_local_index(s), "retrieval")
 
 
 def open_local_index(s: Settings) -> Retriever:
@@ -105,7 +127,7 @@ def open_local_index(s: Settings) -> Retriever:
     from providers.local.ingest import ensure_sample_index
     from providers.local.sqlite_index import SqliteIndex
 
-    embedder = get_embedder()
+    embedder = _embedder()
     index = SqliteIndex(s.pipeline_data_dir / "index", embedder=embedder)
     ensure_sample_index(index, embedder)
     return index
@@ -118,10 +140,10 @@ def get_generator() -> AnswerGenerator:
     if (s.azure_openai_endpoint and s.azure_openai_chat_deployment) or (s.openai_base_url and s.openai_chat_model):
         from providers.azure.openai_chat import OpenAIChatGenerator
 
-        return OpenAIChatGenerator.from_settings(s)
+        return _with_faults(OpenAIChatGenerator.from_settings(s), "generation")
     from providers.local.extractive import ExtractiveAnswerer
 
-    return ExtractiveAnswerer()
+    return _with_faults(ExtractiveAnswerer(), "generation")
 
 
 @lru_cache(maxsize=1)
@@ -131,16 +153,16 @@ def get_publisher() -> EventPublisher:
     if s.eventgrid_topic_endpoint:
         from providers.azure.eventgrid_publisher import EventGridPublisher
 
-        return EventGridPublisher.from_settings(s)
+        return _with_faults(EventGridPublisher.from_settings(s), "events")
     from providers.local.events import LocalEventSink
 
-    return LocalEventSink.from_settings(s)
+    return _with_faults(LocalEventSink.from_settings(s), "events")
 
 
 def reset() -> None:
     """Close and forget built providers and settings (tests, or after settings change in-process)."""
     global _announced
-    for cached in (get_embedder, get_retriever, get_generator, get_publisher):
+    for cached in (get_embedder, _embedder, get_retriever, get_generator, get_publisher):
         if cached.cache_info().currsize:
             close = getattr(cached(), "close", None)
             if callable(close):
