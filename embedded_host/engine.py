@@ -144,9 +144,10 @@ class DurableEngine:
                 task.cancel()
         if self._loop_task is not None:
             self._wake.set()
-            self._loop_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._loop_task
+            try:
+                await asyncio.wait_for(asyncio.shield(self._loop_task), 5.0)
+            except TimeoutError:
+                self._loop_task.cancel()
         if self._staged:
             self._tick()
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -291,7 +292,9 @@ class DurableEngine:
 
     # -- the loop --------------------------------------------------------------------------------------------
     async def _run(self) -> None:
-        while True:
+        # Stopping is a flag, not a cancel: on Python 3.11 `wait_for` can swallow a cancellation that races
+        # with the wake-up it is waiting for.
+        while not self._stopping:
             timeout = None
             if self._timers:
                 timeout = max(0.0, self._timers[0][0] - time.time())

@@ -164,3 +164,12 @@ async def from_queue(msg: func.ServiceBusMessage, dead: func.Out[str], client) -
     if text == "explode":
         raise RuntimeError("consumer exploded")
     await client.start_new("sequence", msg.message_id, {"steps": 2})
+
+
+@app.orchestration_trigger(context_name="context")
+def drifting(context: df.DurableOrchestrationContext):
+    """Takes a different first step when NONDET_MODE=b: changing code under a running instance."""
+    first = "add_one" if os.environ.get("NONDET_MODE", "a") == "a" else "boom"
+    yield context.call_activity(first, 1)
+    yield context.wait_for_external_event("go")
+    return "done"
