@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import azure.functions as func
+from azure.functions.servicebus import ServiceBusMessage
 
 from .invoker import InvocationContext, Out, call_function
 from .loader import FunctionSpec, LoadedApp
@@ -24,7 +25,7 @@ __all__ = ["QueueConsumer"]
 log = logging.getLogger("embedded_host.queue")
 
 
-def _service_bus_message(msg: QueueMessage) -> func.ServiceBusMessage:
+def _service_bus_message(msg: QueueMessage) -> ServiceBusMessage:
     props = dict(msg.application_properties)
     metadata = {
         "MessageId": msg.message_id,
@@ -37,7 +38,7 @@ def _service_bus_message(msg: QueueMessage) -> func.ServiceBusMessage:
         "ApplicationProperties": props,
         "UserProperties": props,
     }
-    return func.ServiceBusMessage(
+    return ServiceBusMessage(
         body=msg.body,
         trigger_metadata=metadata,
         application_properties=props,
