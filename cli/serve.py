@@ -38,7 +38,7 @@ def run_serve(*, host: str, port: int, app_dir: Path | None) -> int:
         _resume_event_delivery()
     server = EmbeddedHost(app, data_dir(), host=host, port=port)
 
-    def announce() -> None:
+    def announce(_host: object) -> None:
         print(f"serving {app} on {server.base_url} (state in {data_dir()}); Ctrl-C stops", flush=True)
 
     try:

@@ -136,9 +136,7 @@ class EventOutbox:
 
     # -- publishing -------------------------------------------------------------------------
 
-    def insert(
-        self, event_id: str, body: str, urls: Sequence[str], *, now: float, log_claim_s: float
-    ) -> bool:
+    def insert(self, event_id: str, body: str, urls: Sequence[str], *, now: float, log_claim_s: float) -> bool:
         """Store an event and its delivery rows in one transaction; False if the id was known.
 
         The publisher holds the log claim for `log_claim_s`, so a worker does not append the
@@ -146,15 +144,13 @@ class EventOutbox:
         """
         with self._transaction() as db:
             cursor = db.execute(
-                "INSERT OR IGNORE INTO events (id, body, created_at, logged, log_claim_until)"
-                " VALUES (?, ?, ?, 0, ?)",
+                "INSERT OR IGNORE INTO events (id, body, created_at, logged, log_claim_until) VALUES (?, ?, ?, 0, ?)",
                 (event_id, body, now, now + log_claim_s),
             )
             if cursor.rowcount == 0:
                 return False
             db.executemany(
-                "INSERT OR IGNORE INTO deliveries (event_id, url, created_at, next_attempt_at)"
-                " VALUES (?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO deliveries (event_id, url, created_at, next_attempt_at) VALUES (?, ?, ?, ?)",
                 [(event_id, url, now, now) for url in dict.fromkeys(urls)],
             )
             return True
@@ -167,8 +163,7 @@ class EventOutbox:
         """Events whose publisher crashed (or stalled) before writing their line; claimed for us."""
         with self._transaction() as db:
             rows = db.execute(
-                "SELECT id, body FROM events WHERE logged = 0 AND log_claim_until <= ?"
-                " ORDER BY created_at LIMIT ?",
+                "SELECT id, body FROM events WHERE logged = 0 AND log_claim_until <= ? ORDER BY created_at LIMIT ?",
                 (now, limit),
             ).fetchall()
             db.executemany(
@@ -205,9 +200,7 @@ class EventOutbox:
                 (attempts, now, delivery.event_id, delivery.url),
             )
 
-    def reschedule(
-        self, delivery: Delivery, owner: str, *, attempts: int, next_attempt_at: float, error: str
-    ) -> None:
+    def reschedule(self, delivery: Delivery, owner: str, *, attempts: int, next_attempt_at: float, error: str) -> None:
         with self._transaction() as db:
             db.execute(
                 "UPDATE deliveries SET attempts = ?, next_attempt_at = ?, last_error = ?,"
@@ -233,9 +226,7 @@ class EventOutbox:
             due = self._db.execute(
                 "SELECT MIN(MAX(next_attempt_at, lease_until)) FROM deliveries WHERE state = 'pending'"
             ).fetchone()[0]
-            unlogged = self._db.execute(
-                "SELECT MIN(log_claim_until) FROM events WHERE logged = 0"
-            ).fetchone()[0]
+            unlogged = self._db.execute("SELECT MIN(log_claim_until) FROM events WHERE logged = 0").fetchone()[0]
         times = [t for t in (due, unlogged) if t is not None]
         return min(times) if times else None
 

@@ -316,9 +316,7 @@ class DeliveryWorker:
         reason = f"HTTP {status} {response.reason_phrase}".strip()
         # 408 is a timeout the server reports; like 429 and 5xx it says "try again later".
         if status in (408, 429) or status >= 500:
-            return _Outcome(
-                False, True, reason, _retry_after(response.headers.get("Retry-After"), time.time())
-            )
+            return _Outcome(False, True, reason, _retry_after(response.headers.get("Retry-After"), time.time()))
         return _Outcome(False, False, reason)
 
     def _dead_letter(self, delivery: Delivery, attempts: int, reason: str, now: float) -> None:
@@ -331,9 +329,7 @@ class DeliveryWorker:
             "dead_at": _rfc3339(now),
         }
         # The file first: a crash in between re-attempts the row rather than losing it.
-        append_line(
-            self.data_dir / UNDELIVERED_FILE, json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-        )
+        append_line(self.data_dir / UNDELIVERED_FILE, json.dumps(record, ensure_ascii=False, separators=(",", ":")))
         self.outbox.mark_dead(delivery, attempts=attempts, error=reason, now=now)
         log.warning("event %s not delivered to %s: %s", delivery.event_id, delivery.url, reason)
 
@@ -411,13 +407,9 @@ class LocalEventSink:
     def publish(self, event: OutgoingEvent) -> None:
         """Store the event, log it once, and queue it for every webhook; never waits on HTTP."""
         try:
-            body = json.dumps(
-                event.to_structured(), ensure_ascii=False, separators=(",", ":"), allow_nan=False
-            )
+            body = json.dumps(event.to_structured(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
         except (TypeError, ValueError) as error:
-            raise ProviderError.invalid_input(
-                f"event {event.id} is not JSON-serialisable: {error}"
-            ) from error
+            raise ProviderError.invalid_input(f"event {event.id} is not JSON-serialisable: {error}") from error
         outbox = self._open()
         try:
             new = outbox.insert(event.id, body, self.webhooks, now=time.time(), log_claim_s=self.log_grace_s)
