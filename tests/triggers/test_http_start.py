@@ -161,3 +161,11 @@ def test_openapi_document_is_3_1_and_covers_every_route() -> None:
     assert refs > 0 and all(
         name in doc["components"]["schemas"] for name in ("StartResponse", "StatusResponse", "ProblemDetails", "Result")
     )
+
+
+def test_openapi_document_passes_the_openapi_3_1_validator() -> None:
+    from openapi_spec_validator import validate
+
+    from triggers.openapi import build_document
+
+    validate(build_document())  # raises on any schema error
