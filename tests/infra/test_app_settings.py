@@ -34,7 +34,14 @@ NEEDED_ON_AZURE = {
     "ServiceBusConnection__fullyQualifiedNamespace",
 }
 # Read by the app with defaults that serve on Azure too: may be set.
-OPTIONAL = {"AZURE_SEARCH_SEMANTIC_CONFIGURATION", "PIPELINE_RECORD_CONTENT", "PIPELINE_SNIPPET_CHARS"}
+# (PIPELINE_FAULTS* inject failures to rehearse them: off unless someone sets them by hand.)
+OPTIONAL = {
+    "AZURE_SEARCH_SEMANTIC_CONFIGURATION",
+    "PIPELINE_RECORD_CONTENT",
+    "PIPELINE_SNIPPET_CHARS",
+    "PIPELINE_FAULTS",
+    "PIPELINE_FAULTS_SEED",
+}
 OPTIONAL_PREFIXES = ("PIPELINE_RETRY_",)
 # Keys, connection strings and the embedded defaults' settings: must not be set on Azure.
 LOCAL_ONLY = {
