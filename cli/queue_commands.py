@@ -91,7 +91,7 @@ def run_dead_letters(*, as_json: bool) -> int:
 
 
 def _rejected(db: Path) -> list[dict[str, Any]]:
-    """Invalid messages the starter moved to the dead-letter queue (reason inside the body)."""
+    """Invalid messages the starter moved to the dead-letter queue (the reason travels in the body)."""
     from embedded_host import LocalQueue
 
     s = settings()

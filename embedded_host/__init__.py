@@ -28,6 +28,7 @@ Public API (for the CLI)::
         q.receive(max_messages=1) -> list[QueueMessage]; q.complete(msg); q.abandon(msg, error)
         q.dead_letters() -> list[DeadLetter]
     list_dead_letters(state_path(data_dir), queue=None) -> list[DeadLetter]   # `pipeline dead-letters`
+    read_status(state_path(data_dir), instance_id) -> dict | None              # `pipeline status`
 
 Status JSON is the extension's: ``name, instanceId, runtimeStatus, input, customStatus, output, createdTime,
 lastUpdatedTime`` (+ ``historyEvents``). Errors at startup (no ``function_app.py``, an unresolved ``%SETTING%``,
@@ -37,7 +38,7 @@ directory raises :class:`HostAlreadyRunningError`.
 
 from .config import HostConfigError
 from .engine import TERMINAL_STATUSES
-from .host import EmbeddedHost, HostAlreadyRunningError, state_path
+from .host import EmbeddedHost, HostAlreadyRunningError, read_status, state_path
 from .local_queue import DeadLetter, LocalQueue, QueueMessage, list_dead_letters
 
 __all__ = [
@@ -49,5 +50,6 @@ __all__ = [
     "LocalQueue",
     "QueueMessage",
     "list_dead_letters",
+    "read_status",
     "state_path",
 ]

@@ -223,30 +223,8 @@ class DurableEngine:
     def get_status(self, instance_id: str, *, show_history: bool = False, show_history_output: bool = False,
                    show_input: bool = True) -> dict[str, Any] | None:
         """The status JSON the extension returns, or None when the instance does not exist."""
-        row = self.conn.execute(
-            "SELECT name, runtime_status, input, output, custom_status, created_time, last_updated_time"
-            " FROM instances WHERE instance_id = ?",
-            (instance_id,),
-        ).fetchone()
-        if row is None:
-            return None
-        name, status, input_text, output, custom, created, updated = row
-        result: dict[str, Any] = {
-            "name": name,
-            "instanceId": instance_id,
-            "runtimeStatus": status,
-            "input": _loads(input_text) if show_input else None,
-            "customStatus": _loads(custom),
-            "output": _loads(output),
-            "createdTime": created,
-            "lastUpdatedTime": updated,
-        }
-        if show_history:
-            rows = self.conn.execute(
-                "SELECT event FROM history WHERE instance_id = ? ORDER BY seq", (instance_id,)
-            ).fetchall()
-            result["historyEvents"] = _public_history([json.loads(r[0]) for r in rows], show_history_output)
-        return result
+        return read_status(self.conn, instance_id, show_history=show_history,
+                           show_history_output=show_history_output, show_input=show_input)
 
     def list_statuses(self) -> list[dict[str, Any]]:
         rows = self.conn.execute("SELECT instance_id FROM instances ORDER BY created_time").fetchall()
@@ -637,6 +615,35 @@ class DurableEngine:
                      (self.owner, time.time() + _LEASE_S))
         return [tuple(r) for r in conn.execute(  # type: ignore[misc]
             "SELECT id, instance_id, execution_id, task_id, name, input FROM work_items ORDER BY id")]
+
+
+def read_status(conn: sqlite3.Connection, instance_id: str, *, show_history: bool = False,
+                show_history_output: bool = False, show_input: bool = True) -> dict[str, Any] | None:
+    """The status JSON the extension returns, or None when the instance does not exist."""
+    row = conn.execute(
+        "SELECT name, runtime_status, input, output, custom_status, created_time, last_updated_time"
+        " FROM instances WHERE instance_id = ?",
+        (instance_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    name, status, input_text, output, custom, created, updated = row
+    result: dict[str, Any] = {
+        "name": name,
+        "instanceId": instance_id,
+        "runtimeStatus": status,
+        "input": _loads(input_text) if show_input else None,
+        "customStatus": _loads(custom),
+        "output": _loads(output),
+        "createdTime": created,
+        "lastUpdatedTime": updated,
+    }
+    if show_history:
+        rows = conn.execute(
+            "SELECT event FROM history WHERE instance_id = ? ORDER BY seq", (instance_id,)
+        ).fetchall()
+        result["historyEvents"] = _public_history([json.loads(r[0]) for r in rows], show_history_output)
+    return result
 
 
 async def _call_activity(spec: FunctionSpec, value: Any, executor: ThreadPoolExecutor,

@@ -20,9 +20,11 @@ from aiohttp import web
 from .bindings import client_binding_json
 from .consumer import QueueConsumer
 from .engine import DurableEngine
+from .engine import read_status as engine_read_status
 from .http_api import build_web_app
 from .loader import LoadedApp, load_app
 from .local_queue import LocalQueue
+from .store import connect
 
 __all__ = ["EmbeddedHost", "HostAlreadyRunningError", "state_path"]
 
@@ -39,6 +41,15 @@ class HostAlreadyRunningError(RuntimeError):
 def state_path(data_dir: Path) -> Path:
     """The SQLite file holding durable state and the local queues under ``data_dir``."""
     return Path(data_dir) / "durable.sqlite"
+
+
+def read_status(db_path: Path, instance_id: str, *, show_history: bool = False) -> dict[str, Any] | None:
+    """An instance's status JSON from the state file, without a running host (``pipeline status``)."""
+    conn = connect(Path(db_path))
+    try:
+        return engine_read_status(conn, instance_id, show_history=show_history)
+    finally:
+        conn.close()
 
 
 def _load_once(app_dir: Path) -> LoadedApp:

@@ -254,17 +254,35 @@ class LocalQueue:
             ).fetchone()
         return int(row[0])
 
+    def peek(self, max_messages: int = 100) -> list[QueueMessage]:
+        """Active messages, oldest first, without locking them or counting a delivery (``lock_token`` empty)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT seq, message_id, body, content_type, correlation_id, application_properties, enqueued_time,"
+                " delivery_count FROM queue_messages WHERE queue = ? AND state = 'active' ORDER BY seq LIMIT ?",
+                (self.name, max_messages),
+            ).fetchall()
+        return [
+            QueueMessage(
+                seq=seq, queue=self.name, message_id=mid, body=bytes(body), content_type=ctype, correlation_id=corr,
+                application_properties=json.loads(props or "{}"), enqueued_time_utc=_utc(enq) or datetime.now(UTC),
+                delivery_count=count, lock_token="", locked_until_utc=_utc(enq) or datetime.now(UTC),
+            )
+            for seq, mid, body, ctype, corr, props, enq, count in rows
+        ]
+
     def dead_letters(self) -> list[DeadLetter]:
         """This queue's dead-letter sub-queue."""
         return _dead_letters(self._conn, self._lock, self.name)
 
 
 def _dead_letters(conn: sqlite3.Connection, lock: threading.Lock, queue: str | None) -> list[DeadLetter]:
+    """Dead-lettered by the queue itself, or moved by an app with a ``DeadLetterReason`` application property
+    (the Service Bus convention). Other conventions an app uses are the app's to read (see ``peek``)."""
     sql = (
         "SELECT queue, message_id, body, state, dead_letter_reason, dead_letter_description,"
         " application_properties, enqueued_time, dead_lettered_time, delivery_count FROM queue_messages"
-        " WHERE (state = 'dead' OR application_properties LIKE ? OR lower(queue) LIKE '%deadletter%'"
-        " OR lower(queue) LIKE '%dead-letter%' OR lower(queue) LIKE '%-dlq')"
+        " WHERE (state = 'dead' OR application_properties LIKE ?)"
     )
     args: list[Any] = [f'%"{DEAD_LETTER_REASON_PROPERTY}"%']
     if queue is not None:
@@ -276,18 +294,8 @@ def _dead_letters(conn: sqlite3.Connection, lock: threading.Lock, queue: str | N
     for q, mid, body, state, reason, desc, props, enq, dead_at, count in rows:
         properties = json.loads(props or "{}")
         if state != "dead":
-            # Moved by the app (output binding to a dead-letter queue): the reason travels in the application
-            # properties or, when the binding could only carry a body, in the body's JSON.
-            source: dict[str, Any] = properties
-            if DEAD_LETTER_REASON_PROPERTY not in source:
-                try:
-                    parsed = json.loads(bytes(body))
-                except ValueError:
-                    parsed = None
-                source = parsed if isinstance(parsed, dict) else {}
-            reason = source.get(DEAD_LETTER_REASON_PROPERTY)
-            desc = source.get(DEAD_LETTER_DESCRIPTION_PROPERTY)
-            reason = str(reason) if reason is not None else None
+            reason = str(properties.get(DEAD_LETTER_REASON_PROPERTY))
+            desc = properties.get(DEAD_LETTER_DESCRIPTION_PROPERTY)
             dead_at = enq
         letters.append(DeadLetter(
             queue=q, message_id=mid, body=bytes(body), reason=reason, description=desc,

@@ -6,6 +6,7 @@ from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
+from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
 from contracts import ProblemDetails, Result, StatusResponse
 from triggers._http import json_response, problem_response
@@ -22,7 +23,7 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if hasattr(value, "isoformat") else (str(value) if value else None)
 
 
-def status_view(status: df.DurableOrchestrationStatus) -> StatusResponse:
+def status_view(status: DurableOrchestrationStatus) -> StatusResponse:
     """The public view of a Durable status: output parsed as a Result once completed."""
     runtime = status.runtime_status.value if status.runtime_status else "Unknown"
     custom = status.custom_status if isinstance(status.custom_status, dict) else {}
@@ -58,4 +59,4 @@ async def get_pipeline_status(req: func.HttpRequest, client: df.DurableOrchestra
 
 def status_view_from_json(raw: dict[str, Any]) -> StatusResponse:
     """The same view from the extension's status JSON (as the local state or the REST API holds it)."""
-    return status_view(df.DurableOrchestrationStatus.from_json(raw))
+    return status_view(DurableOrchestrationStatus.from_json(raw))
