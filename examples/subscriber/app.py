@@ -189,7 +189,9 @@ def create_app(
         if content_type not in (STRUCTURED_CONTENT_TYPE, BATCH_CONTENT_TYPE):
             return _problem(415, f"expected {STRUCTURED_CONTENT_TYPE} or {BATCH_CONTENT_TYPE}, got {content_type}")
         if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-            return _problem(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+            too_large = _problem(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
+            too_large.force_close()  # the unread body must not be taken for the next request
+            return too_large
         try:
             payload = json.loads(await request.read())
         except web.HTTPRequestEntityTooLarge:

@@ -61,7 +61,8 @@ class SubscriberServer:
         self._store = DedupeStore(self.db)
 
         async def serve() -> None:
-            self._runner = web.AppRunner(create_app(self._store, self.handler))
+            # A short shutdown: a client still sending a rejected body must not hold up a restart.
+            self._runner = web.AppRunner(create_app(self._store, self.handler), shutdown_timeout=1.0)
             await self._runner.setup()
             await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
             ready.set()
