@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,7 +22,7 @@ from contracts import (
 )
 from providers.base import OutgoingEvent
 from providers.factory import get_publisher
-from telemetry import current_traceparent
+from telemetry import current_traceparent, publish_span, record_run
 
 __all__ = ["ACTIVITY_NAME", "bp", "build_event"]
 
@@ -54,15 +55,27 @@ def build_event(
 
 
 def _publish(payload: PublishResultInput) -> PublishedEvent:
-    event = build_event(
-        payload,
-        source=get_settings().pipeline_event_source,
-        now=datetime.now(UTC),
-        traceparent=current_traceparent(),  # the publish span, so the event links into the trace
-    )
+    event = build_event(payload, source=get_settings().pipeline_event_source, now=datetime.now(UTC))
     publisher = get_publisher()
-    publisher.publish(event)
+    with publish_span(destination=publisher.destination, message_id=event.id, event_type=event.type):
+        # The send span's context, so a subscriber's work links into the run's trace at the send.
+        event = replace(event, traceparent=current_traceparent() or event.traceparent)
+        publisher.publish(event)
+    _count_run(payload)
     return PublishedEvent(event_id=event.id, type=event.type, destination=publisher.destination)
+
+
+def _count_run(payload: PublishResultInput) -> None:
+    """Count the run once its outcome is out (a failed publish is retried, then counted).
+
+    A completed run's duration is the sum of its steps' successful attempts: the orchestrator may
+    not read a clock, and its input carries no start time; end-to-end latency (queueing, retries,
+    backoff included) is read from the trace instead (dashboards/queries/end-to-end-duration.kql).
+    """
+    if payload.result is not None:
+        record_run(completed=True, seconds=sum(payload.result.timings_ms.values()) / 1000)
+    elif payload.failure is not None:
+        record_run(completed=False, step=payload.failure.step, error_kind=payload.failure.error_kind.value)
 
 
 @bp.activity_trigger(input_name="payload", activity=ACTIVITY_NAME)

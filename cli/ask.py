@@ -52,6 +52,9 @@ def _flush_events() -> None:
 
 
 def run_ask(question: str, *, top_k: int, as_json: bool, timeout_s: float = 60.0) -> int:
+    from telemetry import configure_telemetry
+
+    configure_telemetry()  # exporters from settings/OTEL_*, once per process
     began = time.perf_counter()
     status = asyncio.run(_ask(question, top_k, timeout_s))
     elapsed_ms = (time.perf_counter() - began) * 1000

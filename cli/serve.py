@@ -35,6 +35,9 @@ def run_serve(*, host: str, port: int, app_dir: Path | None) -> int:
         )
     prepare_binding_settings()
     if app == APP_DIR:
+        from telemetry import configure_telemetry
+
+        configure_telemetry()  # exporters from settings/OTEL_*, before the app loads
         _resume_event_delivery()
     server = EmbeddedHost(app, data_dir(), host=host, port=port)
 

@@ -1,7 +1,15 @@
-"""Span helpers: continue a W3C trace from a `traceparent` and wrap each step attempt in a span."""
+"""Span helpers: continue a W3C trace from a `traceparent`, wrap each step attempt in a span.
+
+A step span is the only thing an activity needs to be traced: it continues the run's trace from
+the `traceparent` the orchestrator passes in (activities run on worker threads or other machines,
+so the trace cannot travel in a context variable), records the attempt's duration and retries as
+metrics, and marks the span failed with the error's kind. The orchestrator itself creates no span,
+so its replays cannot duplicate any.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -9,11 +17,29 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.util.types import AttributeValue
 
-__all__ = ["TRACER_NAME", "context_from_traceparent", "current_traceparent", "starter_span", "step_span"]
+from contracts import ErrorKind
+from telemetry.metrics import record_step_attempt
+
+__all__ = [
+    "TRACER_NAME",
+    "annotate_step",
+    "context_from_traceparent",
+    "current_traceparent",
+    "error_kind",
+    "record_error",
+    "starter_span",
+    "step_span",
+]
 
 TRACER_NAME = "durable_ai_pipeline"
 _propagator = TraceContextTextMapPropagator()
+
+
+def tracer() -> trace.Tracer:
+    """The pipeline's tracer, from the global provider (a no-op one until telemetry is configured)."""
+    return trace.get_tracer(TRACER_NAME)
 
 
 def context_from_traceparent(traceparent: str | None) -> otel_context.Context | None:
@@ -32,11 +58,41 @@ def current_traceparent() -> str | None:
     return carrier.get("traceparent")
 
 
+def error_kind(exc: BaseException) -> str:
+    """The pipeline's error kind of an exception (`ProviderError.kind`, `ActivityFailed.error.kind`).
+
+    Read by attribute so telemetry needs neither providers nor activities; anything else is
+    `internal`, the kind the orchestrator gives an unmarked failure.
+    """
+    kind = getattr(exc, "kind", None) or getattr(getattr(exc, "error", None), "kind", None)
+    return kind.value if isinstance(kind, ErrorKind) else ErrorKind.INTERNAL.value
+
+
+def record_error(span: Span, exc: BaseException) -> str:
+    """Mark `span` failed: ERROR status, an `exception` event and `error.type`; returns the kind.
+
+    The status description is the error kind, not the message: messages of service errors can
+    quote what was sent, and the exception event already carries the message.
+    """
+    kind = error_kind(exc)
+    span.record_exception(exc)
+    span.set_attribute("error.type", kind)
+    span.set_status(Status(StatusCode.ERROR, kind))
+    return kind
+
+
+def annotate_step(**attributes: AttributeValue) -> None:
+    """Add `pipeline.<name>` attributes (e.g. `top_k`, `result_count`) to the current step span."""
+    span = trace.get_current_span()
+    for name, value in attributes.items():
+        span.set_attribute(f"pipeline.{name}", value)
+
+
 @contextmanager
 def step_span(step: str, *, instance_id: str, attempt: int, traceparent: str | None) -> Iterator[Span]:
-    """One span per step attempt, child of the run's trace; errors are recorded on it."""
-    tracer = trace.get_tracer(TRACER_NAME)
-    with tracer.start_as_current_span(
+    """One span per step attempt, child of the run's trace; errors and the duration are recorded."""
+    started = time.perf_counter()
+    with tracer().start_as_current_span(
         f"pipeline.{step}",
         context=context_from_traceparent(traceparent),
         kind=SpanKind.INTERNAL,
@@ -47,18 +103,29 @@ def step_span(step: str, *, instance_id: str, attempt: int, traceparent: str | N
         try:
             yield span
         except Exception as exc:
-            span.record_exception(exc)
-            span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
+            kind = record_error(span, exc)
+            record_step_attempt(
+                step, attempt=attempt, seconds=time.perf_counter() - started, outcome="failure", error_kind=kind
+            )
             raise
+        record_step_attempt(step, attempt=attempt, seconds=time.perf_counter() - started, outcome="success")
 
 
 @contextmanager
 def starter_span(
-    name: str, *, kind: SpanKind, traceparent: str | None, attributes: dict[str, str | int]
+    name: str, *, kind: SpanKind, traceparent: str | None, attributes: dict[str, AttributeValue]
 ) -> Iterator[Span]:
     """The span of a starter (HTTP server or Service Bus consumer), continuing the caller's trace."""
-    tracer = trace.get_tracer(TRACER_NAME)
-    with tracer.start_as_current_span(
-        name, context=context_from_traceparent(traceparent), kind=kind, attributes=attributes
+    with tracer().start_as_current_span(
+        name,
+        context=context_from_traceparent(traceparent),
+        kind=kind,
+        attributes=attributes,
+        record_exception=False,
+        set_status_on_exception=False,
     ) as span:
-        yield span
+        try:
+            yield span
+        except Exception as exc:
+            record_error(span, exc)
+            raise

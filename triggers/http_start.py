@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import azure.durable_functions as df
 import azure.functions as func
 from opentelemetry.trace import SpanKind
@@ -34,7 +36,12 @@ async def start_pipeline(req: func.HttpRequest, client: df.DurableOrchestrationC
         "POST /api/pipeline/start",
         kind=SpanKind.SERVER,
         traceparent=req.headers.get("traceparent"),
-        attributes={"http.request.method": "POST", "http.route": f"/api/{ROUTE}"},
+        attributes={
+            "http.request.method": "POST",
+            "http.route": f"/api/{ROUTE}",
+            "url.path": urlsplit(req.url).path,  # no query: function keys travel there
+            "url.scheme": urlsplit(req.url).scheme,
+        },
     ) as span:
         try:
             question = Question.model_validate(read_json_body(req))

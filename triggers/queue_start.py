@@ -19,6 +19,7 @@ import azure.functions as func
 from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
+from config import get_settings
 from contracts import Question
 from telemetry import current_traceparent, starter_span
 from triggers._http import MAX_BODY_BYTES
@@ -106,8 +107,11 @@ async def start_pipeline_from_queue(
         traceparent=_traceparent(message),
         attributes={
             "messaging.system": "servicebus",
+            "messaging.operation.name": "process",
             "messaging.operation.type": "process",
+            "messaging.destination.name": get_settings().pipeline_queue_name,
             "messaging.message.id": message.message_id or "",
+            "messaging.servicebus.message.delivery_count": message.delivery_count or 0,
         },
     ) as span:
         body = message.get_body() or b""

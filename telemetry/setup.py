@@ -1,0 +1,170 @@
+"""Install the OpenTelemetry SDK and exporters once per process, from settings and `OTEL_*` variables.
+
+- `APPLICATIONINSIGHTS_CONNECTION_STRING` set: the Azure Monitor distro (`configure_azure_monitor`),
+  which exports traces, metrics and logs to Application Insights.
+- `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) set: OTLP over HTTP/protobuf.
+  The exporters read the standard variables themselves (endpoint, headers, timeout, compression,
+  temporality), as do the SDK's batch processor, metric reader and sampler; `OTEL_SERVICE_NAME` and
+  `OTEL_RESOURCE_ATTRIBUTES` name the service (default `durable-ai-pipeline`);
+  `OTEL_{TRACES,METRICS,LOGS}_EXPORTER=none` turns one signal off and `OTEL_SDK_DISABLED=true` all.
+- Both set: Application Insights, plus OTLP span and metric export beside it.
+- Neither: nothing is installed and the OpenTelemetry API stays a no-op.
+
+Logs, without duplicates: on Azure Functions the host already ships every log record of the Python
+worker to Application Insights (`traces`), so a second OpenTelemetry logging handler would send each
+record twice: there logs are left to the host (`disable_logging=True` for the distro, no OTLP log
+handler). Elsewhere (`pipeline serve`/`ask`) one OpenTelemetry `LoggingHandler` goes on the root
+logger, and never a second one: not if one is there already, nor on a repeated call.
+
+This module reads `OTEL_*` and `FUNCTIONS_WORKER_RUNTIME` from the environment, beside `config`:
+they are the OpenTelemetry SDK's and the Functions host's own variables, which the SDK reads there
+anyway; only their presence decides what is installed here. SDK and exporter modules are imported
+only when they are used, so the default install needs neither.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any
+
+from config import get_settings
+
+__all__ = ["DEFAULT_SERVICE_NAME", "configure_telemetry"]
+
+DEFAULT_SERVICE_NAME = "durable-ai-pipeline"
+AZURE_MONITOR = "azure-monitor"
+OTLP = "otlp"
+NONE = "none"
+
+log = logging.getLogger(__name__)
+_lock = threading.Lock()
+_configured: str | None = None  # what this process installed; set once, by the first call
+
+
+def configure_telemetry() -> str:
+    """Install exporters as settings ask, once per process; returns what was installed.
+
+    The result is `"azure-monitor"`, `"otlp"`, `"azure-monitor+otlp"` or `"none"`; later calls return
+    the first call's result without touching anything, so every entry point may call it.
+    """
+    global _configured
+    with _lock:
+        if _configured is None:
+            _configured = _install()
+        return _configured
+
+
+def _install() -> str:
+    if _env_flag("OTEL_SDK_DISABLED"):
+        return NONE
+    connection_string = get_settings().applicationinsights_connection_string
+    otlp = _otlp_endpoint("TRACES")
+    if connection_string and _install_azure_monitor(connection_string, with_otlp=otlp):
+        return f"{AZURE_MONITOR}+{OTLP}" if otlp else AZURE_MONITOR
+    if otlp:
+        _install_otlp()
+        return OTLP
+    return NONE
+
+
+def _on_azure_functions() -> bool:
+    return bool(os.environ.get("FUNCTIONS_WORKER_RUNTIME"))
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes")
+
+
+def _otlp_endpoint(signal: str) -> bool:
+    """Whether an OTLP endpoint is given for `signal` (TRACES, METRICS, LOGS), generic or its own."""
+    generic = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    return bool(generic or os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT"))
+
+
+def _signal_enabled(signal: str) -> bool:
+    """An endpoint is given, and `OTEL_<signal>_EXPORTER=none` does not turn it off (as in the SDK)."""
+    return _otlp_endpoint(signal) and os.environ.get(f"OTEL_{signal}_EXPORTER", "otlp").strip().lower() != "none"
+
+
+def _resource() -> Any:
+    """The SDK resource; `service.name` defaults to ours unless `OTEL_SERVICE_NAME`/attributes name one."""
+    from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+
+    named = os.environ.get("OTEL_SERVICE_NAME") or "service.name=" in os.environ.get("OTEL_RESOURCE_ATTRIBUTES", "")
+    return Resource.create({} if named else {SERVICE_NAME: DEFAULT_SERVICE_NAME})
+
+
+def _install_azure_monitor(connection_string: str, *, with_otlp: bool) -> bool:
+    try:
+        from azure.monitor.opentelemetry import configure_azure_monitor
+    except ImportError:
+        log.warning(
+            "APPLICATIONINSIGHTS_CONNECTION_STRING is set but azure-monitor-opentelemetry is not installed "
+            "(pip install 'durable-ai-pipeline[azure]'); Application Insights export is off"
+        )
+        return False
+    options: dict[str, Any] = {
+        "connection_string": connection_string,
+        "resource": _resource(),
+        # See the module docstring: the Functions host already exports the worker's log records.
+        "disable_logging": _on_azure_functions(),
+    }
+    if with_otlp and _signal_enabled("TRACES"):
+        options["span_processors"] = [_otlp_span_processor()]
+    if with_otlp and _signal_enabled("METRICS"):
+        options["metric_readers"] = [_otlp_metric_reader()]
+    configure_azure_monitor(**options)
+    return True
+
+
+def _otlp_span_processor() -> Any:
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    return BatchSpanProcessor(OTLPSpanExporter())
+
+
+def _otlp_metric_reader() -> Any:
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+    return PeriodicExportingMetricReader(OTLPMetricExporter())
+
+
+def _install_otlp() -> None:
+    from opentelemetry import metrics, trace
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.trace import TracerProvider
+
+    resource = _resource()
+    if _signal_enabled("TRACES"):
+        tracer_provider = TracerProvider(resource=resource)
+        tracer_provider.add_span_processor(_otlp_span_processor())
+        trace.set_tracer_provider(tracer_provider)
+    if _signal_enabled("METRICS"):
+        metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=[_otlp_metric_reader()]))
+    if _signal_enabled("LOGS") and not _on_azure_functions():
+        _install_otlp_logs(resource)
+
+
+def _install_otlp_logs(resource: Any) -> None:
+    from opentelemetry._logs import set_logger_provider
+    from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+    from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+
+    root = logging.getLogger()
+    if any(_is_otel_handler(handler) for handler in root.handlers):
+        return
+    logger_provider = LoggerProvider(resource=resource)
+    logger_provider.add_log_record_processor(BatchLogRecordProcessor(OTLPLogExporter()))
+    set_logger_provider(logger_provider)
+    root.addHandler(LoggingHandler(logger_provider=logger_provider))
+
+
+def _is_otel_handler(handler: logging.Handler) -> bool:
+    """An OpenTelemetry logging handler, whichever package it comes from (SDK, instrumentation, distro)."""
+    cls = type(handler)
+    return cls.__name__ == "LoggingHandler" and cls.__module__.startswith("opentelemetry")
