@@ -77,6 +77,9 @@ def record_error(span: Span, exc: BaseException) -> str:
     kind = error_kind(exc)
     span.record_exception(exc)
     span.set_attribute("error.type", kind)
+    # Application Insights drops `error.type` from customDimensions (it treats it as an HTTP field);
+    # the dashboards group failures by this copy.
+    span.set_attribute("pipeline.error_kind", kind)
     span.set_status(Status(StatusCode.ERROR, kind))
     return kind
 

@@ -138,6 +138,7 @@ def test_a_retried_step_has_one_span_per_attempt_and_counts_a_retry(
     first, second = sorted(otel.named("pipeline.embed_query"), key=lambda s: s.attributes["pipeline.attempt"])
     assert (first.attributes["pipeline.attempt"], second.attributes["pipeline.attempt"]) == (1, 2)
     assert first.status.status_code is StatusCode.ERROR and first.attributes["error.type"] == "transient"
+    assert first.attributes["pipeline.error_kind"] == "transient"  # what App Insights keeps
     assert [e.name for e in first.events] == ["exception"]
     assert second.status.status_code is not StatusCode.ERROR
     assert first.parent.span_id == second.parent.span_id  # both children of the starter
