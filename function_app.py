@@ -4,8 +4,10 @@ import azure.durable_functions as df
 
 from activities import embed_query, generate_answer, publish_result, search_documents
 from orchestration import orchestrator
+from telemetry import configure_telemetry
 from triggers import http_start, openapi, queue_start, status
 
+configure_telemetry()  # exporters from settings, once per process; a no-op when none is configured
 app = df.DFApp()
 
 for module in (

@@ -8,6 +8,7 @@ activities; SDK modules are imported only when their provider is chosen.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from functools import lru_cache
 from typing import TypeVar
@@ -168,6 +169,10 @@ def reset() -> None:
             if callable(close):
                 close()
         cached.cache_clear()
+    if "providers.azure.credentials" in sys.modules:  # only if an Azure provider ever built one
+        from providers.azure.credentials import close_default_credential
+
+        close_default_credential()
     get_settings.cache_clear()
     _announced = False
 

@@ -17,7 +17,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -173,6 +173,24 @@ class EventOutbox:
         return [UnloggedEvent(id=row[0], body=row[1]) for row in rows]
 
     # -- delivering -------------------------------------------------------------------------
+
+    def release_dead_leases(self, is_dead: Callable[[str], bool], *, now: float) -> int:
+        """Free rows leased by workers that died mid-delivery, instead of waiting out their lease."""
+        with self._transaction() as db:
+            owners = [
+                row[0]
+                for row in db.execute(
+                    "SELECT DISTINCT lease_owner FROM deliveries WHERE state = 'pending' AND lease_until > ?"
+                    " AND lease_owner IS NOT NULL",
+                    (now,),
+                )
+            ]
+            dead = [owner for owner in owners if is_dead(owner)]
+            db.executemany(
+                "UPDATE deliveries SET lease_owner = NULL, lease_until = 0 WHERE lease_owner = ? AND state = 'pending'",
+                [(owner,) for owner in dead],
+            )
+        return len(dead)
 
     def claim_due(self, owner: str, *, now: float, lease_s: float, limit: int) -> list[Delivery]:
         """Lease up to `limit` pending rows that are due and not leased by a live worker."""

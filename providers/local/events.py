@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import random
+import socket
 import sqlite3
 import threading
 import time
@@ -104,6 +105,21 @@ def _retry_after(value: str | None, now: float) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
+def _is_dead_owner(owner: str) -> bool:
+    """A lease owner that was a process on this machine and is gone (killed mid-delivery)."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, owned by someone else
+        return False
+    return False
+
+
 class DeliveryWorker:
     """Delivers pending outbox rows of one data directory; one per process is enough.
 
@@ -136,7 +152,8 @@ class DeliveryWorker:
         self.lease_s = max(lease_s, rounds * (request_timeout_s + connect_timeout_s) * 2)
         self.log_grace_s = log_grace_s
         self.batch_size = batch_size
-        self.owner = f"{uuid.uuid4()}"
+        # host:pid:nonce, so a worker can tell a lease held by a dead process on this machine
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._timeout = httpx.Timeout(request_timeout_s, connect=connect_timeout_s)
         self._transport = transport
         self._concurrency = max(1, concurrency)
@@ -242,6 +259,7 @@ class DeliveryWorker:
         self.repair_log(now)
         if now - self._last_prune >= _PRUNE_EVERY_S:
             self._last_prune = now
+            self.outbox.release_dead_leases(_is_dead_owner, now=now)
             self.outbox.prune(before=now - max(_RETENTION_S, self.retry_window_s * 2))
         batch = self.outbox.claim_due(self.owner, now=now, lease_s=self.lease_s, limit=self.batch_size)
         if len(batch) <= 1:

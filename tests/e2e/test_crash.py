@@ -13,21 +13,24 @@ from contracts import COMPLETED_EVENT_TYPE, event_id_for
 pytestmark = pytest.mark.e2e
 
 
-def test_kill_9_mid_run_loses_nothing_and_duplicates_no_completion(serve, webhook) -> None:
-    slow = serve(PIPELINE_EVENT_WEBHOOKS=webhook.url, PIPELINE_FAULTS="retrieval=slow:1:150").start()
+def test_kill_9_mid_run_loses_nothing_and_duplicates_no_completion(serve, webhook, tmp_path) -> None:
+    slow = serve(PIPELINE_EVENT_WEBHOOKS=webhook.url, PIPELINE_FAULTS="retrieval=slow:1:400").start()
     ids = [f"crash-{i}" for i in range(30)]
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(
+        "".join(json.dumps({"question": "What is a task hub?", "request_id": i}) + "\n" for i in ids[20:])
+    )
+    assert slow.cli("enqueue", "--file", str(questions)).returncode == 0  # some through the queue
     for instance_id in ids[:20]:
         assert slow.ask({"question": "How are events deduplicated?", "request_id": instance_id}).status_code == 202
-    for instance_id in ids[20:]:  # and some through the queue
-        assert slow.cli("enqueue", "What is a task hub?", "--message-id", instance_id).returncode == 0
-    time.sleep(0.8)  # some done, some mid-step, some not started
+    time.sleep(0.3)  # some done, some mid-step, some not started
     before = [slow.status(i).get("runtime_status") for i in ids]
     slow.kill()
     assert before.count("Completed") < len(ids), "nothing was in flight at the kill"
 
     again = serve(PIPELINE_EVENT_WEBHOOKS=webhook.url).start()
-    statuses = {i: again.wait_done(i, timeout=60)["runtime_status"] for i in ids}
-    assert set(statuses.values()) == {"Completed"}
+    finals = {i: again.wait_done(i, timeout=60) for i in ids}
+    assert {i: s for i, s in finals.items() if s["runtime_status"] != "Completed"} == {}
 
     lines = [json.loads(line) for line in (again.data_dir / "events.jsonl").read_text().splitlines()]
     completed = collections.Counter(e["subject"] for e in lines if e["type"] == COMPLETED_EVENT_TYPE)
