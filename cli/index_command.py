@@ -1,13 +1,25 @@
-"""`pipeline index PATH... [--recreate]`: ingest documents into the configured index."""
+"""`pipeline index PATH... [--recreate]`: ingest documents into the configured index.
+
+The local SQLite index by default; Azure AI Search when `AZURE_SEARCH_ENDPOINT` and
+`AZURE_SEARCH_INDEX` are set (the index is created or updated with the embedder's dimensions,
+unchanged files are skipped by content hash). Either way the configured embedder makes the vectors,
+so queries and documents share one vector space.
+"""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cli.errors import CliError
 from cli.progress import ProgressBar
 from config import get_settings
+from providers.errors import ProviderError
+
+if TYPE_CHECKING:
+    from providers.base import Embedder
+    from providers.local.ingest import IngestReport
 
 __all__ = ["run_index"]
 
@@ -17,23 +29,44 @@ def run_index(paths: list[str], *, recreate: bool) -> int:
     missing = [p for p in paths if not Path(p).exists()]
     if missing:
         raise CliError(f"no such file or directory: {', '.join(missing)}")
-    if settings.azure_search_endpoint and settings.azure_search_index:
-        raise CliError(
-            "indexing into Azure AI Search is not supported by this command yet; "
-            "unset AZURE_SEARCH_ENDPOINT to build the local index"
-        )
     from providers.factory import get_embedder
-    from providers.local.ingest import index_paths
-    from providers.local.sqlite_index import SqliteIndex
 
-    embedder = get_embedder()
-    index = SqliteIndex(settings.pipeline_data_dir / "index", embedder=embedder)
-    with ProgressBar("indexing", stream=sys.stderr) as bar:
-        report = index_paths(paths, index=index, embedder=embedder, recreate=recreate, progress=bar.update)
+    try:
+        embedder = get_embedder()
+        if settings.azure_search_endpoint and settings.azure_search_index:
+            report, where = _index_azure(paths, recreate=recreate, embedder=embedder)
+        else:
+            report, where = _index_local(paths, recreate=recreate, embedder=embedder)
+    except ProviderError as error:
+        raise CliError(error.message) from error
     print(
-        f"indexed {report.files} file(s) into {index.path} in {report.seconds:.1f} s: "
+        f"indexed {report.files} file(s) into {where} in {report.seconds:.1f} s: "
         f"{len(report.indexed)} new or changed, {len(report.skipped)} unchanged, {report.chunks} chunk(s) written"
     )
     for source, why in report.failed.items():
         print(f"skipped {source}: {why}", file=sys.stderr)
     return 1 if report.failed else 0
+
+
+def _index_local(paths: list[str], *, recreate: bool, embedder: Embedder) -> tuple[IngestReport, str]:
+    from providers.local.ingest import index_paths
+    from providers.local.sqlite_index import SqliteIndex
+
+    settings = get_settings()
+    threshold = getattr(settings, "pipeline_ann_threshold", None)  # present once config adds the setting
+    options = {} if threshold is None else {"ann_threshold": threshold}
+    with SqliteIndex(settings.pipeline_data_dir / "index", embedder=embedder, **options) as index:
+        with ProgressBar("indexing", stream=sys.stderr) as bar:
+            report = index_paths(paths, index=index, embedder=embedder, recreate=recreate, progress=bar.update)
+        return report, str(index.path)
+
+
+def _index_azure(paths: list[str], *, recreate: bool, embedder: Embedder) -> tuple[IngestReport, str]:
+    from providers.azure.search_index import AzureSearchIndexer, index_paths_to_azure
+
+    with AzureSearchIndexer.from_settings(get_settings()) as indexer:
+        with ProgressBar("indexing", stream=sys.stderr) as bar:
+            report = index_paths_to_azure(
+                paths, indexer=indexer, embedder=embedder, recreate=recreate, progress=bar.update
+            )
+        return report, f"Azure AI Search index '{indexer.index_name}'"

@@ -20,10 +20,22 @@ import numpy as np
 
 from providers.base import Embedder
 from providers.errors import ProviderError
-from providers.local.chunking import CHUNKER_VERSION, ParsedDocument, chunk_document, kind_for
+from providers.local.chunking import CHUNKER_VERSION, Chunk, ParsedDocument, chunk_document, kind_for
 from providers.local.sqlite_index import ChunkRecord, SqliteIndex
 
-__all__ = ["CORPUS_DIR", "IngestReport", "Progress", "ensure_sample_index", "index_paths"]
+__all__ = [
+    "CORPUS_DIR",
+    "IngestReport",
+    "Progress",
+    "content_hash",
+    "embed_matrix",
+    "embedding_text",
+    "ensure_sample_index",
+    "index_paths",
+    "parse_file",
+    "source_name",
+    "walk_files",
+]
 
 CORPUS_DIR = Path(__file__).resolve().parents[2] / "corpus"
 
@@ -80,7 +92,7 @@ def index_paths(
         raise ProviderError.configuration(
             f"ingesting with embedder '{embedder.model}' into an index opened for '{index.embedder_model}'"
         )
-    files = sorted(dict.fromkeys(_walk(paths)))
+    files = walk_files(paths)
     base_dir = Path(base).resolve() if base is not None else None
     if recreate:
         index.reset()
@@ -92,7 +104,7 @@ def index_paths(
 
     def embed(count: int) -> None:
         batch, queue[:] = queue[:count], queue[count:]
-        matrix = _embed(embedder, [text for _, text in batch])
+        matrix = embed_matrix(embedder, [text for _, text in batch])
         start = 0
         while start < len(batch):
             owner = batch[start][0]
@@ -110,21 +122,20 @@ def index_paths(
             report.chunks += len(item.document.chunks)
 
     for done, path in enumerate(files, start=1):
-        source = _source(path, base_dir)
+        source = source_name(path, base_dir)
         try:
             raw = path.read_bytes()
         except OSError as error:
             report.failed[source] = f"cannot read: {error.strerror or error}"
         else:
-            content_hash = hashlib.sha256(CHUNKER_VERSION.encode() + b"\0" + raw).hexdigest()
-            if known.get(source) == content_hash:
+            digest = content_hash(raw)
+            if known.get(source) == digest:
                 report.skipped.append(source)
             else:
-                kind = kind_for(path) or "text"
-                document = chunk_document(raw.decode("utf-8", errors="replace"), kind=kind, name=path.name)
-                item = _Pending(source, content_hash, document)
+                document = parse_file(path, raw)
+                item = _Pending(source, digest, document)
                 pending.append(item)
-                queue.extend((item, f"{chunk.title}\n{chunk.content}") for chunk in document.chunks)
+                queue.extend((item, embedding_text(chunk)) for chunk in document.chunks)
                 while len(queue) >= batch_size:
                     embed(batch_size)
                 flush()
@@ -134,6 +145,10 @@ def index_paths(
     while queue:
         embed(batch_size)
     flush()
+    if report.indexed or recreate:
+        # Load vectors (and build the ANN graph of a large index) here, so the first query after
+        # `pipeline index` does not pay for it.
+        index.warm()
     report.seconds = time.perf_counter() - started
     return report
 
@@ -148,6 +163,30 @@ def ensure_sample_index(index: SqliteIndex, embedder: Embedder) -> IngestReport 
         if not CORPUS_DIR.is_dir():
             raise ProviderError.configuration(f"the sample corpus is missing at {CORPUS_DIR}")
         return index_paths([CORPUS_DIR], index=index, embedder=embedder, base=CORPUS_DIR.parent)
+
+
+def walk_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The supported files under `paths` (files or directories, walked recursively), sorted, each once.
+
+    Raises `ProviderError.invalid_input` when a path does not exist.
+    """
+    return sorted(dict.fromkeys(_walk(paths)))
+
+
+def content_hash(raw: bytes) -> str:
+    """The change-detection hash of a file: its bytes and the chunker version (so a new chunker re-chunks)."""
+    return hashlib.sha256(CHUNKER_VERSION.encode() + b"\0" + raw).hexdigest()
+
+
+def parse_file(path: Path, raw: bytes) -> ParsedDocument:
+    """A file's chunks, by its kind (unknown extensions, named explicitly, are read as text)."""
+    kind = kind_for(path) or "text"
+    return chunk_document(raw.decode("utf-8", errors="replace"), kind=kind, name=path.name)
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """What is embedded for a chunk: its heading path, then its text (the headings say what it is about)."""
+    return f"{chunk.title}\n{chunk.content}"
 
 
 def _walk(paths: Iterable[str | Path]) -> Iterator[Path]:
@@ -166,13 +205,15 @@ def _walk(paths: Iterable[str | Path]) -> Iterator[Path]:
             raise ProviderError.invalid_input(f"no such file or directory: {entry}")
 
 
-def _source(path: Path, base: Path | None) -> str:
+def source_name(path: Path, base: Path | None) -> str:
+    """How a file is recorded as a source: relative to `base` when under it, else its absolute POSIX path."""
     if base is not None and path.is_relative_to(base):
         return path.relative_to(base).as_posix()
     return path.as_posix()
 
 
-def _embed(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+def embed_matrix(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+    """The embeddings of `texts` as one float32 matrix, checked to have one row per text."""
     fast = getattr(embedder, "embed_array", None)  # the hashing embedder skips the list round-trip
     if callable(fast):
         return np.asarray(fast(texts), dtype=np.float32)

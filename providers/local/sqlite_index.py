@@ -1,8 +1,9 @@
 """The local document index: chunks and metadata in one SQLite file, searched hybrid like Azure AI Search.
 
 Keyword search is SQLite FTS5 ranked by `bm25()`; vector search is exact cosine over one in-memory
-float32 matrix (matmul + argpartition: ~8 ms at 100k x 384, far below the cost of an HNSW
-dependency at this scale); the two rankings are fused by reciprocal rank (k=60, Azure AI
+float32 matrix (matmul + argpartition: ~8 ms at 100k x 384, recall 1.0), or, from `ann_threshold`
+chunks on and when the `ann` extra is installed, an HNSW graph (`providers.local.ann`) saved beside
+the SQLite file per generation; the two rankings are fused by reciprocal rank (k=60, Azure AI
 Search's constant). Vectors live as float32 blobs in the chunks table, so one transaction keeps
 text and vectors consistent. A `generation` counter in `meta` moves on every write: readers
 compare it (one indexed read) before a search and reload the matrix when another process
@@ -12,6 +13,7 @@ its vectors would be compared with vectors from another space.
 
 from __future__ import annotations
 
+import logging
 import re
 import sqlite3
 import threading
@@ -29,17 +31,23 @@ import numpy as np
 
 from providers.base import Embedder, Passage
 from providers.errors import ProviderError
+from providers.local.ann import HnswIndex, ann_available
 from providers.local.hashing_embedder import STOP_WORDS
 
 __all__ = [
+    "DEFAULT_ANN_THRESHOLD",
     "RRF_K",
     "ChunkRecord",
     "SqliteIndex",
+    "chunk_id",
     "fts_query",
     "reciprocal_rank_fusion",
 ]
 
 RRF_K = 60
+# Below this many chunks exact search is fast enough (~4 ms at 50k x 384) and exact; above it the
+# HNSW graph keeps queries under a millisecond as the index grows.
+DEFAULT_ANN_THRESHOLD = 50_000
 _SCHEMA_VERSION = "1"
 _MAX_QUERY_TERMS = 32
 _FTS_TERM = re.compile(r"[^\W_]+", re.UNICODE)
@@ -76,6 +84,7 @@ END;
 """
 
 K = TypeVar("K", bound=Hashable)
+log = logging.getLogger(__name__)
 
 
 def reciprocal_rank_fusion(rankings: Iterable[Sequence[K]], *, k: int = RRF_K) -> list[tuple[K, float]]:
@@ -124,6 +133,7 @@ class _Vectors:
     matrix: np.ndarray  # (n, d) float32, rows L2-normalised
     pks: np.ndarray  # (n,) int64 chunk pks, row order
     documents: np.ndarray  # (n,) int64 document ids, row order
+    ann: HnswIndex | None = None  # approximate index over `matrix` rows, when the index is large
 
 
 class SqliteIndex:
@@ -142,11 +152,15 @@ class SqliteIndex:
         embedder: Embedder,
         filename: str = "index.sqlite",
         candidates: int = 50,
+        ann_threshold: int | None = DEFAULT_ANN_THRESHOLD,
     ) -> None:
         self._path = Path(directory).expanduser() / filename
         self._model = embedder.model
         self._dimensions = embedder.dimensions
         self._candidates = candidates
+        # None or 0: always exact. Without the `ann` extra the index stays exact (and says so once).
+        self._ann_threshold = ann_threshold or 0
+        self._ann_warned = False
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()  # guards the connection list, schema setup and reloads
@@ -261,6 +275,7 @@ class SqliteIndex:
                     return []
                 document_id = row[0]
             keyword = self._keyword_ranking(connection, query, n, document_id)
+            # A source filter leaves few rows: exact search over them is both cheap and complete.
             semantic = self._vector_ranking(vectors, query_vector, n, document_id)
             fused = reciprocal_rank_fusion([keyword, semantic])[:top_k]
             rows = self._rows_by_pk(connection, [pk for pk, _ in fused])
@@ -315,6 +330,8 @@ class SqliteIndex:
         norm = float(np.linalg.norm(query))
         if norm == 0.0:
             return []
+        if vectors.ann is not None and document_id is None:
+            return [int(vectors.pks[row]) for row in vectors.ann.search(query / norm, n)]
         scores = vectors.matrix @ (query / norm)
         if document_id is not None:
             scores = np.where(vectors.documents == document_id, scores, -np.inf)
@@ -349,18 +366,64 @@ class SqliteIndex:
                 rows = connection.execute("SELECT pk, document_id, vector FROM chunks ORDER BY pk").fetchall()
             finally:
                 connection.execute("COMMIT")
-            matrix = np.zeros((len(rows), self._dimensions), dtype=np.float32)
-            for i, (_, _, blob) in enumerate(rows):
-                matrix[i] = np.frombuffer(blob, dtype=np.float32)
+            # One join and one frombuffer: ~10x faster than filling the matrix row by row at 100k rows.
+            flat = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32)
+            if flat.size != len(rows) * self._dimensions:
+                raise ProviderError.configuration(
+                    f"the local index at {self._path} holds vectors of another size than {self._dimensions}: "
+                    "rebuild it (pipeline index --recreate)"
+                )
+            matrix = flat.reshape(len(rows), self._dimensions).copy()  # writable: normalised in place
             norms = np.linalg.norm(matrix, axis=1, keepdims=True)
             matrix /= np.where(norms == 0.0, 1.0, norms)
+            generation = meta.get("generation", "0")
             self._vectors = _Vectors(
-                generation=meta.get("generation", "0"),
+                generation=generation,
                 matrix=matrix,
                 pks=np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
                 documents=np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows)),
+                ann=self._approximate_index(matrix, generation),
             )
             return self._vectors
+
+    def _approximate_index(self, matrix: np.ndarray, generation: str) -> HnswIndex | None:
+        """The HNSW graph for this generation when the index is large enough: from its file, else built and saved."""
+        if not self._ann_threshold or matrix.shape[0] < self._ann_threshold:
+            return None
+        if not ann_available():
+            if not self._ann_warned:
+                self._ann_warned = True
+                log.warning(
+                    "the local index has %d chunks (ANN threshold %d) but usearch is not installed: "
+                    "searching exactly; pip install 'durable-ai-pipeline[ann]' for faster queries",
+                    matrix.shape[0],
+                    self._ann_threshold,
+                )
+            return None
+        path = self._path.with_name(f"{self._path.name}.ann-{generation}.usearch")
+        graph = HnswIndex.load(path, dimensions=self._dimensions, expected_size=matrix.shape[0])
+        if graph is None:
+            graph = HnswIndex.build(matrix)
+            try:
+                graph.save(path)
+            except OSError as error:  # a read-only data dir still searches, it just rebuilds next time
+                log.warning("cannot save the ANN graph to %s: %s", path, error)
+        for stale in self._path.parent.glob(f"{self._path.name}.ann-*.usearch"):
+            if stale != path:
+                stale.unlink(missing_ok=True)
+        return graph
+
+    def warm(self) -> bool:
+        """Load the vectors (and build or load the ANN graph) now rather than on the first search.
+
+        Ingestion calls it so the cost of a graph build is paid by `pipeline index`, not by a query.
+        Returns whether searches will use the approximate index.
+        """
+        connection = self._connection()
+        try:
+            return self._current_vectors(connection).ann is not None
+        except sqlite3.Error as error:
+            raise ProviderError.transient(f"loading the local index failed: {error}") from error
 
     # --- write side (ingestion) --------------------------------------------------------------
 
@@ -397,7 +460,7 @@ class SqliteIndex:
             raise ProviderError.configuration(
                 f"vectors have {matrix.shape[1]} dimensions, the index expects {self._dimensions} ({self._model})"
             )
-        ids = [_chunk_id(source, content_hash, chunk.ordinal) for chunk in chunks]
+        ids = [chunk_id(source, content_hash, chunk.ordinal) for chunk in chunks]
         now = datetime.now(UTC).isoformat(timespec="seconds")
         with self._writing() as connection:
             connection.execute("DELETE FROM documents WHERE source = ?", (source,))
@@ -460,7 +523,8 @@ class SqliteIndex:
                 raise
 
 
-def _chunk_id(source: str, content_hash: str, ordinal: int) -> str:
+def chunk_id(source: str, content_hash: str, ordinal: int) -> str:
+    """The id of a chunk: a hash of where it comes from, which version, which place (also the Azure key)."""
     # Content-addressed: an edited file gets new ids, so an id cited before the edit never
     # silently resolves to different text.
     return blake2b(f"{source}\0{content_hash}\0{ordinal}".encode(), digest_size=10).hexdigest()

@@ -1,0 +1,370 @@
+"""The write side of Azure AI Search: create the index and upload chunks (`pipeline index` on Azure).
+
+The index has the fields `AzureSearchRetriever` reads (`id`, `content`, `title`, `source`,
+`content_vector`) plus `content_hash`, the hash of the file a chunk came from: before a file is
+re-embedded, one filtered query asks which hash the index holds for its source, so unchanged files
+cost a query and no embedding. A changed file's new chunks are uploaded first and its old chunk
+ids deleted after, so a reader never finds the file missing.
+
+Uploads go in batches; a document the service did not take (`IndexingResult.succeeded` false
+with 429/503, which Azure AI Search returns per document under load) is retried alone, with
+backoff, a bounded number of times; other per-document failures are reported, not retried.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
+
+from providers.azure.credentials import Credential, key_or_token_credential
+from providers.azure.errors import translating
+from providers.azure.search_retriever import (
+    CONTENT_FIELD,
+    ID_FIELD,
+    SOURCE_FIELD,
+    TITLE_FIELD,
+    VECTOR_FIELD,
+    odata_string,
+)
+from providers.base import Embedder
+from providers.errors import ProviderError
+
+if TYPE_CHECKING:
+    from azure.search.documents import SearchClient
+    from azure.search.documents.indexes import SearchIndexClient
+    from azure.search.documents.indexes.models import SearchIndex
+
+    from config.settings import Settings
+    from providers.local.ingest import IngestReport, Progress
+
+__all__ = [
+    "HASH_FIELD",
+    "HNSW_CONFIGURATION",
+    "SEMANTIC_CONFIGURATION",
+    "VECTOR_PROFILE",
+    "AzureSearchIndexer",
+    "UploadReport",
+    "index_definition",
+    "index_paths_to_azure",
+]
+
+HASH_FIELD = "content_hash"
+VECTOR_PROFILE = "default-vector-profile"
+HNSW_CONFIGURATION = "default-hnsw"
+SEMANTIC_CONFIGURATION = "default"
+_RETRYABLE_STATUS = frozenset({429, 503})
+_SERVICE = "azure ai search"
+
+
+def index_definition(
+    name: str, *, dimensions: int, semantic_configuration: str = SEMANTIC_CONFIGURATION
+) -> SearchIndex:
+    """The index schema: searchable text, filterable source, an HNSW vector field, a semantic configuration."""
+    from azure.search.documents.indexes.models import (
+        HnswAlgorithmConfiguration,
+        HnswParameters,
+        SearchableField,
+        SearchField,
+        SearchFieldDataType,
+        SearchIndex,
+        SemanticConfiguration,
+        SemanticField,
+        SemanticPrioritizedFields,
+        SemanticSearch,
+        SimpleField,
+        VectorSearch,
+        VectorSearchAlgorithmMetric,
+        VectorSearchProfile,
+    )
+
+    fields = [
+        SimpleField(name=ID_FIELD, type=SearchFieldDataType.String, key=True, filterable=True),
+        SearchableField(name=TITLE_FIELD, type=SearchFieldDataType.String),
+        SearchableField(name=CONTENT_FIELD, type=SearchFieldDataType.String),
+        SimpleField(name=SOURCE_FIELD, type=SearchFieldDataType.String, filterable=True, facetable=True),
+        SimpleField(name=HASH_FIELD, type=SearchFieldDataType.String, filterable=True),
+        SearchField(
+            name=VECTOR_FIELD,
+            type=SearchFieldDataType.Collection(SearchFieldDataType.Single),
+            searchable=True,
+            vector_search_dimensions=dimensions,
+            vector_search_profile_name=VECTOR_PROFILE,
+        ),
+    ]
+    vector_search = VectorSearch(
+        algorithms=[
+            HnswAlgorithmConfiguration(
+                name=HNSW_CONFIGURATION,
+                # The service's defaults; cosine because embedders' vectors are compared by angle.
+                parameters=HnswParameters(
+                    m=4, ef_construction=400, ef_search=500, metric=VectorSearchAlgorithmMetric.COSINE
+                ),
+            )
+        ],
+        profiles=[VectorSearchProfile(name=VECTOR_PROFILE, algorithm_configuration_name=HNSW_CONFIGURATION)],
+    )
+    semantic = SemanticSearch(
+        default_configuration_name=semantic_configuration,
+        configurations=[
+            SemanticConfiguration(
+                name=semantic_configuration,
+                prioritized_fields=SemanticPrioritizedFields(
+                    title_field=SemanticField(field_name=TITLE_FIELD),
+                    content_fields=[SemanticField(field_name=CONTENT_FIELD)],
+                ),
+            )
+        ],
+    )
+    return SearchIndex(name=name, fields=fields, vector_search=vector_search, semantic_search=semantic)
+
+
+@dataclass(slots=True)
+class UploadReport:
+    """What an upload did: keys stored, keys that failed for good (with why), how many retries it took."""
+
+    succeeded: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    retried: int = 0  # documents sent again after a per-document 429/503
+    requests: int = 0
+
+
+class AzureSearchIndexer:
+    """Creates an Azure AI Search index and keeps documents in it (API key, or Entra ID when no key)."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        credential: Credential = None,
+        *,
+        index_name: str,
+        semantic_configuration: str | None = None,
+        batch_size: int = 100,
+        max_attempts: int = 4,
+        backoff_s: float = 1.0,
+        api_version: str | None = None,
+        retry_total: int = 2,
+        timeout: float = 60.0,
+        client_options: Mapping[str, Any] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not 1 <= batch_size <= 1000:  # the service takes at most 1000 actions per request
+            raise ValueError("batch_size must be 1..1000")
+        self._endpoint = endpoint
+        self._credential = credential
+        self._index_name = index_name
+        self._semantic_configuration = semantic_configuration or SEMANTIC_CONFIGURATION
+        self._batch_size = batch_size
+        self._max_attempts = max(1, max_attempts)
+        self._backoff_s = backoff_s
+        self._options: dict[str, Any] = {
+            "retry_total": retry_total,
+            "connection_timeout": min(timeout, 10.0),
+            "read_timeout": timeout,
+            **({"api_version": api_version} if api_version else {}),
+            **dict(client_options or {}),
+        }
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._index_client: SearchIndexClient | None = None
+        self._search_client: SearchClient | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AzureSearchIndexer:
+        if not settings.azure_search_endpoint or not settings.azure_search_index:
+            raise ProviderError.configuration("AZURE_SEARCH_ENDPOINT and AZURE_SEARCH_INDEX are required")
+        return cls(
+            settings.azure_search_endpoint,
+            settings.azure_search_api_key,
+            index_name=settings.azure_search_index,
+            semantic_configuration=settings.azure_search_semantic_configuration,
+        )
+
+    @property
+    def index_name(self) -> str:
+        return self._index_name
+
+    # --- schema ----------------------------------------------------------------------------------
+
+    def ensure_index(self, dimensions: int, *, recreate: bool = False) -> None:
+        """Create or update the index for `dimensions`-wide vectors; `recreate` drops it (and its documents) first."""
+        with translating(_SERVICE):
+            client = self._indexes()
+            if recreate:
+                from azure.core.exceptions import ResourceNotFoundError
+
+                with contextlib.suppress(ResourceNotFoundError):  # nothing to drop yet
+                    client.delete_index(self._index_name)
+            definition = index_definition(
+                self._index_name, dimensions=dimensions, semantic_configuration=self._semantic_configuration
+            )
+            client.create_or_update_index(definition)
+
+    # --- documents -------------------------------------------------------------------------------
+
+    def source_hashes(self, source: str) -> dict[str, str]:
+        """id -> content hash of the documents the index holds for `source`."""
+        found: dict[str, str] = {}
+        with translating(_SERVICE):
+            results = self._documents().search(
+                search_text="*", filter=f"{SOURCE_FIELD} eq {odata_string(source)}", select=[ID_FIELD, HASH_FIELD]
+            )
+            for doc in results:
+                found[str(doc[ID_FIELD])] = str(doc.get(HASH_FIELD) or "")
+        return found
+
+    def upload(self, documents: Sequence[Mapping[str, Any]]) -> UploadReport:
+        """mergeOrUpload `documents` in batches; per-document 429/503 are retried alone, with backoff."""
+        report = UploadReport()
+        for start in range(0, len(documents), self._batch_size):
+            self._upload_batch([dict(d) for d in documents[start : start + self._batch_size]], report)
+        return report
+
+    def delete(self, ids: Iterable[str]) -> UploadReport:
+        """Delete documents by key, in batches (unknown keys succeed, as the service treats them)."""
+        report = UploadReport()
+        keys = list(ids)
+        with translating(_SERVICE):
+            for start in range(0, len(keys), self._batch_size):
+                batch = [{ID_FIELD: key} for key in keys[start : start + self._batch_size]]
+                report.requests += 1
+                for result in self._documents().delete_documents(batch):
+                    if result.succeeded:
+                        report.succeeded.append(result.key)
+                    else:
+                        report.failed[result.key] = result.error_message or f"HTTP {result.status_code}"
+        return report
+
+    def _upload_batch(self, batch: list[dict[str, Any]], report: UploadReport) -> None:
+        pending = batch
+        for attempt in range(1, self._max_attempts + 1):
+            with translating(_SERVICE):
+                report.requests += 1
+                results = self._documents().merge_or_upload_documents(pending)
+            by_key = {doc[ID_FIELD]: doc for doc in pending}
+            retry: list[dict[str, Any]] = []
+            for result in results:
+                if result.succeeded:
+                    report.succeeded.append(result.key)
+                elif result.status_code in _RETRYABLE_STATUS and attempt < self._max_attempts and result.key in by_key:
+                    retry.append(by_key[result.key])
+                else:
+                    why = result.error_message or "rejected"
+                    report.failed[result.key] = f"HTTP {result.status_code}: {why}"
+            if not retry:
+                return
+            report.retried += len(retry)
+            pending = retry
+            self._sleep(self._backoff_s * 2 ** (attempt - 1))
+
+    # --- clients ---------------------------------------------------------------------------------
+
+    def _indexes(self) -> SearchIndexClient:
+        with self._lock:
+            if self._index_client is None:
+                from azure.search.documents.indexes import SearchIndexClient
+
+                self._index_client = SearchIndexClient(
+                    self._endpoint, key_or_token_credential(self._credential), **self._options
+                )
+            return self._index_client
+
+    def _documents(self) -> SearchClient:
+        with self._lock:
+            if self._search_client is None:
+                from azure.search.documents import SearchClient
+
+                self._search_client = SearchClient(
+                    self._endpoint, self._index_name, key_or_token_credential(self._credential), **self._options
+                )
+            return self._search_client
+
+    def close(self) -> None:
+        with self._lock:
+            clients = (self._index_client, self._search_client)
+            self._index_client = self._search_client = None
+        for client in clients:
+            if client is not None:
+                client.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def index_paths_to_azure(
+    paths: Iterable[str | Path],
+    *,
+    indexer: AzureSearchIndexer,
+    embedder: Embedder,
+    recreate: bool = False,
+    progress: Progress | None = None,
+    base: str | Path | None = None,
+) -> IngestReport:
+    """Chunk, embed and upload the files under `paths` into the Azure index, skipping unchanged files.
+
+    Uses the local ingestion's walking, chunking, hashing and chunk ids, so a file gets the same
+    chunk ids in both indexes. A file whose upload partly failed is reported failed (and, because
+    its old chunks are kept, is retried whole on the next run).
+    """
+    from providers.local.ingest import (
+        IngestReport,
+        content_hash,
+        embed_matrix,
+        embedding_text,
+        parse_file,
+        source_name,
+        walk_files,
+    )
+    from providers.local.sqlite_index import chunk_id
+
+    started = time.perf_counter()
+    files = walk_files(paths)
+    base_dir = Path(base).resolve() if base is not None else None
+    indexer.ensure_index(embedder.dimensions, recreate=recreate)
+    report = IngestReport()
+    for done, path in enumerate(files, start=1):
+        source = source_name(path, base_dir)
+        try:
+            raw = path.read_bytes()
+        except OSError as error:
+            report.failed[source] = f"cannot read: {error.strerror or error}"
+            continue
+        digest = content_hash(raw)
+        existing = {} if recreate else indexer.source_hashes(source)
+        if existing and all(value == digest for value in existing.values()):
+            report.skipped.append(source)
+        else:
+            document = parse_file(path, raw)
+            vectors = embed_matrix(embedder, [embedding_text(chunk) for chunk in document.chunks])
+            docs = [
+                {
+                    ID_FIELD: chunk_id(source, digest, chunk.ordinal),
+                    TITLE_FIELD: chunk.title,
+                    CONTENT_FIELD: chunk.content,
+                    SOURCE_FIELD: source,
+                    HASH_FIELD: digest,
+                    VECTOR_FIELD: [float(v) for v in vectors[row]],
+                }
+                for row, chunk in enumerate(document.chunks)
+            ]
+            uploaded = indexer.upload(docs)
+            if uploaded.failed:
+                first = next(iter(uploaded.failed.items()))
+                report.failed[source] = f"{len(uploaded.failed)} chunk(s) not stored, e.g. {first[0]}: {first[1]}"
+            else:
+                stale = set(existing) - {doc[ID_FIELD] for doc in docs}
+                if stale:
+                    indexer.delete(sorted(stale))
+                report.indexed.append(source)
+                report.chunks += len(docs)
+        if progress:
+            progress(done, len(files))
+    report.seconds = time.perf_counter() - started
+    return report

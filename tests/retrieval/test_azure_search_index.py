@@ -1,0 +1,141 @@
+"""`pipeline index` into Azure AI Search: schema, batched upload, per-document retry, change detection.
+
+The real SDK talks to the fake service of conftest.py; the tests assert the REST requests it sent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from providers.azure.search_index import (
+    HASH_FIELD,
+    SEMANTIC_CONFIGURATION,
+    VECTOR_PROFILE,
+    AzureSearchIndexer,
+    index_paths_to_azure,
+)
+from providers.local.hashing_embedder import HashingEmbedder
+
+pytest.importorskip("azure.search.documents")
+
+
+def _indexer(url: str, **options) -> AzureSearchIndexer:
+    options.setdefault("retry_total", 0)
+    return AzureSearchIndexer(url, "admin-key", index_name="docs", sleep=lambda _: None, **options)
+
+
+def _write_docs(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "retries.md").write_text(
+        "# Retries\n\nA failed step is retried with exponential backoff.\n\n"
+        "## Limits\n\nAt most three attempts are made per step by default.\n"
+    )
+    (folder / "events.md").write_text("# Events\n\nCloudEvents are published to Event Grid when a run completes.\n")
+    return folder
+
+
+def test_index_schema_has_vector_profile_and_semantic_configuration(search_service) -> None:
+    with _indexer(search_service.url) as indexer:
+        indexer.ensure_index(384)
+    put = next(r for r in search_service.requests if r.method == "PUT")
+    assert put.path == "/indexes('docs')"
+    assert put.query["api-version"]
+    assert put.headers["api-key"] == "admin-key"
+    fields = {f["name"]: f for f in put.body["fields"]}
+    assert fields["id"]["key"] is True
+    assert fields["content"]["searchable"] is True and fields["title"]["searchable"] is True
+    assert fields["source"]["filterable"] is True
+    assert fields[HASH_FIELD]["filterable"] is True
+    vector = fields["content_vector"]
+    assert vector["type"] == "Collection(Edm.Single)"
+    assert vector["dimensions"] == 384
+    assert vector["vectorSearchProfile"] == VECTOR_PROFILE
+    profile = put.body["vectorSearch"]["profiles"][0]
+    algorithm = put.body["vectorSearch"]["algorithms"][0]
+    assert profile == {"name": VECTOR_PROFILE, "algorithm": algorithm["name"]}
+    assert algorithm["kind"] == "hnsw" and algorithm["hnswParameters"]["metric"] == "cosine"
+    semantic = put.body["semantic"]["configurations"][0]
+    assert semantic["name"] == SEMANTIC_CONFIGURATION
+    assert semantic["prioritizedFields"]["titleField"] == {"fieldName": "title"}
+    assert semantic["prioritizedFields"]["prioritizedContentFields"] == [{"fieldName": "content"}]
+
+
+def test_upload_in_batches_and_retry_only_the_failed_document(search_service) -> None:
+    docs = [{"id": f"d{i}", "title": "T", "content": f"text {i}", "source": "s.md"} for i in range(5)]
+    search_service.fail_once.add("d3")
+    with _indexer(search_service.url, batch_size=2) as indexer:
+        indexer.ensure_index(4)
+        report = indexer.upload(docs)
+    batches = search_service.batches()
+    assert [[a["id"] for a in batch] for batch in batches] == [["d0", "d1"], ["d2", "d3"], ["d3"], ["d4"]]
+    assert all(a["@search.action"] == "mergeOrUpload" for batch in batches for a in batch)
+    assert sorted(report.succeeded) == [f"d{i}" for i in range(5)]
+    assert report.failed == {} and report.retried == 1
+    assert set(search_service.documents["docs"]) == {f"d{i}" for i in range(5)}
+    assert all(r.headers["api-key"] == "admin-key" for r in search_service.requests)
+
+
+def test_retries_are_bounded(search_service) -> None:
+    class AlwaysBusy(set):
+        def __contains__(self, key: object) -> bool:
+            return key == "d0"
+
+        def discard(self, key: object) -> None:
+            pass
+
+    search_service.fail_once = AlwaysBusy()
+    with _indexer(search_service.url, max_attempts=3) as indexer:
+        indexer.ensure_index(4)
+        report = indexer.upload([{"id": "d0", "content": "x"}, {"id": "d1", "content": "y"}])
+    assert report.succeeded == ["d1"]
+    assert report.failed["d0"].startswith("HTTP 503")
+    assert len(search_service.batches()) == 3
+
+
+def test_index_paths_uploads_vectors_and_skips_unchanged_files(search_service, tmp_path: Path) -> None:
+    folder = _write_docs(tmp_path / "docs")
+    embedder = HashingEmbedder()
+    with _indexer(search_service.url) as indexer:
+        first = index_paths_to_azure([folder], indexer=indexer, embedder=embedder, base=tmp_path)
+        assert sorted(first.indexed) == ["docs/events.md", "docs/retries.md"]
+        stored = search_service.documents["docs"]
+        assert len(stored) == first.chunks
+        doc = next(iter(stored.values()))
+        assert len(doc["content_vector"]) == embedder.dimensions and doc[HASH_FIELD]
+
+        uploads_before = len(search_service.batches())
+        second = index_paths_to_azure([folder], indexer=indexer, embedder=embedder, base=tmp_path)
+        assert sorted(second.skipped) == ["docs/events.md", "docs/retries.md"] and second.indexed == []
+        assert len(search_service.batches()) == uploads_before  # unchanged files upload nothing
+
+        old_ids = {k for k, d in stored.items() if d["source"] == "docs/retries.md"}
+        (folder / "retries.md").write_text("# Retries\n\nNow five attempts are made.\n")
+        third = index_paths_to_azure([folder], indexer=indexer, embedder=embedder, base=tmp_path)
+    assert third.indexed == ["docs/retries.md"]
+    new_ids = {k for k, d in search_service.documents["docs"].items() if d["source"] == "docs/retries.md"}
+    assert new_ids and not (new_ids & old_ids)  # the old chunks were deleted, not left behind
+    assert all("five attempts" in search_service.documents["docs"][k]["content"] for k in new_ids)
+
+
+def test_recreate_drops_the_index_first(search_service, tmp_path: Path) -> None:
+    folder = _write_docs(tmp_path / "docs")
+    with _indexer(search_service.url) as indexer:
+        index_paths_to_azure([folder], indexer=indexer, embedder=HashingEmbedder(), base=tmp_path)
+        search_service.documents["docs"]["stray"] = {"id": "stray", "source": "gone.md"}
+        index_paths_to_azure([folder], indexer=indexer, embedder=HashingEmbedder(), base=tmp_path, recreate=True)
+    assert [r.method for r in search_service.requests].count("DELETE") == 1
+    assert "stray" not in search_service.documents["docs"]
+
+
+def test_cli_index_goes_to_azure_when_configured(search_service, tmp_path: Path, monkeypatch, capsys) -> None:
+    folder = _write_docs(tmp_path / "docs")
+    monkeypatch.setenv("AZURE_SEARCH_ENDPOINT", search_service.url)
+    monkeypatch.setenv("AZURE_SEARCH_INDEX", "docs")
+    monkeypatch.setenv("AZURE_SEARCH_API_KEY", "admin-key")
+    from cli.index_command import run_index
+
+    assert run_index([str(folder)], recreate=False) == 0
+    assert "Azure AI Search index 'docs'" in capsys.readouterr().out
+    assert len(search_service.documents["docs"]) >= 2
