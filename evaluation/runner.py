@@ -1,0 +1,108 @@
+"""Run a questions file through retrieval and the answer step, and score it.
+
+Each line of the file is `{"question": str, "expected_sources": [str, ...]}`. Retrieval asks for
+max(top_k, 3) passages so hit@3 is known whatever `top_k` is; the answer step gets the first
+`top_k`, as the pipeline's `generate_answer` would. The providers are passed in, so the same code
+scores the local defaults, the MiniLM extra or Azure services.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from evaluation.metrics import QuestionScore, Summary, first_hit_rank, summarize
+from providers.base import AnswerGenerator, Embedder, Retriever
+from providers.errors import ProviderError
+
+__all__ = ["QUESTIONS_FILE", "EvalQuestion", "EvalReport", "evaluate", "load_questions"]
+
+QUESTIONS_FILE = Path(__file__).resolve().parent / "questions.jsonl"
+
+
+@dataclass(frozen=True, slots=True)
+class EvalQuestion:
+    question: str
+    expected_sources: list[str]
+
+
+@dataclass(slots=True)
+class EvalReport:
+    summary: Summary
+    scores: list[QuestionScore]
+    providers: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "summary": asdict(self.summary),
+            "providers": self.providers,
+            "questions": [
+                {**asdict(s), "hit_at_1": s.hit_at(1), "hit_at_3": s.hit_at(3), "cites_expected": s.cites_expected}
+                for s in self.scores
+            ],
+        }
+
+
+def load_questions(path: str | Path) -> list[EvalQuestion]:
+    """The questions of a JSONL file; `ProviderError.invalid_input` names the first bad line."""
+    questions: list[EvalQuestion] = []
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise ProviderError.invalid_input(f"cannot read {path}: {error.strerror or error}") from error
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            question = item["question"]
+            expected = item["expected_sources"]
+            if not isinstance(question, str) or not question.strip():
+                raise ValueError("question must be a non-empty string")
+            if not isinstance(expected, list) or not expected or not all(isinstance(s, str) for s in expected):
+                raise ValueError("expected_sources must be a non-empty list of strings")
+        except (ValueError, KeyError, TypeError) as error:
+            raise ProviderError.invalid_input(f"{path}:{number}: {error}") from error
+        questions.append(EvalQuestion(question.strip(), list(expected)))
+    if not questions:
+        raise ProviderError.invalid_input(f"{path} holds no questions")
+    return questions
+
+
+def evaluate(
+    questions: Sequence[EvalQuestion],
+    *,
+    embedder: Embedder,
+    retriever: Retriever,
+    generator: AnswerGenerator,
+    top_k: int = 3,
+    providers: dict[str, str] | None = None,
+) -> EvalReport:
+    """Score every question; provider errors propagate (a broken setup should not score zero quietly)."""
+    if top_k < 1:
+        raise ProviderError.invalid_input("top_k must be at least 1")
+    scores: list[QuestionScore] = []
+    for item in questions:
+        started = time.perf_counter()
+        vector = embedder.embed([item.question]).vectors[0]
+        passages = retriever.search(item.question, vector, top_k=max(top_k, 3))
+        answer = generator.answer(item.question, passages[:top_k])
+        by_id = {p.id: p.source for p in passages}
+        cited = list(dict.fromkeys(by_id[i] for i in answer.quotes if i in by_id))
+        retrieved = [p.source for p in passages]
+        scores.append(
+            QuestionScore(
+                question=item.question,
+                expected_sources=item.expected_sources,
+                retrieved_sources=retrieved,
+                cited_sources=cited,
+                rank=first_hit_rank(retrieved, item.expected_sources),
+                answer=answer.text,
+                seconds=time.perf_counter() - started,
+            )
+        )
+    return EvalReport(summarize(scores, top_k=top_k), scores, dict(providers or {}))
