@@ -26,12 +26,13 @@ APP_PACKAGES = ("contracts", "config", "triggers", "orchestration", "activities"
 # Opt-in extras that never run on Azure (the MiniLM embedder is a local alternative).
 LOCAL_ONLY_MODULES = {"providers/local/minilm_embedder.py"}
 # Extras that stay opt-in on Azure: OTLP export runs only when OTEL_EXPORTER_OTLP_ENDPOINT is set.
-OPT_IN_EXTRAS = ("otlp",)
+OPT_IN_EXTRAS = ("otlp", "ann")
 # Imports that name their distribution differently and may not be installed where tests run.
 KNOWN_DISTRIBUTIONS = {
     "azure.monitor.opentelemetry": "azure-monitor-opentelemetry",
     "azure.functions": "azure-functions",
     "azure.durable_functions": "azure-functions-durable",
+    "usearch": "usearch",
 }
 
 
