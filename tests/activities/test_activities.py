@@ -1,0 +1,91 @@
+"""The four activities with the embedded default providers, called as the worker calls them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from activities import _step
+from activities.embed_query import embed_query
+from activities.generate_answer import generate_answer
+from activities.publish_result import publish_result
+from activities.search_documents import search_documents
+from config import get_settings
+from contracts import COMPLETED_EVENT_TYPE, ErrorKind, QueryEmbedding, StepError, event_id_for
+from providers.errors import ProviderError
+
+EMBED = embed_query._function._func
+SEARCH = search_documents._function._func
+GENERATE = generate_answer._function._func
+PUBLISH = publish_result._function._func
+QUESTION = "What happens to a queue message that is not a valid question?"
+
+
+def common(**extra: Any) -> dict[str, Any]:
+    return {"instance_id": "act-1", "attempt": 1, "traceparent": None, **extra}
+
+
+def failure_of(call: Any, payload: Any) -> StepError:
+    with pytest.raises(_step.ActivityFailed) as caught:
+        call(payload)
+    return StepError.from_failure(str(caught.value))
+
+
+def test_the_steps_chain_into_a_cited_answer() -> None:
+    embedding = EMBED(common(question=QUESTION))
+    vector = QueryEmbedding.model_validate(embedding)
+    assert vector.dimensions == 384 and vector.model.startswith("local-hashing")
+
+    found = SEARCH(common(question=QUESTION, embedding=embedding, top_k=4))
+    assert 1 <= len(found["hits"]) <= 4
+    assert "corpus/service-bus.md" in [hit["source"] for hit in found["hits"]]
+    assert "content" not in json.dumps(found)  # passage text stays in the index
+
+    refs = [{"id": hit["id"], "score": hit["score"]} for hit in found["hits"]]
+    answer = GENERATE(common(question=QUESTION, passages=refs))
+    assert answer["citations"], answer
+    assert {c["id"] for c in answer["citations"]} <= {r["id"] for r in refs}
+    assert all(len(c["quote"]) <= get_settings().pipeline_snippet_chars + 1 for c in answer["citations"])
+    assert answer["duration_ms"] > 0
+
+
+def test_input_that_is_not_the_contract_fails_as_invalid_input_without_retry() -> None:
+    error = failure_of(EMBED, {"instance_id": "x", "question": "q", "surprise": True})
+    assert error.kind is ErrorKind.INVALID_INPUT and not error.kind.retryable
+    assert "surprise" in error.message
+    assert failure_of(SEARCH, "{not json").kind is ErrorKind.INVALID_INPUT
+
+
+def test_provider_errors_keep_their_kind_and_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Throttled:
+        model = "throttled"
+
+        def embed(self, texts: list[str]) -> Any:
+            raise ProviderError.transient("429 from the model", retry_after_s=12)
+
+    monkeypatch.setattr("activities.embed_query.get_embedder", lambda: Throttled())
+    error = failure_of(EMBED, common(question="q"))
+    assert (error.kind, error.retry_after_s, error.message) == (ErrorKind.TRANSIENT, 12, "429 from the model")
+
+
+def test_publish_is_idempotent_on_the_event_id() -> None:
+    result = {
+        "instance_id": "act-1",
+        "question": "q",
+        "answer": "a",
+        "citations": [],
+        "models": {},
+        "timings_ms": {},
+    }
+    first = PUBLISH(common(result=result))
+    second = PUBLISH(common(result=result))
+    assert first["event_id"] == second["event_id"] == event_id_for("act-1", COMPLETED_EVENT_TYPE)
+    lines = (Path(get_settings().pipeline_data_dir) / "events.jsonl").read_text().splitlines()
+    assert [json.loads(line)["id"] for line in lines] == [first["event_id"]]
+
+
+def test_publish_needs_exactly_one_outcome() -> None:
+    assert failure_of(PUBLISH, common()).kind is ErrorKind.INVALID_INPUT
