@@ -41,8 +41,17 @@ def _uses_openai_compatible_embeddings(s: Settings) -> bool:
 
 
 def describe_providers(settings: Settings | None = None) -> dict[str, str]:
-    """Which provider serves each role under these settings (for the startup line and `--json`)."""
-    s = settings or get_settings()
+    """Which provider serves each role under these settings (this process's settings by default)."""
+    return _describe(settings) if settings is not None else dict(_described())
+
+
+@lru_cache(maxsize=1)
+def _described() -> dict[str, str]:
+    """This process's description, computed once: activities label every span with it."""
+    return _describe(get_settings())
+
+
+def _describe(s: Settings) -> dict[str, str]:
     if _uses_azure_openai_embeddings(s):
         embedder = f"azure-openai:{s.azure_openai_embedding_deployment}"
     elif _uses_openai_compatible_embeddings(s):
@@ -163,6 +172,7 @@ def get_publisher() -> EventPublisher:
 def reset() -> None:
     """Close and forget built providers and settings (tests, or after settings change in-process)."""
     global _announced
+    _described.cache_clear()
     for cached in (get_embedder, _embedder, get_retriever, get_generator, get_publisher):
         if cached.cache_info().currsize:
             close = getattr(cached(), "close", None)
