@@ -1,0 +1,182 @@
+"""Retrieval benchmark: local index build and query latency at scale, ANN recall, and eval scores per embedder.
+
+    .venv/bin/python bench/retrieval.py latency --chunks 10000 100000
+    .venv/bin/python bench/retrieval.py eval
+
+`latency` fills a SqliteIndex with synthetic chunks (random words for FTS5; 384-dimension vectors
+with low intrinsic dimension plus noise, a stand-in for sentence embeddings) and times the
+SQLite build, the vector load, the HNSW build, and full hybrid `search()` calls, exact and
+approximate; recall@10 compares the HNSW neighbours with exact ones. `eval` runs
+`evaluation/questions.jsonl` over the bundled corpus with the hashing embedder and, when the
+extra is installed, MiniLM. Results are recorded in bench/RESULTS-retrieval.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from providers.local.sqlite_index import ChunkRecord, SqliteIndex
+
+__all__ = ["main"]
+
+_DIMS = 384
+_WORDS = [f"w{i}" for i in range(5_000)]
+
+
+class _Synthetic:
+    """An embedder stand-in: the index only needs `model` and `dimensions`."""
+
+    model = "synthetic-384"
+    dimensions = _DIMS
+
+
+def _vectors(n: int, rng: np.random.Generator) -> np.ndarray:
+    projection = np.random.default_rng(1).standard_normal((24, _DIMS)).astype(np.float32)
+    x = rng.standard_normal((n, 24)).astype(np.float32) @ projection
+    x += 0.5 * rng.standard_normal((n, _DIMS)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def _percentiles(seconds: list[float]) -> tuple[float, float]:
+    ms = sorted(s * 1000 for s in seconds)
+    return statistics.median(ms), ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+
+
+def latency(chunks: int, queries: int = 200) -> dict[str, float]:
+    rng = np.random.default_rng(0)
+    data = _vectors(chunks + queries, rng)
+    base, probes = data[:chunks], data[chunks:]
+    words = rng.integers(0, len(_WORDS), size=(chunks, 40))
+    with tempfile.TemporaryDirectory() as folder:
+        started = time.perf_counter()
+        with SqliteIndex(folder, embedder=_Synthetic(), ann_threshold=0) as index:
+            per_doc = 50
+            for d, start in enumerate(range(0, chunks, per_doc)):
+                rows = range(start, min(start + per_doc, chunks))
+                records = [
+                    ChunkRecord(title=f"doc {d}", content=" ".join(_WORDS[w] for w in words[r]), ordinal=i)
+                    for i, r in enumerate(rows)
+                ]
+                index.replace_document(
+                    f"doc{d}.md",
+                    title=f"doc {d}",
+                    content_hash=str(d),
+                    chunks=records,
+                    vectors=base[start : start + len(records)],
+                )
+            build_s = time.perf_counter() - started
+            started = time.perf_counter()
+            index.warm()
+            load_s = time.perf_counter() - started
+            texts = [" ".join(_WORDS[w] for w in rng.integers(0, len(_WORDS), 6)) for _ in range(queries)]
+            exact_times = []
+            for text, probe in zip(texts, probes, strict=True):
+                t = time.perf_counter()
+                index.search(text, probe, top_k=10)
+                exact_times.append(time.perf_counter() - t)
+        started = time.perf_counter()
+        with SqliteIndex(folder, embedder=_Synthetic(), ann_threshold=1) as approximate:
+            approximate.warm()  # builds and saves the HNSW graph
+            ann_build_s = time.perf_counter() - started
+            ann_times = []
+            for text, probe in zip(texts, probes, strict=True):
+                t = time.perf_counter()
+                approximate.search(text, probe, top_k=10)
+                ann_times.append(time.perf_counter() - t)
+        started = time.perf_counter()
+        with SqliteIndex(folder, embedder=_Synthetic(), ann_threshold=1) as reopened:
+            reopened.warm()  # loads the saved graph
+            ann_load_s = time.perf_counter() - started
+        from providers.local.ann import HnswIndex
+
+        graph = HnswIndex.build(base)
+        exact_top = np.argsort(-(probes @ base.T), axis=1)[:, :10]
+        found = sum(
+            len(set(graph.search(p, 10).tolist()) & set(row.tolist())) for p, row in zip(probes, exact_top, strict=True)
+        )
+        vector_times = []
+        for probe in probes:
+            t = time.perf_counter()
+            scores = base @ probe
+            np.argpartition(-scores, 49)[:50]
+            vector_times.append(time.perf_counter() - t)
+    e50, e99 = _percentiles(exact_times)
+    a50, a99 = _percentiles(ann_times)
+    v50, v99 = _percentiles(vector_times)
+    return {
+        "chunks": chunks,
+        "build_s": build_s,
+        "load_s": load_s,
+        "ann_build_s": ann_build_s,
+        "ann_load_s": ann_load_s,
+        "hybrid_exact_p50_ms": e50,
+        "hybrid_exact_p99_ms": e99,
+        "hybrid_ann_p50_ms": a50,
+        "hybrid_ann_p99_ms": a99,
+        "vector_exact_p50_ms": v50,
+        "vector_exact_p99_ms": v99,
+        "ann_recall_at_10": found / exact_top.size,
+    }
+
+
+def evaluate_embedders() -> None:
+    from evaluation import QUESTIONS_FILE, evaluate, load_questions
+    from providers import factory
+
+    questions = load_questions(QUESTIONS_FILE)
+    for embedder in ("hash", "minilm"):
+        with tempfile.TemporaryDirectory() as folder:
+            os.environ["PIPELINE_DATA_DIR"] = folder
+            os.environ["PIPELINE_LOCAL_EMBEDDER"] = embedder
+            factory.reset()
+            try:
+                started = time.perf_counter()
+                retriever = factory.get_retriever()  # indexes the bundled corpus
+                index_s = time.perf_counter() - started
+                report = evaluate(
+                    questions,
+                    embedder=factory.get_embedder(),
+                    retriever=retriever,
+                    generator=factory.get_generator(),
+                    top_k=3,
+                )
+            except Exception as error:  # the extra may be missing: say so and go on
+                print(f"{embedder}: skipped ({error})")
+                continue
+            finally:
+                factory.reset()
+        s = report.summary
+        print(
+            f"{embedder}: questions={s.questions} hit@1={s.hit_at_1:.3f} hit@3={s.hit_at_3:.3f} mrr={s.mrr:.3f} "
+            f"cites={s.answer_cites_expected:.3f} ms/question={s.mean_seconds * 1000:.1f} corpus index s={index_s:.1f}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("latency")
+    run.add_argument("--chunks", type=int, nargs="+", default=[10_000, 100_000])
+    run.add_argument("--queries", type=int, default=200)
+    commands.add_parser("eval")
+    args = parser.parse_args()
+    if args.command == "eval":
+        evaluate_embedders()
+        return
+    for n in args.chunks:
+        result = latency(n, args.queries)
+        print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in result.items()), flush=True)
+
+
+if __name__ == "__main__":
+    main()
