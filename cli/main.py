@@ -55,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("paths", nargs="+")
     index.add_argument("--recreate", action="store_true", help="drop the index first")
 
+    evaluate = commands.add_parser("eval", help="score retrieval and answers on a questions file (JSONL)")
+    evaluate.add_argument("questions", type=Path)
+    evaluate.add_argument("--top-k", type=int, default=3)
+    evaluate.add_argument("--json-out", type=Path, help="write the scores as JSON here")
+    evaluate.add_argument("--per-question", action="store_true", help="a row per question, not only the summary")
+
     status = commands.add_parser("status", help="status of a run")
     status.add_argument("instance_id")
     status.add_argument("--json", action="store_true")
@@ -93,6 +99,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from cli.index_command import run_index
 
         return run_index(args.paths, recreate=args.recreate)
+    if args.command == "eval":
+        from cli.eval_command import run_eval
+
+        return run_eval(args.questions, top_k=args.top_k, json_out=args.json_out, per_question=args.per_question)
     if args.command == "status":
         from cli.status_command import run_status
 

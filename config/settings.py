@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     pipeline_local_embedder: str = Field(default="hash", description="hash (default) or minilm (extra).")
     pipeline_snippet_chars: int = Field(default=240, ge=40, le=2000, description="Longest quote per citation.")
 
+    pipeline_ann_threshold: int = Field(
+        default=50_000, ge=0, description="Chunks from which the local index uses HNSW (ann extra); 0: always exact."
+    )
+
     # Fault injection, for rehearsing failures (see providers/faults.py): "generation=transient:0.3,..."
     pipeline_faults: str = ""
     pipeline_faults_seed: int | None = None

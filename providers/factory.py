@@ -138,7 +138,7 @@ def open_local_index(s: Settings) -> Retriever:
     from providers.local.sqlite_index import SqliteIndex
 
     embedder = _embedder()
-    index = SqliteIndex(s.pipeline_data_dir / "index", embedder=embedder)
+    index = SqliteIndex(s.pipeline_data_dir / "index", embedder=embedder, ann_threshold=s.pipeline_ann_threshold)
     ensure_sample_index(index, embedder)
     return index
 
