@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     pipeline_event_source: str = "/durable-ai-pipeline"
     pipeline_local_embedder: str = Field(default="hash", description="hash (default) or minilm (extra).")
     pipeline_snippet_chars: int = Field(default=240, ge=40, le=2000, description="Longest quote per citation.")
+    pipeline_event_retry_window_s: float | None = Field(
+        default=None, gt=0, description="How long a webhook delivery is retried before events-undelivered.jsonl."
+    )
 
     pipeline_ann_threshold: int = Field(
         default=50_000, ge=0, description="Chunks from which the local index uses HNSW (ann extra); 0: always exact."

@@ -172,6 +172,12 @@ class EmbeddedHost:
             self.port = sockets[0].getsockname()[1] if sockets else self.requested_port
             await self.engine.start()
             if self.consume_queues:
+                # This process owns the data dir (the lock above): locks left in its queues are a killed host's.
+                for spec in self.app.of_kind("serviceBus"):
+                    released = self.queue(spec.queue_name or "").release_locks()
+                    if released:
+                        log.info("released %d message lock(s) a stopped host left on '%s'", released,
+                                 spec.queue_name)
                 self._consumer = QueueConsumer(self.app, self.queue, self.client_binding, self._executor)
                 self._consumer.start()
         except BaseException:

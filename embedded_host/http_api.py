@@ -213,5 +213,6 @@ def build_web_app(
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     _Durable(engine, base_url, hub).add_routes(app)
     routes = _AppRoutes(loaded, lambda: client_binding_json(base_url(), hub), executor)
-    app.router.add_route("*", "/{tail:.*}", routes.handle)
+    # `[\s\S]` rather than `.`: a path with an encoded newline must reach the app (and its 404), not aiohttp's.
+    app.router.add_route("*", r"/{tail:[\s\S]*}", routes.handle)
     return app

@@ -12,6 +12,7 @@ from contracts import FieldProblem, ProblemDetails
 
 __all__ = [
     "MAX_BODY_BYTES",
+    "UNREADABLE_JSON",
     "BodyRejected",
     "field_problems",
     "json_response",
@@ -21,6 +22,7 @@ __all__ = [
 
 MAX_BODY_BYTES = 64 * 1024
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+UNREADABLE_JSON = "The body is JSON nested too deeply or holding a number too long to read."
 
 
 class BodyRejected(Exception):
@@ -92,3 +94,5 @@ def read_json_body(req: func.HttpRequest) -> Any:
                 400, "Invalid JSON", f"The body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."
             )
         ) from None
+    except (ValueError, RecursionError):  # valid JSON the parser refuses: an integer over 4300 digits, deep nesting
+        raise BodyRejected(ProblemDetails.of(400, "Invalid JSON", UNREADABLE_JSON)) from None

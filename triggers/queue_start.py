@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from config import get_settings
 from contracts import Question
 from telemetry import current_traceparent, starter_span
-from triggers._http import MAX_BODY_BYTES
+from triggers._http import MAX_BODY_BYTES, UNREADABLE_JSON
 from triggers.starting import instance_id_for_message, start_once
 
 __all__ = ["FUNCTION_NAME", "InvalidMessage", "bp", "dead_letter_body", "parse_question"]
@@ -54,6 +54,8 @@ def parse_question(body: bytes) -> Question:
         raise InvalidMessage("InvalidEncoding", "The body is not UTF-8 text.") from None
     except json.JSONDecodeError as exc:
         raise InvalidMessage("InvalidJson", f"The body is not valid JSON: {exc.msg} at position {exc.pos}.") from None
+    except (ValueError, RecursionError):  # an integer over 4300 digits, nesting deeper than the parser goes
+        raise InvalidMessage("InvalidJson", UNREADABLE_JSON) from None
     try:
         return Question.model_validate(data)
     except ValidationError as exc:

@@ -20,7 +20,7 @@ from config import get_settings
 from contracts import PipelineInput, Question
 from orchestration.orchestrator import ORCHESTRATOR_NAME
 
-__all__ = ["StartOutcome", "instance_id_for", "instance_id_for_message", "start_once"]
+__all__ = ["StartOutcome", "instance_id_for", "instance_id_for_message", "is_instance_id", "start_once"]
 
 log = logging.getLogger(__name__)
 
@@ -28,20 +28,42 @@ log = logging.getLogger(__name__)
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
 
+_DOT_SEGMENTS = frozenset({".", ".."})
+
+
+def is_instance_id(value: str) -> bool:
+    """Whether `value` can name a run this app starts (request ids, safe message ids, uuids, hashed ids).
+
+    Anything else cannot exist, and must not reach the Durable client: it puts the id into a URL path
+    unescaped, so `#` or `?` (or a `.`/`..` segment) would turn a status query into a different request.
+    """
+    return bool(_SAFE_ID.match(value)) and value not in _DOT_SEGMENTS
+
+
+def _hashed(prefix: str, value: str) -> str:
+    return prefix + hashlib.sha256(value.encode()).hexdigest()[:40]
+
+
+def _from_request_id(request_id: str) -> str:
+    # "." and ".." are valid request ids but URL dot segments: as instance ids they would address the
+    # instance list, so they get a deterministic stand-in instead.
+    return _hashed("rid-", request_id) if request_id in _DOT_SEGMENTS else request_id
+
+
 def instance_id_for(question: Question) -> str:
     """From the caller's request_id when given (a repeat never runs twice), else a new uuid."""
-    return question.request_id or uuid.uuid4().hex
+    return _from_request_id(question.request_id) if question.request_id else uuid.uuid4().hex
 
 
 def instance_id_for_message(message_id: str | None, question: Question) -> str:
     """Queue messages: the request_id wins, then the Service Bus message id (hashed if unsafe)."""
     if question.request_id:
-        return question.request_id
+        return _from_request_id(question.request_id)
     if not message_id:
         return uuid.uuid4().hex
-    if _SAFE_ID.match(message_id):
+    if is_instance_id(message_id):
         return message_id
-    return "msg-" + hashlib.sha256(message_id.encode()).hexdigest()[:40]
+    return _hashed("msg-", message_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrc
 
 from contracts import ProblemDetails, Result, StatusResponse
 from triggers._http import json_response, problem_response
+from triggers.starting import is_instance_id
 
 __all__ = ["FUNCTION_NAME", "ROUTE", "bp", "status_view", "status_view_from_json"]
 
@@ -49,7 +50,7 @@ def status_view(status: DurableOrchestrationStatus) -> StatusResponse:
 @bp.durable_client_input(client_name="client")
 async def get_pipeline_status(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     instance_id = req.route_params.get("instance_id", "")
-    status = await client.get_status(instance_id)
+    status = await client.get_status(instance_id) if is_instance_id(instance_id) else None
     if status is None or status.runtime_status is None:
         return problem_response(
             ProblemDetails.of(404, "Unknown instance", f"No pipeline run has the id '{instance_id[:100]}'."), req

@@ -11,6 +11,10 @@ whether another attempt can help:
 - any other 4xx -> REJECTED (the same request would be refused again);
 - a response the code cannot read -> INTERNAL.
 
+Messages are redacted (`redact`): configured keys and connection strings, `key=value` secrets and bearer
+tokens become `***`, because some servers quote a rejected key and these messages reach status, events
+and spans.
+
 SDK-internal retries are kept small where the clients are built (openai `max_retries=1`,
 azure-core `retry_total=1`): the orchestrator owns retries, with per-step backoff the run can
 see; SDK retries hidden inside one attempt would multiply them and stretch activity time.
@@ -19,6 +23,7 @@ see; SDK retries hidden inside one attempt would multiply them and stretch activ
 from __future__ import annotations
 
 import email.utils
+import re
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -29,6 +34,7 @@ from providers.errors import ProviderError
 
 __all__ = [
     "classify_status",
+    "redact",
     "retry_after_seconds",
     "translate",
     "translating",
@@ -100,13 +106,64 @@ def translating(service: str) -> Iterator[None]:
     except ProviderError:
         raise
     except Exception as exc:
-        raise translate(exc, service=service) from exc
+        translated = translate(exc, service=service)
+        _scrub(exc)  # the cause stays chained for debugging, without a key it may quote
+        raise translated from exc
 
 
 def _message(service: str, detail: str) -> str:
     # One line: SDK messages (credential chains especially) span many lines and end up in events.
-    text = " ".join(f"{service}: {detail}".split())
+    text = redact(" ".join(f"{service}: {detail}".split()))
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
+
+
+# `key=value` secrets in connection strings and URLs, and bearer tokens, whatever their value.
+_SECRET_PAIRS = re.compile(
+    r"(?i)\b(SharedAccessKey|SharedAccessSignature|AccountKey|InstrumentationKey|sig|api[-_]?key|password|token)"
+    r"=([^;&\s\"']+)"
+)
+_BEARER = re.compile(r"(?i)\bBearer\s+[A-Za-z0-9._~+/=-]+")
+
+
+def _configured_secrets() -> list[str]:
+    """The keys and connection strings in this process's settings (and a connection string's key)."""
+    try:
+        from config import get_settings
+
+        s = get_settings()
+    except Exception:  # settings that do not parse cannot have reached a service either
+        return []
+    values = [s.azure_openai_api_key, s.openai_api_key, s.azure_search_api_key, s.eventgrid_topic_key,
+              s.service_bus_connection, s.applicationinsights_connection_string]
+    values += [m.group(2) for v in values if v for m in _SECRET_PAIRS.finditer(v)]
+    return sorted({v for v in values if v and len(v) >= 8}, key=len, reverse=True)
+
+
+def _scrub(exc: BaseException | None, depth: int = 0) -> None:
+    """Redact an SDK exception (and what it chains) in place: a formatted traceback, as span exception
+    events and logs record it, prints each exception of the chain with `str()`, i.e. from its `args`."""
+    if exc is None or depth > 5:
+        return
+    text = str(exc)
+    clean = redact(text)
+    if clean != text:
+        exc.args = (clean,)
+        if isinstance(getattr(exc, "message", None), str):
+            exc.message = clean  # type: ignore[attr-defined]
+        if getattr(exc, "body", None) is not None:
+            exc.body = None  # type: ignore[attr-defined]
+    _scrub(exc.__cause__, depth + 1)
+    _scrub(exc.__context__, depth + 1)
+
+
+def redact(text: str) -> str:
+    """`text` without the configured secrets, `key=value` secrets or bearer tokens: services (and some
+    OpenAI-compatible servers) echo a rejected key in their error message, and these messages travel on
+    into status, Failed events and spans."""
+    for secret in _configured_secrets():
+        text = text.replace(secret, "***")
+    text = _SECRET_PAIRS.sub(lambda m: f"{m.group(1)}=***", text)
+    return _BEARER.sub("Bearer ***", text)
 
 
 def _from_status(status: int, headers: Mapping[str, str] | None, service: str, detail: str) -> ProviderError:

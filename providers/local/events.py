@@ -397,7 +397,10 @@ class LocalEventSink:
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> LocalEventSink:
-        """The sink for `PIPELINE_DATA_DIR` and `PIPELINE_EVENT_WEBHOOKS`; `options` as in `__init__`."""
+        """The sink for `PIPELINE_DATA_DIR`, `PIPELINE_EVENT_WEBHOOKS` and `PIPELINE_EVENT_RETRY_WINDOW_S`;
+        `options` as in `__init__` (they win over settings)."""
+        if settings.pipeline_event_retry_window_s is not None:
+            options.setdefault("retry_window_s", settings.pipeline_event_retry_window_s)
         return cls(settings.pipeline_data_dir, settings.event_webhooks, **options)
 
     @property
