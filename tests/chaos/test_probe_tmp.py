@@ -1,0 +1,5 @@
+import pytest
+
+pytestmark = pytest.mark.chaos
+def test_x():
+    pass
