@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, field_validator
 
 __all__ = ["MAX_METADATA_ENTRIES", "Question"]
 
@@ -24,7 +24,7 @@ class Question(BaseModel):
         description="The question, 1..2000 characters after trimming.",
         examples=["How does the pipeline retry a failed step?"],
     )
-    top_k: int = Field(default=3, ge=1, le=20, description="How many passages to retrieve.")
+    top_k: StrictInt = Field(default=3, ge=1, le=20, description="How many passages to retrieve (an integer, not 3.0).")
     request_id: RequestId | None = Field(
         default=None,
         description="Caller's idempotency key; becomes the instance id, so a repeat never runs twice.",
@@ -32,6 +32,14 @@ class Question(BaseModel):
     metadata: dict[MetadataKey, MetadataValue] | None = Field(
         default=None, description=f"At most {MAX_METADATA_ENTRIES} caller-defined string pairs, echoed in events."
     )
+
+    @field_validator("question")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        # Control characters (NUL above all) are never part of a question and break downstream tools.
+        if any((ord(ch) < 32 and ch not in "\t\n\r") or ord(ch) == 127 for ch in value):
+            raise ValueError("must not contain control characters")
+        return value
 
     @field_validator("metadata")
     @classmethod

@@ -193,7 +193,7 @@ class SqliteIndex:
                 connection.execute("PRAGMA foreign_keys=ON")
                 connection.execute("PRAGMA busy_timeout=10000")
             except (OSError, sqlite3.Error) as error:
-                raise ProviderError.configuration(f"cannot open the local index at {self._path}: {error}") from error
+                raise _open_error(f"cannot open the local index at {self._path}", error) from error
             self._local.connection = connection
             with self._lock:
                 self._connections.append(connection)
@@ -212,7 +212,7 @@ class SqliteIndex:
                     (_SCHEMA_VERSION,),
                 )
             except sqlite3.Error as error:
-                raise ProviderError.configuration(f"cannot prepare the local index at {self._path}: {error}") from error
+                raise _open_error(f"cannot prepare the local index at {self._path}", error) from error
             self._ready = True
 
     def close(self) -> None:
@@ -521,6 +521,14 @@ class SqliteIndex:
                 if isinstance(error, sqlite3.Error):
                     raise ProviderError.transient(f"writing the local index failed: {error}") from error
                 raise
+
+
+def _open_error(what: str, error: Exception) -> ProviderError:
+    """A busy or locked database is another writer at work (retry); anything else needs a person."""
+    text = str(error).lower()
+    if isinstance(error, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
+        return ProviderError.transient(f"{what}: {error}")
+    return ProviderError.configuration(f"{what}: {error}")
 
 
 def chunk_id(source: str, content_hash: str, ordinal: int) -> str:

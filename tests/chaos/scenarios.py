@@ -439,6 +439,7 @@ def run_permanent_failures(workdir: Path, *, questions: int = 10, max_attempts: 
             "expected_calls": expected_calls,
             "attempts_in_failed_events": sorted({d["attempts"] for d in failed.values()}),
             "error_kinds": sorted({d["error_kind"] for d in failed.values()}),
+            "error_messages": sorted({d["message"] for d in failed.values()})[:5],
             "completed_events": sum(1 for e in lines if e["type"] == COMPLETED_EVENT_TYPE),
             "tracebacks_in_events": sum("Traceback" in json.dumps(e) for e in lines),
         }

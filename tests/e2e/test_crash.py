@@ -14,7 +14,7 @@ pytestmark = pytest.mark.e2e
 
 
 def test_kill_9_mid_run_loses_nothing_and_duplicates_no_completion(serve, webhook, tmp_path) -> None:
-    slow = serve(PIPELINE_EVENT_WEBHOOKS=webhook.url, PIPELINE_FAULTS="retrieval=slow:1:400").start()
+    slow = serve(PIPELINE_EVENT_WEBHOOKS=webhook.url, PIPELINE_FAULTS="retrieval=slow:1:1500").start()
     ids = [f"crash-{i}" for i in range(30)]
     questions = tmp_path / "questions.jsonl"
     questions.write_text(
