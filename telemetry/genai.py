@@ -25,7 +25,7 @@ from opentelemetry.trace import Span, SpanKind
 
 from telemetry.content import record_content
 from telemetry.metrics import record_operation_duration, record_tokens
-from telemetry.spans import record_error, tracer
+from telemetry.spans import error_kind, recorded_span
 
 __all__ = ["ModelCall", "data_source_id", "model_span", "provider_name", "retrieval_span"]
 
@@ -85,9 +85,7 @@ class ModelCall:
 
 
 @contextmanager
-def model_span(
-    operation: Literal["embeddings", "chat"], *, provider: str, request_model: str
-) -> Iterator[ModelCall]:
+def model_span(operation: Literal["embeddings", "chat"], *, provider: str, request_model: str) -> Iterator[ModelCall]:
     """A CLIENT span around one model call; `provider` is the `describe_providers` text of its role."""
     system = provider_name(provider)
     attributes = {
@@ -97,18 +95,12 @@ def model_span(
         "gen_ai.request.model": request_model,
     }
     started = time.perf_counter()
-    with tracer().start_as_current_span(
-        f"{operation} {request_model}",
-        kind=SpanKind.CLIENT,
-        attributes=attributes,
-        record_exception=False,
-        set_status_on_exception=False,
-    ) as span:
+    with recorded_span(f"{operation} {request_model}", kind=SpanKind.CLIENT, attributes=attributes) as span:
         call = ModelCall(span, dict(attributes))
         try:
             yield call
         except Exception as exc:
-            call.metric_attributes["error.type"] = record_error(span, exc)
+            call.metric_attributes["error.type"] = error_kind(exc)
             raise
         finally:
             metric_attributes = {k: v for k, v in call.metric_attributes.items() if k != "gen_ai.system"}
@@ -134,15 +126,5 @@ def retrieval_span(*, provider: str, top_k: int, query: str) -> Iterator[Span]:
     }
     if record_content():
         attributes["gen_ai.retrieval.query.text"] = query
-    with tracer().start_as_current_span(
-        f"retrieval {data_source}",
-        kind=SpanKind.CLIENT,
-        attributes=attributes,
-        record_exception=False,
-        set_status_on_exception=False,
-    ) as span:
-        try:
-            yield span
-        except Exception as exc:
-            record_error(span, exc)
-            raise
+    with recorded_span(f"retrieval {data_source}", kind=SpanKind.CLIENT, attributes=attributes) as span:
+        yield span

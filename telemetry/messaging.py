@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 from opentelemetry.trace import Span, SpanKind
 
-from telemetry.spans import record_error, tracer
+from telemetry.spans import recorded_span
 
 __all__ = ["publish_span"]
 
@@ -23,7 +23,7 @@ def publish_span(*, destination: str, message_id: str, event_type: str) -> Itera
     `messaging.system` is `eventgrid` for the local sink too: it stands in for the Event Grid topic
     (same CloudEvents, same ids), and one value keeps the dashboards the same in both places.
     """
-    with tracer().start_as_current_span(
+    with recorded_span(
         f"send {destination}",
         kind=SpanKind.PRODUCER,
         attributes={
@@ -35,11 +35,5 @@ def publish_span(*, destination: str, message_id: str, event_type: str) -> Itera
             "cloudevents.event_id": message_id,
             "cloudevents.event_type": event_type,
         },
-        record_exception=False,
-        set_status_on_exception=False,
     ) as span:
-        try:
-            yield span
-        except Exception as exc:
-            record_error(span, exc)
-            raise
+        yield span

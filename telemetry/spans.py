@@ -29,6 +29,7 @@ __all__ = [
     "current_traceparent",
     "error_kind",
     "record_error",
+    "recorded_span",
     "starter_span",
     "step_span",
 ]
@@ -92,36 +93,18 @@ def annotate_step(**attributes: AttributeValue) -> None:
 
 
 @contextmanager
-def step_span(step: str, *, instance_id: str, attempt: int, traceparent: str | None) -> Iterator[Span]:
-    """One span per step attempt, child of the run's trace; errors and the duration are recorded."""
-    started = time.perf_counter()
-    with tracer().start_as_current_span(
-        f"pipeline.{step}",
-        context=context_from_traceparent(traceparent),
-        kind=SpanKind.INTERNAL,
-        attributes={"pipeline.step": step, "pipeline.instance_id": instance_id, "pipeline.attempt": attempt},
-        record_exception=False,
-        set_status_on_exception=False,
-    ) as span:
-        try:
-            yield span
-        except Exception as exc:
-            kind = record_error(span, exc)
-            record_step_attempt(
-                step, attempt=attempt, seconds=time.perf_counter() - started, outcome="failure", error_kind=kind
-            )
-            raise
-        record_step_attempt(step, attempt=attempt, seconds=time.perf_counter() - started, outcome="success")
-
-
-@contextmanager
-def starter_span(
-    name: str, *, kind: SpanKind, traceparent: str | None, attributes: dict[str, AttributeValue]
+def recorded_span(
+    name: str,
+    *,
+    kind: SpanKind,
+    attributes: dict[str, AttributeValue],
+    context: otel_context.Context | None = None,
 ) -> Iterator[Span]:
-    """The span of a starter (HTTP server or Service Bus consumer), continuing the caller's trace."""
+    """The one way this package opens a span: an escaping exception is recorded once, by `record_error`
+    (status = the error kind, not the message), instead of by the SDK's defaults."""
     with tracer().start_as_current_span(
         name,
-        context=context_from_traceparent(traceparent),
+        context=context,
         kind=kind,
         attributes=attributes,
         record_exception=False,
@@ -132,3 +115,31 @@ def starter_span(
         except Exception as exc:
             record_error(span, exc)
             raise
+
+
+@contextmanager
+def step_span(step: str, *, instance_id: str, attempt: int, traceparent: str | None) -> Iterator[Span]:
+    """One span per step attempt, child of the run's trace; errors and the duration are recorded."""
+    started = time.perf_counter()
+    with recorded_span(
+        f"pipeline.{step}",
+        context=context_from_traceparent(traceparent),
+        kind=SpanKind.INTERNAL,
+        attributes={"pipeline.step": step, "pipeline.instance_id": instance_id, "pipeline.attempt": attempt},
+    ) as span:
+        try:
+            yield span
+        except Exception as exc:
+            seconds = time.perf_counter() - started
+            record_step_attempt(step, attempt=attempt, seconds=seconds, outcome="failure", error_kind=error_kind(exc))
+            raise
+        record_step_attempt(step, attempt=attempt, seconds=time.perf_counter() - started, outcome="success")
+
+
+@contextmanager
+def starter_span(
+    name: str, *, kind: SpanKind, traceparent: str | None, attributes: dict[str, AttributeValue]
+) -> Iterator[Span]:
+    """The span of a starter (HTTP server or Service Bus consumer), continuing the caller's trace."""
+    with recorded_span(name, context=context_from_traceparent(traceparent), kind=kind, attributes=attributes) as span:
+        yield span
