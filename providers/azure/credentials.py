@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, Union
 
 from providers.errors import ProviderError
 
@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COGNITIVE_SERVICES_SCOPE",
+    "Closing",
     "Credential",
+    "LazyClient",
     "OpenAIConnection",
     "close_default_credential",
     "default_credential",
@@ -34,6 +36,7 @@ Credential = Union[str, "AzureKeyCredential", "TokenCredential", None]
 
 _lock = threading.Lock()
 _default: TokenCredential | None = None
+C = TypeVar("C")
 
 
 def default_credential() -> TokenCredential:
@@ -49,6 +52,47 @@ def default_credential() -> TokenCredential:
                 ) from exc
             _default = DefaultAzureCredential()
         return _default
+
+
+class LazyClient(Generic[C]):
+    """An SDK client built on first use, never at import or construction, and closed with its owner.
+
+    Thread-safe: activities share one provider per process across the worker pool.
+    """
+
+    def __init__(self, build: Callable[[], C]) -> None:
+        self._build = build
+        self._client: C | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def built(self) -> bool:
+        return self._client is not None
+
+    def get(self) -> C:
+        with self._lock:
+            if self._client is None:
+                self._client = self._build()
+            return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()  # type: ignore[attr-defined]
+
+
+class Closing:
+    """`with provider:` closes what the provider opened (its `close()`)."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def close_default_credential() -> None:
@@ -121,8 +165,7 @@ class OpenAIConnection:
         # Small on purpose: the orchestrator owns retries (see providers.azure.errors).
         self.max_retries = max_retries
         self.timeout = timeout
-        self._client: object | None = None
-        self._lock = threading.Lock()
+        self._client: LazyClient[Any] = LazyClient(self._build)
 
     @property
     def endpoint(self) -> str:
@@ -132,18 +175,12 @@ class OpenAIConnection:
     def is_azure(self) -> bool:
         return self.azure_endpoint is not None
 
-    def client(self):  # -> openai.OpenAI; untyped so importing this module never imports openai
+    def client(self) -> Any:  # openai.OpenAI; Any so importing this module never imports openai
         """The SDK client, built on first use."""
-        with self._lock:
-            if self._client is None:
-                self._client = self._build()
-            return self._client
+        return self._client.get()
 
     def close(self) -> None:
-        with self._lock:
-            client, self._client = self._client, None
-        if client is not None:
-            client.close()  # type: ignore[attr-defined]
+        self._client.close()
 
     def _build(self) -> object:
         try:

@@ -133,8 +133,14 @@ def _configured_secrets() -> list[str]:
         s = get_settings()
     except Exception:  # settings that do not parse cannot have reached a service either
         return []
-    values = [s.azure_openai_api_key, s.openai_api_key, s.azure_search_api_key, s.eventgrid_topic_key,
-              s.service_bus_connection, s.applicationinsights_connection_string]
+    values = [
+        s.azure_openai_api_key,
+        s.openai_api_key,
+        s.azure_search_api_key,
+        s.eventgrid_topic_key,
+        s.service_bus_connection,
+        s.applicationinsights_connection_string,
+    ]
     values += [m.group(2) for v in values if v for m in _SECRET_PAIRS.finditer(v)]
     return sorted({v for v in values if v and len(v) >= 8}, key=len, reverse=True)
 

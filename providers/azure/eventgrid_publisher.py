@@ -7,12 +7,11 @@ CloudEvents distributed-tracing extension.
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from providers.azure.credentials import Credential, key_or_token_credential
+from providers.azure.credentials import Closing, Credential, LazyClient, key_or_token_credential
 from providers.azure.errors import translating
 from providers.base import OutgoingEvent
 from providers.errors import ProviderError
@@ -56,7 +55,7 @@ def _parse_time(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-class EventGridPublisher:
+class EventGridPublisher(Closing):
     """`EventPublisher` to an Event Grid (basic) topic, with a topic key or Entra ID."""
 
     _service = "event grid"
@@ -74,8 +73,7 @@ class EventGridPublisher:
         # Small on purpose: the orchestrator owns retries (see providers.azure.errors).
         self._retry_total = retry_total
         self._timeout = timeout
-        self._client: EventGridPublisherClient | None = None
-        self._lock = threading.Lock()
+        self._client: LazyClient[EventGridPublisherClient] = LazyClient(self._build_client)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EventGridPublisher:
@@ -92,28 +90,17 @@ class EventGridPublisher:
     def publish(self, event: OutgoingEvent) -> None:
         cloud_event = to_cloud_event(event)
         with translating(self._service):
-            self._get_client().send([cloud_event])
+            self._client.get().send([cloud_event])
 
     def close(self) -> None:
-        with self._lock:
-            client, self._client = self._client, None
-        if client is not None:
-            client.close()
+        self._client.close()
 
-    def __enter__(self) -> Self:
-        return self
+    def _build_client(self) -> EventGridPublisherClient:
+        from azure.eventgrid import EventGridPublisherClient
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def _get_client(self) -> EventGridPublisherClient:
-        with self._lock:
-            if self._client is None:
-                from azure.eventgrid import EventGridPublisherClient
-
-                self._client = EventGridPublisherClient(self._endpoint, key_or_token_credential(self._credential))
-                _limit_pipeline(self._client, retry_total=self._retry_total, timeout=self._timeout)
-            return self._client
+        client = EventGridPublisherClient(self._endpoint, key_or_token_credential(self._credential))
+        _limit_pipeline(client, retry_total=self._retry_total, timeout=self._timeout)
+        return client
 
 
 def _limit_pipeline(client: Any, *, retry_total: int, timeout: float) -> None:

@@ -8,10 +8,10 @@ matches the cited claim) and are renumbered to citation order, so `[1]` is the f
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 from contracts.errors import ErrorKind
-from providers.azure.credentials import Credential, OpenAIConnection
+from providers.azure.credentials import Closing, Credential, OpenAIConnection
 from providers.azure.errors import translating
 from providers.base import Answer, Passage
 from providers.errors import ProviderError
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["AzureOpenAIAnswerGenerator", "OpenAIChatGenerator", "OpenAICompatibleAnswerGenerator"]
 
 
-class OpenAIChatGenerator:
+class OpenAIChatGenerator(Closing):
     """The chat call, reply checks and citation mapping shared by both endpoints.
 
     `OpenAIChatGenerator.from_settings` picks the endpoint: Azure OpenAI when its endpoint and
@@ -98,12 +98,6 @@ class OpenAIChatGenerator:
 
     def close(self) -> None:
         self._connection.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 class AzureOpenAIAnswerGenerator(OpenAIChatGenerator):

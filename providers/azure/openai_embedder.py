@@ -8,10 +8,10 @@ llama.cpp). The SDK client is built on first use and closed with the provider.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 from contracts.errors import ErrorKind
-from providers.azure.credentials import Credential, OpenAIConnection
+from providers.azure.credentials import Closing, Credential, OpenAIConnection
 from providers.azure.errors import translating
 from providers.base import Embeddings
 from providers.errors import ProviderError
@@ -24,7 +24,7 @@ __all__ = ["AzureOpenAIEmbedder", "OpenAICompatibleEmbedder", "OpenAIEmbedder"]
 _PROBE_TEXT = "dimension probe"
 
 
-class OpenAIEmbedder:
+class OpenAIEmbedder(Closing):
     """The embedding call and response checks shared by both endpoints.
 
     `OpenAIEmbedder.from_settings` picks the endpoint: Azure OpenAI when its endpoint and
@@ -95,12 +95,6 @@ class OpenAIEmbedder:
 
     def close(self) -> None:
         self._connection.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 def _vectors_in_order(data: Sequence[Any], expected: int) -> list[list[float]]:

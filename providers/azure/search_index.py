@@ -14,14 +14,13 @@ backoff, a bounded number of times; other per-document failures are reported, no
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
-from providers.azure.credentials import Credential, key_or_token_credential
+from providers.azure.credentials import Closing, Credential, LazyClient, key_or_token_credential
 from providers.azure.errors import translating
 from providers.azure.search_retriever import (
     CONTENT_FIELD,
@@ -133,7 +132,7 @@ class UploadReport:
     requests: int = 0
 
 
-class AzureSearchIndexer:
+class AzureSearchIndexer(Closing):
     """Creates an Azure AI Search index and keeps documents in it (API key, or Entra ID when no key)."""
 
     def __init__(
@@ -169,9 +168,8 @@ class AzureSearchIndexer:
             **dict(client_options or {}),
         }
         self._sleep = sleep
-        self._lock = threading.Lock()
-        self._index_client: SearchIndexClient | None = None
-        self._search_client: SearchClient | None = None
+        self._index_client: LazyClient[SearchIndexClient] = LazyClient(self._build_index_client)
+        self._search_client: LazyClient[SearchClient] = LazyClient(self._build_search_client)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AzureSearchIndexer:
@@ -264,38 +262,26 @@ class AzureSearchIndexer:
     # --- clients ---------------------------------------------------------------------------------
 
     def _indexes(self) -> SearchIndexClient:
-        with self._lock:
-            if self._index_client is None:
-                from azure.search.documents.indexes import SearchIndexClient
-
-                self._index_client = SearchIndexClient(
-                    self._endpoint, key_or_token_credential(self._credential), **self._options
-                )
-            return self._index_client
+        return self._index_client.get()
 
     def _documents(self) -> SearchClient:
-        with self._lock:
-            if self._search_client is None:
-                from azure.search.documents import SearchClient
+        return self._search_client.get()
 
-                self._search_client = SearchClient(
-                    self._endpoint, self._index_name, key_or_token_credential(self._credential), **self._options
-                )
-            return self._search_client
+    def _build_index_client(self) -> SearchIndexClient:
+        from azure.search.documents.indexes import SearchIndexClient
+
+        return SearchIndexClient(self._endpoint, key_or_token_credential(self._credential), **self._options)
+
+    def _build_search_client(self) -> SearchClient:
+        from azure.search.documents import SearchClient
+
+        return SearchClient(
+            self._endpoint, self._index_name, key_or_token_credential(self._credential), **self._options
+        )
 
     def close(self) -> None:
-        with self._lock:
-            clients = (self._index_client, self._search_client)
-            self._index_client = self._search_client = None
-        for client in clients:
-            if client is not None:
-                client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+        self._index_client.close()
+        self._search_client.close()
 
 
 def index_paths_to_azure(

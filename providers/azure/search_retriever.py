@@ -8,11 +8,10 @@ expected to have the fields named below; `pipeline index` creates it that way.
 from __future__ import annotations
 
 import itertools
-import threading
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
-from providers.azure.credentials import Credential, key_or_token_credential
+from providers.azure.credentials import Closing, Credential, LazyClient, key_or_token_credential
 from providers.azure.errors import translating
 from providers.base import Passage
 from providers.errors import ProviderError
@@ -46,7 +45,7 @@ def odata_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-class AzureSearchRetriever:
+class AzureSearchRetriever(Closing):
     """`Retriever` over an Azure AI Search index (API key, or Entra ID when no key is given)."""
 
     _service = "azure ai search"
@@ -72,8 +71,7 @@ class AzureSearchRetriever:
         self._retry_total = retry_total
         self._timeout = timeout
         self._client_options = dict(client_options or {})
-        self._client: SearchClient | None = None
-        self._lock = threading.Lock()
+        self._client: LazyClient[SearchClient] = LazyClient(self._build_client)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AzureSearchRetriever:
@@ -110,7 +108,7 @@ class AzureSearchRetriever:
                 options["semantic_configuration_name"] = self._semantic_configuration
             if source is not None:
                 options["filter"] = f"{SOURCE_FIELD} eq {odata_string(source)}"
-            results = self._get_client().search(search_text=query.strip() or "*", top=top_k, select=_SELECT, **options)
+            results = self._client.get().search(search_text=query.strip() or "*", top=top_k, select=_SELECT, **options)
             # The pager fetches lazily, so iterating is part of the call (and of its errors).
             return [_passage(doc) for doc in itertools.islice(results, top_k)]
 
@@ -123,7 +121,7 @@ class AzureSearchRetriever:
             for start in range(0, len(wanted), _FETCH_BATCH):
                 batch = wanted[start : start + _FETCH_BATCH]
                 in_list = odata_string(",".join(batch))
-                results = self._get_client().search(
+                results = self._client.get().search(
                     search_text="*",
                     filter=f"search.in({ID_FIELD}, {in_list}, ',')",
                     select=_SELECT,
@@ -135,34 +133,20 @@ class AzureSearchRetriever:
         return [found[i] for i in ids if i in found]
 
     def close(self) -> None:
-        with self._lock:
-            client, self._client = self._client, None
-        if client is not None:
-            client.close()
+        self._client.close()
 
-    def __enter__(self) -> Self:
-        return self
+    def _build_client(self) -> SearchClient:
+        from azure.search.documents import SearchClient
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def _get_client(self) -> SearchClient:
-        with self._lock:
-            if self._client is None:
-                from azure.search.documents import SearchClient
-
-                options: dict[str, Any] = {
-                    "retry_total": self._retry_total,
-                    "connection_timeout": min(self._timeout, 10.0),
-                    "read_timeout": self._timeout,
-                }
-                if self._api_version:
-                    options["api_version"] = self._api_version
-                options.update(self._client_options)
-                self._client = SearchClient(
-                    self._endpoint, self._index_name, key_or_token_credential(self._credential), **options
-                )
-            return self._client
+        options: dict[str, Any] = {
+            "retry_total": self._retry_total,
+            "connection_timeout": min(self._timeout, 10.0),
+            "read_timeout": self._timeout,
+        }
+        if self._api_version:
+            options["api_version"] = self._api_version
+        options.update(self._client_options)
+        return SearchClient(self._endpoint, self._index_name, key_or_token_credential(self._credential), **options)
 
 
 def _passage(doc: Mapping[str, Any]) -> Passage:

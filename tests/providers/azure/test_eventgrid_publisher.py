@@ -127,6 +127,6 @@ def test_from_settings_and_destination() -> None:
         Settings(eventgrid_topic_endpoint="https://topic.westeurope-1.eventgrid.azure.net/api/events")
     )
     assert publisher.destination == "eventgrid:topic.westeurope-1.eventgrid.azure.net/api/events"
-    assert publisher._client is None
+    assert not publisher._client.built
     with pytest.raises(ProviderError):
         EventGridPublisher.from_settings(Settings())

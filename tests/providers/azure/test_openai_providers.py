@@ -107,7 +107,7 @@ def test_openai_compatible_embeddings(server, shapes) -> None:
 def test_clients_are_built_lazily(refused_url) -> None:
     # Construction touches neither the network nor the credential chain.
     embedder = _azure_embedder(refused_url)  # no key: identity would be needed, but not yet
-    assert embedder._connection._client is None
+    assert not embedder._connection._client.built
     assert embedder.model == "emb-small"
 
 

@@ -122,7 +122,7 @@ def test_odata_string_and_from_settings() -> None:
     retriever = AzureSearchRetriever.from_settings(
         Settings(azure_search_endpoint="https://x.search.windows.net", azure_search_index="docs")
     )
-    assert retriever.name == "azure-ai-search:docs" and retriever._client is None
+    assert retriever.name == "azure-ai-search:docs" and not retriever._client.built
     with pytest.raises(ProviderError) as caught:
         AzureSearchRetriever.from_settings(Settings())
     assert caught.value.kind is ErrorKind.CONFIGURATION
