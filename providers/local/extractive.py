@@ -3,8 +3,10 @@
 It never writes a word of its own beyond the citation markers and, when nothing fits, one fixed
 sentence saying so. Sentences are scored by the question words they contain, each weighted by
 how rare it is among the passages' sentences (a word every sentence has tells nothing), times
-how much of the question they cover, with a small preference for better-ranked passages. The
-best few that do not repeat each other are kept and read in document order.
+how much of the question they cover. A sentence also counts, at half weight, the question words
+of its section's heading path: "It is not retried." answers "what happens to an invalid message"
+when it stands under "Dead-lettering invalid messages". Better-ranked passages get a small
+preference. The best few that do not repeat each other are kept and read in document order.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ NO_ANSWER = "The indexed documents do not cover this question, so there is no an
 
 _MIN_SENTENCE_CHARS = 25
 _MAX_SENTENCE_CHARS = 500
+_HEADING_WEIGHT = 0.5  # a section heading says what its sentences are about, less directly than they do
 _CODE_LIKE = re.compile(r"[{}<>=]|^[^\w\"'(]")
 
 
@@ -35,6 +38,7 @@ class _Candidate:
     position: int  # order within the passage
     text: str
     terms: frozenset[str]
+    context: frozenset[str]  # terms of the passage's title (its heading path)
     score: float = 0.0
 
 
@@ -70,7 +74,10 @@ class ExtractiveAnswerer:
         query_weight = sum(idf[t] for t in query)
         for candidate in candidates:
             matched = candidate.terms & query
-            coverage = sum(idf[t] for t in matched) / query_weight
+            from_heading = (candidate.context & query) - matched
+            coverage = (
+                sum(idf[t] for t in matched) + _HEADING_WEIGHT * sum(idf[t] for t in from_heading)
+            ) / query_weight
             # Rank prior: the retriever's order is evidence too, but weaker than the words themselves.
             candidate.score = coverage * (1.0 / (1.0 + 0.1 * candidate.passage)) if matched else 0.0
 
@@ -83,6 +90,7 @@ class ExtractiveAnswerer:
         candidates: list[_Candidate] = []
         seen: set[str] = set()
         for rank, passage in enumerate(passages):
+            context = frozenset(tokenize(passage.title))
             for position, sentence in enumerate(split_sentences(passage.content)):
                 # Fragments, run-ons and code or config lines make poor quotes.
                 if not _MIN_SENTENCE_CHARS <= len(sentence) <= _MAX_SENTENCE_CHARS:
@@ -92,7 +100,7 @@ class ExtractiveAnswerer:
                 if sentence.endswith(":"):
                     continue  # a lead-in to a list says nothing without the list
                 seen.add(sentence)
-                candidates.append(_Candidate(rank, position, sentence, frozenset(tokenize(sentence))))
+                candidates.append(_Candidate(rank, position, sentence, frozenset(tokenize(sentence)), context))
         return candidates
 
     @staticmethod
