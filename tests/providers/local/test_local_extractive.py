@@ -84,3 +84,21 @@ def test_empty_question_is_invalid_input() -> None:
     with pytest.raises(ProviderError) as raised:
         ExtractiveAnswerer().answer("   ", PASSAGES)
     assert raised.value.kind == "invalid_input"
+
+
+def test_a_sentence_under_a_matching_heading_beats_an_equal_one_elsewhere() -> None:
+    # Both sentences share the same question words; only the heading says which one is on topic.
+    on_topic = Passage(
+        "a",
+        "Retries > Backoff between attempts",
+        "a.md",
+        "The orchestrator waits longer before each new attempt of a step.",
+        0.02,
+    )
+    off_topic = Passage(
+        "b", "Telemetry > Spans", "b.md", "The span of each new attempt of a step records how long it waited.", 0.03
+    )
+    answer = ExtractiveAnswerer(max_sentences=1).answer(
+        "How is the backoff between attempts chosen?", [off_topic, on_topic]
+    )
+    assert list(answer.quotes) == ["a"]
