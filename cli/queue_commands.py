@@ -10,7 +10,8 @@ from pydantic import ValidationError
 
 from cli.environment import data_dir, settings
 from cli.errors import CliError
-from cli.producer import OutgoingMessage, read_questions_file, send_to_service_bus
+from cli.producer import OutgoingMessage, read_questions_file
+from cli.service_bus import peek_dead_letters, send_to_service_bus
 from contracts import Question
 
 __all__ = ["run_dead_letters", "run_enqueue"]
@@ -71,15 +72,13 @@ def run_enqueue(question: str | None, **options: Any) -> int:
 
 
 def run_dead_letters(*, as_json: bool) -> int:
-    """Messages Service Bus semantics dead-lettered (max deliveries) and those the app rejected."""
-    from embedded_host import list_dead_letters, state_path
-
-    db = state_path(data_dir())
-    if not db.exists():
-        rows: list[dict[str, Any]] = []
+    """Messages the queue dead-lettered (max deliveries) and those the app rejected, with their reasons:
+    from Service Bus when it is configured, else from the local queue."""
+    s = settings()
+    if s.service_bus_namespace or s.service_bus_connection:
+        rows = peek_dead_letters(s, rejected_row)
     else:
-        rows = [letter.to_json() for letter in list_dead_letters(db)]
-        rows += _rejected(db)
+        rows = _local_dead_letters()
     if as_json:
         print(json.dumps(rows, indent=2, default=str))
         return 0
@@ -90,26 +89,31 @@ def run_dead_letters(*, as_json: bool) -> int:
     return 0
 
 
-def _rejected(db: Path) -> list[dict[str, Any]]:
-    """Invalid messages the starter moved to the dead-letter queue (the reason travels in the body)."""
-    from embedded_host import LocalQueue
+def rejected_row(queue: str, message_id: str, body: bytes) -> dict[str, Any]:
+    """A message the starter moved to the dead-letter queue; the reason travels in its JSON body."""
+    try:
+        envelope = json.loads(body)
+    except ValueError:
+        envelope = {}
+    if not isinstance(envelope, dict):
+        envelope = {}
+    return {
+        "queue": queue,
+        "message_id": envelope.get("message_id", message_id),
+        "reason": envelope.get("DeadLetterReason", "Unknown"),
+        "description": envelope.get("DeadLetterErrorDescription", ""),
+        "body": envelope.get("body"),
+    }
 
-    s = settings()
-    with LocalQueue(db, s.pipeline_dead_letter_queue_name) as queue:
-        peeked = queue.peek(max_messages=10_000)
-    rows = []
-    for message in peeked:
-        try:
-            envelope = json.loads(message.body)
-        except ValueError:
-            envelope = {}
-        rows.append(
-            {
-                "queue": s.pipeline_dead_letter_queue_name,
-                "message_id": envelope.get("message_id", message.message_id),
-                "reason": envelope.get("DeadLetterReason", "Unknown"),
-                "description": envelope.get("DeadLetterErrorDescription", ""),
-                "body": envelope.get("body"),
-            }
-        )
+
+def _local_dead_letters() -> list[dict[str, Any]]:
+    from embedded_host import LocalQueue, list_dead_letters, state_path
+
+    db = state_path(data_dir())
+    if not db.exists():
+        return []
+    rows = [letter.to_json() for letter in list_dead_letters(db)]
+    queue_name = settings().pipeline_dead_letter_queue_name
+    with LocalQueue(db, queue_name) as queue:
+        rows += [rejected_row(queue_name, m.message_id, m.body) for m in queue.peek(max_messages=10_000)]
     return rows

@@ -1,0 +1,131 @@
+"""The CLI against Service Bus, at the SDK's boundary: batching on send, peeking both dead-letter places."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from cli import service_bus
+from cli.producer import OutgoingMessage
+from cli.queue_commands import rejected_row
+from config import Settings
+
+
+class FakeBatch(list):
+    def __init__(self, capacity: int) -> None:
+        super().__init__()
+        self.capacity = capacity
+
+    def add_message(self, message: Any) -> None:
+        if len(self) == self.capacity:
+            raise ValueError("batch is full")  # what ServiceBusMessageBatch raises
+        self.append(message)
+
+
+class FakeClient:
+    def __init__(self, peeked: dict[tuple[str, Any], list[Any]] | None = None, capacity: int = 2) -> None:
+        self.sent: list[list[Any]] = []
+        self.receivers: list[tuple[str, Any]] = []
+        self.peeked = peeked or {}
+        self.capacity = capacity
+
+    def __enter__(self) -> FakeClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def get_queue_sender(self, queue: str) -> Any:
+        client = self
+
+        class Sender:
+            def __enter__(self) -> Sender:
+                return self
+
+            def __exit__(self, *exc: object) -> None:
+                pass
+
+            def create_message_batch(self) -> FakeBatch:
+                return FakeBatch(client.capacity)
+
+            def send_messages(self, batch: FakeBatch) -> None:
+                client.sent.append(list(batch))
+
+        return Sender()
+
+    def get_queue_receiver(self, queue: str, sub_queue: Any = None) -> Any:
+        self.receivers.append((queue, sub_queue))
+        messages = self.peeked.get((queue, sub_queue), [])
+
+        class Receiver:
+            def __enter__(self) -> Receiver:
+                return self
+
+            def __exit__(self, *exc: object) -> None:
+                pass
+
+            def peek_messages(self, max_message_count: int) -> list[Any]:
+                return messages[:max_message_count]
+
+        return Receiver()
+
+
+def received(body: bytes, **fields: Any) -> Any:
+    """Shaped like `ServiceBusReceivedMessage`: the body is an iterable of byte sections."""
+    return SimpleNamespace(body=iter([body[:3], body[3:]]), **fields)
+
+
+SETTINGS = Settings(ServiceBusConnection__fullyQualifiedNamespace="ns.servicebus.windows.net")
+
+
+def test_send_fills_batches_and_starts_a_new_one_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    client = FakeClient(capacity=2)
+    monkeypatch.setattr(service_bus, "_client", lambda settings: client)
+    messages = [OutgoingMessage(b"{}", f"m{i}", {"traceparent": "00-ab-cd-01"}) for i in range(5)]
+
+    assert service_bus.send_to_service_bus(SETTINGS, messages) == 5
+    assert [[m.message_id for m in batch] for batch in client.sent] == [["m0", "m1"], ["m2", "m3"], ["m4"]]
+    assert client.sent[0][0].application_properties == {"traceparent": "00-ab-cd-01"}
+
+
+def test_dead_letters_come_from_the_sub_queue_and_the_apps_dead_letter_queue(monkeypatch: pytest.MonkeyPatch) -> None:
+    from azure.servicebus import ServiceBusSubQueue
+
+    envelope = {
+        "DeadLetterReason": "InvalidJson",
+        "DeadLetterErrorDescription": "not JSON",
+        "message_id": "orig-1",
+        "body": {"text": "nope"},
+    }
+    client = FakeClient(
+        peeked={
+            ("questions", ServiceBusSubQueue.DEAD_LETTER): [
+                received(
+                    b'{"question": "q"}',
+                    message_id="m-9",
+                    dead_letter_reason="MaxDeliveryCountExceeded",
+                    dead_letter_error_description="10 deliveries",
+                    delivery_count=10,
+                )
+            ],
+            ("questions-deadletter", None): [received(json.dumps(envelope).encode(), message_id="copy-1")],
+        }
+    )
+    monkeypatch.setattr(service_bus, "_client", lambda settings: client)
+
+    rows = service_bus.peek_dead_letters(SETTINGS, rejected_row)
+
+    assert [(r["queue"], r["message_id"], r["reason"]) for r in rows] == [
+        ("questions/$deadletterqueue", "m-9", "MaxDeliveryCountExceeded"),
+        ("questions-deadletter", "orig-1", "InvalidJson"),
+    ]
+    assert rows[0]["body"] == '{"question": "q"}' and rows[1]["body"] == {"text": "nope"}
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b"\xff"])
+def test_a_dead_letter_without_our_envelope_is_still_listed(body: bytes) -> None:
+    row = rejected_row("questions-deadletter", "x", body)
+    assert (row["message_id"], row["reason"]) == ("x", "Unknown")
