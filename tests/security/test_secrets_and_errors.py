@@ -110,7 +110,14 @@ def test_no_secret_reaches_a_log_line_span_event_or_error_body(tmp_path: Path) -
         hook.close()
         chat.close()
         collector.close()
-    dead = subprocess.run([sys.executable, "-m", "cli.main", "dead-letters", "--json"], cwd=ROOT, env=env,
+    # With a Service Bus connection configured the CLI goes to Service Bus (unreachable here): its one-line
+    # error must not quote the connection string either. Without it, the local queue is read.
+    remote = subprocess.run([sys.executable, "-m", "cli.main", "dead-letters", "--json"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert remote.returncode != 0 and "Traceback" not in remote.stderr
+    outputs.append(remote.stdout + remote.stderr)
+    local_env = {k: v for k, v in env.items() if k != "ServiceBusConnection"}
+    dead = subprocess.run([sys.executable, "-m", "cli.main", "dead-letters", "--json"], cwd=ROOT, env=local_env,
                           capture_output=True, text=True, timeout=60)
     outputs.append(dead.stdout + dead.stderr)
     assert "bad-message" in dead.stdout
