@@ -68,12 +68,15 @@ def _publish(payload: PublishResultInput) -> PublishedEvent:
 def _count_run(payload: PublishResultInput) -> None:
     """Count the run once its outcome is out (a failed publish is retried, then counted).
 
-    A completed run's duration is the sum of its steps' successful attempts: the orchestrator may
-    not read a clock, and its input carries no start time; end-to-end latency (queueing, retries,
-    backoff included) is read from the trace instead (dashboards/queries/end-to-end-duration.kql).
+    A completed run's duration runs from the starter's acceptance to this publish (queueing, retries
+    and backoff included); a run started without that time falls back to the sum of its steps.
     """
     if payload.result is not None:
-        record_run(completed=True, seconds=sum(payload.result.timings_ms.values()) / 1000)
+        if payload.accepted_at is not None:
+            seconds = (datetime.now(UTC) - payload.accepted_at).total_seconds()
+        else:
+            seconds = sum(payload.result.timings_ms.values()) / 1000
+        record_run(completed=True, seconds=max(0.0, seconds))
     elif payload.failure is not None:
         record_run(completed=False, step=payload.failure.step, error_kind=payload.failure.error_kind.value)
 

@@ -11,6 +11,7 @@ import base64
 import math
 from array import array
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -137,6 +138,7 @@ class PublishResultInput(StepInput):
 
     result: Result | None = None
     failure: FailedEventData | None = None
+    accepted_at: datetime | None = None  # for the run's end-to-end duration metric
 
 
 class PublishedEvent(_Model):

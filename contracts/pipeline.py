@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -51,6 +52,7 @@ class PipelineInput(BaseModel):
     question: Question
     traceparent: str | None = Field(default=None, description="W3C trace context of the producer's trace.")
     source: str = Field(default="http", description="Which starter accepted the question: http or queue.")
+    accepted_at: datetime | None = Field(default=None, description="When the starter accepted the question (UTC).")
     retry: dict[StepName, RetryPolicy] = Field(default_factory=dict, description="Per-step policy; default if absent.")
 
     def retry_for(self, step: StepName) -> RetryPolicy:

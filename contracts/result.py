@@ -45,5 +45,8 @@ class Result(BaseModel):
     citations: list[Citation]
     models: dict[str, str] = Field(description="Model or provider that served each step.")
     timings_ms: dict[str, float] = Field(description="Duration of the successful attempt of each step.")
+    elapsed_ms: float | None = Field(
+        default=None, description="From acceptance to the answer: queueing, retries and backoff included."
+    )
     usage: Usage = Field(default_factory=Usage)
     metadata: dict[str, str] | None = None

@@ -39,6 +39,7 @@ def pipeline_orchestrator(context: df.DurableOrchestrationContext) -> Generator[
     run = PipelineInput.model_validate(context.get_input())
     question = run.question
     common = {"instance_id": context.instance_id, "traceparent": run.traceparent}
+    accepted = {"accepted_at": run.accepted_at.isoformat()} if run.accepted_at else {}
 
     def step(name: StepName, payload: dict[str, Any]) -> Generator[Any, Any, Any]:
         return call_step(context, name, {**common, **payload}, run.retry_for(name))
@@ -85,18 +86,28 @@ def pipeline_orchestrator(context: df.DurableOrchestrationContext) -> Generator[
                 StepName.SEARCH_DOCUMENTS: search.duration_ms,
                 StepName.GENERATE_ANSWER: generated.duration_ms,
             },
+            elapsed_ms=_elapsed_ms(context, run),
             usage=generated.usage.model_copy(
                 update={"input_tokens": generated.usage.input_tokens + embedding.input_tokens}
             ),
             metadata=question.metadata,
         )
-        yield from step(StepName.PUBLISH_RESULT, {"result": result.model_dump(mode="json")})
+        yield from step(StepName.PUBLISH_RESULT, {"result": result.model_dump(mode="json"), **accepted})
     except StepFailed as failed:
-        yield from _publish_failure(context, run, failed, common)
+        yield from _publish_failure(context, run, failed, {**common, **accepted})
         raise PipelineFailed(str(failed)) from None
 
     context.set_custom_status({"step": StepName.PUBLISH_RESULT.value, "done": True})
     return result.model_dump(mode="json")
+
+
+def _elapsed_ms(context: df.DurableOrchestrationContext, run: PipelineInput) -> float | None:
+    """Acceptance to now on the orchestration's replay-safe clock (the current episode's start)."""
+    if run.accepted_at is None:
+        return None
+    now = context.current_utc_datetime
+    accepted = run.accepted_at if run.accepted_at.tzinfo else run.accepted_at.replace(tzinfo=now.tzinfo)
+    return round(max(0.0, (now - accepted).total_seconds() * 1000), 3)
 
 
 def _publish_failure(

@@ -58,7 +58,7 @@ class _Instruments:
         self.run_duration: Histogram = meter.create_histogram(
             "pipeline.duration",
             unit="s",
-            description="Time spent in the successful attempt of each step of a completed run, summed.",
+            description="A completed run, from the starter's acceptance to its published event.",
             explicit_bucket_boundaries_advisory=_DURATION_BUCKETS_S,
         )
         self.token_usage: Histogram = meter.create_histogram(

@@ -13,6 +13,7 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import azure.durable_functions as df
 
@@ -86,7 +87,11 @@ async def start_once(
     if existing is not None:
         return StartOutcome(instance_id, created=False, runtime_status=existing)
     run = PipelineInput(
-        question=question, traceparent=traceparent, source=source, retry=get_settings().retry_policies()
+        accepted_at=datetime.now(UTC),
+        question=question,
+        traceparent=traceparent,
+        source=source,
+        retry=get_settings().retry_policies(),
     )
     try:
         await client.start_new(ORCHESTRATOR_NAME, instance_id, run.model_dump(mode="json"))

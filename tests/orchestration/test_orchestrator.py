@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -104,6 +105,7 @@ def run_input(top_k: int = 2, policy: RetryPolicy | None = None) -> dict[str, An
         question=Question(question="How are steps retried?", top_k=top_k, metadata={"team": "a"}),
         traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
         retry={step: policy for step in StepName},
+        accepted_at=datetime(2025, 12, 31, 23, 59, 58, tzinfo=UTC),  # the driver's clock starts 2 s later
     ).model_dump(mode="json")
 
 
@@ -123,6 +125,16 @@ def test_completes_with_a_result_built_from_every_step() -> None:
     assert published["result"] == result
     assert all(p["attempt"] == 1 and p["traceparent"].startswith("00-0af7") for _, p in outcome.calls)
     assert outcome.custom_status == {"step": "publish_result", "done": True}
+    # Acceptance to the answer on the orchestration's clock; publish gets the start for the run metric.
+    assert result["elapsed_ms"] >= 2000
+    assert published["accepted_at"].startswith("2025-12-31T23:59:58")
+
+
+def test_elapsed_time_includes_retry_backoff() -> None:
+    activities = happy_activities()
+    activities[StepName.GENERATE_ANSWER] = failing(ErrorKind.TRANSIENT, 2, then=activities[StepName.GENERATE_ANSWER])
+    outcome = ReplayDriver(HANDLE, activities).run(ORCHESTRATOR_NAME, run_input())
+    assert outcome.output["elapsed_ms"] >= 2000 + 1000 + 2000  # before the start, then two backoffs
 
 
 def test_transient_failure_is_retried_after_a_durable_timer() -> None:

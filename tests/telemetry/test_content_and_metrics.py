@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import pytest
 
@@ -64,12 +65,15 @@ def test_a_run_records_step_durations_and_its_outcome(otel: Telemetry) -> None:
     assert not retries
 
 
-def test_pipeline_duration_is_recorded_in_seconds(otel: Telemetry) -> None:
+def test_pipeline_duration_runs_from_acceptance_to_the_event_in_seconds(otel: Telemetry) -> None:
+    began = time.perf_counter()
     run = ask("What is a task hub?")
+    wall = time.perf_counter() - began
     assert run.outcome.done
     (point,) = otel.collect()["pipeline.duration"]
-    expected = sum(run.outcome.output["timings_ms"].values()) / 1000
-    assert point.count == 1 and point.sum == pytest.approx(expected)
+    steps = sum(run.outcome.output["timings_ms"].values()) / 1000
+    # It covers the steps and everything between them, and nothing before the request arrived.
+    assert point.count == 1 and steps <= point.sum <= wall
 
 
 def test_model_calls_record_token_usage_per_type(otel: Telemetry) -> None:

@@ -13,24 +13,100 @@ import pytest
 DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"
 QUERY_FILES = sorted((DASHBOARDS / "queries").glob("*.kql"))
 
-_COMMON = {"timestamp", "itemType", "itemCount", "customDimensions", "operation_Name", "operation_Id",
-           "operation_ParentId", "cloud_RoleName", "cloud_RoleInstance", "appName"}
+_COMMON = {
+    "timestamp",
+    "itemType",
+    "itemCount",
+    "customDimensions",
+    "operation_Name",
+    "operation_Id",
+    "operation_ParentId",
+    "cloud_RoleName",
+    "cloud_RoleInstance",
+    "appName",
+}
 # Application Insights (classic) tables and the columns these queries may use.
 TABLES: dict[str, set[str]] = {
-    "requests": _COMMON | {"id", "name", "url", "success", "resultCode", "duration", "performanceBucket",
-                           "customMeasurements", "source"},
-    "dependencies": _COMMON | {"id", "target", "type", "name", "data", "success", "resultCode", "duration",
-                               "performanceBucket", "customMeasurements"},
-    "exceptions": _COMMON | {"problemId", "handledAt", "type", "message", "assembly", "method", "outerType",
-                             "outerMessage", "innermostType", "innermostMessage", "severityLevel", "details"},
+    "requests": _COMMON
+    | {"id", "name", "url", "success", "resultCode", "duration", "performanceBucket", "customMeasurements", "source"},
+    "dependencies": _COMMON
+    | {
+        "id",
+        "target",
+        "type",
+        "name",
+        "data",
+        "success",
+        "resultCode",
+        "duration",
+        "performanceBucket",
+        "customMeasurements",
+    },
+    "exceptions": _COMMON
+    | {
+        "problemId",
+        "handledAt",
+        "type",
+        "message",
+        "assembly",
+        "method",
+        "outerType",
+        "outerMessage",
+        "innermostType",
+        "innermostMessage",
+        "severityLevel",
+        "details",
+    },
     "traces": _COMMON | {"message", "severityLevel", "customMeasurements"},
     "customMetrics": _COMMON | {"name", "value", "valueCount", "valueSum", "valueMin", "valueMax", "valueStdDev"},
 }
-KEYWORDS = {"where", "extend", "summarize", "by", "project", "order", "asc", "desc", "let", "union", "join",
-            "kind", "inner", "leftouter", "on", "and", "or", "in", "startswith", "distinct", "render", "take",
-            "true", "false"}
-FUNCTIONS = {"bin", "count", "sum", "percentile", "countif", "round", "tostring", "toint", "todouble",
-             "coalesce", "extract", "arg_max", "min", "max", "iff", "ago", "isnotempty", "dcount", "avg"}
+KEYWORDS = {
+    "where",
+    "extend",
+    "summarize",
+    "by",
+    "project",
+    "order",
+    "asc",
+    "desc",
+    "let",
+    "union",
+    "join",
+    "kind",
+    "inner",
+    "leftouter",
+    "on",
+    "and",
+    "or",
+    "in",
+    "startswith",
+    "distinct",
+    "render",
+    "take",
+    "true",
+    "false",
+}
+FUNCTIONS = {
+    "bin",
+    "count",
+    "sum",
+    "percentile",
+    "countif",
+    "round",
+    "tostring",
+    "toint",
+    "todouble",
+    "coalesce",
+    "extract",
+    "arg_max",
+    "min",
+    "max",
+    "iff",
+    "ago",
+    "isnotempty",
+    "dcount",
+    "avg",
+}
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'')
 _COMMENT = re.compile(r"//[^\n]*")
@@ -41,7 +117,7 @@ _DEFINED = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\s*=(?!=)")
 def _problems(query: str) -> list[str]:
     """Identifiers that are no KQL keyword or function, no table, no column of a used table, no local name."""
     text = _STRING.sub('""', _COMMENT.sub("", query))
-    identifiers = [(m.group(), text[m.end():].lstrip()[:1]) for m in _IDENTIFIER.finditer(text)]
+    identifiers = [(m.group(), text[m.end() :].lstrip()[:1]) for m in _IDENTIFIER.finditer(text)]
     used_tables = {name for name, _ in identifiers if name in TABLES}
     columns = set().union(*(TABLES[t] for t in used_tables)) if used_tables else set()
     defined = set(_DEFINED.findall(text)) - KEYWORDS

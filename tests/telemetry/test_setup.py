@@ -50,22 +50,34 @@ def _probe(env: dict[str, str]) -> dict[str, Any]:
 
 def test_nothing_is_installed_without_an_exporter_setting() -> None:
     found = _probe({})
-    assert found == {"first": "none", "second": "none", "provider": "ProxyTracerProvider", "service": None,
-                     "otel_log_handlers": 0}
+    assert found == {
+        "first": "none",
+        "second": "none",
+        "provider": "ProxyTracerProvider",
+        "service": None,
+        "otel_log_handlers": 0,
+    }
 
 
 def test_otlp_is_installed_once_with_the_default_service_name() -> None:
     found = _probe({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9", "OTEL_BSP_SCHEDULE_DELAY": "60000"})
-    assert found == {"first": "otlp", "second": "otlp", "provider": "TracerProvider",
-                     "service": "durable-ai-pipeline", "otel_log_handlers": 1}
+    assert found == {
+        "first": "otlp",
+        "second": "otlp",
+        "provider": "TracerProvider",
+        "service": "durable-ai-pipeline",
+        "otel_log_handlers": 1,
+    }
 
 
 def test_otel_service_name_wins_and_functions_keep_their_own_log_pipeline() -> None:
-    found = _probe({
-        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9",
-        "OTEL_SERVICE_NAME": "qa-staging",
-        "FUNCTIONS_WORKER_RUNTIME": "python",
-    })
+    found = _probe(
+        {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9",
+            "OTEL_SERVICE_NAME": "qa-staging",
+            "FUNCTIONS_WORKER_RUNTIME": "python",
+        }
+    )
     assert (found["first"], found["service"], found["otel_log_handlers"]) == ("otlp", "qa-staging", 0)
 
 

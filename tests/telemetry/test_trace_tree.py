@@ -173,5 +173,8 @@ def test_a_step_that_fails_for_good_is_recorded_and_counted(otel: Telemetry, mon
 
     (runs,) = otel.collect()["pipeline.runs"]
     assert runs.value == 1
-    assert runs.attributes == {"pipeline.outcome": "failed", "pipeline.step": "search_documents",
-                               "error.type": "configuration"}
+    assert runs.attributes == {
+        "pipeline.outcome": "failed",
+        "pipeline.step": "search_documents",
+        "error.type": "configuration",
+    }
