@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 
 from providers.base import OutgoingEvent
-from providers.local.events import Backoff, LocalEventSink
+from providers.local.event_delivery import Backoff
+from providers.local.events import LocalEventSink
 
 # Fast enough for a test suite, slow enough that retries are still observable.
 FAST_BACKOFF = Backoff(initial_s=0.02, max_s=0.1)

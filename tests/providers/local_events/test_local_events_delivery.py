@@ -8,7 +8,7 @@ import threading
 import time
 from pathlib import Path
 
-from providers.local.events import Backoff, DeliveryWorker
+from providers.local.event_delivery import Backoff, DeliveryWorker
 
 FAST_BACKOFF = Backoff(initial_s=0.02, max_s=0.1)
 

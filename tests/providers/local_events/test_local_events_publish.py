@@ -14,7 +14,8 @@ from cloudevents.core.bindings.http import HTTPMessage, from_http_event
 
 from config.settings import Settings
 from providers.errors import ProviderError
-from providers.local.events import CONTENT_TYPE, LocalEventSink
+from providers.local.event_delivery import CONTENT_TYPE
+from providers.local.events import LocalEventSink
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from providers.local.event_delivery import Backoff, DeliveryWorker
 from providers.local.event_outbox import EventOutbox
-from providers.local.events import Backoff, DeliveryWorker
 
 REPO = Path(__file__).resolve().parents[3]
 FAST_BACKOFF = Backoff(initial_s=0.02, max_s=0.1)
