@@ -20,10 +20,10 @@ from aiohttp import web
 from .bindings import client_binding_json
 from .consumer import QueueConsumer
 from .engine import DurableEngine
-from .engine import read_status as engine_read_status
 from .http_api import build_web_app
 from .loader import LoadedApp, load_app
 from .local_queue import LocalQueue
+from .status import read_status as engine_read_status
 from .store import connect
 
 __all__ = ["EmbeddedHost", "HostAlreadyRunningError", "state_path"]
