@@ -91,7 +91,9 @@ def test_publish_never_waits_for_a_hanging_webhook(receiver, make_sink, make_eve
         sink.publish(make_event(f"evt-slow-{n}"))
         durations.append(time.perf_counter() - started)
 
-    assert max(durations) < 0.05, durations
+    # The webhook holds every request for 2 s; a publish that waited for it would take that long.
+    # (How fast publishing is belongs to benchmarks, not to this test.)
+    assert max(durations) < 1.0, durations
     assert sink.worker.running
 
 
