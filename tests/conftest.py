@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import Webhook
+
 
 @pytest.fixture(autouse=True)
 def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
@@ -26,3 +28,11 @@ def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
     reset()
     yield
     reset()
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    """A CloudEvents receiver on a loopback socket, for tests that run real processes."""
+    hook = Webhook()
+    yield hook
+    hook.close()

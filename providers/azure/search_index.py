@@ -29,9 +29,9 @@ from providers.azure.search_retriever import (
     TITLE_FIELD,
     VECTOR_FIELD,
     odata_string,
+    search_service,
 )
 from providers.base import Embedder
-from providers.errors import ProviderError
 
 if TYPE_CHECKING:
     from azure.search.documents import SearchClient
@@ -173,14 +173,7 @@ class AzureSearchIndexer(Closing):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AzureSearchIndexer:
-        if not settings.azure_search_endpoint or not settings.azure_search_index:
-            raise ProviderError.configuration("AZURE_SEARCH_ENDPOINT and AZURE_SEARCH_INDEX are required")
-        return cls(
-            settings.azure_search_endpoint,
-            settings.azure_search_api_key,
-            index_name=settings.azure_search_index,
-            semantic_configuration=settings.azure_search_semantic_configuration,
-        )
+        return cls(**search_service(settings))
 
     @property
     def index_name(self) -> str:

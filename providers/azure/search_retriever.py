@@ -29,6 +29,7 @@ __all__ = [
     "VECTOR_FIELD",
     "AzureSearchRetriever",
     "odata_string",
+    "search_service",
 ]
 
 ID_FIELD = "id"
@@ -43,6 +44,20 @@ _FETCH_BATCH = 50  # keeps the filter well under the service's expression limits
 def odata_string(value: str) -> str:
     """`value` as an OData string literal: quoted, with single quotes doubled."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def search_service(settings: Settings) -> dict[str, Any]:
+    """The service, key and index the settings name: what the retriever and the indexer both connect to."""
+    if not settings.azure_search_endpoint or not settings.azure_search_index:
+        raise ProviderError.configuration(
+            "AZURE_SEARCH_ENDPOINT and AZURE_SEARCH_INDEX are required for Azure AI Search"
+        )
+    return {
+        "endpoint": settings.azure_search_endpoint,
+        "credential": settings.azure_search_api_key,
+        "index_name": settings.azure_search_index,
+        "semantic_configuration": settings.azure_search_semantic_configuration,
+    }
 
 
 class AzureSearchRetriever(Closing):
@@ -75,16 +90,7 @@ class AzureSearchRetriever(Closing):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AzureSearchRetriever:
-        if not settings.azure_search_endpoint or not settings.azure_search_index:
-            raise ProviderError.configuration(
-                "AZURE_SEARCH_ENDPOINT and AZURE_SEARCH_INDEX are required for Azure AI Search"
-            )
-        return cls(
-            settings.azure_search_endpoint,
-            settings.azure_search_api_key,
-            index_name=settings.azure_search_index,
-            semantic_configuration=settings.azure_search_semantic_configuration,
-        )
+        return cls(**search_service(settings))
 
     @property
     def name(self) -> str:

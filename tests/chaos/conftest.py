@@ -7,20 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Server, Webhook
+from tests.processes import Server
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "chaos: reliability under faults, crashes, duplicates, bad input and load (real processes)"
     )
-
-
-@pytest.fixture
-def webhook() -> Iterator[Webhook]:
-    hook = Webhook()
-    yield hook
-    hook.close()
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from contracts import COMPLETED_EVENT_TYPE, FAILED_EVENT_TYPE, event_id_for
-from tests.e2e.conftest import Server, Webhook, free_port
+from tests.processes import Server, Webhook, free_port
 
 __all__ = [
     "MALFORMED_MESSAGES",
@@ -136,8 +136,9 @@ class Host:
                 self.server_errors += 1
         return response
 
-    def post_question(self, body: dict[str, Any], *, client: httpx.Client | None = None,
-                      deadline_s: float = 120.0) -> httpx.Response:
+    def post_question(
+        self, body: dict[str, Any], *, client: httpx.Client | None = None, deadline_s: float = 120.0
+    ) -> httpx.Response:
         """POST until the host answers below 500; a host that is down (or killed mid-request) is retried,
         which is safe because the request carries its request_id."""
         client = client or self.http
@@ -202,9 +203,15 @@ def wait_for_lines(data_dir: Path, predicate: Callable[[list[dict[str, Any]]], b
     return lines
 
 
-def exactly_once(ids: Sequence[str], statuses: dict[str, dict[str, Any]], lines: list[dict[str, Any]],
-                 delivered: list[dict[str, Any]] | None, *, event_type: str = COMPLETED_EVENT_TYPE,
-                 expect: str = "Completed") -> tuple[int, int, dict[str, Any]]:
+def exactly_once(
+    ids: Sequence[str],
+    statuses: dict[str, dict[str, Any]],
+    lines: list[dict[str, Any]],
+    delivered: list[dict[str, Any]] | None,
+    *,
+    event_type: str = COMPLETED_EVENT_TYPE,
+    expect: str = "Completed",
+) -> tuple[int, int, dict[str, Any]]:
     """(lost, duplicated, notes) for questions that should each end `expect` with one `event_type` event.
 
     Lost: not in the expected state, or no event line, or (with a webhook) never delivered. Duplicated: an id
@@ -308,25 +315,40 @@ def _question(i: int, **extra: Any) -> dict[str, Any]:
     return {"question": QUESTIONS[i % len(QUESTIONS)], **extra}
 
 
-def _finish(host: Host, name: str, size: str, lost: int, duplicated: int, began: float,
-            notes: dict[str, Any]) -> Figures:
+def _finish(
+    host: Host, name: str, size: str, lost: int, duplicated: int, began: float, notes: dict[str, Any]
+) -> Figures:
     host.stop()
-    return Figures(name, size, lost, duplicated, host.server_errors, round(host.peak_kb / 1024, 1),
-                   round(time.monotonic() - began, 1), notes)
+    return Figures(
+        name,
+        size,
+        lost,
+        duplicated,
+        host.server_errors,
+        round(host.peak_kb / 1024, 1),
+        round(time.monotonic() - began, 1),
+        notes,
+    )
 
 
 # -- crash ----------------------------------------------------------------------------------------------------
 
 
-def run_crash(workdir: Path, *, questions: int = 200, kills: int = 5, slow_ms: int = 150, seed: int = 7,
-              timeout_s: float = 240.0) -> Figures:
+def run_crash(
+    workdir: Path, *, questions: int = 200, kills: int = 5, slow_ms: int = 150, seed: int = 7, timeout_s: float = 240.0
+) -> Figures:
     """kill -9 the host at random moments while questions arrive over HTTP and the queue and run slowly."""
     rng = random.Random(seed)
     began = time.monotonic()
     hook = Webhook()
-    host = Host(workdir / "data", {
-        "PIPELINE_EVENT_WEBHOOKS": hook.url, "PIPELINE_FAULTS": f"retrieval=slow:1:{slow_ms}", **FAST_RETRIES,
-    }).start()
+    host = Host(
+        workdir / "data",
+        {
+            "PIPELINE_EVENT_WEBHOOKS": hook.url,
+            "PIPELINE_FAULTS": f"retrieval=slow:1:{slow_ms}",
+            **FAST_RETRIES,
+        },
+    ).start()
     http_ids = [f"crash-h{i}" for i in range(questions // 2)]
     queue_ids = [f"crash-q{i}" for i in range(questions - len(http_ids))]
     ids = http_ids + queue_ids
@@ -362,24 +384,41 @@ def run_crash(workdir: Path, *, questions: int = 200, kills: int = 5, slow_ms: i
     lost, duplicated, notes = exactly_once(ids, statuses, lines, delivered)
     hook.close()
     executions = max((history_counts(host.history(i)).get("ExecutionStarted", 0) for i in ids[:20]), default=0)
-    notes.update(kills=kills, in_flight_at_kill=in_flight_at_kill, completed_at_kill=completed_at_kill,
-                 max_executions_per_instance=executions)
+    notes.update(
+        kills=kills,
+        in_flight_at_kill=in_flight_at_kill,
+        completed_at_kill=completed_at_kill,
+        max_executions_per_instance=executions,
+    )
     return _finish(host, "crash (kill -9)", f"{questions} questions, {kills} kills", lost, duplicated, began, notes)
 
 
 # -- faults ---------------------------------------------------------------------------------------------------
 
 
-def run_faults(workdir: Path, *, questions: int = 40, rate: float = 0.3, max_attempts: int = 10,
-               seed: int = 11, timeout_s: float = 180.0) -> Figures:
+def run_faults(
+    workdir: Path,
+    *,
+    questions: int = 40,
+    rate: float = 0.3,
+    max_attempts: int = 10,
+    seed: int = 11,
+    timeout_s: float = 180.0,
+) -> Figures:
     """Transient failures on every provider: every question completes, and the retries show in history."""
     began = time.monotonic()
     hook = Webhook()
     faults = ",".join(f"{role}=transient:{rate}" for role in ("embeddings", "retrieval", "generation", "events"))
-    host = Host(workdir / "data", {
-        "PIPELINE_EVENT_WEBHOOKS": hook.url, "PIPELINE_FAULTS": faults, "PIPELINE_FAULTS_SEED": str(seed),
-        "PIPELINE_RETRY_MAX_ATTEMPTS": str(max_attempts), **FAST_RETRIES,
-    }).start()
+    host = Host(
+        workdir / "data",
+        {
+            "PIPELINE_EVENT_WEBHOOKS": hook.url,
+            "PIPELINE_FAULTS": faults,
+            "PIPELINE_FAULTS_SEED": str(seed),
+            "PIPELINE_RETRY_MAX_ATTEMPTS": str(max_attempts),
+            **FAST_RETRIES,
+        },
+    ).start()
     ids = [f"flaky-{i}" for i in range(questions)]
     with host.queue() as queue:
         for i, instance_id in enumerate(ids):
@@ -402,12 +441,14 @@ def run_faults(workdir: Path, *, questions: int = 40, rate: float = 0.3, max_att
         most_attempts_of_a_step=max(c.get(s, 0) for c in counts for s in steps),
         max_attempts=max_attempts,
     )
-    return _finish(host, f"faults ({rate:.0%} transient, every provider)", f"{questions} questions", lost,
-                   duplicated, began, notes)
+    return _finish(
+        host, f"faults ({rate:.0%} transient, every provider)", f"{questions} questions", lost, duplicated, began, notes
+    )
 
 
-def run_permanent_failures(workdir: Path, *, questions: int = 10, max_attempts: int = 3,
-                           timeout_s: float = 120.0) -> Figures:
+def run_permanent_failures(
+    workdir: Path, *, questions: int = 10, max_attempts: int = 3, timeout_s: float = 120.0
+) -> Figures:
     """A permanent fault fails at once; an always-transient one fails after exactly `max_attempts` calls.
 
     Both publish one Failed event per question; the call counts come from history (TaskScheduled).
@@ -418,10 +459,15 @@ def run_permanent_failures(workdir: Path, *, questions: int = 10, max_attempts: 
     peak = 0.0
     for kind, expected_calls in (("permanent", 1), ("transient", max_attempts)):
         hook = Webhook()
-        host = Host(workdir / kind / "data", {
-            "PIPELINE_EVENT_WEBHOOKS": hook.url, "PIPELINE_FAULTS": f"retrieval={kind}:1",
-            "PIPELINE_RETRY_MAX_ATTEMPTS": str(max_attempts), **FAST_RETRIES,
-        }).start()
+        host = Host(
+            workdir / kind / "data",
+            {
+                "PIPELINE_EVENT_WEBHOOKS": hook.url,
+                "PIPELINE_FAULTS": f"retrieval={kind}:1",
+                "PIPELINE_RETRY_MAX_ATTEMPTS": str(max_attempts),
+                **FAST_RETRIES,
+            },
+        ).start()
         ids = [f"{kind}-{i}" for i in range(questions)]
         for i, instance_id in enumerate(ids):
             assert host.post_question(_question(i, request_id=instance_id)).status_code == 202
@@ -429,8 +475,9 @@ def run_permanent_failures(workdir: Path, *, questions: int = 10, max_attempts: 
         expected = {event_id_for(i, FAILED_EVENT_TYPE) for i in ids}
         lines = wait_for_lines(host.data_dir, lambda ls, ex=expected: ex <= {e["id"] for e in ls}, 30)
         delivered = _delivered(hook, expected, 30)
-        kind_lost, kind_dup, _ = exactly_once(ids, statuses, lines, delivered, event_type=FAILED_EVENT_TYPE,
-                                              expect="Failed")
+        kind_lost, kind_dup, _ = exactly_once(
+            ids, statuses, lines, delivered, event_type=FAILED_EVENT_TYPE, expect="Failed"
+        )
         hook.close()
         calls = [history_counts(host.history(i)).get("search_documents", 0) for i in ids]
         failed = {e["subject"]: e["data"] for e in lines if e["type"] == FAILED_EVENT_TYPE}
@@ -447,21 +494,35 @@ def run_permanent_failures(workdir: Path, *, questions: int = 10, max_attempts: 
         lost, duplicated = lost + kind_lost, duplicated + kind_dup
         errors += host.server_errors
         peak = max(peak, host.peak_kb / 1024)
-    return Figures("permanent failure (no retry storm)", f"2 × {questions} questions", lost, duplicated, errors,
-                   round(peak, 1), round(time.monotonic() - began, 1), notes)
+    return Figures(
+        "permanent failure (no retry storm)",
+        f"2 × {questions} questions",
+        lost,
+        duplicated,
+        errors,
+        round(peak, 1),
+        round(time.monotonic() - began, 1),
+        notes,
+    )
 
 
 # -- duplicates -----------------------------------------------------------------------------------------------
 
 
-def run_duplicates(workdir: Path, *, questions: int = 10, copies: int = 3, clients: int = 4,
-                   timeout_s: float = 120.0) -> Figures:
+def run_duplicates(
+    workdir: Path, *, questions: int = 10, copies: int = 3, clients: int = 4, timeout_s: float = 120.0
+) -> Figures:
     """Each queue message delivered `copies` times; each request_id POSTed by `clients` threads at once."""
     began = time.monotonic()
     hook = Webhook()
-    host = Host(workdir / "data", {
-        "PIPELINE_EVENT_WEBHOOKS": hook.url, "PIPELINE_FAULTS": "retrieval=slow:1:100", **FAST_RETRIES,
-    }).start()
+    host = Host(
+        workdir / "data",
+        {
+            "PIPELINE_EVENT_WEBHOOKS": hook.url,
+            "PIPELINE_FAULTS": "retrieval=slow:1:100",
+            **FAST_RETRIES,
+        },
+    ).start()
     queue_ids = [f"dup-q{i}" for i in range(questions)]
     http_ids = [f"dup-h{i}" for i in range(questions)]
     with host.queue() as queue:
@@ -497,9 +558,12 @@ def run_duplicates(workdir: Path, *, questions: int = 10, copies: int = 3, clien
     hook.close()
     executions = [history_counts(host.history(i)).get("ExecutionStarted", 0) for i in ids]
     duplicated += sum(1 for n in executions if n > 1) + sum(1 for i in http_ids if created[i] != 1)
-    notes.update(http_answers=dict(answers), created_per_request_id=sorted(set(created[i] for i in http_ids)),
-                 executions_per_instance=sorted(set(executions)),
-                 leftover_messages=_active_messages(host))
+    notes.update(
+        http_answers=dict(answers),
+        created_per_request_id=sorted(set(created[i] for i in http_ids)),
+        executions_per_instance=sorted(set(executions)),
+        leftover_messages=_active_messages(host),
+    )
     size = f"{questions} msgs × {copies} deliveries + {questions} ids × {clients} clients"
     return _finish(host, "duplicates", size, lost, duplicated, began, notes)
 
@@ -622,8 +686,9 @@ def run_load(workdir: Path, *, questions: int = 1000, timeout_s: float = 600.0) 
         lines = event_lines(host.data_dir)
     statuses = {i: s for i in ids if (s := host.status(i)) is not None}
     lost, duplicated, notes = exactly_once(ids, statuses, lines, None)
-    completed = {e["subject"].removeprefix("pipeline/"): _event_time(e) for e in lines
-                 if e["type"] == COMPLETED_EVENT_TYPE}
+    completed = {
+        e["subject"].removeprefix("pipeline/"): _event_time(e) for e in lines if e["type"] == COMPLETED_EVENT_TYPE
+    }
     latencies = [completed[i] - sent_at[i] for i in ids if i in completed]
     first, last = min(sent_at.values()), max(completed.values(), default=time.time())
     notes.update(
@@ -639,8 +704,9 @@ def run_load(workdir: Path, *, questions: int = 1000, timeout_s: float = 600.0) 
 # -- a subscriber that is down --------------------------------------------------------------------------------
 
 
-def run_webhook_outage(workdir: Path, *, questions: int = 5, down_s: float = 3.0, window_s: float = 2.0,
-                       timeout_s: float = 60.0) -> Figures:
+def run_webhook_outage(
+    workdir: Path, *, questions: int = 5, down_s: float = 3.0, window_s: float = 2.0, timeout_s: float = 60.0
+) -> Figures:
     """Phase 1: the subscriber is down for `down_s`, then up: every event arrives, after retries with backoff.
     Phase 2: a subscriber that never comes back: after the retry window each event is in events-undelivered.jsonl.
     """
@@ -667,10 +733,14 @@ def run_webhook_outage(workdir: Path, *, questions: int = 5, down_s: float = 3.0
     host.stop()
 
     dead_port = free_port()  # nothing will ever listen here
-    never = Host(workdir / "never" / "data", {
-        "PIPELINE_EVENT_WEBHOOKS": f"http://127.0.0.1:{dead_port}/events",
-        "PIPELINE_EVENT_RETRY_WINDOW_S": str(window_s), **FAST_RETRIES,
-    }).start()
+    never = Host(
+        workdir / "never" / "data",
+        {
+            "PIPELINE_EVENT_WEBHOOKS": f"http://127.0.0.1:{dead_port}/events",
+            "PIPELINE_EVENT_RETRY_WINDOW_S": str(window_s),
+            **FAST_RETRIES,
+        },
+    ).start()
     never_ids = [f"never-{i}" for i in range(questions)]
     for i, instance_id in enumerate(never_ids):
         assert never.post_question(_question(i, request_id=instance_id)).status_code == 202
@@ -702,10 +772,16 @@ def run_webhook_outage(workdir: Path, *, questions: int = 5, down_s: float = 3.0
         seconds_down_before_up=round(came_up - went_down, 2),
     )
     never.stop()
-    figures = Figures("webhook down, then back / never back", f"2 × {questions} events", lost + never_lost,
-                      duplicated + sum(1 for n in kept.values() if n > 1),
-                      host.server_errors + never.server_errors,
-                      round(max(host.peak_kb, never.peak_kb) / 1024, 1), round(time.monotonic() - began, 1), notes)
+    figures = Figures(
+        "webhook down, then back / never back",
+        f"2 × {questions} events",
+        lost + never_lost,
+        duplicated + sum(1 for n in kept.values() if n > 1),
+        host.server_errors + never.server_errors,
+        round(max(host.peak_kb, never.peak_kb) / 1024, 1),
+        round(time.monotonic() - began, 1),
+        notes,
+    )
     return figures
 
 
@@ -727,7 +803,8 @@ def _delivery_attempts(data_dir: Path) -> int:
 
 def pretty(figures: Figures) -> str:
     """One line for logs: the table columns, then the notes."""
-    return (f"{figures.test} [{figures.size}]: lost={figures.lost} duplicated={figures.duplicated} "
-            f"5xx={figures.server_errors} peak_rss={figures.peak_rss_mb}MB time={figures.seconds}s "
-            f"{json.dumps({k: v for k, v in figures.notes.items() if k != 'by_message'}, default=str)}")
-
+    return (
+        f"{figures.test} [{figures.size}]: lost={figures.lost} duplicated={figures.duplicated} "
+        f"5xx={figures.server_errors} peak_rss={figures.peak_rss_mb}MB time={figures.seconds}s "
+        f"{json.dumps({k: v for k, v in figures.notes.items() if k != 'by_message'}, default=str)}"
+    )

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
-from tests.e2e.conftest import Server
+from tests.processes import Server
 
 pytestmark = pytest.mark.chaos
 

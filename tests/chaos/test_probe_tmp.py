@@ -1,5 +1,7 @@
 import pytest
 
 pytestmark = pytest.mark.chaos
+
+
 def test_x():
     pass

@@ -24,9 +24,16 @@ def test_environment_overrides_local_settings(tmp_path: Path, monkeypatch: pytes
 
 
 def test_host_json(tmp_path: Path) -> None:
-    (tmp_path / "host.json").write_text(json.dumps({"extensions": {
-        "durableTask": {"hubName": "%HUB%", "maxConcurrentActivityFunctions": 3},
-        "http": {"routePrefix": ""}}}))
+    (tmp_path / "host.json").write_text(
+        json.dumps(
+            {
+                "extensions": {
+                    "durableTask": {"hubName": "%HUB%", "maxConcurrentActivityFunctions": 3},
+                    "http": {"routePrefix": ""},
+                }
+            }
+        )
+    )
     config = HostConfig.load(tmp_path, {"HUB": "MyHub"})
     assert (config.hub_name, config.max_concurrent_activities, config.route_prefix) == ("MyHub", 3, "")
     assert HostConfig.load(tmp_path / "none", {}).route_prefix == "api"

@@ -20,15 +20,20 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _spawn(data: Path, markers: Path) -> tuple[subprocess.Popen[str], str]:
     env = {**os.environ, "TEST_MARKER_DIR": str(markers), "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, str(Path(__file__).parent / "run_host.py"), str(BASIC_APP), str(data)],
-                            stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, str(Path(__file__).parent / "run_host.py"), str(BASIC_APP), str(data)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     assert proc.stdout is not None
     return proc, proc.stdout.readline().strip()
 
 
 def _post(url: str, body: object) -> int:
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(req) as resp:
         return resp.status
 

@@ -85,9 +85,18 @@ def test_retry_event_order_and_success(run_host) -> None:
         assert status and status["runtimeStatus"] == "Completed" and status["output"] == "ok after 3"
         events = _types(host.get_status(iid, show_history=True))
         assert events == [
-            ("ExecutionStarted", None), ("TaskScheduled", 0), ("TaskFailed", 0), ("TimerCreated", 1),
-            ("TimerFired", 1), ("TaskScheduled", 2), ("TaskFailed", 2), ("TimerCreated", 3), ("TimerFired", 3),
-            ("TaskScheduled", 4), ("TaskCompleted", 4), ("ExecutionCompleted", None),
+            ("ExecutionStarted", None),
+            ("TaskScheduled", 0),
+            ("TaskFailed", 0),
+            ("TimerCreated", 1),
+            ("TimerFired", 1),
+            ("TaskScheduled", 2),
+            ("TaskFailed", 2),
+            ("TimerCreated", 3),
+            ("TimerFired", 3),
+            ("TaskScheduled", 4),
+            ("TaskCompleted", 4),
+            ("ExecutionCompleted", None),
         ]
 
     run_host(scenario)

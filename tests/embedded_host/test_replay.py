@@ -45,8 +45,9 @@ def test_unsupported_action_is_reported() -> None:
 
 def test_state_round_trips() -> None:
     state = EngineState()
-    plan_actions(state, [[{**_act("a", 1), "retryOptions": {"firstRetryIntervalInMilliseconds": 5,
-                                                           "maxNumberOfAttempts": 3}}]])
+    plan_actions(
+        state, [[{**_act("a", 1), "retryOptions": {"firstRetryIntervalInMilliseconds": 5, "maxNumberOfAttempts": 3}}]]
+    )
     copy = EngineState.from_json(state.to_json())
     assert copy == state and copy.retry_tasks[0].max_attempts == 3
 

@@ -222,8 +222,17 @@ def test_runs_as_a_module(tmp_path: Path) -> None:
         port = probe.getsockname()[1]
     events_file = tmp_path / "received.jsonl"
     process = subprocess.Popen(
-        [sys.executable, "-m", "examples.subscriber.app", "--port", str(port), "--db", str(tmp_path / "seen.db"),
-         "--events-file", str(events_file)],
+        [
+            sys.executable,
+            "-m",
+            "examples.subscriber.app",
+            "--port",
+            str(port),
+            "--db",
+            str(tmp_path / "seen.db"),
+            "--events-file",
+            str(events_file),
+        ],
         cwd=root,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -193,14 +193,14 @@ class _Reader:
     def expect(self, s: str) -> None:
         self.skip(newlines=False)
         if not self.peek(s):
-            raise BicepSyntaxError(f"expected {s!r} at offset {self.pos}: {self.text[self.pos:self.pos + 40]!r}")
+            raise BicepSyntaxError(f"expected {s!r} at offset {self.pos}: {self.text[self.pos : self.pos + 40]!r}")
         self.pos += len(s)
 
     def ident(self) -> str:
         self.skip(newlines=False)
         match = _IDENT.match(self.text, self.pos)
         if not match:
-            raise BicepSyntaxError(f"expected a name at offset {self.pos}: {self.text[self.pos:self.pos + 40]!r}")
+            raise BicepSyntaxError(f"expected a name at offset {self.pos}: {self.text[self.pos : self.pos + 40]!r}")
         self.pos = match.end()
         return match.group()
 

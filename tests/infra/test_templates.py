@@ -77,8 +77,12 @@ def test_templates_parse_with_a_bicep_grammar() -> None:
 
 
 def test_every_parameter_is_described(templates: dict[str, BicepFile]) -> None:
-    missing = [f"{path}: {name}" for path, f in templates.items() for name, p in f.params.items()
-               if not p.decorators.get("description")]
+    missing = [
+        f"{path}: {name}"
+        for path, f in templates.items()
+        for name, p in f.params.items()
+        if not p.decorators.get("description")
+    ]
     assert not missing, f"parameters without @description: {missing}"
 
 

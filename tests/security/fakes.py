@@ -34,8 +34,9 @@ class FakeChat(_Recorder):
     """`POST /v1/chat/completions`: answers citing document 1, or, when the question holds `reject_marker`,
     a 401 whose message echoes the caller's key (as some OpenAI-compatible servers do)."""
 
-    def __init__(self, *, answer: str = "The zebra protocol rotates keys hourly [1].",
-                 reject_marker: str = "please-reject") -> None:
+    def __init__(
+        self, *, answer: str = "The zebra protocol rotates keys hourly [1].", reject_marker: str = "please-reject"
+    ) -> None:
         super().__init__()
         fake = self
 
@@ -47,15 +48,30 @@ class FakeChat(_Recorder):
                 user = " ".join(m.get("content", "") for m in body.get("messages", []) if m.get("role") == "user")
                 if reject_marker in user:
                     key = self.headers.get("Authorization", "").removeprefix("Bearer ")
-                    self._send(401, {"error": {"message": f"Incorrect API key provided: {key}.",
-                                               "type": "invalid_request_error", "code": "invalid_api_key"}})
+                    self._send(
+                        401,
+                        {
+                            "error": {
+                                "message": f"Incorrect API key provided: {key}.",
+                                "type": "invalid_request_error",
+                                "code": "invalid_api_key",
+                            }
+                        },
+                    )
                     return
-                self._send(200, {
-                    "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body.get("model", "m"),
-                    "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": answer}}],
-                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-                })
+                self._send(
+                    200,
+                    {
+                        "id": "chatcmpl-1",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": body.get("model", "m"),
+                        "choices": [
+                            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": answer}}
+                        ],
+                        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+                    },
+                )
 
             def _send(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode()

@@ -44,8 +44,9 @@ def test_unreadable_json_in_a_queue_message_is_dead_lettered_as_invalid_json(bod
 
 @pytest.mark.parametrize("body", UNREADABLE)
 def test_unreadable_json_over_http_is_a_400_problem(body: bytes) -> None:
-    req = func.HttpRequest("POST", "http://h/api/pipeline/start", headers={"Content-Type": "application/json"},
-                           body=body)
+    req = func.HttpRequest(
+        "POST", "http://h/api/pipeline/start", headers={"Content-Type": "application/json"}, body=body
+    )
     with pytest.raises(BodyRejected) as caught:
         read_json_body(req)
     assert caught.value.problem.status == 400

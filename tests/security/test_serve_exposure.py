@@ -15,7 +15,7 @@ import pytest
 
 from cli.main import _parser
 from cli.serve import _is_loopback
-from tests.e2e.conftest import ROOT, free_port
+from tests.processes import ROOT, free_port
 
 WARNING = "warning: listening on"
 
@@ -31,8 +31,14 @@ def _serve(tmp_path: Path, *host: str) -> tuple[str, int]:
     """Start `pipeline serve [--host H]`, wait until it answers, stop it; returns (stderr, bound-address count)."""
     port = free_port()
     env = {**os.environ, "PIPELINE_DATA_DIR": str(tmp_path / f"data-{port}")}
-    proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", str(port), *host], cwd=ROOT,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "serve", "--port", str(port), *host],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -50,8 +56,11 @@ def _serve(tmp_path: Path, *host: str) -> tuple[str, int]:
 
 def _listening_addresses(pid: int, port: int) -> list[str]:
     psutil = pytest.importorskip("psutil")
-    return sorted(c.laddr.ip for c in psutil.Process(pid).net_connections("inet")
-                  if c.status == psutil.CONN_LISTEN and c.laddr.port == port)
+    return sorted(
+        c.laddr.ip
+        for c in psutil.Process(pid).net_connections("inet")
+        if c.status == psutil.CONN_LISTEN and c.laddr.port == port
+    )
 
 
 @pytest.mark.e2e
@@ -76,8 +85,14 @@ def test_start_and_status_routes_require_a_function_key_on_azure() -> None:
         "print(json.dumps({f.get_function_name(): json.loads(f.get_function_json())"
         " for f in function_app.app.get_functions()}))"
     )
-    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert out.returncode == 0, out.stderr
     levels = {
         name: binding.get("authLevel")

@@ -114,9 +114,7 @@ def make_event(event_id: str = "evt-1", **data: Any) -> OutgoingEvent:
 def receiver() -> Iterator[Callable[..., Receiver]]:
     started: list[Receiver] = []
 
-    def start(
-        script: Sequence[tuple[int, dict[str, str]]] = (), *, delay_s: float = 0.0, port: int = 0
-    ) -> Receiver:
+    def start(script: Sequence[tuple[int, dict[str, str]]] = (), *, delay_s: float = 0.0, port: int = 0) -> Receiver:
         rec = Receiver(port=port, script=list(script), delay_s=delay_s).start()
         started.append(rec)
         return rec

@@ -45,9 +45,7 @@ def test_retry_after_is_honoured(receiver, make_sink, make_event):
     assert second.at - first.at >= 0.9  # not the 20 ms backoff
 
 
-def test_receiver_down_then_up_is_delivered_when_it_comes_back(
-    receiver, make_sink, make_event, free_port, wait_until
-):
+def test_receiver_down_then_up_is_delivered_when_it_comes_back(receiver, make_sink, make_event, free_port, wait_until):
     port = free_port()
     url = f"http://127.0.0.1:{port}/hook"
     sink = make_sink([url])
@@ -61,9 +59,7 @@ def test_receiver_down_then_up_is_delivered_when_it_comes_back(
     assert json.loads(hook.requests[0].body)["id"] == "evt-comeback"
 
 
-def test_receiver_down_past_the_retry_window_is_dead_lettered(
-    tmp_path, make_sink, make_event, free_port, wait_until
-):
+def test_receiver_down_past_the_retry_window_is_dead_lettered(tmp_path, make_sink, make_event, free_port, wait_until):
     url = f"http://127.0.0.1:{free_port()}/hook"
     sink = make_sink([url], retry_window_s=0.5)
     event = make_event("evt-never")

@@ -24,9 +24,7 @@ def _lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text("utf-8").splitlines()]
 
 
-def test_event_is_delivered_once_as_a_structured_cloudevent(
-    tmp_path, receiver, make_sink, make_event, wait_until
-):
+def test_event_is_delivered_once_as_a_structured_cloudevent(tmp_path, receiver, make_sink, make_event, wait_until):
     hook = receiver()
     sink = make_sink([hook.url])
     event = make_event("evt-wire", note="naïve ✓")
@@ -106,9 +104,7 @@ def test_concurrent_publishers_write_whole_lines(tmp_path, make_sink, make_event
         "    sink.publish(OutgoingEvent(id=f'p{sys.argv[2]}-{n}', type='t', source='/s', subject='x',"
         " time='2026-01-01T00:00:00Z', data={'pad': 'x' * 5000}))\n"
     )
-    processes = [
-        subprocess.Popen([sys.executable, "-c", script, str(tmp_path), str(p)], cwd=REPO) for p in range(3)
-    ]
+    processes = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), str(p)], cwd=REPO) for p in range(3)]
 
     def publish_many(worker: int) -> None:
         for n in range(100):

@@ -25,9 +25,7 @@ def test_follow_tails_new_events_and_survives_truncation(tmp_path, make_sink, ma
     stop = threading.Event()
     seen: list[str] = []
     follower = threading.Thread(
-        target=lambda: seen.extend(
-            e["id"] for e in read_events(tmp_path, True, poll_interval_s=0.01, stop=stop)
-        )
+        target=lambda: seen.extend(e["id"] for e in read_events(tmp_path, True, poll_interval_s=0.01, stop=stop))
     )
     follower.start()  # before the file exists
     try:

@@ -32,14 +32,17 @@ async def http_status(req: func.HttpRequest, client) -> func.HttpResponse:
     status = await client.get_status(req.route_params["instance_id"])
     if not status:
         return func.HttpResponse("not found", status_code=404)
-    return func.HttpResponse(json.dumps({"status": status.runtime_status.value, "output": status.output}),
-                             mimetype="application/json")
+    return func.HttpResponse(
+        json.dumps({"status": status.runtime_status.value, "output": status.output}), mimetype="application/json"
+    )
 
 
 @app.route(route="echo", methods=["POST", "PUT"])
 def echo(req: func.HttpRequest) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps({"len": len(req.get_body()), "method": req.method,
-                                         "q": dict(req.params)}), mimetype="application/json")
+    return func.HttpResponse(
+        json.dumps({"len": len(req.get_body()), "method": req.method, "q": dict(req.params)}),
+        mimetype="application/json",
+    )
 
 
 @app.route(route="events/{instance_id}/{name}", methods=["POST"])
@@ -109,8 +112,9 @@ def slow(context: df.DurableOrchestrationContext):
     data = context.get_input()
     out = []
     for i in range(data["steps"]):
-        out.append((yield context.call_activity("record", {"key": data["key"], "step": i,
-                                                          "sleep": data.get("sleep", 0.05)})))
+        out.append(
+            (yield context.call_activity("record", {"key": data["key"], "step": i, "sleep": data.get("sleep", 0.05)}))
+        )
     return out
 
 
@@ -158,8 +162,9 @@ def boom(data) -> None:
 async def from_queue(msg: func.ServiceBusMessage, dead: func.Out[str], client) -> None:
     text = msg.get_body().decode()
     if text == "invalid":
-        dead.set(json.dumps({"DeadLetterReason": "InvalidQuestion", "DeadLetterErrorDescription": "bad body",
-                             "body": text}))
+        dead.set(
+            json.dumps({"DeadLetterReason": "InvalidQuestion", "DeadLetterErrorDescription": "bad body", "body": text})
+        )
         return
     if text == "explode":
         raise RuntimeError("consumer exploded")
