@@ -1,7 +1,0 @@
-import pytest
-
-pytestmark = pytest.mark.chaos
-
-
-def test_x():
-    pass
