@@ -21,10 +21,10 @@ from providers.base import Answer, Passage
 from providers.errors import ProviderError
 from providers.local.chunking import split_sentences
 from providers.local.hashing_embedder import tokenize
+from providers.refusal import NO_ANSWER, refusal
 
 __all__ = ["NO_ANSWER", "ExtractiveAnswerer"]
 
-NO_ANSWER = "The indexed documents do not cover this question, so there is no answer to quote."
 
 _MIN_SENTENCE_CHARS = 25
 _MAX_SENTENCE_CHARS = 500
@@ -150,7 +150,7 @@ class ExtractiveAnswerer:
         )
 
     def _no_answer(self) -> Answer:
-        return Answer(text=NO_ANSWER, quotes={}, model=self.model)
+        return refusal(self.model)
 
 
 def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
