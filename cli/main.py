@@ -58,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", help="score retrieval and answers on a questions file (JSONL)")
     evaluate.add_argument("questions", type=Path)
     evaluate.add_argument("--top-k", type=int, default=3)
+    evaluate.add_argument("--corpus", type=Path, help="index this folder into a throw-away index and score against it")
     evaluate.add_argument("--json-out", type=Path, help="write the scores as JSON here")
     evaluate.add_argument("--per-question", action="store_true", help="a row per question, not only the summary")
 
@@ -102,7 +103,13 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "eval":
         from cli.eval_command import run_eval
 
-        return run_eval(args.questions, top_k=args.top_k, json_out=args.json_out, per_question=args.per_question)
+        return run_eval(
+            args.questions,
+            top_k=args.top_k,
+            corpus=args.corpus,
+            json_out=args.json_out,
+            per_question=args.per_question,
+        )
     if args.command == "status":
         from cli.status_command import run_status
 

@@ -1,13 +1,14 @@
 """All settings of the app as one typed object, parsed lazily and cached.
 
 Azure services are used when their settings are present; otherwise the embedded default.
-Names are the public setting names of SPEC.md (environment variables / app settings).
+Names are the public setting names (environment variables / app settings) that the README lists.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -54,7 +55,9 @@ class Settings(BaseSettings):
     pipeline_data_dir: Path = Path(".pipeline")
     pipeline_event_webhooks: str = ""
     pipeline_event_source: str = "/durable-ai-pipeline"
-    pipeline_local_embedder: str = Field(default="hash", description="hash (default) or minilm (extra).")
+    pipeline_local_embedder: Literal["minilm", "hash"] = Field(
+        default="minilm", description="minilm (all-MiniLM-L6-v2, the default) or hash (numpy only, lexical)."
+    )
     pipeline_snippet_chars: int = Field(default=240, ge=40, le=2000, description="Longest quote per citation.")
     pipeline_event_retry_window_s: float | None = Field(
         default=None, gt=0, description="How long a webhook delivery is retried before events-undelivered.jsonl."
@@ -97,6 +100,11 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @field_validator("pipeline_local_embedder", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @property
     def event_webhooks(self) -> list[str]:

@@ -1,16 +1,25 @@
-"""Scores of a retrieval run: hit@k, mean reciprocal rank and answer citation, per question and overall.
+"""Scores of an evaluation run, per question and overall: what retrieval found and what readers got.
 
 A question "hits" at k when one of its first k passages comes from an expected source; its
 reciprocal rank is 1 / the rank of the first such passage (0 when none was retrieved). Ranks are
 passage ranks, not source ranks, because that is what the answer step receives.
+
+A question with no expected sources is unanswerable from the documents: the right answer is the
+refusal. Retrieval and citation scores are means over the answerable questions; the refusal rate
+is over the unanswerable ones, and the false-refusal rate over the answerable ones. "On point"
+asks whether an answer states the key fact: it contains one of the question's `expected_terms`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["QuestionScore", "Summary", "first_hit_rank", "summarize"]
+__all__ = ["QuestionScore", "Summary", "cited_sentence_share", "first_hit_rank", "summarize"]
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9`\"'(])|(?<=\])\s+(?=[A-Z0-9`\"'(])")
+_MARKER = re.compile(r"\[\d+\]")
 
 
 def first_hit_rank(retrieved_sources: Sequence[str], expected: Iterable[str]) -> int | None:
@@ -22,15 +31,29 @@ def first_hit_rank(retrieved_sources: Sequence[str], expected: Iterable[str]) ->
     return None
 
 
+def cited_sentence_share(answer: str) -> float:
+    """The share of an answer's sentences (split after `.`, `!`, `?` or a citation) that carry a `[n]` marker."""
+    sentences = [s for s in _SENTENCE_END.split(answer.strip()) if s.strip()]
+    if not sentences:
+        return 0.0
+    return sum(1 for s in sentences if _MARKER.search(s)) / len(sentences)
+
+
 @dataclass(frozen=True, slots=True)
 class QuestionScore:
     question: str
-    expected_sources: list[str]
+    expected_sources: list[str]  # empty: the documents do not answer it
     retrieved_sources: list[str]  # source of each retrieved passage, best first
     cited_sources: list[str]  # sources the answer cites, in citation order
     rank: int | None  # first_hit_rank of retrieved_sources
     answer: str
+    refused: bool
     seconds: float
+    expected_terms: tuple[str, ...] = ()
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.expected_sources)
 
     def hit_at(self, k: int) -> bool:
         return self.rank is not None and self.rank <= k
@@ -43,33 +66,63 @@ class QuestionScore:
     def cites_expected(self) -> bool:
         return bool(set(self.cited_sources) & set(self.expected_sources))
 
+    @property
+    def on_point(self) -> bool | None:
+        """Whether the answer holds one of the expected terms (None when the question lists none)."""
+        if not self.expected_terms or not self.answerable:
+            return None
+        text = self.answer.lower()
+        return not self.refused and any(term.lower() in text for term in self.expected_terms)
+
+    @property
+    def correct(self) -> bool:
+        """What a reader wants: a refusal when nothing answers it, else an answer citing a right source."""
+        return self.refused if not self.answerable else (self.cites_expected and self.on_point is not False)
+
 
 @dataclass(frozen=True, slots=True)
 class Summary:
     questions: int
+    answerable: int
+    unanswerable: int
     top_k: int
     hit_at_1: float
     hit_at_3: float
     hit_at_k: float
     mrr: float
     answer_cites_expected: float
+    on_point: float  # over answerable questions that list expected terms
+    refusal_on_unanswerable: float
+    false_refusals: float
+    sentences_cited: float  # mean share of cited sentences, over the answers that are not refusals
+    correct: float
     mean_seconds: float
 
 
+def _mean(values: Iterable[float]) -> float:
+    items = list(values)
+    return sum(items) / len(items) if items else 0.0
+
+
 def summarize(scores: Sequence[QuestionScore], *, top_k: int) -> Summary:
-    """Means over the questions (all zero for an empty set)."""
-    n = len(scores)
-
-    def mean(values: Iterable[float]) -> float:
-        return sum(values) / n if n else 0.0
-
+    """Means over the relevant questions (zero where a group is empty)."""
+    answerable = [s for s in scores if s.answerable]
+    unanswerable = [s for s in scores if not s.answerable]
+    with_terms = [s for s in answerable if s.expected_terms]
     return Summary(
-        questions=n,
+        questions=len(scores),
+        answerable=len(answerable),
+        unanswerable=len(unanswerable),
         top_k=top_k,
-        hit_at_1=mean(float(s.hit_at(1)) for s in scores),
-        hit_at_3=mean(float(s.hit_at(3)) for s in scores),
-        hit_at_k=mean(float(s.hit_at(top_k)) for s in scores),
-        mrr=mean(s.reciprocal_rank for s in scores),
-        answer_cites_expected=mean(float(s.cites_expected) for s in scores),
-        mean_seconds=mean(s.seconds for s in scores),
+        hit_at_1=_mean(float(s.hit_at(1)) for s in answerable),
+        hit_at_3=_mean(float(s.hit_at(3)) for s in answerable),
+        hit_at_k=_mean(float(s.hit_at(top_k)) for s in answerable),
+        mrr=_mean(s.reciprocal_rank for s in answerable),
+        answer_cites_expected=_mean(float(s.cites_expected) for s in answerable),
+        on_point=_mean(float(bool(s.on_point)) for s in with_terms),
+        refusal_on_unanswerable=_mean(float(s.refused) for s in unanswerable),
+        false_refusals=_mean(float(s.refused) for s in answerable),
+        sentences_cited=_mean(cited_sentence_share(s.answer) for s in scores if not s.refused),
+        correct=_mean(float(s.correct) for s in scores),
+        mean_seconds=_mean(s.seconds for s in scores),
     )

@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from config import Settings, get_settings
 from providers.base import AnswerGenerator, Embedder, EventPublisher, Retriever
+from providers.errors import ProviderError
 
 __all__ = [
     "describe_providers",
@@ -106,13 +107,13 @@ def _embedder() -> Embedder:
         from providers.azure.openai_embedder import OpenAIEmbedder
 
         return OpenAIEmbedder.from_settings(s)
-    if s.pipeline_local_embedder == "minilm":
-        from providers.local.minilm_embedder import MiniLMEmbedder
+    if s.pipeline_local_embedder == "hash":
+        from providers.local.hashing_embedder import HashingEmbedder
 
-        return MiniLMEmbedder()
-    from providers.local.hashing_embedder import HashingEmbedder
+        return HashingEmbedder()
+    from providers.local.minilm_embedder import MiniLMEmbedder
 
-    return HashingEmbedder()
+    return MiniLMEmbedder()
 
 
 @lru_cache(maxsize=1)
@@ -151,9 +152,26 @@ def get_generator() -> AnswerGenerator:
         from providers.azure.openai_chat import OpenAIChatGenerator
 
         return _with_faults(OpenAIChatGenerator.from_settings(s), "generation")
-    from providers.local.extractive import ExtractiveAnswerer
+    return _with_faults(local_answerer(s), "generation")
 
-    return _with_faults(ExtractiveAnswerer(), "generation")
+
+def local_answerer(s: Settings) -> AnswerGenerator:
+    """The extractive answerer, reading meaning with MiniLM (lexical-only weights when it is not installed)."""
+    from providers.local.extractive import ExtractiveAnswerer
+    from providers.local.sentence_vectors import SentenceVectors
+
+    try:
+        model = _embedder() if isinstance(_embedder(), _minilm_class()) else _minilm_class()()
+    except ProviderError as error:
+        log.warning("local answerer without a sentence model (%s): lexical matching only", error.message)
+        return ExtractiveAnswerer()
+    return ExtractiveAnswerer(SentenceVectors(model, s.pipeline_data_dir / "index" / "sentence-vectors.sqlite"))
+
+
+def _minilm_class() -> type:
+    from providers.local.minilm_embedder import MiniLMEmbedder
+
+    return MiniLMEmbedder
 
 
 @lru_cache(maxsize=1)

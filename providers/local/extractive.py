@@ -1,165 +1,258 @@
 """The local answer generator: an answer composed only of sentences quoted from the passages, each cited.
 
-It never writes a word of its own beyond the citation markers and, when nothing fits, one fixed
-sentence saying so. Sentences are scored by the question words they contain, each weighted by
-how rare it is among the passages' sentences (a word every sentence has tells nothing), times
-how much of the question they cover. A sentence also counts, at half weight, the question words
-of its section's heading path: "It is not retried." answers "what happens to an invalid message"
-when it stands under "Dead-lettering invalid messages". Better-ranked passages get a small
-preference. The best few that do not repeat each other are kept and read in document order.
+It never writes a word of its own beyond the citation markers and, when the passages do not
+answer the question, the fixed refusal with no citations. Each sentence of the retrieved passages
+gets features (`providers.local.answer_features`): closeness in meaning to the question (MiniLM
+cosine, from `SentenceVectors`), the question's rarer words it holds, whether its heading path
+matches, whether it is the kind of sentence the question asks for, how its passage ranked. A
+logistic model weighs them into the odds that the sentence answers the question; a second one
+reads the best odds, the runner-up, the best cosine and the share of question words no passage
+holds into the probability that the passages answer at all. Both were fitted, and the refusal
+threshold chosen, on development sets that include unanswerable near-topic questions
+(`python -m evaluation.calibrate` writes `answerer_weights.json`), not tuned by hand.
+
+A passage with no prose (a table, a code block) is quoted whole. The best sentences that do not
+repeat each other (1-4, about `max_chars` in all) are read passage by passage, best passage first.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
 
 from providers.base import Answer, Passage
 from providers.errors import ProviderError
+from providers.local.answer_features import (
+    QUESTION_FEATURES,
+    SENTENCE_FEATURES,
+    Sentence,
+    question_features,
+    sentence_features,
+    uncovered_share,
+)
 from providers.local.chunking import split_sentences
 from providers.local.hashing_embedder import tokenize
+from providers.local.sentence_vectors import SentenceVectors
 from providers.refusal import NO_ANSWER, refusal
 
-__all__ = ["NO_ANSWER", "ExtractiveAnswerer"]
+__all__ = ["NO_ANSWER", "WEIGHTS_FILE", "Analysis", "AnswererWeights", "ExtractiveAnswerer"]
 
+WEIGHTS_FILE = Path(__file__).with_name("answerer_weights.json")
 
-_MIN_SENTENCE_CHARS = 25
+_MIN_SENTENCE_CHARS = 12
 _MAX_SENTENCE_CHARS = 500
-_HEADING_WEIGHT = 0.5  # a section heading says what its sentences are about, less directly than they do
-_CODE_LIKE = re.compile(r"[{}<>=]|^[^\w\"'(]")
+_MAX_BLOCK_CHARS = 700  # a table or code block quoted whole
+_INLINE_CODE = re.compile(r"`[^`]*`")
+_CODE_LIKE = re.compile(r"[{}<>=;]|^[^\w\"'(`]")
+
+
+@dataclass(frozen=True, slots=True)
+class AnswererWeights:
+    """The fitted models: sentence odds, question probability, the refusal threshold, and selection."""
+
+    sentence: np.ndarray
+    sentence_bias: float
+    question: np.ndarray
+    question_bias: float
+    threshold: float  # answer when the question probability reaches it, else refuse
+    keep_margin: float  # extra sentences within this many log-odds of the best one are kept
+    min_sentence: float  # ... and only if their own log-odds reach this
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> AnswererWeights:
+        sentence = dict(data["sentence"])  # type: ignore[call-overload]
+        question = dict(data["question"])  # type: ignore[call-overload]
+        return cls(
+            sentence=np.array([float(sentence[name]) for name in SENTENCE_FEATURES]),
+            sentence_bias=float(sentence["bias"]),
+            question=np.array([float(question[name]) for name in QUESTION_FEATURES]),
+            question_bias=float(question["bias"]),
+            threshold=float(data["threshold"]),  # type: ignore[arg-type]
+            keep_margin=float(data["keep_margin"]),  # type: ignore[arg-type]
+            min_sentence=float(data["min_sentence"]),  # type: ignore[arg-type]
+        )
+
+    def to_json(self) -> dict[str, object]:
+        sentence = dict(zip(SENTENCE_FEATURES, self.sentence.tolist(), strict=True))
+        question = dict(zip(QUESTION_FEATURES, self.question.tolist(), strict=True))
+        return {
+            "sentence": {**sentence, "bias": self.sentence_bias},
+            "question": {**question, "bias": self.question_bias},
+            "threshold": self.threshold,
+            "keep_margin": self.keep_margin,
+            "min_sentence": self.min_sentence,
+        }
+
+
+@lru_cache(maxsize=4)
+def load_weights(variant: str, path: Path = WEIGHTS_FILE) -> AnswererWeights:
+    """The `semantic` (with a sentence model) or `lexical` (without) weights of the weights file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return AnswererWeights.from_json(data["variants"][variant])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ProviderError.configuration(f"cannot read the {variant} answerer weights from {path}: {error}") from error
 
 
 @dataclass(slots=True)
-class _Candidate:
-    passage: int  # rank of its passage, 0 = best
-    position: int  # order within the passage
-    text: str
-    terms: frozenset[str]
-    context: frozenset[str]  # terms of the passage's title (its heading path)
-    score: float = 0.0
+class Analysis:
+    """Everything the answerer measured for one question (the calibration reads it too)."""
+
+    sentences: list[Sentence]
+    features: np.ndarray  # one row of SENTENCE_FEATURES per sentence
+    scores: np.ndarray  # log-odds that each sentence answers the question
+    question: np.ndarray  # QUESTION_FEATURES
+    probability: float  # that the passages answer the question at all
+    vectors: np.ndarray  # sentence vectors (zeros without a model)
 
 
 class ExtractiveAnswerer:
-    """Pick the 1-`max_sentences` most relevant, non-redundant sentences (about `max_chars` in all)."""
+    """Quote the 1-`max_sentences` sentences most likely to answer; refuse when the evidence is weak.
+
+    `vectors` supplies sentence embeddings (MiniLM); without it the lexical-only weights are used.
+    """
 
     def __init__(
         self,
+        vectors: SentenceVectors | None = None,
         *,
+        weights: AnswererWeights | None = None,
         max_sentences: int = 4,
         max_chars: int = 600,
-        min_coverage: float = 0.3,
-        redundancy: float = 0.6,
+        redundancy: float = 0.9,
     ) -> None:
+        self._vectors = vectors
+        self._weights = weights or load_weights("semantic" if vectors is not None else "lexical")
         self._max_sentences = max_sentences
         self._max_chars = max_chars
-        self._min_coverage = min_coverage
         self._redundancy = redundancy
 
     @property
     def model(self) -> str:
-        return "local-extractive-v1"
+        return "local-extractive-v2" + ("" if self._vectors is not None else "-lexical")
 
     def answer(self, question: str, passages: Sequence[Passage]) -> Answer:
         if not isinstance(question, str) or not question.strip():
             raise ProviderError.invalid_input("the question is empty")
-        query = set(tokenize(question))
-        candidates = self._candidates(passages)
-        if not query or not candidates:
-            return self._no_answer()
-
-        idf = self._idf(candidates, query)
-        query_weight = sum(idf[t] for t in query)
-        for candidate in candidates:
-            matched = candidate.terms & query
-            from_heading = (candidate.context & query) - matched
-            coverage = (
-                sum(idf[t] for t in matched) + _HEADING_WEIGHT * sum(idf[t] for t in from_heading)
-            ) / query_weight
-            # Rank prior: the retriever's order is evidence too, but weaker than the words themselves.
-            candidate.score = coverage * (1.0 / (1.0 + 0.1 * candidate.passage)) if matched else 0.0
-
-        chosen = self._select(candidates)
+        analysis = self.analyse(question, passages)
+        if analysis is None or analysis.probability < self._weights.threshold:
+            return refusal(self.model)
+        chosen = self._select(analysis)
         if not chosen:
-            return self._no_answer()
-        return self._compose(chosen, passages)
+            return refusal(self.model)
+        return self._compose(chosen, analysis, passages)
 
-    def _candidates(self, passages: Sequence[Passage]) -> list[_Candidate]:
-        candidates: list[_Candidate] = []
-        seen: set[str] = set()
-        for rank, passage in enumerate(passages):
-            context = frozenset(tokenize(passage.title))
-            for position, sentence in enumerate(split_sentences(passage.content)):
-                # Fragments, run-ons and code or config lines make poor quotes.
-                if not _MIN_SENTENCE_CHARS <= len(sentence) <= _MAX_SENTENCE_CHARS:
-                    continue
-                if _CODE_LIKE.search(sentence.replace("`", "")) or sentence in seen:
-                    continue
-                if sentence.endswith(":"):
-                    continue  # a lead-in to a list says nothing without the list
-                seen.add(sentence)
-                candidates.append(_Candidate(rank, position, sentence, frozenset(tokenize(sentence)), context))
-        return candidates
+    def analyse(self, question: str, passages: Sequence[Passage]) -> Analysis | None:
+        """The measurements behind an answer; None when there is nothing to weigh."""
+        sentences = _candidates(passages)
+        if not sentences or not tokenize(question):
+            return None  # only stop-words, or nothing quotable: nothing to match
+        weights = self._weights
+        if self._vectors is not None:
+            titles = [passages[s.passage].title for s in sentences]
+            matrix = self._vectors.vectors([question, *[s.text for s in sentences], *dict.fromkeys(titles)])
+            q_vector, vectors = matrix[0], matrix[1 : 1 + len(sentences)]
+            title_rows = {title: 1 + len(sentences) + i for i, title in enumerate(dict.fromkeys(titles))}
+            context = matrix[[title_rows[t] for t in titles]]
+        else:
+            q_vector = np.zeros(1, dtype=np.float32)
+            vectors = context = np.zeros((len(sentences), 1), dtype=np.float32)
+        features = sentence_features(sentences, question, q_vector, vectors, context)
+        scores = features @ weights.sentence + weights.sentence_bias
+        passage_terms = [frozenset(tokenize(f"{p.title}\n{p.content}")) for p in passages]
+        summary = question_features(scores, features[:, 0], uncovered_share(question, passage_terms))
+        probability = _sigmoid(float(summary @ weights.question + weights.question_bias))
+        return Analysis(sentences, features, scores, summary, probability, vectors)
 
-    @staticmethod
-    def _idf(candidates: list[_Candidate], query: set[str]) -> dict[str, float]:
-        n = len(candidates)
-        df = dict.fromkeys(query, 0)
-        for candidate in candidates:
-            for term in candidate.terms & query:
-                df[term] += 1
-        # Smoothed idf; a question word no sentence has gets the highest weight, so a question
-        # that is mostly about something absent scores low coverage everywhere.
-        return {term: math.log(1.0 + (n + 1) / (count + 0.5)) for term, count in df.items()}
-
-    def _select(self, candidates: list[_Candidate]) -> list[_Candidate]:
-        ranked = sorted(candidates, key=lambda c: (-c.score, c.passage, c.position))
-        best = ranked[0].score
-        if best < self._min_coverage:
-            return []
-        chosen: list[_Candidate] = []
+    def _select(self, analysis: Analysis) -> list[int]:
+        w = self._weights
+        order = sorted(range(len(analysis.sentences)), key=lambda i: -analysis.scores[i])
+        best = analysis.scores[order[0]]
+        chosen: list[int] = []
         used = 0
-        for candidate in ranked:
-            if len(chosen) == self._max_sentences or candidate.score < max(self._min_coverage, 0.5 * best):
+        for i in order:
+            sentence = analysis.sentences[i]
+            if len(chosen) == self._max_sentences:
                 break
-            if any(_overlap(candidate.terms, other.terms) > self._redundancy for other in chosen):
+            if chosen and (analysis.scores[i] < best - w.keep_margin or analysis.scores[i] < w.min_sentence):
+                break
+            if any(self._redundant(analysis, i, j) for j in chosen):
                 continue
-            if chosen and used + len(candidate.text) > self._max_chars:
+            if chosen and used + len(sentence.text) > self._max_chars:
                 continue
-            chosen.append(candidate)
-            used += len(candidate.text) + 1
+            chosen.append(i)
+            used += len(sentence.text) + 1
         return chosen
 
-    def _compose(self, chosen: list[_Candidate], passages: Sequence[Passage]) -> Answer:
-        # Read in the retriever's passage order, and each passage's sentences in their own order.
-        chosen.sort(key=lambda c: (c.passage, c.position))
+    def _redundant(self, analysis: Analysis, i: int, j: int) -> bool:
+        a, b = analysis.sentences[i], analysis.sentences[j]
+        if a.text in b.text or b.text in a.text:
+            return True
+        if self._vectors is not None and float(analysis.vectors[i] @ analysis.vectors[j]) > self._redundancy:
+            return True
+        shared = len(a.terms & b.terms) / max(1, min(len(a.terms), len(b.terms)))
+        return shared > 0.8
+
+    def _compose(self, chosen: list[int], analysis: Analysis, passages: Sequence[Passage]) -> Answer:
+        # Passage by passage, the passage of the best sentence first; each passage's sentences in its own order.
+        first_seen: dict[int, int] = {}
+        for rank, i in enumerate(chosen):
+            first_seen.setdefault(analysis.sentences[i].passage, rank)
+        picked = sorted((analysis.sentences[i] for i in chosen), key=lambda s: (first_seen[s.passage], s.position))
         numbers: dict[int, int] = {}
-        quotes: dict[str, list[_Candidate]] = {}
+        quotes: dict[str, list[Sentence]] = {}
         parts: list[str] = []
-        for candidate in chosen:
-            passage_id = passages[candidate.passage].id
-            number = numbers.setdefault(candidate.passage, len(numbers) + 1)
-            quotes.setdefault(passage_id, []).append(candidate)
-            parts.append(f"{candidate.text} [{number}]")
+        for sentence in picked:
+            number = numbers.setdefault(sentence.passage, len(numbers) + 1)
+            quotes.setdefault(passages[sentence.passage].id, []).append(sentence)
+            parts.append(f"{sentence.text} [{number}]")
         return Answer(
             text=" ".join(parts),
             quotes={pid: _quote(sentences) for pid, sentences in quotes.items()},
             model=self.model,
         )
 
-    def _no_answer(self) -> Answer:
-        return refusal(self.model)
+
+def _candidates(passages: Sequence[Passage]) -> list[Sentence]:
+    candidates: list[Sentence] = []
+    seen: set[str] = set()
+    for rank, passage in enumerate(passages):
+        context = frozenset(tokenize(passage.title))
+        sentences = split_sentences(passage.content)
+        if not sentences:
+            # No prose at all (a table, a code block): the passage itself is the quote.
+            block = passage.content.strip()
+            sentences = [block] if block and len(block) <= _MAX_BLOCK_CHARS else []
+        else:
+            sentences = [s if _quotable(s) else "" for s in sentences]  # keep positions: adjacency matters
+        for position, sentence in enumerate(sentences):
+            if not sentence or sentence in seen:
+                continue
+            seen.add(sentence)
+            candidates.append(Sentence(rank, position, sentence, frozenset(tokenize(sentence)), context))
+    return candidates
 
 
-def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
-    if not a or not b:
-        return 0.0
-    return len(a & b) / min(len(a), len(b))
+def _quotable(sentence: str) -> bool:
+    # Fragments, run-ons, code or config lines and lead-ins to a list ("The defaults are:") make poor quotes.
+    if not _MIN_SENTENCE_CHARS <= len(sentence) <= _MAX_SENTENCE_CHARS or sentence.endswith(":"):
+        return False
+    return not _CODE_LIKE.search(_INLINE_CODE.sub("code", sentence))
 
 
-def _quote(sentences: list[_Candidate]) -> str:
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, x))))
+
+
+def _quote(sentences: list[Sentence]) -> str:
     # Adjacent sentences are one span; a gap between them is marked, as a quotation would.
     text = sentences[0].text
     for previous, current in pairwise(sentences):

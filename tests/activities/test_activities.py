@@ -37,7 +37,7 @@ def failure_of(call: Any, payload: Any) -> StepError:
 def test_the_steps_chain_into_a_cited_answer() -> None:
     embedding = EMBED(common(question=QUESTION))
     vector = QueryEmbedding.model_validate(embedding)
-    assert vector.dimensions == 384 and vector.model.startswith("local-hashing")
+    assert vector.dimensions == 384 and vector.model == "all-MiniLM-L6-v2-int8"
 
     found = SEARCH(common(question=QUESTION, embedding=embedding, top_k=4))
     assert 1 <= len(found["hits"]) <= 4

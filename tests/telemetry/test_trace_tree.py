@@ -82,7 +82,7 @@ def test_one_question_is_one_trace_with_the_expected_span_tree(otel: Telemetry) 
     embeddings = next(s for s in spans if s.name.startswith("embeddings "))
     assert embeddings.attributes["gen_ai.request.model"] == embeddings.attributes["gen_ai.response.model"]
     chat = next(s for s in spans if s.name.startswith("chat "))
-    assert chat.attributes["gen_ai.request.model"] == "local-extractive-v1"
+    assert chat.attributes["gen_ai.request.model"] == "local-extractive-v2"
 
 
 def test_the_cloudevent_carries_the_trace_at_its_send_span(otel: Telemetry) -> None:

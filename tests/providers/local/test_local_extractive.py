@@ -9,6 +9,20 @@ import pytest
 from providers.base import Passage
 from providers.errors import ProviderError
 from providers.local.extractive import NO_ANSWER, ExtractiveAnswerer
+from providers.local.minilm_embedder import MiniLMEmbedder
+from providers.local.sentence_vectors import SentenceVectors
+
+
+@pytest.fixture(scope="module")
+def minilm() -> MiniLMEmbedder:
+    return MiniLMEmbedder()
+
+
+@pytest.fixture(params=["semantic", "lexical"])
+def answerer(request: pytest.FixtureRequest, minilm: MiniLMEmbedder) -> ExtractiveAnswerer:
+    """The default answerer (MiniLM sentence vectors) and the fallback without a sentence model."""
+    return ExtractiveAnswerer(SentenceVectors(minilm) if request.param == "semantic" else None)
+
 
 PASSAGES = [
     Passage(
@@ -40,12 +54,13 @@ _MARKER = re.compile(r" ?\[(\d+)\]")
 
 
 def _normalise(text: str) -> str:
-    return " ".join(text.split())
+    # Whitespace collapsed and list markers dropped, as the answerer reads a passage.
+    return re.sub(r"(?:^|(?<=\s))[-*+] ", "", " ".join(text.split()))
 
 
-def test_answer_quotes_only_passage_sentences_and_cites_given_ids() -> None:
-    answer = ExtractiveAnswerer().answer("Why is a message dead-lettered, and with which reason?", PASSAGES)
-    assert answer.model == "local-extractive-v1"
+def test_answer_quotes_only_passage_sentences_and_cites_given_ids(answerer: ExtractiveAnswerer) -> None:
+    answer = answerer.answer("Why is a message dead-lettered, and with which reason?", PASSAGES)
+    assert answer.model.startswith("local-extractive-v2")
     assert answer.input_tokens == 0 and answer.output_tokens == 0
     assert answer.quotes, answer.text
 
@@ -66,27 +81,47 @@ def test_answer_quotes_only_passage_sentences_and_cites_given_ids() -> None:
     assert "{" not in answer.text  # code is searchable but never quoted
 
 
-def test_answer_is_short_and_not_redundant() -> None:
-    answer = ExtractiveAnswerer().answer("How does the delivery count lead to dead-lettering?", PASSAGES)
+def test_answer_is_short_and_not_redundant(answerer: ExtractiveAnswerer) -> None:
+    answer = answerer.answer("How does the delivery count lead to dead-lettering?", PASSAGES)
     body = _MARKER.sub("", answer.text)
     assert len(body) <= 700
     sentences = [s for s in _MARKER.split(answer.text)[::2] if s.strip()]
     assert len(sentences) == len(set(sentences)) <= 4
 
 
-def test_no_relevant_passage_is_admitted_honestly() -> None:
-    answer = ExtractiveAnswerer().answer("What is the capital of France?", PASSAGES)
+def test_no_relevant_passage_is_admitted_honestly(answerer: ExtractiveAnswerer) -> None:
+    answer = answerer.answer("What is the capital of France?", PASSAGES)
     assert answer.text == NO_ANSWER and answer.quotes == {}
-    assert ExtractiveAnswerer().answer("Anything about queues?", []).quotes == {}
+    assert answerer.answer("Anything about queues?", []).quotes == {}
 
 
-def test_empty_question_is_invalid_input() -> None:
+@pytest.mark.parametrize(
+    "question",
+    ["the of and to is", "xqzv blorpt frangle wibbet?", "Wie viele Zustellungen gibt es, bevor sie verschoben wird?"],
+)
+def test_stop_words_gibberish_and_other_languages_are_refused(answerer: ExtractiveAnswerer, question: str) -> None:
+    answer = answerer.answer(question, PASSAGES)
+    assert answer.text == NO_ANSWER and answer.quotes == {}
+
+
+def test_a_passage_with_no_prose_is_quoted_whole(answerer: ExtractiveAnswerer) -> None:
+    table = Passage(
+        "fees-1",
+        "Fares > Prices",
+        "fares.md",
+        "| Pass | Price |\n| --- | --- |\n| Day pass | $8.00 |\n| Annual pass, student | $71.00 |",
+    )
+    answer = answerer.answer("What does the student annual pass cost?", [table])
+    assert list(answer.quotes) == ["fees-1"] and "$71.00" in answer.text and answer.text.endswith("[1]")
+
+
+def test_empty_question_is_invalid_input(answerer: ExtractiveAnswerer) -> None:
     with pytest.raises(ProviderError) as raised:
-        ExtractiveAnswerer().answer("   ", PASSAGES)
+        answerer.answer("   ", PASSAGES)
     assert raised.value.kind == "invalid_input"
 
 
-def test_a_sentence_under_a_matching_heading_beats_an_equal_one_elsewhere() -> None:
+def test_a_sentence_under_a_matching_heading_beats_an_equal_one_elsewhere(answerer: ExtractiveAnswerer) -> None:
     # Both sentences share the same question words; only the heading says which one is on topic.
     on_topic = Passage(
         "a",
@@ -98,7 +133,11 @@ def test_a_sentence_under_a_matching_heading_beats_an_equal_one_elsewhere() -> N
     off_topic = Passage(
         "b", "Telemetry > Spans", "b.md", "The span of each new attempt of a step records how long it waited.", 0.03
     )
-    answer = ExtractiveAnswerer(max_sentences=1).answer(
-        "How is the backoff between attempts chosen?", [off_topic, on_topic]
-    )
-    assert list(answer.quotes) == ["a"]
+    # Summed over both retrieval orders, so only the words and the headings differ.
+    totals = {on_topic.content: 0.0, off_topic.content: 0.0}
+    for order in ([off_topic, on_topic], [on_topic, off_topic]):
+        analysis = answerer.analyse("How is the backoff between attempts chosen?", order)
+        assert analysis is not None
+        for sentence, score in zip(analysis.sentences, analysis.scores, strict=True):
+            totals[sentence.text] += score
+    assert totals[on_topic.content] > totals[off_topic.content]

@@ -1,0 +1,284 @@
+"""Fit the local answerer's weights and refusal threshold on the development sets.
+
+    python -m evaluation.calibrate            # fit, print leave-one-set-out results, write nothing
+    python -m evaluation.calibrate --write    # ... and write providers/local/answerer_weights.json
+
+The development sets are the bundled corpus with `evaluation/questions.jsonl` and every
+`evaluation/sets/NAME/` (its `docs/` and `questions.jsonl`). Each set is indexed with MiniLM, each
+question retrieves its top-k passages as the pipeline would, and the answerer's features are read
+for every candidate sentence. A sentence is a positive example when it comes from an expected
+source and holds one of the question's expected terms (the key fact); every sentence shown for an
+unanswerable question is a negative one. Two logistic models are fitted (sentence odds; "do the
+passages answer at all" from the best odds, the runner-up, the best cosine and the uncovered
+question words) and the threshold is the one with the best balanced accuracy (refusals on
+unanswerable and answers on answerable questions weigh the same), preferring the lower.
+
+Generalisation is checked by leaving each set out in turn: fit on the others, score the one left
+out. Those are the numbers to trust; the in-sample numbers are printed beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from evaluation.metrics import QuestionScore, summarize
+from evaluation.runner import QUESTIONS_FILE, EvalQuestion, load_questions
+from providers.base import Passage
+from providers.local.answer_features import QUESTION_FEATURES, SENTENCE_FEATURES
+from providers.local.extractive import WEIGHTS_FILE, AnswererWeights, ExtractiveAnswerer
+from providers.local.ingest import CORPUS_DIR, index_paths
+from providers.local.minilm_embedder import MiniLMEmbedder
+from providers.local.sentence_vectors import SentenceVectors
+from providers.local.sqlite_index import SqliteIndex
+from providers.refusal import is_refusal
+
+__all__ = ["DevSet", "dev_sets", "fit", "main"]
+
+SETS_DIR = Path(__file__).resolve().parent / "sets"
+_THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.025), 3)
+_MARGINS = (0.5, 1.0, 1.5, 2.0, 3.0)
+_MIN_SENTENCE = (-3.0, -2.0, -1.0, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class DevSet:
+    name: str
+    corpus: Path  # indexed with sources relative to its parent
+    questions: Path
+
+
+@dataclass(slots=True)
+class _Example:
+    set_name: str
+    question: EvalQuestion
+    passages: list[Passage]
+    features: np.ndarray  # per sentence
+    labels: np.ndarray  # per sentence, 1 = states the key fact
+    semantic: np.ndarray
+    uncovered: float
+
+
+def dev_sets() -> list[DevSet]:
+    sets = [DevSet("project", CORPUS_DIR, QUESTIONS_FILE)]
+    if SETS_DIR.is_dir():
+        for folder in sorted(p for p in SETS_DIR.iterdir() if (p / "questions.jsonl").is_file()):
+            sets.append(DevSet(folder.name, folder / "docs", folder / "questions.jsonl"))
+    return sets
+
+
+def _collect(sets: Sequence[DevSet], vectors: SentenceVectors, embedder: MiniLMEmbedder, top_k: int) -> list[_Example]:
+    probe = ExtractiveAnswerer(vectors)  # only its measurements are used, not its weights' decisions
+    examples: list[_Example] = []
+    for dev in sets:
+        questions = load_questions(dev.questions)
+        with tempfile.TemporaryDirectory() as scratch, SqliteIndex(scratch, embedder=embedder) as index:
+            index_paths([dev.corpus], index=index, embedder=embedder, base=dev.corpus.parent)
+            query_vectors = embedder.embed_array([q.question for q in questions])
+            for question, vector in zip(questions, query_vectors, strict=True):
+                passages = index.search(question.question, vector, top_k=top_k)
+                analysis = probe.analyse(question.question, passages)
+                if analysis is None:
+                    continue
+                labels = np.array(
+                    [_positive(question, passages[s.passage], s.text) for s in analysis.sentences], dtype=np.float64
+                )
+                examples.append(
+                    _Example(
+                        dev.name,
+                        question,
+                        passages,
+                        analysis.features,
+                        labels,
+                        analysis.features[:, 0],
+                        float(analysis.question[3]),
+                    )
+                )
+        print(f"  {dev.name}: {len(questions)} questions", file=sys.stderr)
+    return examples
+
+
+def _positive(question: EvalQuestion, passage: Passage, text: str) -> float:
+    if passage.source not in question.expected_sources:
+        return 0.0
+    if not question.expected_terms:
+        return 1.0
+    lowered = text.lower()
+    return float(any(term.lower() in lowered for term in question.expected_terms))
+
+
+def _logistic(x: np.ndarray, y: np.ndarray, *, l2: float = 1e-3, steps: int = 200) -> tuple[np.ndarray, float]:
+    """L2-regularised logistic regression by Newton's method, classes weighted to balance."""
+    if len(set(y.tolist())) < 2:
+        raise SystemExit("calibration needs both positive and negative examples")
+    weights = np.where(y > 0, 0.5 / max(y.mean(), 1e-9), 0.5 / max(1 - y.mean(), 1e-9))
+    design = np.hstack([x, np.ones((len(x), 1))])
+    beta = np.zeros(design.shape[1])
+    penalty = np.full(design.shape[1], l2)
+    penalty[-1] = 0.0  # the bias is not shrunk
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-np.clip(design @ beta, -40, 40)))
+        gradient = design.T @ (weights * (p - y)) / len(y) + penalty * beta
+        hessian = (design.T * (weights * p * (1 - p))) @ design / len(y) + np.diag(penalty + 1e-9)
+        step = np.linalg.solve(hessian, gradient)
+        beta -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return beta[:-1], float(beta[-1])
+
+
+def _question_rows(examples: Sequence[_Example], sentence: np.ndarray, bias: float) -> np.ndarray:
+    from providers.local.answer_features import question_features
+
+    return np.array([question_features(e.features @ sentence + bias, e.semantic, e.uncovered) for e in examples])
+
+
+def fit(examples: Sequence[_Example], *, lexical: bool = False) -> AnswererWeights:
+    """Weights, threshold and selection margins fitted on `examples`."""
+    columns = _columns(lexical)
+    x = np.vstack([e.features for e in examples])[:, columns]
+    y = np.concatenate([e.labels for e in examples])
+    sentence = np.zeros(len(SENTENCE_FEATURES))
+    coefficients, sentence_bias = _logistic(x, y)
+    sentence[columns] = coefficients
+    q_columns = [i for i, name in enumerate(QUESTION_FEATURES) if not (lexical and name == "best_semantic")]
+    q_rows = _question_rows(examples, sentence, sentence_bias)[:, q_columns]
+    answerable = np.array([float(bool(e.question.expected_sources)) for e in examples])
+    q_coefficients, question_bias = _logistic(q_rows, answerable)
+    question = np.zeros(len(QUESTION_FEATURES))
+    question[q_columns] = q_coefficients
+    draft = AnswererWeights(sentence, sentence_bias, question, question_bias, 0.5, 1.0, -1.0)
+    threshold = _best_threshold(examples, draft)
+    margin, floor = _best_selection(examples, draft, threshold)
+    return AnswererWeights(sentence, sentence_bias, question, question_bias, threshold, margin, floor)
+
+
+def _columns(lexical: bool) -> list[int]:
+    return [i for i, name in enumerate(SENTENCE_FEATURES) if not (lexical and name.startswith("semantic"))]
+
+
+def _probabilities(examples: Sequence[_Example], weights: AnswererWeights) -> np.ndarray:
+    rows = _question_rows(examples, weights.sentence, weights.sentence_bias)
+    return 1.0 / (1.0 + np.exp(-(rows @ weights.question + weights.question_bias)))
+
+
+def _best_threshold(examples: Sequence[_Example], weights: AnswererWeights) -> float:
+    p = _probabilities(examples, weights)
+    answerable = np.array([bool(e.question.expected_sources) for e in examples])
+    best, best_score = 0.5, -1.0
+    for threshold in _THRESHOLDS:
+        answered = p >= threshold
+        balanced = 0.5 * (answered[answerable].mean() + (~answered[~answerable]).mean())
+        if balanced > best_score + 1e-9:
+            best, best_score = float(threshold), balanced
+    return best
+
+
+def _best_selection(examples: Sequence[_Example], draft: AnswererWeights, threshold: float) -> tuple[float, float]:
+    best, best_score = (1.0, -1.0), -1.0
+    for margin in _MARGINS:
+        for floor in _MIN_SENTENCE:
+            weights = AnswererWeights(
+                draft.sentence, draft.sentence_bias, draft.question, draft.question_bias, threshold, margin, floor
+            )
+            s = _score(examples, weights)
+            # Shorter answers win ties: a reader wants the fact, not the paragraph around it.
+            value = s.on_point + s.answer_cites_expected - 0.02 * _mean_sentences(examples, weights)
+            if value > best_score + 1e-9:
+                best, best_score = (margin, floor), value
+    return best
+
+
+def _answers(examples: Sequence[_Example], weights: AnswererWeights, vectors: SentenceVectors | None = None):
+    answerer = ExtractiveAnswerer(vectors or _VECTORS[0], weights=weights)
+    return [answerer.answer(e.question.question, e.passages) for e in examples]
+
+
+def _mean_sentences(examples: Sequence[_Example], weights: AnswererWeights) -> float:
+    answers = [a for a in _answers(examples, weights) if not is_refusal(a.text)]
+    return sum(a.text.count("] ") + 1 for a in answers) / max(1, len(answers))
+
+
+def _score(examples: Sequence[_Example], weights: AnswererWeights):
+    scores = []
+    for example, answer in zip(examples, _answers(examples, weights), strict=True):
+        by_id = {p.id: p.source for p in example.passages}
+        cited = list(dict.fromkeys(by_id[i] for i in answer.quotes if i in by_id))
+        scores.append(
+            QuestionScore(
+                question=example.question.question,
+                expected_sources=example.question.expected_sources,
+                retrieved_sources=[p.source for p in example.passages],
+                cited_sources=cited,
+                rank=None,
+                answer=answer.text,
+                refused=is_refusal(answer.text),
+                seconds=0.0,
+                expected_terms=example.question.expected_terms,
+            )
+        )
+    return summarize(scores, top_k=len(examples[0].passages) if examples else 3)
+
+
+_VECTORS: list[SentenceVectors] = []
+
+
+def _report(label: str, examples: Sequence[_Example], weights: AnswererWeights) -> dict[str, float]:
+    s = _score(examples, weights)
+    row = {
+        "questions": s.questions,
+        "cites_expected": round(s.answer_cites_expected, 3),
+        "on_point": round(s.on_point, 3),
+        "refusal_on_unanswerable": round(s.refusal_on_unanswerable, 3),
+        "false_refusals": round(s.false_refusals, 3),
+        "sentences_cited": round(s.sentences_cited, 3),
+    }
+    print(f"{label:<34}" + "  ".join(f"{k}={v}" for k, v in row.items()))
+    return row
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m evaluation.calibrate", description=__doc__.split("\n")[0])
+    parser.add_argument("--top-k", type=int, default=3)
+    parser.add_argument("--write", action="store_true", help=f"write {WEIGHTS_FILE.name}")
+    args = parser.parse_args(argv)
+    embedder = MiniLMEmbedder()
+    vectors = SentenceVectors(embedder)
+    _VECTORS[:] = [vectors]
+    sets = dev_sets()
+    print(f"collecting features on {len(sets)} development set(s)", file=sys.stderr)
+    examples = _collect(sets, vectors, embedder, args.top_k)
+    names = [d.name for d in sets]
+    print("\nleave one set out (fit on the others, score the one left out):")
+    for name in names:
+        train = [e for e in examples if e.set_name != name]
+        test = [e for e in examples if e.set_name == name]
+        if train and test:
+            _report(f"  held out: {name}", test, fit(train))
+    weights = fit(examples)
+    print("\nfitted on all sets (in-sample):")
+    for name in names:
+        _report(f"  {name}", [e for e in examples if e.set_name == name], weights)
+    lexical = fit(examples, lexical=True)
+    print(f"\nthreshold {weights.threshold}, keep margin {weights.keep_margin}, min sentence {weights.min_sentence}")
+    if args.write:
+        data = {
+            "fitted_by": "python -m evaluation.calibrate --write",
+            "sets": {d.name: str(d.questions.relative_to(Path(__file__).resolve().parents[1])) for d in sets},
+            "top_k": args.top_k,
+            "variants": {"semantic": weights.to_json(), "lexical": lexical.to_json()},
+        }
+        WEIGHTS_FILE.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {WEIGHTS_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

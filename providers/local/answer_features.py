@@ -1,0 +1,182 @@
+"""What the local answerer measures about a question and each candidate sentence.
+
+Features, not decisions: `providers.local.extractive` weighs them with weights fitted on the
+development sets (`python -m evaluation.calibrate`), so each number here is a signal a person can
+read: how close in meaning (MiniLM cosine), how many of the question's rarer words a sentence
+holds, whether it is the kind of sentence the question asks for (a reason for "why", a number for
+"how many"), and how well retrieval ranked its passage.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from providers.local.hashing_embedder import STOP_WORDS, stem, words
+
+__all__ = [
+    "QUESTION_FEATURES",
+    "SENTENCE_FEATURES",
+    "Intent",
+    "Sentence",
+    "intent_of",
+    "question_features",
+    "sentence_features",
+]
+
+SENTENCE_FEATURES = (
+    "semantic",  # cosine(question, sentence)
+    "semantic_context",  # cosine(question, the sentence's heading path)
+    "lexical",  # idf-weighted share of the question's words in the sentence
+    "lexical_context",  # ... in the sentence or its heading path
+    "intent",  # the sentence is the kind the question asks for
+    "rank",  # 1 / (1 + rank of its passage)
+    "lead",  # first sentence of its passage
+    "short",  # under 8 words: rarely a whole answer
+)
+QUESTION_FEATURES = (
+    "best",  # best sentence score (log-odds)
+    "second",  # second best sentence score (log-odds): one lucky sentence is weaker evidence
+    "best_semantic",  # best question-sentence cosine
+    "uncovered",  # idf share of the question's words found in no passage
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """What kind of sentence answers the question."""
+
+    kind: str  # why | quantity | when | where | how | yes_no | what
+    cue: re.Pattern[str] | None
+
+
+_CUES: dict[str, str] = {
+    "why": r"\b(because|since|so that|so the|so a|so it|therefore|otherwise|to avoid|in order to|which means|"
+    r"reason|that way|or else|would|prevents?|keeps?|ensures?|lets?)\b",
+    "quantity": r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|twice|once|hundred|thousand|"
+    r"minutes?|hours?|days?|seconds?|percent)\b",
+    "when": r"\d|\b(when|after|before|until|once|every|each time|as soon as|while|during|then|at (the )?start|"
+    r"daily|weekly|monthly|hours?|minutes?|days?)\b",
+    "where": r"[/\\]|\b(in|under|into|inside|folder|director(y|ies)|file|path|stored|kept|written|goes? to|"
+    r"located|page|tab|menu|section|screen)\b",
+    "how": r"`|\b(use|run|set|call|add|create|open|select|choose|enter|press|tap|click|go to|with|by|"
+    r"command|flag|option|setting)\b",
+}
+_COMPILED = {kind: re.compile(pattern, re.IGNORECASE) for kind, pattern in _CUES.items()}
+_QUANTITY_ASK = re.compile(
+    r"\bhow (many|much|long|often|big|large|far|old|fast|soon)\b|\bwhat (is|are) the (maximum|minimum|limit|"
+    r"default|size|number|price|cost|fee)\b|\b(which|what) (port|status|code|version|number|percentage)\b",
+    re.IGNORECASE,
+)
+_YES_NO = re.compile(r"^\s*(is|are|can|could|does|do|did|will|would|should|must|may|has|have)\b", re.IGNORECASE)
+
+
+def intent_of(question: str) -> Intent:
+    """The question's type, from its wording."""
+    text = question.strip().lower()
+    if re.search(r"\bwhy\b", text) or text.startswith("what is the point") or "what for" in text:
+        kind = "why"
+    elif _QUANTITY_ASK.search(text):
+        kind = "quantity"
+    elif re.search(r"^\s*when\b|\bwhen (does|do|is|are|will|should|can)\b|\bat what (time|point)\b", text):
+        kind = "when"
+    elif re.search(r"^\s*where\b|\bwhere (does|do|is|are|can|should)\b|\bwhich (folder|file|directory)\b", text):
+        kind = "where"
+    elif re.search(r"\bhow (do|can|should|would|to|does|is|are)\b|^\s*how\b", text):
+        kind = "how"
+    elif _YES_NO.search(text):
+        kind = "yes_no"
+    else:
+        kind = "what"
+    return Intent(kind, _COMPILED.get(kind))
+
+
+@dataclass(slots=True)
+class Sentence:
+    """A candidate quote and where it stands."""
+
+    passage: int  # rank of its passage, 0 = best
+    position: int  # order within the passage
+    text: str
+    terms: frozenset[str]
+    context: frozenset[str]  # terms of its passage's heading path
+
+
+# Words that carry a question's grammar, not its topic ("how are retries done?"): a sentence need not
+# hold them. The general stop-words are already gone (hashing_embedder.STOP_WORDS).
+_QUESTION_FILLER = frozenset(
+    {
+        *("done", "happen", "happens", "happened", "handle", "handled", "work", "works", "working"),
+        *("go", "goes", "get", "gets", "thing", "things", "way", "ways", "need", "needs", "want", "wants"),
+        *("tell", "know", "possible"),
+    }
+)
+
+
+def question_terms(question: str) -> set[str]:
+    """The question's topic words (stemmed), without the filler every question has."""
+    return {stem(word) for word in words(question) if word not in STOP_WORDS and word not in _QUESTION_FILLER}
+
+
+def idf_weights(question_terms: set[str], documents: Sequence[frozenset[str]]) -> dict[str, float]:
+    """Smoothed idf of each question term over `documents`; a term none has gets the highest weight."""
+    n = len(documents)
+    df = dict.fromkeys(question_terms, 0)
+    for terms in documents:
+        for term in terms & question_terms:
+            df[term] += 1
+    return {term: math.log(1.0 + (n + 1) / (count + 0.5)) for term, count in df.items()}
+
+
+def sentence_features(
+    sentences: Sequence[Sentence],
+    question: str,
+    question_vector: np.ndarray,
+    sentence_vectors: np.ndarray,
+    context_vectors: np.ndarray,
+) -> np.ndarray:
+    """One row of SENTENCE_FEATURES per sentence. Vectors are unit length (zeros when there is no model)."""
+    query = question_terms(question)
+    idf = idf_weights(query, [s.terms for s in sentences])
+    total = sum(idf.values()) or 1.0
+    intent = intent_of(question)
+    rows = np.zeros((len(sentences), len(SENTENCE_FEATURES)), dtype=np.float64)
+    semantic = sentence_vectors @ question_vector if len(sentences) else np.zeros(0)
+    semantic_context = context_vectors @ question_vector if len(sentences) else np.zeros(0)
+    for row, sentence in enumerate(sentences):
+        matched = sentence.terms & query
+        with_context = (sentence.terms | sentence.context) & query
+        rows[row] = (
+            semantic[row],
+            semantic_context[row],
+            sum(idf[t] for t in matched) / total,
+            sum(idf[t] for t in with_context) / total,
+            1.0 if intent.cue is not None and intent.cue.search(sentence.text) else 0.0,
+            1.0 / (1.0 + sentence.passage),
+            1.0 if sentence.position == 0 else 0.0,
+            1.0 if len(words(sentence.text)) < 8 else 0.0,
+        )
+    return rows
+
+
+def uncovered_share(question: str, passage_terms: Sequence[frozenset[str]]) -> float:
+    """The idf-weighted share of the question's words that no passage (text or heading) holds."""
+    query = question_terms(question)
+    if not query:
+        return 1.0
+    seen = frozenset().union(*passage_terms) if passage_terms else frozenset()
+    idf = idf_weights(query, list(passage_terms))
+    total = sum(idf.values()) or 1.0
+    return sum(weight for term, weight in idf.items() if term not in seen) / total
+
+
+def question_features(scores: np.ndarray, semantic: np.ndarray, uncovered: float) -> np.ndarray:
+    """One row of QUESTION_FEATURES from the sentence scores (log-odds) and cosines."""
+    ordered = np.sort(scores)[::-1] if len(scores) else np.array([-10.0])
+    second = ordered[1] if len(ordered) > 1 else ordered[0] - 2.0
+    best_semantic = float(semantic.max()) if len(semantic) else 0.0
+    return np.array([ordered[0], second, best_semantic, uncovered], dtype=np.float64)

@@ -1,0 +1,94 @@
+"""Sentence vectors are computed once and kept on disk; an index from another embedder is rebuilt or reported."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from providers.errors import ProviderError
+from providers.local.hashing_embedder import HashingEmbedder
+from providers.local.ingest import CORPUS_DIR, ensure_sample_index, index_paths
+from providers.local.sentence_vectors import SentenceVectors
+from providers.local.sqlite_index import SqliteIndex
+
+
+class _Counting:
+    """Wraps an embedder and counts the texts it was asked to embed."""
+
+    def __init__(self) -> None:
+        self.inner = HashingEmbedder()
+        self.calls: list[str] = []
+
+    @property
+    def model(self) -> str:
+        return self.inner.model
+
+    @property
+    def dimensions(self) -> int:
+        return self.inner.dimensions
+
+    def embed_array(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls.extend(texts)
+        return self.inner.embed_array(texts)
+
+
+def test_each_sentence_is_embedded_once_and_survives_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "sentence-vectors.sqlite"
+    first = _Counting()
+    cache = SentenceVectors(first, path)
+    texts = ["Retries wait on a durable timer.", "Events carry a traceparent.", "Retries wait on a durable timer."]
+    vectors = cache.vectors(texts)
+    assert first.calls == texts[:2]  # the repeat within one call is embedded once
+    assert np.allclose(vectors, first.inner.embed_array(texts))
+    assert np.allclose(cache.vectors(texts[:1]), vectors[:1]) and len(first.calls) == 2
+    cache.close()
+
+    second = _Counting()  # a new process: nothing in memory, the file answers
+    again = SentenceVectors(second, path).vectors([*texts, "A new sentence."])
+    assert second.calls == ["A new sentence."]
+    assert np.allclose(again[:3], vectors)
+
+
+def test_an_unwritable_cache_location_degrades_to_memory(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    embedder = _Counting()
+    vectors = SentenceVectors(embedder, blocker / "cache.sqlite").vectors(["Still answers."])
+    assert vectors.shape == (1, embedder.dimensions) and embedder.calls == ["Still answers."]
+
+
+class _Other(HashingEmbedder):
+    @property
+    def model(self) -> str:
+        return "another-embedder"
+
+
+def test_a_sample_index_built_by_another_embedder_is_rebuilt(tmp_path: Path) -> None:
+    old = SqliteIndex(tmp_path, embedder=HashingEmbedder())
+    ensure_sample_index(old, HashingEmbedder())
+    old.close()
+    new = SqliteIndex(tmp_path, embedder=_Other())
+    report = ensure_sample_index(new, _Other())
+    assert report is not None and len(report.indexed) == len(list(CORPUS_DIR.glob("*.md")))
+    assert new.embedder() == ("another-embedder", 384)
+    new.close()
+
+
+def test_an_index_holding_own_documents_is_reported_not_dropped(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "mine.md").write_text("# Mine\n\nMy own notes about backups, kept for years.\n")
+    old = SqliteIndex(tmp_path / "index", embedder=HashingEmbedder())
+    index_paths([docs], index=old, embedder=HashingEmbedder(), base=tmp_path)
+    old.close()
+    new = SqliteIndex(tmp_path / "index", embedder=_Other())
+    with pytest.raises(ProviderError) as raised:
+        ensure_sample_index(new, _Other())
+    assert "pipeline index --recreate" in raised.value.message and HashingEmbedder().model in raised.value.message
+    new.close()
+    kept = SqliteIndex(tmp_path / "index", embedder=HashingEmbedder())
+    assert list(kept.document_hashes()) == ["docs/mine.md"]
+    kept.close()
