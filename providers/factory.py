@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from functools import lru_cache
+from collections.abc import Callable
+from functools import lru_cache, wraps
 from typing import TypeVar
 
 from config import Settings, get_settings
@@ -31,6 +32,24 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 _announce_lock = threading.Lock()
 _announced = False
+_build_lock = threading.RLock()  # re-entrant: building the retriever builds the embedder
+
+
+def _built_once(build: Callable[[], T]) -> Callable[[], T]:
+    """`lru_cache(maxsize=1)` that builds at most once when threads ask together (lru_cache alone may
+    build twice, and a second MiniLM session is another 300 MB)."""
+    cached = lru_cache(maxsize=1)(build)
+
+    @wraps(build)
+    def get() -> T:
+        if cached.cache_info().currsize:
+            return cached()
+        with _build_lock:
+            return cached()
+
+    get.cache_info = cached.cache_info  # type: ignore[attr-defined]
+    get.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+    return get
 
 
 def _uses_azure_openai_embeddings(s: Settings) -> bool:
@@ -99,7 +118,7 @@ def _announce() -> None:
             log.info("providers: %s", ", ".join(f"{k}={v}" for k, v in describe_providers().items()))
 
 
-@lru_cache(maxsize=1)
+@_built_once
 def _embedder() -> Embedder:
     """The configured embedder itself, without injected faults (the local index is built with it)."""
     s = get_settings()
@@ -116,13 +135,13 @@ def _embedder() -> Embedder:
     return MiniLMEmbedder()
 
 
-@lru_cache(maxsize=1)
+@_built_once
 def get_embedder() -> Embedder:
     _announce()
     return _with_faults(_embedder(), "embeddings")
 
 
-@lru_cache(maxsize=1)
+@_built_once
 def get_retriever() -> Retriever:
     _announce()
     s = get_settings()
@@ -144,7 +163,7 @@ def open_local_index(s: Settings) -> Retriever:
     return index
 
 
-@lru_cache(maxsize=1)
+@_built_once
 def get_generator() -> AnswerGenerator:
     _announce()
     s = get_settings()
@@ -174,7 +193,7 @@ def _minilm_class() -> type:
     return MiniLMEmbedder
 
 
-@lru_cache(maxsize=1)
+@_built_once
 def get_publisher() -> EventPublisher:
     _announce()
     s = get_settings()
