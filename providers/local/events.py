@@ -38,6 +38,7 @@ __all__ = ["LocalEventSink", "read_events"]
 
 log = logging.getLogger(__name__)
 
+
 def _check_webhook(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:

