@@ -4,8 +4,8 @@ The prompt comes from `providers.prompt` (fixed system message, passages as deli
 The reply is held to the refusal and citation contract before it becomes an `Answer`:
 
 1. Markers that point at no given passage (`[7]` when 3 were given) are removed.
-2. A refusal (`providers.refusal.is_refusal`: the fixed sentence or a plain "not covered", with at
-   most stray markers) becomes exactly `NO_ANSWER` with no citations; token usage is kept.
+2. A refusal (`providers.refusal.is_refusal`: the fixed sentence, or a plain "not covered", and no
+   other sentence cited) becomes exactly `NO_ANSWER` with no citations; token usage is kept.
 3. Otherwise every sentence must carry a marker: sentences left without one are removed, since no
    passage backs them. If no cited sentence remains, the step fails as `rejected`: publishing an
    uncited answer would be a silent bad result, and asking again sends the same prompt.
