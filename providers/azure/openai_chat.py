@@ -1,8 +1,18 @@
 """Answers from a chat model through the `openai` SDK: Azure OpenAI or any OpenAI-compatible server.
 
 The prompt comes from `providers.prompt` (fixed system message, passages as delimited data).
-The reply's `[n]` citations become `Answer.quotes` (passage id -> the passage sentence that best
-matches the cited claim) and are renumbered to citation order, so `[1]` is the first quote.
+The reply is held to the refusal and citation contract before it becomes an `Answer`:
+
+1. Markers that point at no given passage (`[7]` when 3 were given) are removed.
+2. A refusal (`providers.refusal.is_refusal`: the fixed sentence, or a plain "not covered", and no
+   other sentence cited) becomes exactly `NO_ANSWER` with no citations; token usage is kept.
+3. Otherwise every sentence must carry a marker: sentences left without one are removed, since no
+   passage backs them. If no cited sentence remains, the step fails as `rejected`: publishing an
+   uncited answer would be a silent bad result, and asking again sends the same prompt.
+4. The remaining `[n]` become `Answer.quotes` (passage id -> the passage sentence that best matches
+   the cited claim) and are renumbered to citation order, so `[1]` is the first quote.
+
+With no passages there is nothing to cite, so the answer is the refusal without a model call.
 """
 
 from __future__ import annotations
@@ -14,8 +24,10 @@ from contracts.errors import ErrorKind
 from providers.azure.credentials import Closing, Credential, OpenAIConnection
 from providers.azure.errors import translating
 from providers.base import Answer, Passage
+from providers.citations import best_quote, cited_numbers, drop_unknown, keep_cited, renumber_citations
 from providers.errors import ProviderError
-from providers.prompt import best_quote, build_messages, cited_numbers, renumber_citations
+from providers.prompt import build_messages
+from providers.refusal import is_refusal, refusal
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -64,6 +76,8 @@ class OpenAIChatGenerator(Closing):
     def answer(self, question: str, passages: Sequence[Passage]) -> Answer:
         if not question.strip():
             raise ProviderError.invalid_input("cannot answer an empty question")
+        if not passages:
+            return refusal(self._model)
         options: dict[str, Any] = {}
         if self._temperature is not None:
             options["temperature"] = self._temperature
@@ -82,14 +96,31 @@ class OpenAIChatGenerator(Closing):
         if getattr(choice, "finish_reason", None) == "content_filter":
             raise ProviderError.rejected(f"{self._service}: the reply was withheld by the content filter")
         if not isinstance(text, str) or not text.strip():
+            declined = getattr(choice.message, "refusal", None)  # the model's own safety refusal
+            if isinstance(declined, str) and declined.strip():
+                raise ProviderError.rejected(f"{self._service}: the model declined: {declined.strip()[:200]}")
             raise ProviderError(ErrorKind.INTERNAL, f"{self._service}: the model returned no text")
+        return self._read(text, passages, model, input_tokens, output_tokens)
+
+    def _read(
+        self, text: str, passages: Sequence[Passage], model: str, input_tokens: int, output_tokens: int
+    ) -> Answer:
+        """The reply held to the refusal and citation contract (the rule is in the module docstring)."""
+        text = drop_unknown(text, len(passages))
+        if is_refusal(text):
+            return refusal(model, input_tokens=input_tokens, output_tokens=output_tokens)
+        text = keep_cited(text)
         order = cited_numbers(text, len(passages))
+        if not order:
+            raise ProviderError.rejected(
+                f"{self._service}: the answer cites none of the {len(passages)} passages given and is not the refusal"
+            )
         quotes: dict[str, str] = {}
         for number in order:
             passage = passages[number - 1]
             quotes.setdefault(passage.id, best_quote(passage.content, text, number, max_chars=self._quote_chars))
         return Answer(
-            text=renumber_citations(text, order).strip(),
+            text=renumber_citations(text, order),
             quotes=quotes,
             model=model,
             input_tokens=input_tokens,
