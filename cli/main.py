@@ -34,9 +34,16 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the run")
 
     serve = commands.add_parser("serve", help="run the local host: HTTP API, Durable status API, queue, events")
-    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (beyond loopback, keys are required)")
     serve.add_argument("--port", type=int, default=7071)
     serve.add_argument("--app", type=Path, default=None, help="a Durable Functions Python app folder")
+    serve.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests for this Host name (repeatable; adds to PIPELINE_ALLOWED_HOSTS)",
+    )
 
     enqueue = commands.add_parser("enqueue", help="put questions on the queue (Service Bus when configured)")
     source = enqueue.add_mutually_exclusive_group(required=True)
@@ -79,7 +86,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "serve":
         from cli.serve import run_serve
 
-        return run_serve(host=args.host, port=args.port, app_dir=args.app)
+        return run_serve(host=args.host, port=args.port, app_dir=args.app, allow_hosts=args.allow_host)
     if args.command == "enqueue":
         from cli.queue_commands import run_enqueue
 

@@ -2,35 +2,29 @@
 
 from __future__ import annotations
 
-import ipaddress
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from cli.environment import APP_DIR, data_dir, prepare_binding_settings
+from cli.environment import APP_DIR, data_dir, prepare_binding_settings, settings
 from cli.errors import CliError
 
 __all__ = ["run_serve"]
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def run_serve(*, host: str, port: int, app_dir: Path | None) -> int:
+def run_serve(*, host: str, port: int, app_dir: Path | None, allow_hosts: Sequence[str] = ()) -> int:
     from embedded_host import EmbeddedHost, HostAlreadyRunningError, HostConfigError
+    from embedded_host.access import is_loopback
 
     app = (app_dir or APP_DIR).resolve()
     if not (app / "function_app.py").is_file():
         raise CliError(f"{app} has no function_app.py")
-    if not _is_loopback(host):
+    if not is_loopback(host):
         print(
-            f"warning: listening on {host}: the embedded host has no authentication, "
-            "so anyone who can reach this port can start runs and read results",
+            f"warning: listening on {host}: anyone who can reach this port can call the anonymous routes; "
+            "function routes and the Durable API need a key, which travels in plain HTTP (put TLS in front "
+            "beyond a trusted network)",
             file=sys.stderr,
         )
     prepare_binding_settings()
@@ -39,10 +33,12 @@ def run_serve(*, host: str, port: int, app_dir: Path | None) -> int:
 
         configure_telemetry()  # exporters from settings/OTEL_*, before the app loads
         _resume_event_delivery()
-    server = EmbeddedHost(app, data_dir(), host=host, port=port)
+    allowed = [*settings().allowed_hosts, *allow_hosts]
+    server = EmbeddedHost(app, data_dir(), host=host, port=port, allowed_hosts=allowed)
 
     def announce(_host: object) -> None:
         print(f"serving {app} on {server.base_url} (state in {data_dir()}); Ctrl-C stops", flush=True)
+        _announce_keys(server)
 
     try:
         server.run_forever(on_started=announce)
@@ -58,6 +54,24 @@ def run_serve(*, host: str, port: int, app_dir: Path | None) -> int:
 
             shutdown(flush_timeout_s=2.0)
     return 0
+
+
+def _announce_keys(server: Any) -> None:
+    """Show new keys once, on the console (never through logging); later starts only say where they are."""
+    if server.keys is None:
+        return
+    if not server.keys_created:
+        print(f"keys: function routes and the Durable API need a key; see {server.keys_path}", flush=True)
+        return
+    keys = server.keys
+    print(
+        f"keys generated (shown once; kept in {server.keys_path}, readable by you only).\n"
+        "Send one in the x-functions-key header or the code query parameter:\n"
+        f"  function key (function routes):         {keys.function}\n"
+        f"  durabletask_extension (Durable API):    {keys.durable_system}\n"
+        f"  master key (every route):               {keys.master}",
+        flush=True,
+    )
 
 
 def _resume_event_delivery() -> None:

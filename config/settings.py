@@ -63,6 +63,11 @@ class Settings(BaseSettings):
         default=None, gt=0, description="How long a webhook delivery is retried before events-undelivered.jsonl."
     )
 
+    pipeline_allowed_hosts: str = Field(
+        default="",
+        description="Comma-separated host names `pipeline serve` also answers to (beside localhost and its address).",
+    )
+
     pipeline_ann_threshold: int = Field(
         default=50_000, ge=0, description="Chunks from which the local index uses HNSW (ann extra); 0: always exact."
     )
@@ -109,6 +114,10 @@ class Settings(BaseSettings):
     @property
     def event_webhooks(self) -> list[str]:
         return [url.strip() for url in self.pipeline_event_webhooks.split(",") if url.strip()]
+
+    @property
+    def allowed_hosts(self) -> list[str]:
+        return [name.strip() for name in self.pipeline_allowed_hosts.split(",") if name.strip()]
 
     def retry_policy(self, step: StepName) -> RetryPolicy:
         attempts = getattr(self, f"pipeline_retry_{step.value}_max_attempts")

@@ -8,10 +8,12 @@ pool, and the Durable HTTP APIs the SDK's client calls. It imports nothing of th
 Public API (for the CLI)::
 
     host = EmbeddedHost(app_dir: Path, data_dir: Path, *, host="127.0.0.1", port=0,
-                        consume_queues=True, activity_grace_s=10.0)
+                        consume_queues=True, activity_grace_s=10.0, allowed_hosts=())
     async with host:                      # or: await host.start() ... await host.stop()
         host.base_url                     # "http://127.0.0.1:<real port>"
         host.port                         # the bound port (port=0 picks a free one)
+        host.rpc_base_url                 # the loopback-only listener the app's Durable client calls
+        host.keys, host.keys_created      # HostKeys when listening beyond loopback (new: created this start)
         await host.start_new(orchestrator, client_input=None, instance_id=None) -> str
         await host.wait_for_completion(instance_id, timeout=30.0) -> dict | None   # status JSON
         host.get_status(instance_id, *, show_history=False) -> dict | None          # status JSON
@@ -29,6 +31,10 @@ Public API (for the CLI)::
         q.dead_letters() -> list[DeadLetter]
     list_dead_letters(state_path(data_dir), queue=None) -> list[DeadLetter]   # `pipeline dead-letters`
     read_status(state_path(data_dir), instance_id) -> dict | None              # `pipeline status`
+
+Who may call it (``access``): requests must name an allowed Host (the bound address, localhost, loopback
+addresses, ``allowed_hosts``) or get 421; state-changing requests with a foreign ``Origin`` get 403; beyond
+loopback, function/admin routes and the Durable HTTP API need a key (``keys``), as on Azure.
 
 Status JSON is the extension's: ``name, instanceId, runtimeStatus, input, customStatus, output, createdTime,
 lastUpdatedTime`` (+ ``historyEvents``). Errors at startup (no ``function_app.py``, an unresolved ``%SETTING%``,

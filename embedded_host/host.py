@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -17,10 +18,12 @@ from typing import Any
 
 from aiohttp import web
 
-from .bindings import client_binding_json
+from .access import AccessPolicy, is_loopback
+from .bindings import Endpoints
 from .consumer import QueueConsumer
 from .engine import DurableEngine
-from .http_api import build_web_app
+from .http_api import build_rpc_app, build_web_app
+from .keys import KEYS_FILE, HostKeys, load_or_create_keys
 from .loader import LoadedApp, load_app
 from .local_queue import LocalQueue
 from .status import read_status as engine_read_status
@@ -97,17 +100,24 @@ class EmbeddedHost:
     """Runs a Durable Functions Python v2 app folder offline (see the package docstring for the API)."""
 
     def __init__(self, app_dir: Path | str, data_dir: Path | str, *, host: str = "127.0.0.1", port: int = 0,
-                 consume_queues: bool = True, activity_grace_s: float = 10.0) -> None:
+                 consume_queues: bool = True, activity_grace_s: float = 10.0,
+                 allowed_hosts: Iterable[str] = ()) -> None:
         self.app_dir = Path(app_dir).resolve()
         self.data_dir = Path(data_dir).resolve()
         self.host = host
         self.requested_port = port
         self.consume_queues = consume_queues
         self.activity_grace_s = activity_grace_s
+        self.allowed_hosts = tuple(allowed_hosts)
         self.port: int | None = None
+        self.rpc_port: int | None = None
+        # Set at start when the host listens beyond loopback (keys are asked for there only).
+        self.keys: HostKeys | None = None
+        self.keys_created = False
         self.app: LoadedApp | None = None
         self.engine: DurableEngine | None = None
         self._runner: web.AppRunner | None = None
+        self._rpc_runner: web.AppRunner | None = None
         self._consumer: QueueConsumer | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._lock = _DirLock(self.data_dir / "host.lock")
@@ -123,16 +133,31 @@ class EmbeddedHost:
     def base_url(self) -> str:
         if self.port is None:
             raise RuntimeError("the host is not started")
-        shown = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
-        return f"http://{shown}:{self.port}"
+        return f"http://{_url_host(self.host)}:{self.port}"
+
+    @property
+    def rpc_base_url(self) -> str:
+        """The loopback listener the app's Durable client calls (``rpcBaseUrl`` without its path)."""
+        if self.rpc_port is None:
+            raise RuntimeError("the host is not started")
+        return f"http://127.0.0.1:{self.rpc_port}"
+
+    @property
+    def keys_path(self) -> Path:
+        return self.data_dir / KEYS_FILE
 
     @property
     def hub_name(self) -> str:
         return self._require_app().config.hub_name
 
+    def endpoints(self) -> Endpoints:
+        """The URLs this host hands out, with the system key they need when it asks for keys."""
+        key = self.keys.durable_system if self.keys is not None else None
+        return Endpoints(public=self.base_url, rpc=self.rpc_base_url, hub=self.hub_name, system_key=key)
+
     def client_binding(self) -> str:
         """The durable-client binding JSON a client function of this app receives."""
-        return client_binding_json(self.base_url, self.hub_name)
+        return self.endpoints().client_binding_json()
 
     def queue(self, name: str | None = None) -> LocalQueue:
         """A local queue on this host's state file (default: the app's first Service Bus trigger queue)."""
@@ -160,16 +185,21 @@ class EmbeddedHost:
         self._lock.acquire()
         try:
             self.app = _load_once(self.app_dir)
+            if not is_loopback(self.host):
+                self.keys, self.keys_created = load_or_create_keys(self.data_dir)
             self.engine = DurableEngine(self.app, self.db_path, activity_grace_s=self.activity_grace_s)
             self._executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="function")
-            web_app = build_web_app(self.app, self.engine, lambda: self.base_url, self._executor)
+            public = AccessPolicy.create(self.host, self.allowed_hosts, self.keys)
+            web_app = build_web_app(self.app, self.engine, self.endpoints, self._executor, public)
+            # access_log=None: aiohttp's access log would write every URL, `code=` keys included.
             self._runner = web.AppRunner(web_app, access_log=None, handle_signals=False)
             await self._runner.setup()
-            site = web.TCPSite(self._runner, self.host, self.requested_port)
-            await site.start()
-            server = site._server  # aiohttp exposes the bound sockets only here
-            sockets = getattr(server, "sockets", None) or []
-            self.port = sockets[0].getsockname()[1] if sockets else self.requested_port
+            self.port = await _listen(self._runner, self.host, self.requested_port)
+            rpc = AccessPolicy.create("127.0.0.1", (), None)
+            self._rpc_runner = web.AppRunner(build_rpc_app(self.engine, self.endpoints, rpc), access_log=None,
+                                             handle_signals=False)
+            await self._rpc_runner.setup()
+            self.rpc_port = await _listen(self._rpc_runner, "127.0.0.1", 0)
             await self.engine.start()
             if self.consume_queues:
                 # This process owns the data dir (the lock above): locks left in its queues are a killed host's.
@@ -197,9 +227,10 @@ class EmbeddedHost:
         if self._consumer is not None:
             await self._consumer.stop(self.activity_grace_s)
             self._consumer = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        for runner in (self._runner, self._rpc_runner):
+            if runner is not None:
+                await runner.cleanup()
+        self._runner = self._rpc_runner = None
         if self.engine is not None:
             await self.engine.stop()
             self.engine = None
@@ -272,6 +303,24 @@ class EmbeddedHost:
                 await self.stop()
 
         asyncio.run(main())
+
+
+def _url_host(host: str) -> str:
+    """How a client on this machine names a listener bound to ``host``."""
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+async def _listen(runner: web.AppRunner, host: str, port: int) -> int:
+    """Start a TCP site and return the port it got (``port=0`` picks a free one)."""
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    server = site._server  # aiohttp exposes the bound sockets only here
+    sockets = getattr(server, "sockets", None) or []
+    return sockets[0].getsockname()[1] if sockets else port
 
 
 async def _close_sdk_session() -> None:

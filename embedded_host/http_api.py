@@ -1,8 +1,10 @@
 """The host's HTTP surface: the app's HTTP functions, the Durable RPC API and the public status webhooks.
 
-The RPC routes (under ``/durabletask/``) are what an unmodified ``DurableOrchestrationClient`` calls relative to
-``rpcBaseUrl``; the same handlers also serve ``/runtime/webhooks/durabletask/`` so the URLs in
-``create_check_status_response`` work. Status codes follow the extension (see FACTS.md and the SDK's client).
+Two listeners, as the Functions host has them: the public one serves the app's routes and
+``/runtime/webhooks/durabletask/`` (the URLs ``create_check_status_response`` hands out); a loopback-only one
+serves the RPC routes (under ``/durabletask/``) that an unmodified ``DurableOrchestrationClient`` calls relative
+to ``rpcBaseUrl``, so the SDK needs no key while the public Durable API does. Both take the same handlers, and
+both check Host and Origin (see ``access``). Status codes follow the extension and the SDK's client.
 """
 
 from __future__ import annotations
@@ -15,27 +17,30 @@ from typing import Any
 import azure.functions as func
 from aiohttp import web
 
-from .bindings import RPC_PATH, WEBHOOK_PATH, client_binding_json, management_payload
+from .access import (
+    KEY_HEADER,
+    KEY_QUERY,
+    AccessLevel,
+    AccessPolicy,
+    Handler,
+    access_middleware,
+    require_key,
+    unauthorized,
+)
+from .bindings import RPC_PATH, WEBHOOK_PATH, Endpoints
 from .engine import DurableEngine, InstanceExistsError, OrchestratorNotFoundError
 from .invoker import InvocationContext, call_function
 from .loader import FunctionSpec, LoadedApp
+from .responses import json_response as _json
+from .responses import problem as _problem
 from .routing import RouteTemplate
 
-__all__ = ["MAX_BODY_BYTES", "build_web_app"]
+__all__ = ["MAX_BODY_BYTES", "build_rpc_app", "build_web_app"]
 
 log = logging.getLogger("embedded_host.http")
 
 MAX_BODY_BYTES = 1024 * 1024
 _RUNNING = ("Pending", "Running", "ContinuedAsNew")
-
-
-def _problem(status: int, title: str, detail: str) -> web.Response:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    return web.Response(status=status, text=json.dumps(body), content_type="application/problem+json")
-
-
-def _json(status: int, data: Any, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(status=status, text=json.dumps(data), content_type="application/json", headers=headers)
 
 
 def _input_text(body: bytes) -> str | None:
@@ -54,10 +59,9 @@ def _input_text(body: bytes) -> str | None:
 class _Durable:
     """Handlers for the Durable RPC and webhook routes."""
 
-    def __init__(self, engine: DurableEngine, base_url: Callable[[], str], hub: str) -> None:
+    def __init__(self, engine: DurableEngine, endpoints: Callable[[], Endpoints]) -> None:
         self.engine = engine
-        self.base_url = base_url
-        self.hub = hub
+        self.endpoints = endpoints
 
     async def start(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
@@ -73,7 +77,7 @@ class _Durable:
                                "ExceptionMessage": str(exc)})
         except InstanceExistsError as exc:
             return _json(409, {"Message": str(exc), "ExceptionMessage": str(exc)})
-        payload = management_payload(self.base_url(), self.hub, instance_id)
+        payload = self.endpoints().management_urls(instance_id)
         return _json(202, payload, {"Location": payload["statusQueryGetUri"], "Retry-After": "1"})
 
     async def status(self, request: web.Request) -> web.Response:
@@ -91,7 +95,7 @@ class _Durable:
             # The extension answers 404 with no body; the SDK then returns a falsy status object.
             return web.Response(status=404)
         if status["runtimeStatus"] in _RUNNING:
-            location = management_payload(self.base_url(), self.hub, instance_id)["statusQueryGetUri"]
+            location = self.endpoints().management_urls(instance_id)["statusQueryGetUri"]
             return _json(202, status, {"Location": location, "Retry-After": "1"})
         return _json(200, status)
 
@@ -114,27 +118,30 @@ class _Durable:
     async def unsupported(self, request: web.Request) -> web.Response:
         return _problem(501, "Not Implemented", "The embedded host does not implement this Durable operation.")
 
-    def add_routes(self, app: web.Application) -> None:
-        for root in (RPC_PATH.rstrip("/"), WEBHOOK_PATH):
-            app.router.add_post(root + "/orchestrators/{name}", self.start)
-            app.router.add_post(root + "/orchestrators/{name}/{instance_id}", self.start)
-            app.router.add_get(root + "/instances", self.status)
-            app.router.add_get(root + "/instances/", self.status)
-            app.router.add_get(root + "/instances/{instance_id}", self.status)
-            app.router.add_delete(root + "/instances/{instance_id}", self.purge)
-            app.router.add_post(root + "/instances/{instance_id}/raiseEvent/{event}", self.raise_event)
-            app.router.add_post(root + "/instances/{instance_id}/terminate", self.terminate)
-            for op in ("rewind", "suspend", "resume", "restart"):
-                app.router.add_post(root + "/instances/{instance_id}/" + op, self.unsupported)
+    def add_routes(self, app: web.Application, root: str, policy: AccessPolicy, level: AccessLevel) -> None:
+        def guard(handler: Handler) -> Handler:
+            return require_key(policy, level, handler)
+
+        app.router.add_post(root + "/orchestrators/{name}", guard(self.start))
+        app.router.add_post(root + "/orchestrators/{name}/{instance_id}", guard(self.start))
+        app.router.add_get(root + "/instances", guard(self.status))
+        app.router.add_get(root + "/instances/", guard(self.status))
+        app.router.add_get(root + "/instances/{instance_id}", guard(self.status))
+        app.router.add_delete(root + "/instances/{instance_id}", guard(self.purge))
+        app.router.add_post(root + "/instances/{instance_id}/raiseEvent/{event}", guard(self.raise_event))
+        app.router.add_post(root + "/instances/{instance_id}/terminate", guard(self.terminate))
+        for op in ("rewind", "suspend", "resume", "restart"):
+            app.router.add_post(root + "/instances/{instance_id}/" + op, guard(self.unsupported))
 
 
 class _AppRoutes:
     """Dispatches ``/{routePrefix}/...`` to the app's HTTP functions."""
 
-    def __init__(self, loaded: LoadedApp, client_json: Callable[[], str], executor: Any) -> None:
+    def __init__(self, loaded: LoadedApp, client_json: Callable[[], str], executor: Any, policy: AccessPolicy) -> None:
         self.loaded = loaded
         self.client_json = client_json
         self.executor = executor
+        self.policy = policy
         self.prefix = loaded.config.route_prefix
         self.routes = [(RouteTemplate.compile(f.route or f.name), f) for f in loaded.of_kind("http")]
 
@@ -166,15 +173,25 @@ class _AppRoutes:
         return _problem(404, "Not Found", f"No route for {request.path}.")
 
     async def _invoke(self, spec: FunctionSpec, request: web.Request, params: dict[str, str]) -> web.StreamResponse:
+        level = _level(spec)
+        if not self.policy.key_allows(request, level):
+            return unauthorized(level)
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return _problem(413, "Payload Too Large", f"The request body is over {MAX_BODY_BYTES} bytes.")
+        url, headers, query = request.url, dict(request.headers.items()), dict(request.query.items())
+        if level != "anonymous":
+            # On a keyed route the key is the host's business: the function never sees it, so it cannot
+            # log it or put it in a span. (An anonymous route keeps `code`: it may be an OAuth callback's.)
+            url = url.without_query_params(KEY_QUERY)
+            query.pop(KEY_QUERY, None)
+            headers = {k: v for k, v in headers.items() if k.lower() != KEY_HEADER}
         req = func.HttpRequest(
             method=request.method,
-            url=str(request.url),
-            headers={k: v for k, v in request.headers.items()},
-            params={k: v for k, v in request.query.items()},
+            url=str(url),
+            headers=headers,
+            params=query,
             route_params=params,
             body=body,
         )
@@ -205,14 +222,32 @@ def _to_web_response(result: Any) -> web.Response:
     return _json(200, result)
 
 
+_LEVELS: dict[str, AccessLevel] = {"anonymous": "anonymous", "function": "function", "admin": "admin"}
+
+
+def _level(spec: FunctionSpec) -> AccessLevel:
+    # "function" is the Functions default, and an unknown level is not an open door.
+    return _LEVELS.get((spec.auth_level or "").lower(), "function")
+
+
 def build_web_app(
-    loaded: LoadedApp, engine: DurableEngine, base_url: Callable[[], str], executor: Any
+    loaded: LoadedApp,
+    engine: DurableEngine,
+    endpoints: Callable[[], Endpoints],
+    executor: Any,
+    policy: AccessPolicy,
 ) -> web.Application:
-    """The aiohttp application for one hosted app."""
-    hub = loaded.config.hub_name
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
-    _Durable(engine, base_url, hub).add_routes(app)
-    routes = _AppRoutes(loaded, lambda: client_binding_json(base_url(), hub), executor)
+    """The public aiohttp application for one hosted app: its HTTP functions and the Durable webhooks."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[access_middleware(policy)])
+    _Durable(engine, endpoints).add_routes(app, WEBHOOK_PATH, policy, "system")
+    routes = _AppRoutes(loaded, lambda: endpoints().client_binding_json(), executor, policy)
     # `[\s\S]` rather than `.`: a path with an encoded newline must reach the app (and its 404), not aiohttp's.
     app.router.add_route("*", r"/{tail:[\s\S]*}", routes.handle)
+    return app
+
+
+def build_rpc_app(engine: DurableEngine, endpoints: Callable[[], Endpoints], policy: AccessPolicy) -> web.Application:
+    """The loopback-only application the SDK's client calls (``rpcBaseUrl``): no key, as in the Functions host."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[access_middleware(policy)])
+    _Durable(engine, endpoints).add_routes(app, RPC_PATH.rstrip("/"), policy, "anonymous")
     return app

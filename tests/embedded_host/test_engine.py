@@ -59,7 +59,7 @@ def test_routes_methods_and_body_limits(run_host) -> None:
 
 def test_start_existing_and_unknown_orchestrator(run_host) -> None:
     async def scenario(host: EmbeddedHost) -> None:
-        rpc = f"{host.base_url}/durabletask/orchestrators"
+        rpc = f"{host.rpc_base_url}/durabletask/orchestrators"
         async with aiohttp.ClientSession() as http:
             resp = await http.post(f"{rpc}/nope", json="null")
             assert resp.status == 400 and "nope" in (await resp.json())["ExceptionMessage"]

@@ -45,6 +45,18 @@ def echo(req: func.HttpRequest) -> func.HttpResponse:
     )
 
 
+@app.route(route="keyed/echo", methods=["GET", "POST"], auth_level=func.AuthLevel.FUNCTION)
+def keyed_echo(req: func.HttpRequest) -> func.HttpResponse:
+    """What a function-level route's function sees of the request (the host keeps the key to itself)."""
+    seen = {"url": req.url, "q": dict(req.params), "headers": sorted(k.lower() for k in req.headers)}
+    return func.HttpResponse(json.dumps(seen), mimetype="application/json")
+
+
+@app.route(route="admin/ping", methods=["GET"], auth_level=func.AuthLevel.ADMIN)
+def admin_ping(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse("pong")
+
+
 @app.route(route="events/{instance_id}/{name}", methods=["POST"])
 @app.durable_client_input(client_name="client")
 async def http_raise(req: func.HttpRequest, client) -> func.HttpResponse:

@@ -1,0 +1,19 @@
+"""Small response builders shared by the host's HTTP modules: JSON and RFC 9457 problem bodies."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+__all__ = ["json_response", "problem"]
+
+
+def problem(status: int, title: str, detail: str) -> web.Response:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    return web.Response(status=status, text=json.dumps(body), content_type="application/problem+json")
+
+
+def json_response(status: int, data: Any, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(status=status, text=json.dumps(data), content_type="application/json", headers=headers)
