@@ -130,7 +130,6 @@ def problems(query: str) -> list[str]:
     return problems
 
 
-
 _DIMENSION = re.compile(r"customDimensions\[\s*[\"']([^\"']+)[\"']\s*\]")
 
 

@@ -14,6 +14,7 @@ from tests.telemetry.kql import problems
 DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"
 QUERY_FILES = sorted((DASHBOARDS / "queries").glob("*.kql"))
 
+
 def _builder() -> ModuleType:
     spec = importlib.util.spec_from_file_location("build_workbook", DASHBOARDS / "build_workbook.py")
     assert spec and spec.loader
