@@ -76,4 +76,7 @@ async def start_pipeline(req: func.HttpRequest, client: df.DurableOrchestrationC
             purge_history_delete_uri=links.get("purgeHistoryDeleteUri"),
         )
         span.set_attribute("http.response.status_code", 202)
-        return json_response(body, status=202, headers={"Location": body.status_url, "Retry-After": "1"})
+        # `Location` is the Durable status URL: on Azure it carries the extension's own key (`code=`), so a
+        # client that follows it gets the status; `status_url` is a function-key route and would answer 401.
+        headers = {"Location": body.status_query_get_uri, "Retry-After": "1"}
+        return json_response(body, status=202, headers=headers)

@@ -26,7 +26,9 @@ def test_http_question_completes_and_the_cloudevent_reaches_the_webhook(serve, w
     )
     assert started.status_code == 202
     body = started.json()
-    assert body["instance_id"] == "e2e-1" and started.headers["Location"] == body["status_url"]
+    assert body["instance_id"] == "e2e-1" and started.headers["Location"] == body["status_query_get_uri"]
+    followed = httpx.get(started.headers["Location"], timeout=10)  # a client following Location needs no key
+    assert followed.status_code in (200, 202) and followed.json()["instanceId"] == "e2e-1"
 
     done = server.wait_done("e2e-1")
     assert done["runtime_status"] == "Completed"

@@ -40,7 +40,8 @@ def test_accepts_a_question_and_answers_202_with_status_urls() -> None:
     assert resp.status_code == 202
     body = json.loads(resp.get_body())
     assert body["created"] is True
-    assert resp.headers["Location"] == body["status_url"] == f"http://localhost:7071/api/pipeline/{body['instance_id']}"
+    assert body["status_url"] == f"http://localhost:7071/api/pipeline/{body['instance_id']}"
+    assert resp.headers["Location"] == body["status_query_get_uri"]
     assert body["status_query_get_uri"].endswith(body["instance_id"])
     name, instance_id, run = client.starts[0]
     assert (name, instance_id) == ("pipeline_orchestrator", body["instance_id"])
@@ -173,3 +174,15 @@ def test_openapi_document_passes_the_openapi_3_1_validator() -> None:
     from triggers.openapi import build_document
 
     validate(build_document())  # raises on any schema error
+
+
+def test_location_is_the_durable_status_url_with_its_key_not_the_function_key_route() -> None:
+    # On Azure the extension's links carry its system key; /api/pipeline/{id} needs a function key (401).
+    client = FakeDurableClient()
+    links = client.get_client_response_links
+    client.get_client_response_links = lambda req, iid: {  # type: ignore[method-assign]
+        k: v + "?taskHub=hub&connection=Storage&code=SYSTEMKEY" for k, v in links(req, iid).items()
+    }
+    resp = call(request({"question": "What is a task hub?"}), client)
+    assert resp.headers["Location"].endswith("code=SYSTEMKEY")
+    assert "/runtime/webhooks/durabletask/instances/" in resp.headers["Location"]
