@@ -40,6 +40,9 @@ class StepError(BaseModel):
     kind: ErrorKind
     message: str
     retry_after_s: float | None = None
+    # A 401/403: right after deployment, role assignments take minutes to apply, so the orchestrator
+    # retries these for the policy's access-denied window before giving up.
+    access_denied: bool = False
 
     def to_exception_message(self) -> str:
         """The text an activity raises with; readable by people, parseable by `from_failure`."""
