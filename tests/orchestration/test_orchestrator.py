@@ -26,7 +26,7 @@ from contracts import (
     Usage,
 )
 from orchestration.orchestrator import ORCHESTRATOR_NAME, pipeline_orchestrator
-from tests.durable_replay import ReplayDriver
+from tests.durable_replay import ReplayDriver, extension_failure
 
 HANDLE = pipeline_orchestrator._function._func
 
@@ -273,3 +273,29 @@ def test_history_stays_small_with_1536_dimensions(top_k: int, capsys: pytest.Cap
     with capsys.disabled():
         print(f"\nhistory per run (1536 dims, top_k={top_k}): {size} bytes in {len(outcome.history)} events")
     assert size < 16 * 1024
+
+
+def test_failures_in_the_real_extensions_shape_are_read_back_exactly() -> None:
+    # Reason "Activity function '<name>' failed: <message>", Details the exception as JSON (TaskActivityShim).
+    activities = happy_activities()
+    message = 'HTTP 429: rate "limited" [quota]'
+    activities[StepName.GENERATE_ANSWER] = failing(
+        ErrorKind.TRANSIENT, times=1, then=activities[StepName.GENERATE_ANSWER], retry_after_s=5
+    )
+    activities[StepName.SEARCH_DOCUMENTS] = failing(
+        ErrorKind.TRANSIENT, times=1, then=happy_activities()[StepName.SEARCH_DOCUMENTS]
+    )
+
+    def rejected(payload: Any) -> Any:
+        raise ActivityFailed(StepError(kind=ErrorKind.REJECTED, message=message))
+
+    outcome = ReplayDriver(HANDLE, activities, failure=extension_failure).run(ORCHESTRATOR_NAME, run_input())
+    assert outcome.done  # transient failures in that shape were retried
+    generate_timer = outcome.timers[-1]
+    assert generate_timer - outcome.timers[0] >= __import__("datetime").timedelta(seconds=5)  # retry_after read back
+
+    activities[StepName.EMBED_QUERY] = rejected
+    outcome = ReplayDriver(HANDLE, activities, failure=extension_failure).run(ORCHESTRATOR_NAME, run_input())
+    failure = outcome.calls[-1][1]["failure"]
+    assert (failure["error_kind"], failure["attempts"], failure["message"]) == ("rejected", 1, message)
+
