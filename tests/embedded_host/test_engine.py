@@ -134,7 +134,8 @@ def test_permanent_failure_and_fan_out(run_host) -> None:
         assert "kaboom" in status["output"] and "Activity function 'boom' failed" in status["output"]
         # TaskFailed in the extension's shape (TaskActivityShim): the orchestrator tests replay this shape.
         async with aiohttp.ClientSession() as http:
-            url = f"{host.base_url}/runtime/webhooks/durabletask/instances/{failed}?showHistory=true&showHistoryOutput=true"
+            url = f"{host.base_url}/runtime/webhooks/durabletask/instances/{failed}"
+            url += "?showHistory=true&showHistoryOutput=true"
             history = (await (await http.get(url)).json())["historyEvents"]
         (task_failed,) = [e for e in history if e["EventType"] == "TaskFailed"]
         assert task_failed["Reason"] == "Activity function 'boom' failed: RuntimeError: kaboom"
