@@ -4,6 +4,10 @@ The Durable client's `start_new` silently replaces a finished instance with the 
 repeat would run twice; an idempotent start asks for the status first and answers with the
 existing instance. A concurrent twin that wins the race makes `start_new` fail for a running
 instance; the loser then reports the winner's instance.
+
+A run that ended `Failed` or `Terminated` is started again under the same id (the Durable client
+replaces a finished instance): its question was never answered, so a caller or producer that sends
+it again asks for another try. A `Completed`, `Pending` or `Running` run is never started twice.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
 
 _DOT_SEGMENTS = frozenset({".", ".."})
+# Finished without an answer: a repeat of the same identity runs the question again.
+RERUNNABLE = frozenset({"Failed", "Terminated"})
 
 
 def is_instance_id(value: str) -> bool:
@@ -84,8 +90,10 @@ async def start_once(
     client: df.DurableOrchestrationClient, question: Question, instance_id: str, *, traceparent: str | None, source: str
 ) -> StartOutcome:
     existing = await _existing_status(client, instance_id)
-    if existing is not None:
+    if existing is not None and existing not in RERUNNABLE:
         return StartOutcome(instance_id, created=False, runtime_status=existing)
+    if existing is not None:
+        log.info("instance %s ended %s; starting it again", instance_id, existing)
     run = PipelineInput(
         accepted_at=datetime.now(UTC),
         question=question,
@@ -97,7 +105,7 @@ async def start_once(
         await client.start_new(ORCHESTRATOR_NAME, instance_id, run.model_dump(mode="json"))
     except Exception:
         existing = await _existing_status(client, instance_id)
-        if existing is None:
+        if existing is None or existing in RERUNNABLE:
             raise
         log.info("instance %s was started concurrently; answering with it", instance_id)
         return StartOutcome(instance_id, created=False, runtime_status=existing)

@@ -62,6 +62,20 @@ def test_request_id_becomes_the_instance_id_and_a_repeat_does_not_start_again() 
     assert len(client.starts) == 1
 
 
+@pytest.mark.parametrize("ended", ["Failed", "Terminated"])
+def test_a_run_that_ended_without_an_answer_is_started_again_under_the_same_request_id(ended: str) -> None:
+    client = FakeDurableClient()
+    call(request({"question": "q", "request_id": "order-7"}), client)
+    client.instances["order-7"]["status"] = ended
+    again = call(request({"question": "q", "request_id": "order-7"}), client)
+    body = json.loads(again.get_body())
+    assert again.status_code == 202 and body["created"] is True and body["status"] == "Pending"
+    assert [iid for _, iid, _ in client.starts] == ["order-7", "order-7"]
+    # ... and once it is running (or completed), a repeat joins it instead
+    call(request({"question": "q", "request_id": "order-7"}), client)
+    assert len(client.starts) == 2
+
+
 def test_concurrent_twins_start_one_instance() -> None:
     client = FakeDurableClient(start_delay=0.01)
 
