@@ -21,6 +21,21 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _listening_url(host: str, local_url: str) -> str:
+    """What the banner shows: the address bound, and for a wildcard also the local URL to open.
+
+    `server.base_url` is the loopback URL the host hands the app (status links); with `--host 0.0.0.0`
+    the banner must still say that every interface listens.
+    """
+    if host in ("127.0.0.1", "localhost"):
+        return local_url
+    port = local_url.rsplit(":", 1)[1]
+    shown = f"[{host}]" if ":" in host else host
+    if host in ("0.0.0.0", "::"):
+        return f"http://{shown}:{port} (all interfaces; on this machine {local_url})"
+    return f"http://{shown}:{port}"
+
+
 def run_serve(*, host: str, port: int, app_dir: Path | None) -> int:
     from embedded_host import EmbeddedHost, HostAlreadyRunningError, HostConfigError
 
@@ -42,7 +57,8 @@ def run_serve(*, host: str, port: int, app_dir: Path | None) -> int:
     server = EmbeddedHost(app, data_dir(), host=host, port=port)
 
     def announce(_host: object) -> None:
-        print(f"serving {app} on {server.base_url} (state in {data_dir()}); Ctrl-C stops", flush=True)
+        print(f"serving {app} on {_listening_url(host, server.base_url)} (state in {data_dir()}); Ctrl-C stops",
+              flush=True)
 
     try:
         server.run_forever(on_started=announce)
