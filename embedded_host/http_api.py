@@ -29,9 +29,18 @@ MAX_BODY_BYTES = 1024 * 1024
 _RUNNING = ("Pending", "Running", "ContinuedAsNew")
 
 
-def _problem(status: int, title: str, detail: str) -> web.Response:
+def _problem(status: int, title: str, detail: str, instance: str | None = None) -> web.Response:
+    """RFC 9457 problem details, in the same shape the app's own problems have (`instance`: the path)."""
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    if instance is not None:
+        body["instance"] = instance
     return web.Response(status=status, text=json.dumps(body), content_type="application/problem+json")
+
+
+def _too_large(request: web.Request) -> web.Response:
+    # Title and wording as the app's own 413 (triggers read the body themselves below this limit).
+    return _problem(413, "Request body too large", f"The body is over the limit of {MAX_BODY_BYTES} bytes.",
+                    request.path)
 
 
 def _json(status: int, data: Any, headers: dict[str, str] | None = None) -> web.Response:
@@ -65,7 +74,7 @@ class _Durable:
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            return _problem(413, "Payload Too Large", f"The input is over {MAX_BODY_BYTES} bytes.")
+            return _too_large(request)
         try:
             instance_id = self.engine.start_instance(name, instance_id, _input_text(body))
         except OrchestratorNotFoundError as exc:
@@ -151,7 +160,7 @@ class _AppRoutes:
     async def handle(self, request: web.Request) -> web.StreamResponse:
         relative = self._relative(request.path)
         if relative is None:
-            return _problem(404, "Not Found", f"No route for {request.path}.")
+            return _problem(404, "Not Found", f"No route for {request.path}.", request.path)
         method_mismatch = False
         for template, spec in self.routes:
             params = template.match(relative)
@@ -162,14 +171,15 @@ class _AppRoutes:
                 continue
             return await self._invoke(spec, request, params)
         if method_mismatch:
-            return _problem(405, "Method Not Allowed", f"{request.method} is not allowed on {request.path}.")
-        return _problem(404, "Not Found", f"No route for {request.path}.")
+            return _problem(405, "Method Not Allowed", f"{request.method} is not allowed on {request.path}.",
+                            request.path)
+        return _problem(404, "Not Found", f"No route for {request.path}.", request.path)
 
     async def _invoke(self, spec: FunctionSpec, request: web.Request, params: dict[str, str]) -> web.StreamResponse:
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            return _problem(413, "Payload Too Large", f"The request body is over {MAX_BODY_BYTES} bytes.")
+            return _too_large(request)
         req = func.HttpRequest(
             method=request.method,
             url=str(request.url),

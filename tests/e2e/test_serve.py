@@ -64,8 +64,15 @@ def test_bad_http_input_is_problem_json_never_500(serve) -> None:
     ]
     assert [r.status_code for r in cases] == [400, 415, 400, 413]
     assert all(r.headers["content-type"].startswith("application/problem+json") for r in cases)
+    # Every problem has the same shape, the host's 413 included: type, title, status, detail, instance.
+    for response in cases:
+        body = response.json()
+        assert {"type", "title", "status", "detail", "instance"} <= set(body), body
+        assert body["instance"] == "/api/pipeline/start" and body["status"] == response.status_code
     missing = httpx.get(server.base_url + "/api/pipeline/nope")
     assert missing.status_code == 404 and missing.json()["title"] == "Unknown instance"
+    wrong_method = httpx.get(server.base_url + "/api/pipeline/start")
+    assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "POST"
 
 
 def test_queue_messages_complete_and_invalid_ones_are_dead_lettered_with_a_reason(serve) -> None:

@@ -166,6 +166,12 @@ def test_status_reports_step_and_result_and_404_for_unknown() -> None:
     assert (busy["runtime_status"], busy["step"], busy["attempt"]) == ("Running", "search_documents", 2)
     missing = get("nope")
     assert missing.status_code == 404 and problem(missing)["title"] == "Unknown instance"
+    # GET on the start route matches {instance_id} too: 405 with Allow, unless a run is named "start"
+    wrong_method = get("start")
+    assert wrong_method.status_code == 405 and wrong_method.headers["Allow"] == "POST"
+    assert problem(wrong_method)["instance"].endswith("/api/pipeline/start")
+    client.instances["start"] = {"status": "Running", "custom_status": {"step": "embed_query", "attempt": 1}}
+    assert get("start").status_code == 200
 
 
 def test_openapi_document_is_3_1_and_covers_every_route() -> None:
