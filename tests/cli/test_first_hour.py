@@ -89,3 +89,25 @@ def test_ask_does_not_wait_for_a_webhook_that_is_down_and_says_so(tmp_path: Path
     assert line.startswith("1 webhook delivery pending") and str(tmp_path / "data" / "events.sqlite3") in line
     with sqlite3.connect(tmp_path / "data" / "events.sqlite3") as db:
         assert db.execute("SELECT url, state FROM deliveries").fetchall() == [(url, "pending")]
+
+
+def test_index_refuses_a_binary_file_named_on_the_command_line(tmp_path: Path) -> None:
+    binary = tmp_path / "tool"
+    binary.write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 4)
+    text = tmp_path / "notes"  # no extension, but text: still indexed
+    text.write_text("# Notes\n\nA plain text file without an extension is read as text.\n")
+    done = _cli(["index", str(binary)], tmp_path)
+    assert done.returncode != 0 and f"{binary} is not a text file" in done.stderr
+    assert "indexed" not in done.stdout
+    done = _cli(["index", str(text)], tmp_path)
+    assert done.returncode == 0 and "1 new or changed" in done.stdout, done.stderr
+
+
+def test_index_recreate_says_the_sample_corpus_is_gone(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Notes\n\nSomething to index.\n")
+    done = _cli(["index", "--recreate", str(notes)], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "not the bundled sample corpus" in done.stderr and "pipeline index " in done.stderr
+    done = _cli(["index", "--recreate", str(ROOT / "corpus")], tmp_path)
+    assert "sample corpus" not in done.stderr
