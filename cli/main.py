@@ -66,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("question", nargs="?")
     source.add_argument("--file", type=Path, help="JSONL file, one Question per line")
     source.add_argument("--raw", help="send this body as it is")
+    source.add_argument("--raw-file", type=Path, help="send this file's exact bytes as the body (any encoding)")
     enqueue.add_argument("--top-k", type=int, default=3)
     enqueue.add_argument("--request-id")
     enqueue.add_argument("--message-id")
@@ -112,6 +113,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             request_id=args.request_id,
             file=args.file,
             raw=args.raw,
+            raw_file=args.raw_file,
             message_id=args.message_id,
             traceparent=args.traceparent,
         )

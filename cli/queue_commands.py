@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,13 @@ def _messages(
     request_id: str | None,
     file: Path | None,
     raw: str | None,
+    raw_file: Path | None = None,
     message_id: str | None,
     traceparent: str | None,
 ) -> list[OutgoingMessage]:
-    if raw is not None:  # sent as it is, as a misbehaving producer might
+    if raw is not None or raw_file is not None:  # sent as it is, as a misbehaving producer might
         props = {"traceparent": traceparent} if traceparent else {}
-        return [OutgoingMessage(raw.encode(), message_id or _new_id(), props, content_type=None)]
+        return [OutgoingMessage(_raw_body(raw, raw_file), message_id or _new_id(), props, content_type=None)]
     if file is not None:
         return list(read_questions_file(file, traceparent=traceparent))
     try:
@@ -38,6 +40,16 @@ def _messages(
         first = exc.errors()[0]
         raise CliError(f"invalid question: {'.'.join(map(str, first['loc']))}: {first['msg']}", 2) from None
     return [OutgoingMessage.for_question(q, message_id=message_id, traceparent=traceparent)]
+
+
+def _raw_body(raw: str | None, raw_file: Path | None) -> bytes:
+    if raw_file is not None:
+        try:
+            return raw_file.read_bytes()
+        except OSError as error:
+            raise CliError(f"cannot read {raw_file}: {error.strerror or error}", 2) from None
+    # os.fsencode gives back the argument's own bytes, even those that are not UTF-8 (surrogateescape).
+    return os.fsencode(raw or "")
 
 
 def _new_id() -> str:

@@ -111,3 +111,20 @@ def test_index_recreate_says_the_sample_corpus_is_gone(tmp_path: Path) -> None:
     assert "not the bundled sample corpus" in done.stderr and "pipeline index " in done.stderr
     done = _cli(["index", "--recreate", str(ROOT / "corpus")], tmp_path)
     assert "sample corpus" not in done.stderr
+
+
+def test_raw_bodies_keep_their_exact_bytes_from_the_argument_or_a_file(tmp_path: Path) -> None:
+    from embedded_host import LocalQueue, state_path
+
+    not_utf8 = b'{"question": "Qu\xe9?"}'  # Latin-1
+    body_file = tmp_path / "body.bin"
+    body_file.write_bytes(not_utf8)
+    environment = {k: v for k, v in os.environ.items() if k != "PIPELINE_EVENT_WEBHOOKS"}
+    environment["PIPELINE_DATA_DIR"] = str(tmp_path / "data")
+    for args in (["--raw", not_utf8, "--message-id", "arg"], ["--raw-file", str(body_file), "--message-id", "file"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "cli.main", "enqueue", *args], cwd=ROOT, env=environment, capture_output=True
+        )
+        assert done.returncode == 0, done.stderr
+    with LocalQueue(state_path(tmp_path / "data"), "questions") as queue:
+        assert {m.message_id: m.body for m in queue.peek()} == {"arg": not_utf8, "file": not_utf8}

@@ -75,8 +75,11 @@ def test_bad_http_input_is_problem_json_never_500(serve) -> None:
     assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "POST"
 
 
-def test_queue_messages_complete_and_invalid_ones_are_dead_lettered_with_a_reason(serve) -> None:
+def test_queue_messages_complete_and_invalid_ones_are_dead_lettered_with_a_reason(serve, tmp_path) -> None:
     server = serve().start()
+    latin1 = tmp_path / "latin1.json"
+    latin1.write_bytes('{"question": "Qu\u00e9 es un task hub?"}'.encode("latin-1"))  # not UTF-8
+    assert server.cli("enqueue", "--raw-file", str(latin1), "--message-id", "q-latin1").returncode == 0
     ok = server.cli("enqueue", "What does peek-lock mean?", "--message-id", "q-good")
     assert ok.returncode == 0, ok.stderr
     for raw, mid in (("not json", "q-bad-json"), ('{"question": "q", "top_k": 99}', "q-bad-topk"), ("", "q-empty")):
@@ -96,13 +99,14 @@ def test_queue_messages_complete_and_invalid_ones_are_dead_lettered_with_a_reaso
 
     deadline = time.monotonic() + 20
     rows = dead()
-    while len(rows) < 3 and time.monotonic() < deadline:
+    while len(rows) < 4 and time.monotonic() < deadline:
         time.sleep(0.1)
         rows = dead()
     assert {mid: row["reason"] for mid, row in rows.items()} == {
         "q-bad-json": "InvalidJson",
         "q-bad-topk": "InvalidQuestion",
         "q-empty": "EmptyBody",
+        "q-latin1": "InvalidEncoding",
     }
     assert "top_k" in rows["q-bad-topk"]["description"]
     assert rows["q-bad-json"]["body"] == {"text": "not json"}
