@@ -20,12 +20,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import azure.durable_functions as df
+import azure.functions as func
 
 from config import get_settings
 from contracts import PipelineInput, Question
 from orchestration.orchestrator import ORCHESTRATOR_NAME
 
-__all__ = ["StartOutcome", "instance_id_for", "instance_id_for_message", "is_instance_id", "start_once"]
+__all__ = [
+    "StartOutcome",
+    "instance_id_for",
+    "instance_id_for_message",
+    "invocation_traceparent",
+    "is_instance_id",
+    "start_once",
+]
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +53,16 @@ def is_instance_id(value: str) -> bool:
     unescaped, so `#` or `?` (or a `.`/`..` segment) would turn a status query into a different request.
     """
     return bool(_SAFE_ID.match(value)) and value not in _DOT_SEGMENTS
+
+
+def invocation_traceparent(context: func.Context | None) -> str | None:
+    """The trace context the host gave this invocation (every invocation has one, on Azure and locally).
+
+    The run's trace falls back to it when the caller sent none and no exporter is configured, so a
+    run and its CloudEvent always carry a `traceparent`.
+    """
+    trace_context = getattr(context, "trace_context", None)
+    return getattr(trace_context, "trace_parent", None) or None
 
 
 def _hashed(prefix: str, value: str) -> str:

@@ -7,7 +7,7 @@ whether another attempt can help:
 - 408, 429, 5xx, timeouts, refused or reset connections -> TRANSIENT (with the service's
   `Retry-After` / `retry-after-ms` hint in `retry_after_s`);
 - 401, 403 and failed credentials -> CONFIGURATION (a key or a role assignment is wrong); a 401/403
-  is marked `access_denied` and its message names the role to check, because right after
+  from an Azure service is marked `access_denied` and its message names the role to check, because right after
   deployment role assignments take minutes to apply and the orchestrator retries it for a while;
 - 404 -> CONFIGURATION (a missing deployment, index or topic: retrying cannot create it); a missing
   search index says to run `pipeline index`;
@@ -177,7 +177,7 @@ def redact(text: str) -> str:
 
 # The role this app's identity needs on each service (infra/ assigns them), by service name prefix.
 _ROLES = {
-    "openai": "'Cognitive Services OpenAI User' on the Azure OpenAI account (or a valid key)",
+    "azure openai": "'Cognitive Services OpenAI User' on the Azure OpenAI account (or a valid key)",
     "azure ai search": "'Search Index Data Reader' on the search service ('Search Index Data Contributor' "
     "to index) (or a valid key)",
     "event grid": "'EventGrid Data Sender' on the topic (or a valid key)",
@@ -201,7 +201,9 @@ def _from_status(status: int, headers: Mapping[str, str] | None, service: str, d
     hint = _hint(status, service)
     if hint:
         text = text[: _MAX_MESSAGE - len(hint)] + hint
-    return ProviderError(kind, text, retry_after_s=retry_after, access_denied=status in (401, 403))
+    # Only Azure services wait for role assignments; another OpenAI-compatible server's 401 is just a bad key.
+    access_denied = status in (401, 403) and any(service.startswith(prefix) for prefix in _ROLES)
+    return ProviderError(kind, text, retry_after_s=retry_after, access_denied=access_denied)
 
 
 def _from_openai(exc: BaseException, service: str) -> ProviderError | None:

@@ -9,7 +9,7 @@ from typing import Any
 import azure.functions as func
 import pytest
 
-from tests.triggers.fake_client import FakeDurableClient
+from tests.triggers.fake_client import FakeDurableClient, invocation_context
 from triggers.http_start import start_pipeline
 from triggers.openapi import openapi_document
 from triggers.status import get_pipeline_status
@@ -25,7 +25,7 @@ def request(body: Any, *, content_type: str = "application/json", raw: bytes | N
 
 
 def call(req: func.HttpRequest, client: FakeDurableClient) -> func.HttpResponse:
-    return asyncio.run(START(req, client))
+    return asyncio.run(START(req, client, invocation_context()))
 
 
 def problem(resp: func.HttpResponse) -> dict[str, Any]:
@@ -81,7 +81,7 @@ def test_concurrent_twins_start_one_instance() -> None:
 
     async def both() -> list[func.HttpResponse]:
         reqs = [request({"question": "q", "request_id": "twin"}) for _ in range(3)]
-        return await asyncio.gather(*(START(r, client) for r in reqs))
+        return await asyncio.gather(*(START(r, client, invocation_context()) for r in reqs))
 
     responses = asyncio.run(both())
     assert [r.status_code for r in responses] == [202, 202, 202]
@@ -206,3 +206,13 @@ def test_location_is_the_durable_status_url_with_its_key_not_the_function_key_ro
     resp = call(request({"question": "What is a task hub?"}), client)
     assert resp.headers["Location"].endswith("code=SYSTEMKEY")
     assert "/runtime/webhooks/durabletask/instances/" in resp.headers["Location"]
+
+
+def test_without_a_caller_trace_or_exporter_the_run_continues_the_invocations_trace() -> None:
+    # Every invocation has a trace context (the Functions host's, or the embedded host's): the run and
+    # its CloudEvent carry a traceparent even when the caller sent none and telemetry is off.
+    client = FakeDurableClient()
+    invocation = "00-11111111111111111111111111111111-2222222222222222-01"
+    asyncio.run(START(request({"question": "q"}), client, invocation_context(invocation)))
+    (_, _, run) = client.starts[0]
+    assert run["traceparent"].split("-")[1] == "11111111111111111111111111111111"
