@@ -128,3 +128,19 @@ def test_raw_bodies_keep_their_exact_bytes_from_the_argument_or_a_file(tmp_path:
         assert done.returncode == 0, done.stderr
     with LocalQueue(state_path(tmp_path / "data"), "questions") as queue:
         assert {m.message_id: m.body for m in queue.peek()} == {"arg": not_utf8, "file": not_utf8}
+
+
+def _command(line: str) -> str:
+    """The program a shell line runs: the first word that is not a `NAME=value` assignment."""
+    words = line.split("#", 1)[0].split()
+    return next((w for w in words if "=" not in w), "")
+
+
+@pytest.mark.parametrize("doc", ["README.md", "examples/subscriber/README.md", "docs/deploy.md"])
+def test_documented_commands_work_in_a_fresh_shell(doc: str) -> None:
+    # No activated venv is assumed: a bare `pipeline` or `python` would be the system's (or missing).
+    text = (ROOT / doc).read_text()
+    lines = [line for block in text.split("```bash\n")[1:] for line in block.split("```", 1)[0].splitlines()]
+    assert lines
+    bare = [line for line in lines if _command(line) in ("pipeline", "python")]
+    assert not bare, bare
