@@ -4,19 +4,35 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 from typing import Any
 
-import httpx
-
 from cli.environment import APP_DIR, data_dir, prepare_binding_settings
 from cli.errors import CliError
-from cli.output import print_result
 
 __all__ = ["run_ask"]
 
 
+def _validate(question: str, top_k: int) -> None:
+    """Reject a bad question before the heavy imports and the host start (they take a second).
+
+    The same contract model the starter uses, so the message names the same fields.
+    """
+    from pydantic import ValidationError
+
+    from contracts import Question
+
+    try:
+        Question(question=question, top_k=top_k)
+    except ValidationError as invalid:
+        fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in invalid.errors())
+        raise CliError(f"Invalid question: {fields}", 2) from None
+
+
 async def _ask(question: str, top_k: int, timeout_s: float) -> dict[str, Any]:
+    import httpx
+
     from embedded_host import EmbeddedHost, HostAlreadyRunningError
 
     prepare_binding_settings()
@@ -44,14 +60,29 @@ async def _ask(question: str, top_k: int, timeout_s: float) -> dict[str, Any]:
         _flush_events()
 
 
+# Long enough for a live subscriber on this machine, short enough not to hold the answer back.
+_WEBHOOK_GRACE_S = 0.5
+
+
 def _flush_events() -> None:
-    """Hand pending webhook deliveries a moment before exit (they resume on the next start anyway)."""
+    """Give webhook deliveries a moment, not their retries: what is left resumes in the next process."""
     from providers.factory import shutdown
 
-    shutdown(flush_timeout_s=5.0)
+    pending = shutdown(flush_timeout_s=_WEBHOOK_GRACE_S)
+    if pending:
+        from providers.local.event_outbox import DB_FILE
+
+        print(
+            f"{pending} webhook deliver{'y' if pending == 1 else 'ies'} pending "
+            "(PIPELINE_EVENT_WEBHOOKS not answering); "
+            f"kept in {data_dir() / DB_FILE}, retried by the next `pipeline serve` or `pipeline ask`",
+            file=sys.stderr,
+        )
 
 
 def run_ask(question: str, *, top_k: int, as_json: bool, timeout_s: float = 60.0) -> int:
+    _validate(question, top_k)
+    from cli.output import print_result
     from telemetry import configure_telemetry
 
     configure_telemetry()  # exporters from settings/OTEL_*, once per process

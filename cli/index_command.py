@@ -45,7 +45,22 @@ def run_index(paths: list[str], *, recreate: bool) -> int:
     )
     for source, why in report.failed.items():
         print(f"skipped {source}: {why}", file=sys.stderr)
+    if recreate and not (settings.azure_search_endpoint and settings.azure_search_index):
+        _say_the_samples_are_gone(paths)
     return 1 if report.failed else 0
+
+
+def _say_the_samples_are_gone(paths: list[str]) -> None:
+    """`--recreate` empties the local index, the bundled sample corpus with it: say so, and how to get it back."""
+    from providers.local.ingest import CORPUS_DIR
+
+    if any(Path(p).resolve() == CORPUS_DIR for p in paths):
+        return
+    print(
+        f"--recreate emptied the index first: it now holds only what was just indexed, not the bundled "
+        f"sample corpus (add it back with `pipeline index {CORPUS_DIR}`)",
+        file=sys.stderr,
+    )
 
 
 def _index_local(paths: list[str], *, recreate: bool, embedder: Embedder) -> tuple[IngestReport, str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,28 @@ from cli.errors import CliError
 __all__ = ["main"]
 
 ASK_EXAMPLE = 'pipeline ask "How does the pipeline retry a failed step?"'
+
+
+def _positive_seconds(text: str) -> float:
+    """`--timeout`: a number of seconds above zero (0 or less would time out before anything ran)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, not {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    """`--port`: a TCP port, 1..65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port: use 1..65535")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,11 +54,11 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("--top-k", type=int, default=3, help="passages to retrieve (1..20)")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
-    ask.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the run")
+    ask.add_argument("--timeout", type=_positive_seconds, default=60.0, help="seconds to wait for the run (> 0)")
 
     serve = commands.add_parser("serve", help="run the local host: HTTP API, Durable status API, queue, events")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (beyond loopback, keys are required)")
-    serve.add_argument("--port", type=int, default=7071)
+    serve.add_argument("--port", type=_port, default=7071)
     serve.add_argument("--app", type=Path, default=None, help="a Durable Functions Python app folder")
     serve.add_argument(
         "--allow-host",
@@ -50,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("question", nargs="?")
     source.add_argument("--file", type=Path, help="JSONL file, one Question per line")
     source.add_argument("--raw", help="send this body as it is")
+    source.add_argument("--raw-file", type=Path, help="send this file's exact bytes as the body (any encoding)")
     enqueue.add_argument("--top-k", type=int, default=3)
     enqueue.add_argument("--request-id")
     enqueue.add_argument("--message-id")
@@ -96,6 +120,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             request_id=args.request_id,
             file=args.file,
             raw=args.raw,
+            raw_file=args.raw_file,
             message_id=args.message_id,
             traceparent=args.traceparent,
         )
@@ -132,7 +157,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
     try:
-        return _dispatch(args)
+        code = _dispatch(args)
+        sys.stdout.flush()  # inside the try: a closed pipe (`| head`) surfaces here, not at exit
+        return code
+    except BrokenPipeError:
+        # The reader went away (`pipeline ask ... | head -2`): not an error of ours. Point stdout at
+        # devnull so the interpreter's own flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except CliError as exc:
         print(f"pipeline: error: {exc}", file=sys.stderr)
         return exc.exit_code

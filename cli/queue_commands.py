@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from cli.producer import OutgoingMessage, read_questions_file
 from cli.service_bus import peek_dead_letters, send_to_service_bus
 from contracts import Question
 
-__all__ = ["run_dead_letters", "run_enqueue"]
+__all__ = ["dedupe_dead_letters", "run_dead_letters", "run_enqueue"]
 
 
 def _messages(
@@ -24,12 +25,13 @@ def _messages(
     request_id: str | None,
     file: Path | None,
     raw: str | None,
+    raw_file: Path | None = None,
     message_id: str | None,
     traceparent: str | None,
 ) -> list[OutgoingMessage]:
-    if raw is not None:  # sent as it is, as a misbehaving producer might
+    if raw is not None or raw_file is not None:  # sent as it is, as a misbehaving producer might
         props = {"traceparent": traceparent} if traceparent else {}
-        return [OutgoingMessage(raw.encode(), message_id or _new_id(), props, content_type=None)]
+        return [OutgoingMessage(_raw_body(raw, raw_file), message_id or _new_id(), props, content_type=None)]
     if file is not None:
         return list(read_questions_file(file, traceparent=traceparent))
     try:
@@ -38,6 +40,16 @@ def _messages(
         first = exc.errors()[0]
         raise CliError(f"invalid question: {'.'.join(map(str, first['loc']))}: {first['msg']}", 2) from None
     return [OutgoingMessage.for_question(q, message_id=message_id, traceparent=traceparent)]
+
+
+def _raw_body(raw: str | None, raw_file: Path | None) -> bytes:
+    if raw_file is not None:
+        try:
+            return raw_file.read_bytes()
+        except OSError as error:
+            raise CliError(f"cannot read {raw_file}: {error.strerror or error}", 2) from None
+    # os.fsencode gives back the argument's own bytes, even those that are not UTF-8 (surrogateescape).
+    return os.fsencode(raw or "")
 
 
 def _new_id() -> str:
@@ -79,14 +91,36 @@ def run_dead_letters(*, as_json: bool) -> int:
         rows = peek_dead_letters(s, rejected_row)
     else:
         rows = _local_dead_letters()
+    rows = dedupe_dead_letters(rows)
     if as_json:
         print(json.dumps(rows, indent=2, default=str))
         return 0
     if not rows:
         print("no dead-lettered messages")
     for row in rows:
-        print(f"{row.get('message_id')}: {row.get('reason')}: {row.get('description')}")
+        copies = f" ({row['copies']} copies)" if row["copies"] > 1 else ""
+        print(f"{row.get('message_id')}: {row.get('reason')}: {row.get('description')}{copies}")
     return 0
+
+
+def dedupe_dead_letters(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (queue, original message id), with `copies` counting how many were found.
+
+    On Azure the starter's dead-letter output binding is not atomic with completing the trigger
+    message: if the function is retried after the binding ran (a crash, a lost lock), the same invalid
+    message is moved to `questions-deadletter` twice. Rows without a message id are all kept.
+    """
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    unique: list[dict[str, Any]] = []
+    for row in rows:
+        key = (str(row.get("queue")), str(row.get("message_id") or ""))
+        if key[1] and key in seen:
+            seen[key]["copies"] += 1
+            continue
+        row = {**row, "copies": 1}
+        seen[key] = row
+        unique.append(row)
+    return unique
 
 
 def rejected_row(queue: str, message_id: str, body: bytes) -> dict[str, Any]:

@@ -13,6 +13,21 @@ from cli.errors import CliError
 __all__ = ["run_serve"]
 
 
+def _listening_url(host: str, local_url: str) -> str:
+    """What the banner shows: the address bound, and for a wildcard also the local URL to open.
+
+    `server.base_url` is the loopback URL the host hands the app (status links); with `--host 0.0.0.0`
+    the banner must still say that every interface listens.
+    """
+    if host in ("127.0.0.1", "localhost"):
+        return local_url
+    port = local_url.rsplit(":", 1)[1]
+    shown = f"[{host}]" if ":" in host else host
+    if host in ("0.0.0.0", "::"):
+        return f"http://{shown}:{port} (all interfaces; on this machine {local_url})"
+    return f"http://{shown}:{port}"
+
+
 def run_serve(*, host: str, port: int, app_dir: Path | None, allow_hosts: Sequence[str] = ()) -> int:
     from embedded_host import EmbeddedHost, HostAlreadyRunningError, HostConfigError
     from embedded_host.access import is_loopback
@@ -37,7 +52,8 @@ def run_serve(*, host: str, port: int, app_dir: Path | None, allow_hosts: Sequen
     server = EmbeddedHost(app, data_dir(), host=host, port=port, allowed_hosts=allowed)
 
     def announce(_host: object) -> None:
-        print(f"serving {app} on {server.base_url} (state in {data_dir()}); Ctrl-C stops", flush=True)
+        print(f"serving {app} on {_listening_url(host, server.base_url)} (state in {data_dir()}); Ctrl-C stops",
+              flush=True)
         _announce_keys(server)
 
     try:

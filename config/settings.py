@@ -92,6 +92,7 @@ class Settings(BaseSettings):
     pipeline_retry_first_interval_ms: int = Field(default=1000, ge=0)
     pipeline_retry_backoff_coefficient: float = Field(default=2.0, ge=1.0)
     pipeline_retry_max_interval_ms: int = Field(default=30_000, ge=0)
+    pipeline_retry_access_denied_window_s: float = Field(default=600.0, ge=0, le=86_400)
     pipeline_retry_embed_query_max_attempts: int | None = None
     pipeline_retry_embed_query_first_interval_ms: int | None = None
     pipeline_retry_search_documents_max_attempts: int | None = None
@@ -127,6 +128,7 @@ class Settings(BaseSettings):
             first_interval_ms=self.pipeline_retry_first_interval_ms if first is None else first,
             backoff_coefficient=self.pipeline_retry_backoff_coefficient,
             max_interval_ms=self.pipeline_retry_max_interval_ms,
+            access_denied_window_ms=int(self.pipeline_retry_access_denied_window_s * 1000),
         )
 
     def retry_policies(self) -> dict[StepName, RetryPolicy]:

@@ -40,6 +40,9 @@ class StepError(BaseModel):
     kind: ErrorKind
     message: str
     retry_after_s: float | None = None
+    # A 401/403: right after deployment, role assignments take minutes to apply, so the orchestrator
+    # retries these for the policy's access-denied window before giving up.
+    access_denied: bool = False
 
     def to_exception_message(self) -> str:
         """The text an activity raises with; readable by people, parseable by `from_failure`."""
@@ -48,11 +51,13 @@ class StepError(BaseModel):
     @classmethod
     def from_failure(cls, failure: str) -> StepError:
         """Read the error back from a task failure's text; anything unmarked is an internal error."""
-        match = _MARKER.search(failure)
-        if match:
-            try:
-                return cls.model_validate(json.loads(match.group(1)))
-            except ValueError:
-                pass
+        # The Durable extension puts the activity's message in the failure twice: plain in the
+        # reason, JSON-escaped in the serialised exception after it. Take the first that parses.
+        for match in _MARKER.finditer(failure):
+            for text in (match.group(1), match.group(1).replace('\\"', '"')):
+                try:
+                    return cls.model_validate(json.loads(text))
+                except ValueError:
+                    continue
         first_line = failure.strip().splitlines()[0] if failure.strip() else "activity failed"
         return cls(kind=ErrorKind.INTERNAL, message=first_line[:500])

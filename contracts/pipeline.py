@@ -34,6 +34,9 @@ class RetryPolicy(BaseModel):
     first_interval_ms: int = Field(default=1000, ge=0, le=3_600_000)
     backoff_coefficient: float = Field(default=2.0, ge=1.0, le=10.0)
     max_interval_ms: int = Field(default=30_000, ge=0, le=3_600_000)
+    # 401/403 are retried (with the same backoff) until this long after the step's first attempt:
+    # right after deployment, role assignments take minutes to apply.
+    access_denied_window_ms: int = Field(default=0, ge=0, le=86_400_000)
 
     def delay_ms(self, failed_attempt: int, retry_after_s: float | None = None) -> int:
         """Wait before the attempt after `failed_attempt`; a service's Retry-After wins if longer."""

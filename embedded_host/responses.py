@@ -10,8 +10,11 @@ from aiohttp import web
 __all__ = ["json_response", "problem"]
 
 
-def problem(status: int, title: str, detail: str) -> web.Response:
+def problem(status: int, title: str, detail: str, instance: str | None = None) -> web.Response:
+    """RFC 9457 problem details, in the shape the app's own problems have (`instance`: the path)."""
     body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    if instance is not None:
+        body["instance"] = instance
     return web.Response(status=status, text=json.dumps(body), content_type="application/problem+json")
 
 

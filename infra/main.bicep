@@ -112,8 +112,8 @@ param appInsightsDisableLocalAuth bool = true
 @description('Daily ingestion cap of the Log Analytics workspace in GB (-1: no cap). Bounds the cost of a runaway log loop.')
 param logDailyCapGb int = 1
 
-@description('Also give the app Azure Service Bus Data Owner on the questions queue only. The trigger works without it, but the scale controller then estimates the queue length by peeking instead of reading it, which scales less precisely.')
-param serviceBusOwnerForScaling bool = false
+@description('Give the app Azure Service Bus Data Owner on the questions queue only (default), which target-based scaling needs to read the queue length; false keeps the app to Data Receiver, and the scale controller then falls back to a coarser signal.')
+param serviceBusOwnerForScaling bool = true
 
 // ---------------------------------------------------------------------------------------------
 // Names

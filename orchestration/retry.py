@@ -4,7 +4,9 @@ Python's `RetryOptions` knows only a first interval and an attempt count: no bac
 no way to tell a 429 from a 400, and activities cannot learn which attempt they are. So the
 orchestrator drives retries itself: each attempt is a plain activity call carrying its attempt
 number, and a durable timer waits out the backoff (or the service's Retry-After) in between.
-Errors that retrying cannot fix end the step at once.
+Errors that retrying cannot fix end the step at once, with one exception: an access denied
+(401/403) is retried until the policy's access-denied window has passed since the step's first
+attempt, because new role assignments take minutes to apply after a deployment.
 """
 
 from __future__ import annotations
@@ -37,14 +39,19 @@ def call_step(
     policy: RetryPolicy,
 ) -> Generator[Any, Any, Any]:
     """Call the step's activity until it succeeds, fails for good, or the policy is spent."""
-    for attempt in range(1, policy.max_attempts + 1):
+    first_attempt_at = context.current_utc_datetime  # the replay-safe clock
+    window = timedelta(milliseconds=policy.access_denied_window_ms)
+    attempt = 0
+    while True:
+        attempt += 1
         context.set_custom_status({"step": step.value, "attempt": attempt})
         try:
             return (yield context.call_activity(step.value, {**payload, "attempt": attempt}))
         except Exception as failure:  # the SDK raises a bare Exception for a failed task
             error = StepError.from_failure(str(failure))
-            if not error.kind.retryable or attempt == policy.max_attempts:
+            retryable = error.kind.retryable and attempt < policy.max_attempts
+            waiting_for_roles = error.access_denied and context.current_utc_datetime - first_attempt_at < window
+            if not (retryable or waiting_for_roles):
                 raise StepFailed(step, error, attempt) from None
             delay = timedelta(milliseconds=policy.delay_ms(attempt, error.retry_after_s))
             yield context.create_timer(context.current_utc_datetime + delay)
-    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover

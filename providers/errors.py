@@ -10,18 +10,23 @@ __all__ = ["ProviderError"]
 class ProviderError(Exception):
     """A provider call failed; `kind` tells the orchestrator whether another attempt can help."""
 
-    def __init__(self, kind: ErrorKind, message: str, *, retry_after_s: float | None = None) -> None:
+    def __init__(
+        self, kind: ErrorKind, message: str, *, retry_after_s: float | None = None, access_denied: bool = False
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.retry_after_s = retry_after_s
+        self.access_denied = access_denied  # a 401/403: may clear once role assignments apply
 
     @property
     def retryable(self) -> bool:
         return self.kind.retryable
 
     def to_step_error(self) -> StepError:
-        return StepError(kind=self.kind, message=self.message, retry_after_s=self.retry_after_s)
+        return StepError(
+            kind=self.kind, message=self.message, retry_after_s=self.retry_after_s, access_denied=self.access_denied
+        )
 
     @classmethod
     def transient(cls, message: str, *, retry_after_s: float | None = None) -> ProviderError:

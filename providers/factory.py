@@ -224,10 +224,17 @@ def reset() -> None:
     _announced = False
 
 
-def shutdown(*, flush_timeout_s: float = 5.0) -> None:
-    """Before a short-lived process exits: let pending event deliveries finish, then close all."""
+def shutdown(*, flush_timeout_s: float = 5.0) -> int:
+    """Before a short-lived process exits: give pending event deliveries `flush_timeout_s`, then close all.
+
+    Returns how many deliveries are still pending (local webhooks; they resume in the next process).
+    """
+    pending = 0
     if get_publisher.cache_info().currsize:
-        flush = getattr(get_publisher(), "flush", None)
-        if callable(flush):
-            flush(flush_timeout_s)
+        publisher = get_publisher()
+        flush = getattr(publisher, "flush", None)
+        if callable(flush) and not flush(flush_timeout_s):
+            count = getattr(publisher, "pending", None)
+            pending = count() if callable(count) else 0
     reset()
+    return pending

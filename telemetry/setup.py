@@ -16,9 +16,22 @@ record twice: there logs are left to the host (`disable_logging=True` for the di
 handler). Elsewhere (`pipeline serve`/`ask`) one OpenTelemetry `LoggingHandler` goes on the root
 logger, and never a second one: not if one is there already, nor on a repeated call.
 
-This module reads `OTEL_*` and `FUNCTIONS_WORKER_RUNTIME` from the environment, beside `config`:
-they are the OpenTelemetry SDK's and the Functions host's own variables, which the SDK reads there
-anyway; only their presence decides what is installed here. SDK and exporter modules are imported
+"On Azure Functions" is told by any of the variables the platform sets (`_FUNCTIONS_MARKERS`):
+`FUNCTIONS_WORKER_RUNTIME` alone is not enough, as Flex Consumption may not set it.
+
+Sampling, for Application Insights: the distro's default sampler (rate-limited, 5 spans a second)
+decides afresh for every span whose parent is remote, from a rate estimate that falls as spans come
+in. Each step span continues the run's trace from a `traceparent` string (activities run on other
+threads or machines), so its parent is always remote: within one run the estimate fell from 50 % to
+10 % and the later steps were dropped while the first ones were kept. Unless `OTEL_TRACES_SAMPLER`
+chooses a sampler, the distro gets `sampling_ratio=1.0` instead: its trace-id ratio sampler, which
+decides from the trace id alone, so every span of a run, in every process, gets the same answer.
+To keep a share of runs, whole: `OTEL_TRACES_SAMPLER=microsoft.fixed_percentage` and
+`OTEL_TRACES_SAMPLER_ARG=0.25`.
+
+This module reads `OTEL_*` and the Functions platform's variables from the environment, beside
+`config`: they are the OpenTelemetry SDK's and the platform's own variables, which the SDK reads
+there anyway; only their presence decides what is installed here. SDK and exporter modules are imported
 only when they are used, so the default install needs neither.
 """
 
@@ -69,8 +82,37 @@ def _install() -> str:
     return NONE
 
 
+# Variables the Functions host and platform set for the worker; Flex Consumption may omit the first.
+_FUNCTIONS_MARKERS = ("FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION", "AzureWebJobsScriptRoot")
+# The distro's own samplers that decide from the trace id alone, so a run stays whole.
+_TRACE_CONSISTENT_SAMPLERS = (
+    "microsoft.fixed_percentage",
+    "microsoft.fixed.percentage",
+    "always_on",
+    "always_off",
+    "trace_id_ratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_trace_id_ratio",
+)
+
+
 def _on_azure_functions() -> bool:
-    return bool(os.environ.get("FUNCTIONS_WORKER_RUNTIME"))
+    return any(os.environ.get(name) for name in _FUNCTIONS_MARKERS)
+
+
+def _sampling_options() -> dict[str, Any]:
+    """Keep runs whole in Application Insights: see "Sampling" in the module docstring."""
+    chosen = os.environ.get("OTEL_TRACES_SAMPLER", "").strip()
+    if not chosen:
+        return {"sampling_ratio": 1.0}
+    if chosen not in _TRACE_CONSISTENT_SAMPLERS:
+        log.warning(
+            "OTEL_TRACES_SAMPLER=%s decides span by span for the pipeline's steps (their parents are remote): "
+            "a run can reach Application Insights with steps missing; microsoft.fixed_percentage keeps runs whole",
+            chosen,
+        )
+    return {}
 
 
 def _env_flag(name: str) -> bool:
@@ -110,6 +152,7 @@ def _install_azure_monitor(connection_string: str, *, with_otlp: bool) -> bool:
         "resource": _resource(),
         # See the module docstring: the Functions host already exports the worker's log records.
         "disable_logging": _on_azure_functions(),
+        **_sampling_options(),
     }
     if with_otlp and _signal_enabled("TRACES"):
         options["span_processors"] = [_otlp_span_processor()]

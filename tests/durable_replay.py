@@ -17,6 +17,28 @@ from typing import Any
 from azure.durable_functions.models.history import HistoryEventType as E
 
 
+def extension_failure(name: str, exc: BaseException) -> dict[str, str]:
+    """TaskFailed fields as the Durable extension's `TaskActivityShim` writes them for a Python activity.
+
+    Reason is `Activity function '<name>' failed: <message>`, the message being the worker's
+    RpcException text (result, exception, stack); Details is that exception serialised as JSON,
+    so the message appears a second time there, JSON-escaped.
+    """
+    message = f'Result: Failure\nException: {type(exc).__name__}: {exc}\nStack:   File "/home/site/wwwroot/x.py"'
+    details = {
+        "$type": "Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException, Microsoft.Azure.WebJobs.Script",
+        "ClassName": "Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException",
+        "Message": message,
+        "RemoteStackTrace": f'  File "/home/site/wwwroot/{name}.py", line 1',
+        "HResult": -2146233088,
+    }
+    return {"Reason": f"Activity function '{name}' failed: {message}", "Details": json.dumps(details)}
+
+
+def simple_failure(name: str, exc: BaseException) -> dict[str, str]:
+    return {"Reason": str(exc), "Details": "Traceback ..."}
+
+
 def _ts(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
@@ -43,7 +65,9 @@ class ReplayDriver:
         *,
         instance_id: str = "test-instance",
         start: datetime = datetime(2026, 1, 1, tzinfo=UTC),
+        failure: Callable[[str, BaseException], dict[str, str]] = simple_failure,
     ) -> None:
+        self.failure = failure
         self.handle = handle
         self.activities = activities
         self.instance_id = instance_id
@@ -130,7 +154,7 @@ class ReplayDriver:
             try:
                 result = self.activities[name](payload)
             except Exception as exc:
-                return [self._event(E.TASK_FAILED, TaskScheduledId=seq, Reason=str(exc), Details="Traceback ...")]
+                return [self._event(E.TASK_FAILED, TaskScheduledId=seq, **self.failure(name, exc))]
             return [self._event(E.TASK_COMPLETED, TaskScheduledId=seq, Result=json.dumps(result))]
         if kind == 5:  # CreateTimer
             fire_at = action["fireAt"]

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from contracts import ProblemDetails, Question, StartResponse
 from telemetry import current_traceparent, starter_span
 from triggers._http import BodyRejected, field_problems, json_response, problem_response, read_json_body
-from triggers.starting import instance_id_for, start_once
+from triggers.starting import instance_id_for, invocation_traceparent, start_once
 
 __all__ = ["FUNCTION_NAME", "ROUTE", "bp"]
 
@@ -31,11 +31,15 @@ def status_url(req: func.HttpRequest, instance_id: str) -> str:
 @bp.function_name(FUNCTION_NAME)
 @bp.route(route=ROUTE, methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 @bp.durable_client_input(client_name="client")
-async def start_pipeline(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+async def start_pipeline(
+    req: func.HttpRequest, client: df.DurableOrchestrationClient, context: func.Context
+) -> func.HttpResponse:
+    # The host's trace context for this invocation continues the caller's `traceparent` when there is one.
+    incoming = req.headers.get("traceparent") or invocation_traceparent(context)
     with starter_span(
         "POST /api/pipeline/start",
         kind=SpanKind.SERVER,
-        traceparent=req.headers.get("traceparent"),
+        traceparent=incoming,
         attributes={
             "http.request.method": "POST",
             "http.route": f"/api/{ROUTE}",
@@ -61,7 +65,7 @@ async def start_pipeline(req: func.HttpRequest, client: df.DurableOrchestrationC
             client,
             question,
             instance_id,
-            traceparent=current_traceparent() or req.headers.get("traceparent"),
+            traceparent=current_traceparent() or incoming,
             source="http",
         )
         links = client.get_client_response_links(req, instance_id)
@@ -76,4 +80,7 @@ async def start_pipeline(req: func.HttpRequest, client: df.DurableOrchestrationC
             purge_history_delete_uri=links.get("purgeHistoryDeleteUri"),
         )
         span.set_attribute("http.response.status_code", 202)
-        return json_response(body, status=202, headers={"Location": body.status_url, "Retry-After": "1"})
+        # `Location` is the Durable status URL: on Azure it carries the extension's own key (`code=`), so a
+        # client that follows it gets the status; `status_url` is a function-key route and would answer 401.
+        headers = {"Location": body.status_query_get_uri, "Retry-After": "1"}
+        return json_response(body, status=202, headers=headers)

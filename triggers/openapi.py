@@ -58,7 +58,13 @@ def build_document() -> dict[str, Any]:
                     "responses": {
                         "202": {
                             "description": "Accepted (or the existing run for this request_id).",
-                            "headers": {"Location": {"schema": {"type": "string"}}},
+                            "headers": {
+                                "Location": {
+                                    "description": "The Durable status URL (status_query_get_uri), "
+                                    "which carries its own key on Azure.",
+                                    "schema": {"type": "string"},
+                                }
+                            },
                             "content": {"application/json": {"schema": _ref("StartResponse")}},
                         },
                         "400": _problem("The body is not a valid Question."),

@@ -23,7 +23,7 @@ from config import get_settings
 from contracts import Question
 from telemetry import current_traceparent, starter_span
 from triggers._http import MAX_BODY_BYTES, UNREADABLE_JSON
-from triggers.starting import instance_id_for_message, start_once
+from triggers.starting import instance_id_for_message, invocation_traceparent, start_once
 
 __all__ = ["FUNCTION_NAME", "InvalidMessage", "bp", "dead_letter_body", "parse_question"]
 
@@ -101,12 +101,16 @@ def _traceparent(message: func.ServiceBusMessage) -> str | None:
 )
 @bp.durable_client_input(client_name="client")
 async def start_pipeline_from_queue(
-    message: func.ServiceBusMessage, dead_letters: func.Out[str], client: df.DurableOrchestrationClient
+    message: func.ServiceBusMessage,
+    dead_letters: func.Out[str],
+    client: df.DurableOrchestrationClient,
+    context: func.Context,
 ) -> None:
+    incoming = _traceparent(message) or invocation_traceparent(context)
     with starter_span(
         "questions process",
         kind=SpanKind.CONSUMER,
-        traceparent=_traceparent(message),
+        traceparent=incoming,
         attributes={
             "messaging.system": "servicebus",
             "messaging.operation.name": "process",
@@ -130,7 +134,7 @@ async def start_pipeline_from_queue(
             client,
             question,
             instance_id,
-            traceparent=current_traceparent() or _traceparent(message),
+            traceparent=current_traceparent() or incoming,
             source="queue",
         )
         if not outcome.created:

@@ -4,6 +4,10 @@ The Durable client's `start_new` silently replaces a finished instance with the 
 repeat would run twice; an idempotent start asks for the status first and answers with the
 existing instance. A concurrent twin that wins the race makes `start_new` fail for a running
 instance; the loser then reports the winner's instance.
+
+A run that ended `Failed` or `Terminated` is started again under the same id (the Durable client
+replaces a finished instance): its question was never answered, so a caller or producer that sends
+it again asks for another try. A `Completed`, `Pending` or `Running` run is never started twice.
 """
 
 from __future__ import annotations
@@ -16,12 +20,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import azure.durable_functions as df
+import azure.functions as func
 
 from config import get_settings
 from contracts import PipelineInput, Question
 from orchestration.orchestrator import ORCHESTRATOR_NAME
 
-__all__ = ["StartOutcome", "instance_id_for", "instance_id_for_message", "is_instance_id", "start_once"]
+__all__ = [
+    "StartOutcome",
+    "instance_id_for",
+    "instance_id_for_message",
+    "invocation_traceparent",
+    "is_instance_id",
+    "start_once",
+]
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +42,8 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
 
 _DOT_SEGMENTS = frozenset({".", ".."})
+# Finished without an answer: a repeat of the same identity runs the question again.
+RERUNNABLE = frozenset({"Failed", "Terminated"})
 
 
 def is_instance_id(value: str) -> bool:
@@ -39,6 +53,16 @@ def is_instance_id(value: str) -> bool:
     unescaped, so `#` or `?` (or a `.`/`..` segment) would turn a status query into a different request.
     """
     return bool(_SAFE_ID.match(value)) and value not in _DOT_SEGMENTS
+
+
+def invocation_traceparent(context: func.Context | None) -> str | None:
+    """The trace context the host gave this invocation (every invocation has one, on Azure and locally).
+
+    The run's trace falls back to it when the caller sent none and no exporter is configured, so a
+    run and its CloudEvent always carry a `traceparent`.
+    """
+    trace_context = getattr(context, "trace_context", None)
+    return getattr(trace_context, "trace_parent", None) or None
 
 
 def _hashed(prefix: str, value: str) -> str:
@@ -84,8 +108,10 @@ async def start_once(
     client: df.DurableOrchestrationClient, question: Question, instance_id: str, *, traceparent: str | None, source: str
 ) -> StartOutcome:
     existing = await _existing_status(client, instance_id)
-    if existing is not None:
+    if existing is not None and existing not in RERUNNABLE:
         return StartOutcome(instance_id, created=False, runtime_status=existing)
+    if existing is not None:
+        log.info("instance %s ended %s; starting it again", instance_id, existing)
     run = PipelineInput(
         accepted_at=datetime.now(UTC),
         question=question,
@@ -97,7 +123,7 @@ async def start_once(
         await client.start_new(ORCHESTRATOR_NAME, instance_id, run.model_dump(mode="json"))
     except Exception:
         existing = await _existing_status(client, instance_id)
-        if existing is None:
+        if existing is None or existing in RERUNNABLE:
             raise
         log.info("instance %s was started concurrently; answering with it", instance_id)
         return StartOutcome(instance_id, created=False, runtime_status=existing)

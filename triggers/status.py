@@ -10,6 +10,7 @@ from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrc
 
 from contracts import ProblemDetails, Result, StatusResponse
 from triggers._http import json_response, problem_response
+from triggers.http_start import ROUTE as START_ROUTE
 from triggers.starting import is_instance_id
 
 __all__ = ["FUNCTION_NAME", "ROUTE", "bp", "status_view", "status_view_from_json"]
@@ -51,6 +52,13 @@ def status_view(status: DurableOrchestrationStatus) -> StatusResponse:
 async def get_pipeline_status(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     instance_id = req.route_params.get("instance_id", "")
     status = await client.get_status(instance_id) if is_instance_id(instance_id) else None
+    if (status is None or status.runtime_status is None) and instance_id == START_ROUTE.rsplit("/", 1)[1]:
+        # GET on the start route lands here (its route template also matches): say what HTTP says,
+        # unless a run was really named "start" by its request_id.
+        problem = ProblemDetails.of(405, "Method not allowed", f"/api/{START_ROUTE} takes POST.")
+        response = problem_response(problem, req)
+        response.headers["Allow"] = "POST"
+        return response
     if status is None or status.runtime_status is None:
         return problem_response(
             ProblemDetails.of(404, "Unknown instance", f"No pipeline run has the id '{instance_id[:100]}'."), req

@@ -6,8 +6,11 @@ whether another attempt can help:
 
 - 408, 429, 5xx, timeouts, refused or reset connections -> TRANSIENT (with the service's
   `Retry-After` / `retry-after-ms` hint in `retry_after_s`);
-- 401, 403 and failed credentials -> CONFIGURATION (a key or a role assignment is wrong);
-- 404 -> CONFIGURATION (a missing deployment, index or topic: retrying cannot create it);
+- 401, 403 and failed credentials -> CONFIGURATION (a key or a role assignment is wrong); a 401/403
+  from an Azure service is marked `access_denied` and its message names the role to check, because right after
+  deployment role assignments take minutes to apply and the orchestrator retries it for a while;
+- 404 -> CONFIGURATION (a missing deployment, index or topic: retrying cannot create it); a missing
+  search index says to run `pipeline index`;
 - any other 4xx -> REJECTED (the same request would be refused again);
 - a response the code cannot read -> INTERNAL.
 
@@ -172,10 +175,35 @@ def redact(text: str) -> str:
     return _BEARER.sub("Bearer ***", text)
 
 
+# The role this app's identity needs on each service (infra/ assigns them), by service name prefix.
+_ROLES = {
+    "azure openai": "'Cognitive Services OpenAI User' on the Azure OpenAI account (or a valid key)",
+    "azure ai search": "'Search Index Data Reader' on the search service ('Search Index Data Contributor' "
+    "to index) (or a valid key)",
+    "event grid": "'EventGrid Data Sender' on the topic (or a valid key)",
+}
+
+
+def _hint(status: int, service: str) -> str:
+    if status in (401, 403):
+        role = next((text for prefix, text in _ROLES.items() if service.startswith(prefix)), None)
+        return f" Check that the app's identity has {role}; new role assignments take minutes to apply." if role else ""
+    if status == 404 and service.startswith("azure ai search"):
+        return " The index does not exist: run `pipeline index PATH...` to create and fill it."
+    return ""
+
+
 def _from_status(status: int, headers: Mapping[str, str] | None, service: str, detail: str) -> ProviderError:
     kind = classify_status(status)
     retry_after = retry_after_seconds(headers) if kind is ErrorKind.TRANSIENT else None
-    return ProviderError(kind, _message(service, f"HTTP {status}: {detail}"), retry_after_s=retry_after)
+    # The hint goes after the detail, so clipping a long service message cannot cut it off.
+    text = _message(service, f"HTTP {status}: {detail}")
+    hint = _hint(status, service)
+    if hint:
+        text = text[: _MAX_MESSAGE - len(hint)] + hint
+    # Only Azure services wait for role assignments; another OpenAI-compatible server's 401 is just a bad key.
+    access_denied = status in (401, 403) and any(service.startswith(prefix) for prefix in _ROLES)
+    return ProviderError(kind, text, retry_after_s=retry_after, access_denied=access_denied)
 
 
 def _from_openai(exc: BaseException, service: str) -> ProviderError | None:

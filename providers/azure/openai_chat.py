@@ -134,6 +134,8 @@ class OpenAIChatGenerator(Closing):
 class AzureOpenAIAnswerGenerator(OpenAIChatGenerator):
     """Answers from an Azure OpenAI chat deployment (API key, or Entra ID when no key is given)."""
 
+    _service = "azure openai chat"  # the error translator names the role to check for Azure services
+
     def __init__(
         self,
         endpoint: str,

@@ -110,6 +110,8 @@ def _vectors_in_order(data: Sequence[Any], expected: int) -> list[list[float]]:
 class AzureOpenAIEmbedder(OpenAIEmbedder):
     """Embeddings from an Azure OpenAI deployment (API key, or Entra ID when no key is given)."""
 
+    _service = "azure openai embeddings"  # the error translator names the role to check for Azure services
+
     def __init__(
         self,
         endpoint: str,

@@ -151,6 +151,10 @@ class LocalEventSink:
             self._worker.wake()
             time.sleep(0.02)
 
+    def pending(self) -> int:
+        """Deliveries not yet made (waiting for a retry, or never tried)."""
+        return self._open().counts()["pending"]
+
     def close(self, timeout_s: float = 5.0) -> None:
         """Stop the worker and close the database; pending rows stay for the next worker."""
         self._worker.stop(timeout_s)

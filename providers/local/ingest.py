@@ -212,10 +212,27 @@ def embedding_text(chunk: Chunk) -> str:
     return f"{chunk.title}\n{chunk.content}"
 
 
+_SNIFF_BYTES = 8192
+
+
+def looks_binary(path: Path) -> bool:
+    """A NUL byte in the first 8 KiB, git's own test: executables, images and archives have one, text never.
+
+    The folder walk goes by extension; a file named on the command line is read whatever its name,
+    so its content decides.
+    """
+    with path.open("rb") as file:
+        return b"\0" in file.read(_SNIFF_BYTES)
+
+
 def _walk(paths: Iterable[str | Path]) -> Iterator[Path]:
     for entry in paths:
         path = Path(entry).expanduser().resolve()
         if path.is_file():
+            if kind_for(path) is None and looks_binary(path):
+                raise ProviderError.invalid_input(
+                    f"{entry} is not a text file: pipeline index reads Markdown, text and HTML"
+                )
             yield path  # named explicitly: ingested whatever its extension (as text when unknown)
         elif path.is_dir():
             for child in sorted(path.rglob("*")):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -89,3 +90,14 @@ def test_publish_is_idempotent_on_the_event_id() -> None:
 
 def test_publish_needs_exactly_one_outcome() -> None:
     assert failure_of(PUBLISH, common()).kind is ErrorKind.INVALID_INPUT
+
+
+@pytest.mark.parametrize("function", [embed_query, search_documents, generate_answer, publish_result])
+def test_activity_annotations_are_plain_classes_the_worker_accepts(function: Any) -> None:
+    # The worker resolves hints with typing.get_type_hints and checks them as classes: `Any` is not one
+    # before Python 3.11, and a parametrised generic like dict[str, Any] is an alias, not a class.
+    hints = typing.get_type_hints(function._function._func)
+    assert set(hints) == {"payload", "return"}
+    for name, hint in hints.items():
+        plain_class = hint is not typing.Any and isinstance(hint, type) and typing.get_origin(hint) is None
+        assert plain_class, f"{name}: {hint!r}"

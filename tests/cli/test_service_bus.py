@@ -10,7 +10,7 @@ import pytest
 
 from cli import service_bus
 from cli.producer import OutgoingMessage
-from cli.queue_commands import rejected_row
+from cli.queue_commands import dedupe_dead_letters, rejected_row
 from config import Settings
 
 
@@ -129,3 +129,13 @@ def test_dead_letters_come_from_the_sub_queue_and_the_apps_dead_letter_queue(mon
 def test_a_dead_letter_without_our_envelope_is_still_listed(body: bytes) -> None:
     row = rejected_row("questions-deadletter", "x", body)
     assert (row["message_id"], row["reason"]) == ("x", "Unknown")
+
+
+def test_a_message_dead_lettered_twice_is_listed_once() -> None:
+    # The output binding and completing the trigger message are not atomic on Azure: a retried
+    # invocation moves the same invalid message again, under a new message id of its own.
+    envelope = json.dumps({"DeadLetterReason": "InvalidJson", "message_id": "orig-1", "body": "x"}).encode()
+    rows = [rejected_row("questions-deadletter", f"copy-{i}", envelope) for i in range(2)]
+    rows.append(rejected_row("questions-deadletter", "copy-3", envelope.replace(b"orig-1", b"orig-2")))
+    unique = dedupe_dead_letters(rows)
+    assert [(r["message_id"], r["copies"]) for r in unique] == [("orig-1", 2), ("orig-2", 1)]

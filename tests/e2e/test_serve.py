@@ -26,7 +26,9 @@ def test_http_question_completes_and_the_cloudevent_reaches_the_webhook(serve, w
     )
     assert started.status_code == 202
     body = started.json()
-    assert body["instance_id"] == "e2e-1" and started.headers["Location"] == body["status_url"]
+    assert body["instance_id"] == "e2e-1" and started.headers["Location"] == body["status_query_get_uri"]
+    followed = httpx.get(started.headers["Location"], timeout=10)  # a client following Location needs no key
+    assert followed.status_code in (200, 202) and followed.json()["instanceId"] == "e2e-1"
 
     done = server.wait_done("e2e-1")
     assert done["runtime_status"] == "Completed"
@@ -62,12 +64,22 @@ def test_bad_http_input_is_problem_json_never_500(serve) -> None:
     ]
     assert [r.status_code for r in cases] == [400, 415, 400, 413]
     assert all(r.headers["content-type"].startswith("application/problem+json") for r in cases)
+    # Every problem has the same shape, the host's 413 included: type, title, status, detail, instance.
+    for response in cases:
+        body = response.json()
+        assert {"type", "title", "status", "detail", "instance"} <= set(body), body
+        assert body["instance"] == "/api/pipeline/start" and body["status"] == response.status_code
     missing = httpx.get(server.base_url + "/api/pipeline/nope")
     assert missing.status_code == 404 and missing.json()["title"] == "Unknown instance"
+    wrong_method = httpx.get(server.base_url + "/api/pipeline/start")
+    assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "POST"
 
 
-def test_queue_messages_complete_and_invalid_ones_are_dead_lettered_with_a_reason(serve) -> None:
+def test_queue_messages_complete_and_invalid_ones_are_dead_lettered_with_a_reason(serve, tmp_path) -> None:
     server = serve().start()
+    latin1 = tmp_path / "latin1.json"
+    latin1.write_bytes('{"question": "Qu\u00e9 es un task hub?"}'.encode("latin-1"))  # not UTF-8
+    assert server.cli("enqueue", "--raw-file", str(latin1), "--message-id", "q-latin1").returncode == 0
     ok = server.cli("enqueue", "What does peek-lock mean?", "--message-id", "q-good")
     assert ok.returncode == 0, ok.stderr
     for raw, mid in (("not json", "q-bad-json"), ('{"question": "q", "top_k": 99}', "q-bad-topk"), ("", "q-empty")):
@@ -87,13 +99,14 @@ def test_queue_messages_complete_and_invalid_ones_are_dead_lettered_with_a_reaso
 
     deadline = time.monotonic() + 20
     rows = dead()
-    while len(rows) < 3 and time.monotonic() < deadline:
+    while len(rows) < 4 and time.monotonic() < deadline:
         time.sleep(0.1)
         rows = dead()
     assert {mid: row["reason"] for mid, row in rows.items()} == {
         "q-bad-json": "InvalidJson",
         "q-bad-topk": "InvalidQuestion",
         "q-empty": "EmptyBody",
+        "q-latin1": "InvalidEncoding",
     }
     assert "top_k" in rows["q-bad-topk"]["description"]
     assert rows["q-bad-json"]["body"] == {"text": "not json"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from typing import Any
 
@@ -131,6 +132,14 @@ def test_permanent_failure_and_fan_out(run_host) -> None:
         status = await host.wait_for_completion(failed, 10)
         assert status and status["runtimeStatus"] == "Failed"
         assert "kaboom" in status["output"] and "Activity function 'boom' failed" in status["output"]
+        # TaskFailed in the extension's shape (TaskActivityShim): the orchestrator tests replay this shape.
+        async with aiohttp.ClientSession() as http:
+            url = f"{host.base_url}/runtime/webhooks/durabletask/instances/{failed}"
+            url += "?showHistory=true&showHistoryOutput=true"
+            history = (await (await http.get(url)).json())["historyEvents"]
+        (task_failed,) = [e for e in history if e["EventType"] == "TaskFailed"]
+        assert task_failed["Reason"] == "Activity function 'boom' failed: RuntimeError: kaboom"
+        assert "kaboom" in json.loads(task_failed["Details"])["Message"]
         status = await host.wait_for_completion(fanned, 10)
         assert status and status["output"] == 15
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from tests.infra.bicep_text import BicepFile
 
@@ -119,6 +120,13 @@ def test_requirements_cover_every_third_party_import() -> None:
     assert not missing, f"requirements.txt lacks: {missing}"
 
 
+def _bounds(requirement: Requirement) -> tuple[Version, Version]:
+    (lower,) = [Version(s.version) for s in requirement.specifier if s.operator == ">="]
+    uppers = [Version(s.version) for s in requirement.specifier if s.operator == "<"]
+    assert len(uppers) == 1, f"{requirement}: one upper bound (<next major) keeps a new major off Azure"
+    return lower, uppers[0]
+
+
 def test_requirements_agree_with_pyproject() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     wanted = [Requirement(r) for r in project["dependencies"] + project["optional-dependencies"]["azure"]]
@@ -129,7 +137,28 @@ def test_requirements_agree_with_pyproject() -> None:
             assert name not in requirements, f"{name} is only for the local embedder: leave it out of the deployment"
             continue
         assert name in requirements, f"requirements.txt lacks {requirement}"
-        assert requirements[name].specifier == requirement.specifier, f"{name}: {requirements[name]} vs {requirement}"
+        lower, _ = _bounds(requirements[name])
+        assert lower in requirement.specifier, f"{requirements[name]} starts outside pyproject's {requirement}"
+
+
+def test_every_deployed_requirement_is_bounded_by_its_next_major() -> None:
+    for name, requirement in _requirements().items():
+        lower, upper = _bounds(requirement)
+        expected = Version(f"{lower.major + 1}") if lower.major else Version(f"0.{lower.minor + 1}")
+        assert upper == expected, f"{name}: upper bound {upper}, expected {expected} for lower bound {lower}"
+
+
+def test_the_tested_set_is_the_deployed_range() -> None:
+    """The versions this suite runs with satisfy requirements.txt: its lower bounds are what was tested."""
+    outside = {}
+    for name, requirement in _requirements().items():
+        try:
+            installed = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue  # the azure extra is not installed here: nothing to compare
+        if not requirement.specifier.contains(installed, prereleases=True):
+            outside[name] = f"{installed} not in {requirement.specifier}"
+    assert not outside, outside
 
 
 def test_requirements_leave_out_dev_and_local_only_packages() -> None:

@@ -150,6 +150,12 @@ def test_service_bus_roles_are_scoped_to_their_queues(
     }
 
 
+def test_scaling_gets_the_manage_right_on_the_questions_queue_by_default(main: BicepFile) -> None:
+    # Target-based scaling reads the queue length, which needs Manage (Data Owner); without it the
+    # scale controller falls back to a coarser signal. The template defaults to what scaling needs.
+    assert main.params["serviceBusOwnerForScaling"].value in (True, "true")
+
+
 def test_the_function_app_waits_for_its_roles(main: BicepFile) -> None:
     assert "appRoles" in main.modules["functionApp"].body.get("dependsOn", [])
 

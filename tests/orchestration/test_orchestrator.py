@@ -26,7 +26,7 @@ from contracts import (
     Usage,
 )
 from orchestration.orchestrator import ORCHESTRATOR_NAME, pipeline_orchestrator
-from tests.durable_replay import ReplayDriver
+from tests.durable_replay import ReplayDriver, extension_failure
 
 HANDLE = pipeline_orchestrator._function._func
 
@@ -85,14 +85,23 @@ def happy_activities(hit_count: int = 2, dims: int = 8) -> dict[str, Callable[[A
     }
 
 
-def failing(kind: ErrorKind, times: int, then: Callable[[Any], Any] | None = None, retry_after_s: float | None = None):
+def failing(
+    kind: ErrorKind,
+    times: int,
+    then: Callable[[Any], Any] | None = None,
+    retry_after_s: float | None = None,
+    access_denied: bool = False,
+):
     """An activity that fails `times` times with `kind`, then behaves like `then`."""
     state = {"calls": 0}
 
     def activity(payload: Any) -> Any:
         state["calls"] += 1
         if state["calls"] <= times or then is None:
-            raise ActivityFailed(StepError(kind=kind, message=f"boom {state['calls']}", retry_after_s=retry_after_s))
+            error = StepError(
+                kind=kind, message=f"boom {state['calls']}", retry_after_s=retry_after_s, access_denied=access_denied
+            )
+            raise ActivityFailed(error)
         return then(payload)
 
     activity.state = state  # type: ignore[attr-defined]
@@ -199,6 +208,36 @@ def test_exhausted_retries_fail_with_the_attempt_count() -> None:
     assert (failure["step"], failure["attempts"], failure["error_kind"]) == ("embed_query", 3, "transient")
 
 
+def _denied_policy(window_ms: int) -> RetryPolicy:
+    return RetryPolicy(
+        max_attempts=3, first_interval_ms=1000, max_interval_ms=10_000, access_denied_window_ms=window_ms
+    )
+
+
+def test_access_denied_is_retried_while_roles_may_still_be_applying() -> None:
+    activities = happy_activities()
+    activities[StepName.EMBED_QUERY] = failing(
+        ErrorKind.CONFIGURATION, times=6, then=activities[StepName.EMBED_QUERY], access_denied=True
+    )
+    outcome = ReplayDriver(HANDLE, activities).run(ORCHESTRATOR_NAME, run_input(policy=_denied_policy(120_000)))
+    assert outcome.done  # 7 attempts: more than max_attempts, inside the two-minute window
+    assert activities[StepName.EMBED_QUERY].state["calls"] == 7
+
+
+def test_access_denied_fails_once_the_window_has_passed() -> None:
+    activities = happy_activities()
+    activities[StepName.EMBED_QUERY] = failing(ErrorKind.CONFIGURATION, times=99, access_denied=True)
+    outcome = ReplayDriver(HANDLE, activities).run(ORCHESTRATOR_NAME, run_input(policy=_denied_policy(60_000)))
+    # waits 1, 2, 4, 8, then 10 s each: the ninth attempt fails at 55 s (inside the window), the tenth at 65 s
+    assert "embed_query failed after 10 attempt(s) (configuration)" in outcome.error
+    waited = outcome.timers[-1] - outcome.timers[0]
+    assert waited.total_seconds() >= 40
+    # without a window (runs started before it existed), an access denied is not retried
+    activities[StepName.EMBED_QUERY] = failing(ErrorKind.CONFIGURATION, times=99, access_denied=True)
+    outcome = ReplayDriver(HANDLE, activities).run(ORCHESTRATOR_NAME, run_input(policy=_denied_policy(0)))
+    assert "embed_query failed after 1 attempt(s)" in outcome.error
+
+
 def test_an_unexpected_exception_counts_as_internal_and_is_retried() -> None:
     activities = happy_activities()
     calls = {"n": 0}
@@ -234,3 +273,29 @@ def test_history_stays_small_with_1536_dimensions(top_k: int, capsys: pytest.Cap
     with capsys.disabled():
         print(f"\nhistory per run (1536 dims, top_k={top_k}): {size} bytes in {len(outcome.history)} events")
     assert size < 16 * 1024
+
+
+def test_failures_in_the_real_extensions_shape_are_read_back_exactly() -> None:
+    # Reason "Activity function '<name>' failed: <message>", Details the exception as JSON (TaskActivityShim).
+    activities = happy_activities()
+    message = 'HTTP 429: rate "limited" [quota]'
+    activities[StepName.GENERATE_ANSWER] = failing(
+        ErrorKind.TRANSIENT, times=1, then=activities[StepName.GENERATE_ANSWER], retry_after_s=5
+    )
+    activities[StepName.SEARCH_DOCUMENTS] = failing(
+        ErrorKind.TRANSIENT, times=1, then=happy_activities()[StepName.SEARCH_DOCUMENTS]
+    )
+
+    def rejected(payload: Any) -> Any:
+        raise ActivityFailed(StepError(kind=ErrorKind.REJECTED, message=message))
+
+    outcome = ReplayDriver(HANDLE, activities, failure=extension_failure).run(ORCHESTRATOR_NAME, run_input())
+    assert outcome.done  # transient failures in that shape were retried
+    generate_timer = outcome.timers[-1]
+    assert generate_timer - outcome.timers[0] >= __import__("datetime").timedelta(seconds=5)  # retry_after read back
+
+    activities[StepName.EMBED_QUERY] = rejected
+    outcome = ReplayDriver(HANDLE, activities, failure=extension_failure).run(ORCHESTRATOR_NAME, run_input())
+    failure = outcome.calls[-1][1]["failure"]
+    assert (failure["error_kind"], failure["attempts"], failure["message"]) == ("rejected", 1, message)
+

@@ -19,7 +19,7 @@ import azure.functions as func
 import httpx
 import pytest
 
-from tests.triggers.fake_client import FakeDurableClient
+from tests.triggers.fake_client import FakeDurableClient, invocation_context
 from triggers._http import BodyRejected, read_json_body
 from triggers.http_start import start_pipeline
 from triggers.queue_start import InvalidMessage, parse_question
@@ -50,7 +50,7 @@ def test_unreadable_json_over_http_is_a_400_problem(body: bytes) -> None:
     with pytest.raises(BodyRejected) as caught:
         read_json_body(req)
     assert caught.value.problem.status == 400
-    response = asyncio.run(START(req, FakeDurableClient()))
+    response = asyncio.run(START(req, FakeDurableClient(), invocation_context()))
     assert response.status_code == 400 and response.headers["Content-Type"] == "application/problem+json"
 
 

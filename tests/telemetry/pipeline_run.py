@@ -20,7 +20,7 @@ from activities.publish_result import publish_result
 from activities.search_documents import search_documents
 from orchestration.orchestrator import pipeline_orchestrator
 from tests.durable_replay import Outcome, ReplayDriver
-from tests.triggers.fake_client import FakeDurableClient
+from tests.triggers.fake_client import FakeDurableClient, invocation_context
 from triggers.http_start import start_pipeline
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -55,7 +55,7 @@ def ask(question: str, *, top_k: int = 3, traceparent: str | None = TRACEPARENT)
         body=json.dumps({"question": question, "top_k": top_k}).encode(),
     )
     client = FakeDurableClient()
-    response = asyncio.run(START(request, client))
+    response = asyncio.run(START(request, client, invocation_context()))
     assert response.status_code == 202, response.get_body()
     _, instance_id, run_input = client.starts[0]
     driver = ReplayDriver(ORCHESTRATOR, ACTIVITIES, instance_id=instance_id)

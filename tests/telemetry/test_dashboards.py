@@ -4,133 +4,15 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import re
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from tests.telemetry.kql import problems
+
 DASHBOARDS = Path(__file__).resolve().parents[2] / "dashboards"
 QUERY_FILES = sorted((DASHBOARDS / "queries").glob("*.kql"))
-
-_COMMON = {
-    "timestamp",
-    "itemType",
-    "itemCount",
-    "customDimensions",
-    "operation_Name",
-    "operation_Id",
-    "operation_ParentId",
-    "cloud_RoleName",
-    "cloud_RoleInstance",
-    "appName",
-}
-# Application Insights (classic) tables and the columns these queries may use.
-TABLES: dict[str, set[str]] = {
-    "requests": _COMMON
-    | {"id", "name", "url", "success", "resultCode", "duration", "performanceBucket", "customMeasurements", "source"},
-    "dependencies": _COMMON
-    | {
-        "id",
-        "target",
-        "type",
-        "name",
-        "data",
-        "success",
-        "resultCode",
-        "duration",
-        "performanceBucket",
-        "customMeasurements",
-    },
-    "exceptions": _COMMON
-    | {
-        "problemId",
-        "handledAt",
-        "type",
-        "message",
-        "assembly",
-        "method",
-        "outerType",
-        "outerMessage",
-        "innermostType",
-        "innermostMessage",
-        "severityLevel",
-        "details",
-    },
-    "traces": _COMMON | {"message", "severityLevel", "customMeasurements"},
-    "customMetrics": _COMMON | {"name", "value", "valueCount", "valueSum", "valueMin", "valueMax", "valueStdDev"},
-}
-KEYWORDS = {
-    "where",
-    "extend",
-    "summarize",
-    "by",
-    "project",
-    "order",
-    "asc",
-    "desc",
-    "let",
-    "union",
-    "join",
-    "kind",
-    "inner",
-    "leftouter",
-    "on",
-    "and",
-    "or",
-    "in",
-    "startswith",
-    "distinct",
-    "render",
-    "take",
-    "true",
-    "false",
-}
-FUNCTIONS = {
-    "bin",
-    "count",
-    "sum",
-    "percentile",
-    "countif",
-    "round",
-    "tostring",
-    "toint",
-    "todouble",
-    "coalesce",
-    "extract",
-    "arg_max",
-    "min",
-    "max",
-    "iff",
-    "ago",
-    "isnotempty",
-    "dcount",
-    "avg",
-}
-
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'')
-_COMMENT = re.compile(r"//[^\n]*")
-_IDENTIFIER = re.compile(r"(?<![\w.])[A-Za-z_]\w*")
-_DEFINED = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\s*=(?!=)")
-
-
-def _problems(query: str) -> list[str]:
-    """Identifiers that are no KQL keyword or function, no table, no column of a used table, no local name."""
-    text = _STRING.sub('""', _COMMENT.sub("", query))
-    identifiers = [(m.group(), text[m.end() :].lstrip()[:1]) for m in _IDENTIFIER.finditer(text)]
-    used_tables = {name for name, _ in identifiers if name in TABLES}
-    columns = set().union(*(TABLES[t] for t in used_tables)) if used_tables else set()
-    defined = set(_DEFINED.findall(text)) - KEYWORDS
-    problems = []
-    for name, after in identifiers:
-        if name in KEYWORDS or name in TABLES or name in columns or name in defined:
-            continue
-        if after == "(" and name in FUNCTIONS:
-            continue
-        problems.append(name)
-    if not used_tables:
-        problems.append("<no table>")
-    return problems
 
 
 def _builder() -> ModuleType:
@@ -165,10 +47,10 @@ def test_the_workbook_is_built_from_the_query_files() -> None:
 
 @pytest.mark.parametrize("path", QUERY_FILES, ids=lambda p: p.stem)
 def test_queries_name_only_known_tables_and_columns(path: Path) -> None:
-    assert _problems(path.read_text()) == []
+    assert problems(path.read_text()) == []
 
 
 def test_the_checker_catches_unknown_tables_and_columns() -> None:
-    assert _problems("requests | where durationMs > 100") == ["durationMs"]
-    assert _problems("customEvents | take 10") == ["customEvents", "<no table>"]
-    assert _problems("dependencies | extend x = tostring(customDimensions['a']) | project x, target") == []
+    assert problems("requests | where durationMs > 100") == ["durationMs"]
+    assert problems("customEvents | take 10") == ["customEvents", "<no table>"]
+    assert problems("dependencies | extend x = tostring(customDimensions['a']) | project x, target") == []

@@ -90,7 +90,9 @@ def fake_distro(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     monkeypatch.setitem(sys.modules, "azure.monitor.opentelemetry", module)
     monkeypatch.setattr(setup, "_configured", None)
     monkeypatch.setenv("APPLICATIONINSIGHTS_CONNECTION_STRING", "InstrumentationKey=" + str(uuid.UUID(int=0)))
-    for name in ("OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES", "FUNCTIONS_WORKER_RUNTIME", "OTEL_SDK_DISABLED"):
+    for name in ("OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES", "OTEL_SDK_DISABLED", "OTEL_TRACES_SAMPLER"):
+        monkeypatch.delenv(name, raising=False)
+    for name in setup._FUNCTIONS_MARKERS:
         monkeypatch.delenv(name, raising=False)
     get_settings.cache_clear()
     yield calls
@@ -109,12 +111,25 @@ def test_azure_monitor_is_configured_once_from_the_connection_string(fake_distro
     assert "span_processors" not in options
 
 
+@pytest.mark.parametrize("marker", setup._FUNCTIONS_MARKERS)
 def test_on_azure_functions_the_host_alone_exports_logs(
-    fake_distro: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+    fake_distro: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, marker: str
 ) -> None:
-    monkeypatch.setenv("FUNCTIONS_WORKER_RUNTIME", "python")
+    # Flex Consumption may not set FUNCTIONS_WORKER_RUNTIME: any of the platform's markers counts.
+    monkeypatch.setenv(marker, "~4")
     setup.configure_telemetry()
     assert fake_distro[0]["disable_logging"] is True
+
+
+def test_the_distro_samples_whole_traces_unless_a_sampler_is_chosen(
+    fake_distro: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    setup.configure_telemetry()
+    assert fake_distro[0]["sampling_ratio"] == 1.0
+    setup._configured = None
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "microsoft.fixed_percentage")
+    setup.configure_telemetry()
+    assert "sampling_ratio" not in fake_distro[1]  # the user's choice stands
 
 
 def test_azure_monitor_and_otlp_together(fake_distro: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -50,3 +50,9 @@ class FakeDurableClient:
             "terminatePostUri": base + "/terminate?reason={text}",
             "purgeHistoryDeleteUri": base,
         }
+
+
+def invocation_context(traceparent: str = "00-0123456789abcdef0123456789abcdef-0123456789abcdef-01") -> Any:
+    """The `context` argument as the host passes it: every invocation has a trace context."""
+    trace = SimpleNamespace(trace_parent=traceparent, trace_state="", attributes={})
+    return SimpleNamespace(trace_context=trace, invocation_id="inv-1", function_name="f")

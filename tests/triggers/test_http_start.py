@@ -9,7 +9,7 @@ from typing import Any
 import azure.functions as func
 import pytest
 
-from tests.triggers.fake_client import FakeDurableClient
+from tests.triggers.fake_client import FakeDurableClient, invocation_context
 from triggers.http_start import start_pipeline
 from triggers.openapi import openapi_document
 from triggers.status import get_pipeline_status
@@ -25,7 +25,7 @@ def request(body: Any, *, content_type: str = "application/json", raw: bytes | N
 
 
 def call(req: func.HttpRequest, client: FakeDurableClient) -> func.HttpResponse:
-    return asyncio.run(START(req, client))
+    return asyncio.run(START(req, client, invocation_context()))
 
 
 def problem(resp: func.HttpResponse) -> dict[str, Any]:
@@ -40,7 +40,8 @@ def test_accepts_a_question_and_answers_202_with_status_urls() -> None:
     assert resp.status_code == 202
     body = json.loads(resp.get_body())
     assert body["created"] is True
-    assert resp.headers["Location"] == body["status_url"] == f"http://localhost:7071/api/pipeline/{body['instance_id']}"
+    assert body["status_url"] == f"http://localhost:7071/api/pipeline/{body['instance_id']}"
+    assert resp.headers["Location"] == body["status_query_get_uri"]
     assert body["status_query_get_uri"].endswith(body["instance_id"])
     name, instance_id, run = client.starts[0]
     assert (name, instance_id) == ("pipeline_orchestrator", body["instance_id"])
@@ -61,12 +62,26 @@ def test_request_id_becomes_the_instance_id_and_a_repeat_does_not_start_again() 
     assert len(client.starts) == 1
 
 
+@pytest.mark.parametrize("ended", ["Failed", "Terminated"])
+def test_a_run_that_ended_without_an_answer_is_started_again_under_the_same_request_id(ended: str) -> None:
+    client = FakeDurableClient()
+    call(request({"question": "q", "request_id": "order-7"}), client)
+    client.instances["order-7"]["status"] = ended
+    again = call(request({"question": "q", "request_id": "order-7"}), client)
+    body = json.loads(again.get_body())
+    assert again.status_code == 202 and body["created"] is True and body["status"] == "Pending"
+    assert [iid for _, iid, _ in client.starts] == ["order-7", "order-7"]
+    # ... and once it is running (or completed), a repeat joins it instead
+    call(request({"question": "q", "request_id": "order-7"}), client)
+    assert len(client.starts) == 2
+
+
 def test_concurrent_twins_start_one_instance() -> None:
     client = FakeDurableClient(start_delay=0.01)
 
     async def both() -> list[func.HttpResponse]:
         reqs = [request({"question": "q", "request_id": "twin"}) for _ in range(3)]
-        return await asyncio.gather(*(START(r, client) for r in reqs))
+        return await asyncio.gather(*(START(r, client, invocation_context()) for r in reqs))
 
     responses = asyncio.run(both())
     assert [r.status_code for r in responses] == [202, 202, 202]
@@ -151,6 +166,12 @@ def test_status_reports_step_and_result_and_404_for_unknown() -> None:
     assert (busy["runtime_status"], busy["step"], busy["attempt"]) == ("Running", "search_documents", 2)
     missing = get("nope")
     assert missing.status_code == 404 and problem(missing)["title"] == "Unknown instance"
+    # GET on the start route matches {instance_id} too: 405 with Allow, unless a run is named "start"
+    wrong_method = get("start")
+    assert wrong_method.status_code == 405 and wrong_method.headers["Allow"] == "POST"
+    assert problem(wrong_method)["instance"].endswith("/api/pipeline/start")
+    client.instances["start"] = {"status": "Running", "custom_status": {"step": "embed_query", "attempt": 1}}
+    assert get("start").status_code == 200
 
 
 def test_openapi_document_is_3_1_and_covers_every_route() -> None:
@@ -173,3 +194,25 @@ def test_openapi_document_passes_the_openapi_3_1_validator() -> None:
     from triggers.openapi import build_document
 
     validate(build_document())  # raises on any schema error
+
+
+def test_location_is_the_durable_status_url_with_its_key_not_the_function_key_route() -> None:
+    # On Azure the extension's links carry its system key; /api/pipeline/{id} needs a function key (401).
+    client = FakeDurableClient()
+    links = client.get_client_response_links
+    client.get_client_response_links = lambda req, iid: {  # type: ignore[method-assign]
+        k: v + "?taskHub=hub&connection=Storage&code=SYSTEMKEY" for k, v in links(req, iid).items()
+    }
+    resp = call(request({"question": "What is a task hub?"}), client)
+    assert resp.headers["Location"].endswith("code=SYSTEMKEY")
+    assert "/runtime/webhooks/durabletask/instances/" in resp.headers["Location"]
+
+
+def test_without_a_caller_trace_or_exporter_the_run_continues_the_invocations_trace() -> None:
+    # Every invocation has a trace context (the Functions host's, or the embedded host's): the run and
+    # its CloudEvent carry a traceparent even when the caller sent none and telemetry is off.
+    client = FakeDurableClient()
+    invocation = "00-11111111111111111111111111111111-2222222222222222-01"
+    asyncio.run(START(request({"question": "q"}), client, invocation_context(invocation)))
+    (_, _, run) = client.starts[0]
+    assert run["traceparent"].split("-")[1] == "11111111111111111111111111111111"

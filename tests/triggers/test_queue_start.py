@@ -12,7 +12,7 @@ import azure.functions as func
 import pytest
 from azure.functions.servicebus import ServiceBusMessage
 
-from tests.triggers.fake_client import FakeDurableClient
+from tests.triggers.fake_client import FakeDurableClient, invocation_context
 from triggers.queue_start import start_pipeline_from_queue
 
 HANDLER = start_pipeline_from_queue._function._func.client_function
@@ -44,7 +44,7 @@ def message(body: bytes, *, message_id: str = "m-1", props: dict[str, Any] | Non
 
 def deliver(msg: ServiceBusMessage, client: FakeDurableClient) -> Out:
     out = Out()
-    asyncio.run(HANDLER(msg, out, client))
+    asyncio.run(HANDLER(msg, out, client, invocation_context()))
     return out
 
 
@@ -124,3 +124,11 @@ def test_a_failure_to_start_raises_so_service_bus_redelivers() -> None:
 
     with pytest.raises(ConnectionError):
         deliver(message(b'{"question": "q"}'), Broken())
+
+
+def test_a_message_without_trace_properties_continues_the_invocations_trace() -> None:
+    client = FakeDurableClient()
+    invocation = "00-33333333333333333333333333333333-4444444444444444-01"
+    asyncio.run(HANDLER(message(b'{"question": "q"}'), Out(), client, invocation_context(invocation)))
+    (_, _, run) = client.starts[0]
+    assert run["traceparent"].split("-")[1] == "33333333333333333333333333333333"

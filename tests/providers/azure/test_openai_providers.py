@@ -141,6 +141,17 @@ def test_http_failures_are_classified(server, shapes, status, headers, kind, ret
     assert len(server.requests) == 1  # max_retries=0: the orchestrator owns retries
 
 
+def test_an_azure_403_names_the_role_and_waits_for_it_but_another_servers_401_does_not(server, shapes) -> None:
+    server.reply(shapes.reply(shapes.openai_error("denied", code="PermissionDenied"), 403, {}))
+    with pytest.raises(ProviderError) as caught:
+        _azure_embedder(server.url, "k").embed(["x"])
+    assert "'Cognitive Services OpenAI User'" in caught.value.message and caught.value.access_denied
+    server.reply(shapes.reply(shapes.openai_error("bad key", code="invalid_api_key"), 401, {}))
+    with pytest.raises(ProviderError) as caught:
+        OpenAICompatibleEmbedder(server.url, "k", model="m").embed(["x"])
+    assert caught.value.kind is ErrorKind.CONFIGURATION and not caught.value.access_denied
+
+
 def test_connection_refused_is_transient(refused_url) -> None:
     with pytest.raises(ProviderError) as caught:
         _azure_embedder(refused_url, "k").embed(["x"])

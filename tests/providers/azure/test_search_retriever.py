@@ -104,6 +104,25 @@ def test_http_failures_are_classified(server, shapes, status, headers, kind, ret
     assert len(server.requests) == 1  # retry_total=0: the orchestrator owns retries
 
 
+@pytest.mark.parametrize(
+    ("status", "says", "access_denied"),
+    [
+        (403, "'Search Index Data Reader'", True),
+        (401, "'Search Index Data Reader'", True),
+        (404, "run `pipeline index", False),
+    ],
+)
+def test_access_denied_names_the_role_and_a_missing_index_says_how_to_create_it(
+    server, shapes, status, says, access_denied
+) -> None:
+    server.reply(shapes.reply(shapes.azure_error("Forbidden", "x" * 900), status, {}))
+    with pytest.raises(ProviderError) as caught:
+        _retriever(server.url).search("q", [0.1], top_k=3)
+    assert says in caught.value.message and len(caught.value.message) <= 500  # a long detail cannot cut it
+    assert caught.value.access_denied is access_denied
+    assert caught.value.to_step_error().access_denied is access_denied
+
+
 def test_connection_refused_is_transient(refused_url) -> None:
     with pytest.raises(ProviderError) as caught:
         _retriever(refused_url).search("q", [0.1], top_k=3)
