@@ -45,7 +45,9 @@ def _requirements() -> dict[str, Requirement]:
         line = line.split("#", 1)[0].strip()
         if line:
             requirement = Requirement(line)
-            found[canonicalize_name(requirement.name)] = requirement
+            # A line for another Python (azure-functions 2.x needs 3.13) does not apply here.
+            if requirement.marker is None or requirement.marker.evaluate():
+                found[canonicalize_name(requirement.name)] = requirement
     return found
 
 
