@@ -21,24 +21,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from evaluation.metrics import QuestionScore, summarize
-from evaluation.runner import QUESTIONS_FILE, EvalQuestion, load_questions
+from evaluation.metrics import Summary, summarize
+from evaluation.runner import QUESTIONS_FILE, EvalQuestion, load_questions, score_answer
 from providers.base import Passage
-from providers.local.answer_features import QUESTION_FEATURES, SENTENCE_FEATURES
+from providers.local.answer_features import QUESTION_FEATURES, SENTENCE_FEATURES, question_features
 from providers.local.extractive import WEIGHTS_FILE, AnswererWeights, ExtractiveAnswerer
 from providers.local.ingest import CORPUS_DIR, index_paths
 from providers.local.minilm_embedder import MiniLMEmbedder
 from providers.local.sentence_vectors import SentenceVectors
 from providers.local.sqlite_index import SqliteIndex
-from providers.refusal import is_refusal
 
 __all__ = ["DevSet", "dev_sets", "fit", "main"]
 
@@ -46,6 +46,7 @@ SETS_DIR = Path(__file__).resolve().parent / "sets"
 _THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.025), 3)
 _MARGINS = (0.5, 1.0, 1.5, 2.0, 3.0)
 _MIN_SENTENCE = (-3.0, -2.0, -1.0, 0.0)
+_MARKER = re.compile(r"\[\d+\]")  # one per quoted sentence
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +63,7 @@ class _Example:
     passages: list[Passage]
     features: np.ndarray  # per sentence
     labels: np.ndarray  # per sentence, 1 = states the key fact
-    semantic: np.ndarray
-    uncovered: float
+    uncovered: float  # the question's words no passage holds (a question feature that needs the passages)
 
 
 def dev_sets() -> list[DevSet]:
@@ -97,8 +97,7 @@ def _collect(sets: Sequence[DevSet], vectors: SentenceVectors, embedder: MiniLME
                         passages,
                         analysis.features,
                         labels,
-                        analysis.features[:, 0],
-                        float(analysis.question[3]),
+                        float(analysis.question[QUESTION_FEATURES.index("uncovered")]),
                     )
                 )
         print(f"  {dev.name}: {len(questions)} questions", file=sys.stderr)
@@ -135,13 +134,18 @@ def _logistic(x: np.ndarray, y: np.ndarray, *, l2: float = 1e-3, steps: int = 20
 
 
 def _question_rows(examples: Sequence[_Example], sentence: np.ndarray, bias: float) -> np.ndarray:
-    from providers.local.answer_features import question_features
+    semantic = SENTENCE_FEATURES.index("semantic")
+    return np.array(
+        [question_features(e.features @ sentence + bias, e.features[:, semantic], e.uncovered) for e in examples]
+    )
 
-    return np.array([question_features(e.features @ sentence + bias, e.semantic, e.uncovered) for e in examples])
 
+def fit(examples: Sequence[_Example], vectors: SentenceVectors, *, lexical: bool = False) -> AnswererWeights:
+    """Weights, threshold and selection margins fitted on `examples`.
 
-def fit(examples: Sequence[_Example], *, lexical: bool = False) -> AnswererWeights:
-    """Weights, threshold and selection margins fitted on `examples`."""
+    `lexical` fits the variant for an answerer without a sentence model (semantic features unused);
+    its selection is then tried without `vectors`, as it will run.
+    """
     columns = _columns(lexical)
     x = np.vstack([e.features for e in examples])[:, columns]
     y = np.concatenate([e.labels for e in examples])
@@ -156,7 +160,7 @@ def fit(examples: Sequence[_Example], *, lexical: bool = False) -> AnswererWeigh
     question[q_columns] = q_coefficients
     draft = AnswererWeights(sentence, sentence_bias, question, question_bias, 0.5, 1.0, -1.0)
     threshold = _best_threshold(examples, draft)
-    margin, floor = _best_selection(examples, draft, threshold)
+    margin, floor = _best_selection(examples, draft, threshold, None if lexical else vectors)
     return AnswererWeights(sentence, sentence_bias, question, question_bias, threshold, margin, floor)
 
 
@@ -181,57 +185,39 @@ def _best_threshold(examples: Sequence[_Example], weights: AnswererWeights) -> f
     return best
 
 
-def _best_selection(examples: Sequence[_Example], draft: AnswererWeights, threshold: float) -> tuple[float, float]:
+def _best_selection(
+    examples: Sequence[_Example], draft: AnswererWeights, threshold: float, vectors: SentenceVectors | None
+) -> tuple[float, float]:
     best, best_score = (1.0, -1.0), -1.0
     for margin in _MARGINS:
         for floor in _MIN_SENTENCE:
-            weights = AnswererWeights(
-                draft.sentence, draft.sentence_bias, draft.question, draft.question_bias, threshold, margin, floor
-            )
-            s = _score(examples, weights)
+            weights = replace(draft, threshold=threshold, keep_margin=margin, min_sentence=floor)
+            s, sentences = _score(examples, weights, vectors)
             # Shorter answers win ties: a reader wants the fact, not the paragraph around it.
-            value = s.on_point + s.answer_cites_expected - 0.02 * _mean_sentences(examples, weights)
+            value = s.on_point + s.answer_cites_expected - 0.02 * sentences
             if value > best_score + 1e-9:
                 best, best_score = (margin, floor), value
     return best
 
 
-def _answers(examples: Sequence[_Example], weights: AnswererWeights, vectors: SentenceVectors | None = None):
-    answerer = ExtractiveAnswerer(vectors or _VECTORS[0], weights=weights)
-    return [answerer.answer(e.question.question, e.passages) for e in examples]
-
-
-def _mean_sentences(examples: Sequence[_Example], weights: AnswererWeights) -> float:
-    answers = [a for a in _answers(examples, weights) if not is_refusal(a.text)]
-    return sum(a.text.count("] ") + 1 for a in answers) / max(1, len(answers))
-
-
-def _score(examples: Sequence[_Example], weights: AnswererWeights):
+def _score(
+    examples: Sequence[_Example], weights: AnswererWeights, vectors: SentenceVectors | None
+) -> tuple[Summary, float]:
+    """The summary of the answers these weights give, and their mean number of sentences (refusals aside)."""
+    answerer = ExtractiveAnswerer(vectors, weights=weights)
     scores = []
-    for example, answer in zip(examples, _answers(examples, weights), strict=True):
-        by_id = {p.id: p.source for p in example.passages}
-        cited = list(dict.fromkeys(by_id[i] for i in answer.quotes if i in by_id))
-        scores.append(
-            QuestionScore(
-                question=example.question.question,
-                expected_sources=example.question.expected_sources,
-                retrieved_sources=[p.source for p in example.passages],
-                cited_sources=cited,
-                rank=None,
-                answer=answer.text,
-                refused=is_refusal(answer.text),
-                seconds=0.0,
-                expected_terms=example.question.expected_terms,
-            )
-        )
-    return summarize(scores, top_k=len(examples[0].passages) if examples else 3)
+    for example in examples:
+        answer = answerer.answer(example.question.question, example.passages)
+        scores.append(score_answer(example.question, example.passages, answer, seconds=0.0))
+    answered = [s.answer for s in scores if not s.refused]
+    sentences = sum(len(_MARKER.findall(text)) for text in answered) / max(1, len(answered))
+    return summarize(scores, top_k=len(examples[0].passages) if examples else 3), sentences
 
 
-_VECTORS: list[SentenceVectors] = []
-
-
-def _report(label: str, examples: Sequence[_Example], weights: AnswererWeights) -> dict[str, float]:
-    s = _score(examples, weights)
+def _report(
+    label: str, examples: Sequence[_Example], weights: AnswererWeights, vectors: SentenceVectors
+) -> dict[str, float]:
+    s, _ = _score(examples, weights, vectors)
     row = {
         "questions": s.questions,
         "cites_expected": round(s.answer_cites_expected, 3),
@@ -251,7 +237,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     embedder = MiniLMEmbedder()
     vectors = SentenceVectors(embedder)
-    _VECTORS[:] = [vectors]
     sets = dev_sets()
     print(f"collecting features on {len(sets)} development set(s)", file=sys.stderr)
     examples = _collect(sets, vectors, embedder, args.top_k)
@@ -261,12 +246,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         train = [e for e in examples if e.set_name != name]
         test = [e for e in examples if e.set_name == name]
         if train and test:
-            _report(f"  held out: {name}", test, fit(train))
-    weights = fit(examples)
+            _report(f"  held out: {name}", test, fit(train, vectors), vectors)
+    weights = fit(examples, vectors)
     print("\nfitted on all sets (in-sample):")
     for name in names:
-        _report(f"  {name}", [e for e in examples if e.set_name == name], weights)
-    lexical = fit(examples, lexical=True)
+        _report(f"  {name}", [e for e in examples if e.set_name == name], weights, vectors)
+    lexical = fit(examples, vectors, lexical=True)
     print(f"\nthreshold {weights.threshold}, keep margin {weights.keep_margin}, min sentence {weights.min_sentence}")
     if args.write:
         data = {

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from evaluation.metrics import QuestionScore, Summary, first_hit_rank, summarize
-from providers.base import AnswerGenerator, Embedder, Retriever
+from providers.base import Answer, AnswerGenerator, Embedder, Passage, Retriever
 from providers.errors import ProviderError
 from providers.refusal import is_refusal
 
-__all__ = ["QUESTIONS_FILE", "EvalQuestion", "EvalReport", "evaluate", "load_questions"]
+__all__ = ["QUESTIONS_FILE", "EvalQuestion", "EvalReport", "evaluate", "load_questions", "score_answer"]
 
 QUESTIONS_FILE = Path(__file__).resolve().parent / "questions.jsonl"
 
@@ -100,6 +100,23 @@ def _question(item: object) -> EvalQuestion:
     return EvalQuestion(question.strip(), list(expected), tuple(t.strip() for t in terms))
 
 
+def score_answer(item: EvalQuestion, passages: Sequence[Passage], answer: Answer, *, seconds: float) -> QuestionScore:
+    """How one answer fared: where retrieval put an expected source, what the answer cites, whether it refused."""
+    by_id = {p.id: p.source for p in passages}
+    retrieved = [p.source for p in passages]
+    return QuestionScore(
+        question=item.question,
+        expected_sources=item.expected_sources,
+        retrieved_sources=retrieved,
+        cited_sources=list(dict.fromkeys(by_id[i] for i in answer.quotes if i in by_id)),
+        rank=first_hit_rank(retrieved, item.expected_sources),
+        answer=answer.text,
+        refused=is_refusal(answer.text),
+        seconds=seconds,
+        expected_terms=item.expected_terms,
+    )
+
+
 def evaluate(
     questions: Sequence[EvalQuestion],
     *,
@@ -119,22 +136,7 @@ def evaluate(
         vector = embedder.embed([item.question]).vectors[0]
         passages = retriever.search(item.question, vector, top_k=max(top_k, 3))
         answer = generator.answer(item.question, passages[:top_k])
-        by_id = {p.id: p.source for p in passages}
-        cited = list(dict.fromkeys(by_id[i] for i in answer.quotes if i in by_id))
-        retrieved = [p.source for p in passages]
-        scores.append(
-            QuestionScore(
-                question=item.question,
-                expected_sources=item.expected_sources,
-                retrieved_sources=retrieved,
-                cited_sources=cited,
-                rank=first_hit_rank(retrieved, item.expected_sources),
-                answer=answer.text,
-                refused=is_refusal(answer.text),
-                seconds=time.perf_counter() - started,
-                expected_terms=item.expected_terms,
-            )
-        )
+        scores.append(score_answer(item, passages, answer, seconds=time.perf_counter() - started))
         if progress:
             progress(done, len(questions))
     return EvalReport(summarize(scores, top_k=top_k), scores, dict(providers or {}))
