@@ -177,20 +177,17 @@ def get_generator() -> AnswerGenerator:
 def local_answerer(s: Settings) -> AnswerGenerator:
     """The extractive answerer, reading meaning with MiniLM (lexical-only weights when it is not installed)."""
     from providers.local.extractive import ExtractiveAnswerer
+    from providers.local.minilm_embedder import MiniLMEmbedder
     from providers.local.sentence_vectors import SentenceVectors
 
+    embedder = _embedder()
     try:
-        model = _embedder() if isinstance(_embedder(), _minilm_class()) else _minilm_class()()
+        # Share the retrieval embedder's session when it is MiniLM: a second one is another 300 MB.
+        model = embedder if isinstance(embedder, MiniLMEmbedder) else MiniLMEmbedder()
     except ProviderError as error:
         log.warning("local answerer without a sentence model (%s): lexical matching only", error.message)
         return ExtractiveAnswerer()
     return ExtractiveAnswerer(SentenceVectors(model, s.pipeline_data_dir / "index" / "sentence-vectors.sqlite"))
-
-
-def _minilm_class() -> type:
-    from providers.local.minilm_embedder import MiniLMEmbedder
-
-    return MiniLMEmbedder
 
 
 @_built_once

@@ -139,6 +139,10 @@ class ExtractiveAnswerer:
     def model(self) -> str:
         return "local-extractive-v2" + ("" if self._vectors is not None else "-lexical")
 
+    def close(self) -> None:
+        if self._vectors is not None:
+            self._vectors.close()
+
     def answer(self, question: str, passages: Sequence[Passage]) -> Answer:
         if not isinstance(question, str) or not question.strip():
             raise ProviderError.invalid_input("the question is empty")
@@ -157,11 +161,12 @@ class ExtractiveAnswerer:
             return None  # only stop-words, or nothing quotable: nothing to match
         weights = self._weights
         if self._vectors is not None:
-            titles = [passages[s.passage].title for s in sentences]
-            matrix = self._vectors.vectors([question, *[s.text for s in sentences], *dict.fromkeys(titles)])
+            # One lookup for the question, the sentences and each distinct heading path.
+            titles = list(dict.fromkeys(passages[s.passage].title for s in sentences))
+            matrix = self._vectors.vectors([question, *[s.text for s in sentences], *titles])
             q_vector, vectors = matrix[0], matrix[1 : 1 + len(sentences)]
-            title_rows = {title: 1 + len(sentences) + i for i, title in enumerate(dict.fromkeys(titles))}
-            context = matrix[[title_rows[t] for t in titles]]
+            first_title = 1 + len(sentences)
+            context = matrix[[first_title + titles.index(passages[s.passage].title) for s in sentences]]
         else:
             q_vector = np.zeros(1, dtype=np.float32)
             vectors = context = np.zeros((len(sentences), 1), dtype=np.float32)

@@ -21,6 +21,8 @@ from typing import Protocol
 
 import numpy as np
 
+from providers.local.sqlite_files import connect
+
 __all__ = ["ArrayEmbedder", "SentenceVectors"]
 
 
@@ -94,10 +96,7 @@ class SentenceVectors:
             return None
         if self._connection is None:
             try:
-                self._path.parent.mkdir(parents=True, exist_ok=True)
-                connection = sqlite3.connect(self._path, timeout=10.0, check_same_thread=False, isolation_level=None)
-                connection.execute("PRAGMA journal_mode=WAL")
-                connection.execute("PRAGMA synchronous=NORMAL")
+                connection = connect(self._path)
                 connection.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)")
             except (OSError, sqlite3.Error):
                 self._path = None  # a cache that cannot be opened is no cache, not a failure

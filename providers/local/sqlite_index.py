@@ -33,6 +33,7 @@ from providers.base import Embedder, Passage
 from providers.errors import ProviderError
 from providers.local.ann import HnswIndex, ann_available
 from providers.local.hashing_embedder import STOP_WORDS
+from providers.local.sqlite_files import connect
 
 __all__ = [
     "DEFAULT_ANN_THRESHOLD",
@@ -186,10 +187,7 @@ class SqliteIndex:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None:
             try:
-                self._path.parent.mkdir(parents=True, exist_ok=True)
-                connection = sqlite3.connect(self._path, timeout=10.0, check_same_thread=False, isolation_level=None)
-                connection.execute("PRAGMA journal_mode=WAL")
-                connection.execute("PRAGMA synchronous=NORMAL")
+                connection = connect(self._path)
                 connection.execute("PRAGMA foreign_keys=ON")
                 connection.execute("PRAGMA busy_timeout=10000")
             except (OSError, sqlite3.Error) as error:
