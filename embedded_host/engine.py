@@ -1,6 +1,7 @@
 """The durable engine: orchestrator episodes, activity work items, timers, all in one SQLite file.
 
-Shape (after DTFx, see HOST-NOTES.md): events for an instance wait in its inbox; an *episode* replays the
+Shape (after the Durable Task Framework that the real extension runs on): events for an instance wait in
+its inbox; an *episode* replays the
 instance's history plus ``[OrchestratorStarted, new events]`` through the app's own orchestrator function (the
 SDK), carries out the actions it returns, and commits everything it changed in one transaction. All episodes
 that are ready when the loop wakes share one commit (batching is where the throughput comes from), and only
@@ -450,7 +451,10 @@ class DurableEngine:
 
     def _retry_bookkeeping(self, inst: _Instance, batch: list[tuple[dict[str, Any], int | None]],
                            appended: list[dict[str, Any]], commit: _Commit, now: Any) -> None:
-        """Do what DTFx's retry interceptor does for ``CallActivityWithRetry`` (FACTS.md event order)."""
+        """Do what DTFx's retry interceptor does for ``CallActivityWithRetry``.
+
+        TaskFailed, then a timer, then the next attempt; after the last attempt one more timer, then the failure.
+        """
         st = inst.state
         stamp = appended[0]["Timestamp"]
         for ev, _ in batch:

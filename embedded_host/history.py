@@ -1,4 +1,4 @@
-"""History events in the PascalCase shape the Durable Python SDK replays (see FACTS.md)."""
+"""History events in the PascalCase shape the Durable Python SDK replays (EventType, EventId, Timestamp...)."""
 
 from __future__ import annotations
 
