@@ -9,57 +9,36 @@ column names the workbook's queries use.
 
 from __future__ import annotations
 
-import gzip
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.telemetry.ingest_receiver import IngestReceiver
 
 __all__ = ["AppInsightsReceiver", "row"]
 
 
-class AppInsightsReceiver:
+class AppInsightsReceiver(IngestReceiver):
     def __init__(self) -> None:
         self.envelopes: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
-        receiver = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if self.headers.get("Content-Encoding") == "gzip":
-                    body = gzip.decompress(body)
-                answer = b""
-                if self.path.startswith("/v2.1/track"):
-                    items = _envelopes(body)
-                    with receiver.lock:
-                        receiver.envelopes.extend(items)
-                    answer = json.dumps({"itemsReceived": len(items), "itemsAccepted": len(items), "errors": []})
-                    answer = answer.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}/"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def receive(self, path: str, body: bytes) -> bytes:
+        if not path.startswith("/v2.1/track"):
+            return b""  # Live Metrics pings
+        items = _envelopes(body)
+        with self.lock:
+            self.envelopes.extend(items)
+        return json.dumps({"itemsReceived": len(items), "itemsAccepted": len(items), "errors": []}).encode()
 
     @property
     def connection_string(self) -> str:
         ikey = "00000000-0000-0000-0000-000000000000"
-        return f"InstrumentationKey={ikey};IngestionEndpoint={self.endpoint};LiveEndpoint={self.endpoint}"
+        endpoint = f"{self.endpoint}/"
+        return f"InstrumentationKey={ikey};IngestionEndpoint={endpoint};LiveEndpoint={endpoint}"
 
     def rows(self) -> list[tuple[str, dict[str, Any]]]:
         with self.lock:
             return [found for envelope in self.envelopes if (found := row(envelope)) is not None]
-
-    def close(self) -> None:
-        self.server.shutdown()
 
 
 def _envelopes(body: bytes) -> list[dict[str, Any]]:

@@ -7,21 +7,20 @@ that trace.
 
 from __future__ import annotations
 
-import gzip
 import os
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+
+from tests.telemetry.ingest_receiver import IngestReceiver
 
 _HINT = "needs opentelemetry-exporter-otlp-proto-http (and with it opentelemetry-proto) in the dev extra"
 pytest.importorskip("opentelemetry.exporter.otlp.proto.http", reason=_HINT)
@@ -35,32 +34,19 @@ TRACEPARENT = f"00-{TRACE_ID}-b7ad6b7169203331-01"
 STEPS = ["embed_query", "search_documents", "generate_answer", "publish_result"]
 
 
-class OtlpReceiver:
+class OtlpReceiver(IngestReceiver):
     """A minimal OTLP/HTTP endpoint: keeps decoded spans, accepts (and ignores) metrics and logs."""
+
+    content_type = "application/x-protobuf"
 
     def __init__(self) -> None:
         self.spans: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
-        receiver = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if self.headers.get("Content-Encoding") == "gzip":
-                    body = gzip.decompress(body)
-                if self.path == "/v1/traces":
-                    receiver._keep(body)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def receive(self, path: str, body: bytes) -> bytes:
+        if path == "/v1/traces":
+            self._keep(body)
+        return b""
 
     def _keep(self, body: bytes) -> None:
         request = trace_service.ExportTraceServiceRequest()
@@ -84,9 +70,6 @@ class OtlpReceiver:
     def in_trace(self, trace_id: str) -> list[dict[str, Any]]:
         with self.lock:
             return [s for s in self.spans if s["trace_id"] == trace_id]
-
-    def close(self) -> None:
-        self.server.shutdown()
 
 
 def _free_port() -> int:
