@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -33,6 +32,7 @@ import numpy as np
 from evaluation.metrics import Summary, summarize
 from evaluation.runner import QUESTIONS_FILE, EvalQuestion, load_questions, score_answer
 from providers.base import Passage
+from providers.citations import MARKER
 from providers.local.answer_features import QUESTION_FEATURES, SENTENCE_FEATURES, question_features
 from providers.local.extractive import WEIGHTS_FILE, AnswererWeights, ExtractiveAnswerer
 from providers.local.ingest import CORPUS_DIR, index_paths
@@ -46,7 +46,6 @@ SETS_DIR = Path(__file__).resolve().parent / "sets"
 _THRESHOLDS = np.round(np.arange(0.05, 0.96, 0.025), 3)
 _MARGINS = (0.5, 1.0, 1.5, 2.0, 3.0)
 _MIN_SENTENCE = (-3.0, -2.0, -1.0, 0.0)
-_MARKER = re.compile(r"\[\d+\]")  # one per quoted sentence
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +209,8 @@ def _score(
         answer = answerer.answer(example.question.question, example.passages)
         scores.append(score_answer(example.question, example.passages, answer, seconds=0.0))
     answered = [s.answer for s in scores if not s.refused]
-    sentences = sum(len(_MARKER.findall(text)) for text in answered) / max(1, len(answered))
+    # One marker per quoted sentence.
+    sentences = sum(len(MARKER.findall(text)) for text in answered) / max(1, len(answered))
     return summarize(scores, top_k=len(examples[0].passages) if examples else 3), sentences
 
 
