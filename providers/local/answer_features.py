@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +33,7 @@ SENTENCE_FEATURES = (
     "semantic_context",  # cosine(question, the sentence's heading path)
     "lexical",  # idf-weighted share of the question's words in the sentence
     "lexical_context",  # ... in the sentence or its heading path
+    "word_match",  # how well the question's words are matched by the sentence's and heading's (WordMatch)
     "intent",  # the sentence is the kind the question asks for
     "rank",  # 1 / (1 + rank of its passage)
     "lead",  # first sentence of its passage
@@ -43,7 +44,9 @@ QUESTION_FEATURES = (
     "second",  # second best sentence score (log-odds): one lucky sentence is weaker evidence
     "best_semantic",  # best question-sentence cosine
     "uncovered",  # idf share of the question's words found in no passage
+    "weakest_word",  # the question word least matched by any passage word (WordMatch.weakest)
 )
+PASSAGE_MEASURES = QUESTION_FEATURES[3:]  # the question features read from the passages, not from sentence scores
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +122,54 @@ _QUESTION_FILLER = frozenset(
 
 def question_terms(question: str) -> set[str]:
     """The question's topic words (stemmed), without the filler every question has."""
-    return {stem(word) for word in words(question) if word not in STOP_WORDS and word not in _QUESTION_FILLER}
+    return {stem(word) for word in question_words(question)}
+
+
+def question_words(question: str) -> list[str]:
+    """The question's topic words as written (lower-cased), without stop-words and filler, each once."""
+    return list(dict.fromkeys(w for w in words(question) if w not in STOP_WORDS and w not in _QUESTION_FILLER))
+
+
+def passage_words(texts: Sequence[str]) -> list[str]:
+    """The distinct content words of `texts` (headings included by the caller), in first-seen order."""
+    return list(dict.fromkeys(w for text in texts for w in words(text) if w not in STOP_WORDS))
+
+
+@dataclass(frozen=True, slots=True)
+class WordMatch:
+    """How well each question word is matched by the passages' words.
+
+    With a model the match is the MiniLM cosine of the two words: a paraphrase ("hidden" for
+    "invisible") still matches well, while a thing the passages never mention (a product, a plan,
+    a setting that is not there) matches nothing. Without one, a word matches only itself.
+    """
+
+    asked: list[str]
+    column: dict[str, int]  # passage word -> its column in `similarity`
+    similarity: np.ndarray  # (asked words, passage words)
+
+    @classmethod
+    def build(cls, question: str, texts: Sequence[str], embed: Callable[[list[str]], np.ndarray] | None) -> WordMatch:
+        asked, offered = question_words(question), passage_words(texts)
+        if embed is not None and asked and offered:
+            matrix = embed([*asked, *offered])
+            similarity = matrix[: len(asked)] @ matrix[len(asked) :].T
+        else:
+            similarity = np.array([[float(a == o) for o in offered] for a in asked]).reshape(len(asked), len(offered))
+        return cls(asked, {word: i for i, word in enumerate(offered)}, similarity)
+
+    def weakest(self) -> float:
+        """The match of the least-matched question word anywhere in the passages (0 when nothing to match)."""
+        if not self.similarity.size:
+            return 0.0
+        return float(self.similarity.max(axis=1).min())
+
+    def coverage(self, text: str) -> float:
+        """The mean, over the question's words, of their best match among the words of `text`."""
+        columns = [self.column[w] for w in dict.fromkeys(words(text)) if w in self.column]
+        if not self.asked or not columns:
+            return 0.0
+        return float(self.similarity[:, columns].max(axis=1).mean())
 
 
 def idf_weights(question_terms: set[str], documents: Sequence[frozenset[str]]) -> dict[str, float]:
@@ -138,6 +188,7 @@ def sentence_features(
     question_vector: np.ndarray,
     sentence_vectors: np.ndarray,
     context_vectors: np.ndarray,
+    word_match: Sequence[float],
 ) -> np.ndarray:
     """One row of SENTENCE_FEATURES per sentence. Vectors are unit length (zeros when there is no model)."""
     query = question_terms(question)
@@ -155,6 +206,7 @@ def sentence_features(
             semantic_context[row],
             sum(idf[t] for t in matched) / total,
             sum(idf[t] for t in with_context) / total,
+            word_match[row],
             1.0 if intent.cue is not None and intent.cue.search(sentence.text) else 0.0,
             1.0 / (1.0 + sentence.passage),
             1.0 if sentence.position == 0 else 0.0,
@@ -174,9 +226,9 @@ def uncovered_share(question: str, passage_terms: Sequence[frozenset[str]]) -> f
     return sum(weight for term, weight in idf.items() if term not in seen) / total
 
 
-def question_features(scores: np.ndarray, semantic: np.ndarray, uncovered: float) -> np.ndarray:
-    """One row of QUESTION_FEATURES from the sentence scores (log-odds) and cosines."""
+def question_features(scores: np.ndarray, semantic: np.ndarray, passage_measures: Sequence[float]) -> np.ndarray:
+    """One row of QUESTION_FEATURES from the sentence scores (log-odds), cosines and PASSAGE_MEASURES."""
     ordered = np.sort(scores)[::-1] if len(scores) else np.array([-10.0])
     second = ordered[1] if len(ordered) > 1 else ordered[0] - 2.0
     best_semantic = float(semantic.max()) if len(semantic) else 0.0
-    return np.array([ordered[0], second, best_semantic, uncovered], dtype=np.float64)
+    return np.array([ordered[0], second, best_semantic, *passage_measures], dtype=np.float64)

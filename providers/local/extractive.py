@@ -34,6 +34,7 @@ from providers.local.answer_features import (
     QUESTION_FEATURES,
     SENTENCE_FEATURES,
     Sentence,
+    WordMatch,
     question_features,
     sentence_features,
     uncovered_share,
@@ -170,10 +171,14 @@ class ExtractiveAnswerer:
         else:
             q_vector = np.zeros(1, dtype=np.float32)
             vectors = context = np.zeros((len(sentences), 1), dtype=np.float32)
-        features = sentence_features(sentences, question, q_vector, vectors, context)
+        texts = [f"{p.title}\n{p.content}" for p in passages]
+        # Word vectors come from the same text-addressed cache: a corpus's words are embedded once.
+        match = WordMatch.build(question, texts, self._vectors.vectors if self._vectors is not None else None)
+        coverage = [match.coverage(f"{passages[s.passage].title} {s.text}") for s in sentences]
+        features = sentence_features(sentences, question, q_vector, vectors, context, coverage)
         scores = features @ weights.sentence + weights.sentence_bias
-        passage_terms = [frozenset(tokenize(f"{p.title}\n{p.content}")) for p in passages]
-        summary = question_features(scores, features[:, 0], uncovered_share(question, passage_terms))
+        uncovered = uncovered_share(question, [frozenset(tokenize(text)) for text in texts])
+        summary = question_features(scores, features[:, 0], (uncovered, match.weakest()))
         probability = _sigmoid(float(summary @ weights.question + weights.question_bias))
         return Analysis(sentences, features, scores, summary, probability, vectors)
 
