@@ -2,13 +2,15 @@
 
     .venv/bin/python bench/retrieval.py latency --chunks 10000 100000
     .venv/bin/python bench/retrieval.py eval
+    .venv/bin/python bench/retrieval.py ask
 
 `latency` fills a SqliteIndex with synthetic chunks (random words for FTS5; 384-dimension vectors
 with low intrinsic dimension plus noise, a stand-in for sentence embeddings) and times the
 SQLite build, the vector load, the HNSW build, and full hybrid `search()` calls, exact and
 approximate; recall@10 compares the HNSW neighbours with exact ones. `eval` runs
-`evaluation/questions.jsonl` over the bundled corpus with the hashing embedder and, when the
-extra is installed, MiniLM. Results are recorded in bench/RESULTS-retrieval.md.
+`evaluation/questions.jsonl` over the bundled corpus with the hashing embedder and MiniLM, and
+times each question warm (embed + search + answer, a second pass). `ask` times `pipeline ask` as
+a new process. Results are recorded in bench/RESULTS-retrieval.md.
 """
 
 from __future__ import annotations
@@ -130,6 +132,7 @@ def latency(chunks: int, queries: int = 200) -> dict[str, float]:
 
 
 def evaluate_embedders() -> None:
+    """Per embedder: eval scores, the warm per-question time (embed + search + answer, second pass), index build."""
     from evaluation import QUESTIONS_FILE, evaluate, load_questions
     from providers import factory
 
@@ -143,23 +146,37 @@ def evaluate_embedders() -> None:
                 started = time.perf_counter()
                 retriever = factory.get_retriever()  # indexes the bundled corpus
                 index_s = time.perf_counter() - started
-                report = evaluate(
-                    questions,
-                    embedder=factory.get_embedder(),
-                    retriever=retriever,
-                    generator=factory.get_generator(),
-                    top_k=3,
-                )
-            except Exception as error:  # the extra may be missing: say so and go on
-                print(f"{embedder}: skipped ({error})")
-                continue
+                providers = {"embedder": factory.get_embedder(), "retriever": retriever}
+                evaluate(questions, **providers, generator=factory.get_generator(), top_k=3)  # warms the caches
+                report = evaluate(questions, **providers, generator=factory.get_generator(), top_k=3)
             finally:
                 factory.reset()
         s = report.summary
+        p50, p99 = _percentiles([q.seconds for q in report.scores])
         print(
             f"{embedder}: questions={s.questions} hit@1={s.hit_at_1:.3f} hit@3={s.hit_at_3:.3f} mrr={s.mrr:.3f} "
-            f"cites={s.answer_cites_expected:.3f} ms/question={s.mean_seconds * 1000:.1f} corpus index s={index_s:.1f}"
+            f"cites={s.answer_cites_expected:.3f} on_point={s.on_point:.3f} refusals={s.refusal_on_unanswerable:.3f} "
+            f"false_refusals={s.false_refusals:.3f} warm_ms_p50={p50:.1f} warm_ms_p99={p99:.1f} "
+            f"corpus_index_s={index_s:.1f}"
         )
+
+
+def ask_cold(runs: int = 3) -> None:
+    """`pipeline ask` as a new process each time, the sample index already built: wall time per run."""
+    import subprocess
+
+    pipeline = Path(sys.executable).with_name("pipeline")
+    with tempfile.TemporaryDirectory() as folder:
+        env = {**os.environ, "PIPELINE_DATA_DIR": folder}
+        env.pop("PIPELINE_LOCAL_EMBEDDER", None)
+        question = "How does the pipeline retry a failed step?"
+        started = time.perf_counter()
+        subprocess.run([pipeline, "ask", question], env=env, check=True, capture_output=True)
+        print(f"first ask (builds the sample index): {time.perf_counter() - started:.2f} s")
+        for _ in range(runs):
+            started = time.perf_counter()
+            subprocess.run([pipeline, "ask", question], env=env, check=True, capture_output=True)
+            print(f"cold ask: {time.perf_counter() - started:.2f} s")
 
 
 def main() -> None:
@@ -169,9 +186,13 @@ def main() -> None:
     run.add_argument("--chunks", type=int, nargs="+", default=[10_000, 100_000])
     run.add_argument("--queries", type=int, default=200)
     commands.add_parser("eval")
+    commands.add_parser("ask")
     args = parser.parse_args()
     if args.command == "eval":
         evaluate_embedders()
+        return
+    if args.command == "ask":
+        ask_cold()
         return
     for n in args.chunks:
         result = latency(n, args.queries)
