@@ -92,3 +92,27 @@ def test_an_index_holding_own_documents_is_reported_not_dropped(tmp_path: Path) 
     kept = SqliteIndex(tmp_path / "index", embedder=HashingEmbedder())
     assert list(kept.document_hashes()) == ["docs/mine.md"]
     kept.close()
+
+
+def test_the_local_answerer_shares_the_minilm_session_and_falls_back_to_words_without_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+
+    from providers import factory
+    from providers.local import minilm_embedder
+
+    answerer = factory.get_generator()
+    assert answerer.model == "local-extractive-v2"
+    assert answerer._vectors._embedder is factory._embedder()  # type: ignore[attr-defined]  # one session
+
+    factory.reset()
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        minilm_embedder.importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else real(name, *a)
+    )
+    monkeypatch.setenv("PIPELINE_LOCAL_EMBEDDER", "hash")
+    fallback = factory.get_generator()
+    assert fallback.model == "local-extractive-v2-lexical"
+    answer = fallback.answer("How is an invalid message dead-lettered?", [])
+    assert answer.quotes == {}
