@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import azure.functions as func
@@ -35,6 +36,7 @@ from .queries import InstanceQuery, parse_time
 from .responses import json_response as _json
 from .responses import problem as _problem
 from .routing import RouteTemplate
+from .static_pages import add_static_pages
 from .timeutil import now_utc, status_time
 
 __all__ = ["MAX_BODY_BYTES", "build_rpc_app", "build_web_app"]
@@ -291,10 +293,13 @@ def build_web_app(
     endpoints: Callable[[], Endpoints],
     executor: Any,
     policy: AccessPolicy,
+    pages: Mapping[str, Path] | None = None,
 ) -> web.Application:
-    """The public aiohttp application for one hosted app: its HTTP functions and the Durable webhooks."""
+    """The public aiohttp application for one hosted app: its HTTP functions, the Durable webhooks, and any
+    static ``pages`` (URL prefix → folder) served beside them."""
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[access_middleware(policy)])
     _Durable(engine, endpoints).add_routes(app, WEBHOOK_PATH, policy, "system")
+    add_static_pages(app, pages or {})
     routes = _AppRoutes(loaded, lambda: endpoints().client_binding_json(), executor, policy)
     # `[\s\S]` rather than `.`: a path with an encoded newline must reach the app (and its 404), not aiohttp's.
     app.router.add_route("*", r"/{tail:[\s\S]*}", routes.handle)
