@@ -3,7 +3,7 @@
 Three serves on one data dir leave runs of every kind behind: some that retried (transient generation
 faults), one that failed for good (permanent retrieval faults), and, on the serve the browser talks to, one
 held in its first step (slow embeddings) to terminate. Screenshots go to the test's tmp dir; set
-MONITOR_SCREENSHOT=PATH to also write the 1280×800 one there (how docs/monitor.png is made).
+MONITOR_SCREENSHOT=PATH to also write a 1280×800 view of the retried run there (how docs/monitor.png is made).
 """
 
 from __future__ import annotations
@@ -112,8 +112,6 @@ def test_monitor_lists_opens_terminates_and_purges(serve, browser, tmp_path: Pat
                            "r => Number(r.getAttribute('height')) > 0)")
     page.wait_for_selector("#chart-steps tbody th")  # p50/p95 rows from the completed runs' timings
     page.screenshot(path=str(shots / "runs-1280.png"), full_page=False)
-    if os.environ.get("MONITOR_SCREENSHOT"):
-        page.screenshot(path=os.environ["MONITOR_SCREENSHOT"])
 
     # Filters: status and id prefix go to the Durable API; only matching rows stay.
     page.check("#filters input[value=Failed]")
@@ -149,6 +147,9 @@ def test_monitor_lists_opens_terminates_and_purges(serve, browser, tmp_path: Pat
     assert page.locator("#run-answer .citations li").count() >= 1
     assert "DurableAIPipeline.Answer.Completed" in page.inner_text("#run-events")
     page.screenshot(path=str(shots / "run-retried.png"), full_page=True)
+    if os.environ.get("MONITOR_SCREENSHOT"):
+        page.locator("#timeline").scroll_into_view_if_needed()
+        page.screenshot(path=os.environ["MONITOR_SCREENSHOT"])
 
     # The run that failed for good: its failure and error kind, no answer.
     page.goto(f"{server.base_url}/monitor/#/run/doomed")
