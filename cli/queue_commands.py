@@ -14,6 +14,7 @@ from cli.errors import CliError
 from cli.producer import OutgoingMessage, read_questions_file
 from cli.service_bus import peek_dead_letters, send_to_service_bus
 from contracts import Question
+from providers.monitor_feeds import rejected_row
 
 __all__ = ["dedupe_dead_letters", "run_dead_letters", "run_enqueue"]
 
@@ -121,23 +122,6 @@ def dedupe_dead_letters(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         seen[key] = row
         unique.append(row)
     return unique
-
-
-def rejected_row(queue: str, message_id: str, body: bytes) -> dict[str, Any]:
-    """A message the starter moved to the dead-letter queue; the reason travels in its JSON body."""
-    try:
-        envelope = json.loads(body)
-    except ValueError:
-        envelope = {}
-    if not isinstance(envelope, dict):
-        envelope = {}
-    return {
-        "queue": queue,
-        "message_id": envelope.get("message_id", message_id),
-        "reason": envelope.get("DeadLetterReason", "Unknown"),
-        "description": envelope.get("DeadLetterErrorDescription", ""),
-        "body": envelope.get("body"),
-    }
 
 
 def _local_dead_letters() -> list[dict[str, Any]]:

@@ -37,6 +37,7 @@ from typing import Any
 from .history import EventType, event
 from .invoker import InvocationContext, call_function, decode_activity_input, encode_activity_output
 from .loader import FunctionSpec, LoadedApp
+from .queries import InstanceQuery, page_of_ids, selected_ids
 from .replay import EngineState, NonDeterminismError, UnsupportedActionError, plan_actions
 from .status import read_status
 from .store import connect
@@ -232,18 +233,46 @@ class DurableEngine:
         rows = self.conn.execute("SELECT instance_id FROM instances ORDER BY created_time").fetchall()
         return [s for (iid,) in rows if (s := self.get_status(iid, show_input=False)) is not None]
 
+    def query_instances(self, query: InstanceQuery) -> tuple[list[dict[str, Any]], str]:
+        """One page of statuses matching ``query``, newest first, and the next page's token ('' at the end)."""
+        ids, token = page_of_ids(self.conn, query)
+        statuses = [read_status(self.conn, iid, show_input=query.show_input) for iid in ids]
+        return [s for s in statuses if s is not None], token
+
     def purge(self, instance_id: str) -> int:
         """Delete a finished instance's state; returns how many instances were deleted."""
         if instance_id in self._running:
             return 0
+        return self.purge_many([instance_id])
+
+    def purge_where(self, query: InstanceQuery) -> int:
+        """Delete every finished instance the filter selects (as the extension, never a running one)."""
+        return self.purge_many(selected_ids(self.conn, query, sorted(TERMINAL_STATUSES)))
+
+    def purge_many(self, instance_ids: list[str]) -> int:
+        ids = [i for i in instance_ids if i not in self._running]
+        if not ids:
+            return 0
         self.conn.execute("BEGIN IMMEDIATE")
         try:
-            count = self._purge_rows(instance_id)
+            count = sum(self._purge_rows(iid) for iid in ids)
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
         return count
+
+    def restart(self, instance_id: str, *, new_instance_id: bool = True) -> str:
+        """Start the instance's orchestrator again with its original input; returns the new run's id.
+
+        With ``new_instance_id`` false the same id is reused, which only works once the instance has finished
+        (``InstanceExistsError`` otherwise). An unknown instance raises ``LookupError``.
+        """
+        row = self.conn.execute("SELECT name, input FROM instances WHERE instance_id = ?", (instance_id,)).fetchone()
+        if row is None:
+            raise LookupError(f"No orchestration instance has the id '{instance_id[:100]}'.")
+        name, input_text = row
+        return self.start_instance(name, None if new_instance_id else instance_id, input_text)
 
     async def wait_for_completion(self, instance_id: str, timeout: float) -> dict[str, Any] | None:
         """Wait until the instance reaches a terminal status (or the timeout) and return its status."""

@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -101,7 +101,7 @@ class EmbeddedHost:
 
     def __init__(self, app_dir: Path | str, data_dir: Path | str, *, host: str = "127.0.0.1", port: int = 0,
                  consume_queues: bool = True, activity_grace_s: float = 10.0,
-                 allowed_hosts: Iterable[str] = ()) -> None:
+                 allowed_hosts: Iterable[str] = (), pages: Mapping[str, Path] | None = None) -> None:
         self.app_dir = Path(app_dir).resolve()
         self.data_dir = Path(data_dir).resolve()
         self.host = host
@@ -109,6 +109,7 @@ class EmbeddedHost:
         self.consume_queues = consume_queues
         self.activity_grace_s = activity_grace_s
         self.allowed_hosts = tuple(allowed_hosts)
+        self.pages = dict(pages or {})  # URL prefix -> folder of static files (a monitor page, say)
         self.port: int | None = None
         self.rpc_port: int | None = None
         # Set at start when the host listens beyond loopback (keys are asked for there only).
@@ -190,7 +191,7 @@ class EmbeddedHost:
             self.engine = DurableEngine(self.app, self.db_path, activity_grace_s=self.activity_grace_s)
             self._executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="function")
             public = AccessPolicy.create(self.host, self.allowed_hosts, self.keys)
-            web_app = build_web_app(self.app, self.engine, self.endpoints, self._executor, public)
+            web_app = build_web_app(self.app, self.engine, self.endpoints, self._executor, public, self.pages)
             # access_log=None: aiohttp's access log would write every URL, `code=` keys included.
             self._runner = web.AppRunner(web_app, access_log=None, handle_signals=False)
             await self._runner.setup()

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import azure.functions as func
@@ -28,18 +29,22 @@ from .access import (
     unauthorized,
 )
 from .bindings import RPC_PATH, WEBHOOK_PATH, Endpoints
-from .engine import DurableEngine, InstanceExistsError, OrchestratorNotFoundError
+from .engine import TERMINAL_STATUSES, DurableEngine, InstanceExistsError, OrchestratorNotFoundError
 from .invoker import InvocationContext, call_function
 from .loader import FunctionSpec, LoadedApp
+from .queries import InstanceQuery, parse_time
 from .responses import json_response as _json
 from .responses import problem as _problem
 from .routing import RouteTemplate
+from .static_pages import add_static_pages
+from .timeutil import now_utc, status_time
 
 __all__ = ["MAX_BODY_BYTES", "build_rpc_app", "build_web_app"]
 
 log = logging.getLogger("embedded_host.http")
 
 MAX_BODY_BYTES = 1024 * 1024
+CONTINUATION_HEADER = "x-ms-continuation-token"
 _RUNNING = ("Pending", "Running", "ContinuedAsNew")
 
 
@@ -91,7 +96,7 @@ class _Durable:
         instance_id = request.match_info.get("instance_id", "")
         query = request.query
         if not instance_id:
-            return _json(200, self.engine.list_statuses())
+            return self._list(request)
         status = self.engine.get_status(
             instance_id,
             show_history=query.get("showHistory", "").lower() == "true",
@@ -106,6 +111,13 @@ class _Durable:
             return _json(202, status, {"Location": location, "Retry-After": "1"})
         return _json(200, status)
 
+    def _list(self, request: web.Request) -> web.Response:
+        query = InstanceQuery.from_request(request.query, request.query.getall("runtimeStatus", []),
+                                           request.headers.get(CONTINUATION_HEADER))
+        statuses, token = self.engine.query_instances(query)
+        # The extension always sends the header; it is empty on the last page.
+        return _json(200, statuses, {CONTINUATION_HEADER: token})
+
     async def raise_event(self, request: web.Request) -> web.Response:
         body = await request.read()
         code = self.engine.raise_event(request.match_info["instance_id"], request.match_info["event"],
@@ -117,10 +129,44 @@ class _Durable:
         return web.Response(status=code)
 
     async def purge(self, request: web.Request) -> web.Response:
-        deleted = self.engine.purge(request.match_info["instance_id"])
+        instance_id = request.match_info["instance_id"]
+        status = self.engine.get_status(instance_id, show_input=False)
+        if status is None:
+            return web.Response(status=404)
+        if status["runtimeStatus"] not in TERMINAL_STATUSES:
+            return _json(412, {"Message": "Only orchestrations in a terminal state can be purged, but the "
+                                          f"orchestration with instance ID {instance_id} has status "
+                                          f"{status['runtimeStatus']}"})
+        return _json(200, {"instancesDeleted": self.engine.purge(instance_id)})
+
+    async def purge_filtered(self, request: web.Request) -> web.Response:
+        if parse_time(request.query.get("createdTimeFrom")) is None:
+            return _json(400, {"Message": "Please provide value for 'createdTimeFrom' parameter."})
+        query = InstanceQuery.from_request(request.query, request.query.getall("runtimeStatus", []))
+        if query.created_to is None:  # the extension purges up to now when no end is given
+            query = InstanceQuery(statuses=query.statuses, created_from=query.created_from,
+                                  created_to=status_time(now_utc()))
+        else:  # the purge filter has no id prefix, whatever the query string says
+            query = InstanceQuery(statuses=query.statuses, created_from=query.created_from,
+                                  created_to=query.created_to)
+        deleted = self.engine.purge_where(query)
         if not deleted:
             return web.Response(status=404)
         return _json(200, {"instancesDeleted": deleted})
+
+    async def restart(self, request: web.Request) -> web.Response:
+        instance_id = request.match_info["instance_id"]
+        flag = request.query.get("restartWithNewInstanceId", "").strip().lower()
+        try:
+            new_id = self.engine.restart(instance_id, new_instance_id=flag != "false")
+        except LookupError as exc:
+            return _json(400, {"Message": "InstanceId does not match a valid orchestration instance.",
+                               "ExceptionMessage": str(exc)})
+        except InstanceExistsError as exc:
+            return _json(409, {"Message": "A non-terminal instance with this instance ID already exists.",
+                               "ExceptionMessage": str(exc)})
+        payload = self.endpoints().management_urls(new_id)
+        return _json(202, payload, {"Location": payload["statusQueryGetUri"], "Retry-After": "1"})
 
     async def unsupported(self, request: web.Request) -> web.Response:
         return _problem(501, "Not Implemented", "The embedded host does not implement this Durable operation.")
@@ -134,10 +180,13 @@ class _Durable:
         app.router.add_get(root + "/instances", guard(self.status))
         app.router.add_get(root + "/instances/", guard(self.status))
         app.router.add_get(root + "/instances/{instance_id}", guard(self.status))
+        app.router.add_delete(root + "/instances", guard(self.purge_filtered))
+        app.router.add_delete(root + "/instances/", guard(self.purge_filtered))
         app.router.add_delete(root + "/instances/{instance_id}", guard(self.purge))
+        app.router.add_post(root + "/instances/{instance_id}/restart", guard(self.restart))
         app.router.add_post(root + "/instances/{instance_id}/raiseEvent/{event}", guard(self.raise_event))
         app.router.add_post(root + "/instances/{instance_id}/terminate", guard(self.terminate))
-        for op in ("rewind", "suspend", "resume", "restart"):
+        for op in ("rewind", "suspend", "resume"):
             app.router.add_post(root + "/instances/{instance_id}/" + op, guard(self.unsupported))
 
 
@@ -244,10 +293,13 @@ def build_web_app(
     endpoints: Callable[[], Endpoints],
     executor: Any,
     policy: AccessPolicy,
+    pages: Mapping[str, Path] | None = None,
 ) -> web.Application:
-    """The public aiohttp application for one hosted app: its HTTP functions and the Durable webhooks."""
+    """The public aiohttp application for one hosted app: its HTTP functions, the Durable webhooks, and any
+    static ``pages`` (URL prefix → folder) served beside them."""
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[access_middleware(policy)])
     _Durable(engine, endpoints).add_routes(app, WEBHOOK_PATH, policy, "system")
+    add_static_pages(app, pages or {})
     routes = _AppRoutes(loaded, lambda: endpoints().client_binding_json(), executor, policy)
     # `[\s\S]` rather than `.`: a path with an encoded newline must reach the app (and its 404), not aiohttp's.
     app.router.add_route("*", r"/{tail:[\s\S]*}", routes.handle)

@@ -28,6 +28,7 @@ CREATE TABLE IF NOT EXISTS instances (
     engine_state TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS instances_by_status ON instances(runtime_status);
+CREATE INDEX IF NOT EXISTS instances_by_created ON instances(created_time, instance_id);
 CREATE TABLE IF NOT EXISTS history (
     instance_id TEXT NOT NULL,
     seq INTEGER NOT NULL,

@@ -89,6 +89,21 @@ def build_document() -> dict[str, Any]:
                     },
                 }
             },
+            "/api/monitor/dead-letters": {
+                "get": {
+                    "operationId": "list_dead_letters",
+                    "summary": "Dead-lettered questions with their reason and original body (newest first).",
+                    "responses": {"200": {"description": "`source` and `items`.", "content": {"application/json": {}}}},
+                }
+            },
+            "/api/monitor/undelivered-events": {
+                "get": {
+                    "operationId": "list_undelivered_events",
+                    "summary": "CloudEvents that no webhook took within the retry window (local event sink only).",
+                    "responses": {"200": {"description": "`source`, `available` and `items`.",
+                                          "content": {"application/json": {}}}},
+                }
+            },
             "/api/openapi.json": {
                 "get": {
                     "operationId": "openapi_document",

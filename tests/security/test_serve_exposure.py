@@ -216,5 +216,7 @@ def test_start_and_status_routes_require_a_function_key_on_azure() -> None:
     assert {name: str(level).upper() for name, level in levels.items() if name != "openapi_document"} == {
         "start_pipeline": "FUNCTION",
         "get_pipeline_status": "FUNCTION",
+        "list_dead_letters": "FUNCTION",
+        "list_undelivered_events": "FUNCTION",
     }
     assert str(levels["openapi_document"]).upper() in ("ANONYMOUS", "FUNCTION")

@@ -1,0 +1,116 @@
+// The page's only way out: the Durable Functions HTTP API and the app's own routes, on this origin or on the
+// app the connection settings name. Keys live in sessionStorage and travel in the x-functions-key header,
+// never in a URL (URLs end up in logs and histories).
+
+const STORE = window.sessionStorage;
+const KEYS = { base: "monitor.base", system: "monitor.systemKey", fn: "monitor.functionKey",
+  trace: "monitor.traceTemplate" };
+export const DURABLE = "/runtime/webhooks/durabletask";
+export const CONTINUATION = "x-ms-continuation-token";
+
+export function settings() {
+  return {
+    base: (STORE.getItem(KEYS.base) || "").replace(/\/+$/, ""),
+    systemKey: STORE.getItem(KEYS.system) || "",
+    functionKey: STORE.getItem(KEYS.fn) || "",
+    traceTemplate: STORE.getItem(KEYS.trace) || "",
+  };
+}
+
+export function saveSettings(values) {
+  for (const [name, key] of Object.entries({ base: KEYS.base, systemKey: KEYS.system, functionKey: KEYS.fn,
+    traceTemplate: KEYS.trace })) {
+    const value = (values[name] || "").trim();
+    if (value) STORE.setItem(key, value); else STORE.removeItem(key);
+  }
+}
+
+export class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+async function describe(response) {
+  // Problem details, the extension's {Message}, or plain text: whatever says most, kept short.
+  let text = "";
+  try { text = await response.text(); } catch { /* no body */ }
+  try {
+    const body = JSON.parse(text);
+    text = body.detail || body.Message || body.title || text;
+  } catch { /* not JSON */ }
+  return `HTTP ${response.status}${text ? ": " + String(text).slice(0, 300) : ""}`;
+}
+
+async function call(path, { method = "GET", headers = {}, body, durable = true } = {}) {
+  const s = settings();
+  const key = durable ? s.systemKey : (s.functionKey || s.systemKey);
+  const all = { Accept: "application/json", ...headers };
+  if (key) all["x-functions-key"] = key;
+  let response;
+  try {
+    response = await fetch(s.base + path, { method, headers: all, body, cache: "no-store",
+      credentials: "same-origin", referrerPolicy: "no-referrer" });
+  } catch (error) {
+    throw new ApiError(0, `Cannot reach ${s.base || "this host"}: ${error.message}`);
+  }
+  return response;
+}
+
+async function json(response) {
+  const text = await response.text();
+  return text ? JSON.parse(text) : null;
+}
+
+export async function listRuns(filters, token) {
+  const q = new URLSearchParams({ top: String(filters.top || 25), showInput: "false" });
+  if (filters.statuses && filters.statuses.length) q.set("runtimeStatus", filters.statuses.join(","));
+  if (filters.from) q.set("createdTimeFrom", filters.from);
+  if (filters.to) q.set("createdTimeTo", filters.to);
+  if (filters.prefix) q.set("instanceIdPrefix", filters.prefix);
+  const response = await call(`${DURABLE}/instances?${q}`, { headers: token ? { [CONTINUATION]: token } : {} });
+  if (!response.ok) throw new ApiError(response.status, await describe(response));
+  // A cross-origin app must expose the header for paging to work; null then means "cannot tell".
+  const next = response.headers.get(CONTINUATION);
+  return { runs: (await json(response)) || [], next };
+}
+
+export async function getRun(id) {
+  const q = "showHistory=true&showHistoryOutput=true&showInput=true";
+  const response = await call(`${DURABLE}/instances/${encodeURIComponent(id)}?${q}`);
+  if (response.status === 404) return null;
+  if (!response.ok) throw new ApiError(response.status, await describe(response));
+  return json(response);
+}
+
+async function act(path, method, body) {
+  const headers = body === undefined ? {} : { "Content-Type": "application/json" };
+  const response = await call(path, { method, headers, body });
+  if (!response.ok) throw new ApiError(response.status, await describe(response));
+  return json(response).catch(() => null);
+}
+
+export function terminate(id, reason) {
+  const q = reason ? `?reason=${encodeURIComponent(reason)}` : "";
+  return act(`${DURABLE}/instances/${encodeURIComponent(id)}/terminate${q}`, "POST");
+}
+
+export function purge(id) {
+  return act(`${DURABLE}/instances/${encodeURIComponent(id)}`, "DELETE");
+}
+
+export function restart(id) {
+  return act(`${DURABLE}/instances/${encodeURIComponent(id)}/restart`, "POST");
+}
+
+export function raiseEvent(id, name, data) {
+  return act(`${DURABLE}/instances/${encodeURIComponent(id)}/raiseEvent/${encodeURIComponent(name)}`, "POST",
+    JSON.stringify(data));
+}
+
+export async function feed(name) {
+  const response = await call(`/api/monitor/${name}`, { durable: false });
+  if (!response.ok) throw new ApiError(response.status, await describe(response));
+  return json(response);
+}

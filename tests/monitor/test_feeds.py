@@ -1,0 +1,61 @@
+"""The monitor's read-only feeds: dead letters and undelivered events, read from the local state."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import azure.functions as func
+import pytest
+
+from config import Settings
+from embedded_host import LocalQueue, state_path
+from providers.monitor_feeds import MAX_ROWS, read_dead_letters, read_undelivered_events
+from triggers.monitor_feeds import list_dead_letters
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(pipeline_data_dir=tmp_path)
+
+
+def test_no_state_yet_is_an_empty_feed(settings: Settings) -> None:
+    assert read_dead_letters(settings) == {"source": "local", "items": []}
+    assert read_undelivered_events(settings) == {"source": "local", "available": True, "items": []}
+
+
+def test_dead_letters_of_both_kinds_newest_first(settings: Settings) -> None:
+    db = state_path(settings.pipeline_data_dir)
+    with LocalQueue(db, settings.pipeline_queue_name, max_delivery_count=1) as queue:
+        queue.send(b'{"question": "<script>alert(1)</script>"}', message_id="poison")
+        message = queue.receive()[0]
+        queue.abandon(message)  # one delivery allowed: dead-lettered
+    envelope = {"DeadLetterReason": "InvalidJson", "DeadLetterErrorDescription": "not JSON",
+                "message_id": "orig-7", "body": "{nope"}
+    with LocalQueue(db, settings.pipeline_dead_letter_queue_name) as rejected:
+        rejected.send(json.dumps(envelope).encode(), message_id="copy-7")
+    items = read_dead_letters(settings)["items"]
+    assert [(i["message_id"], i["reason"]) for i in items] == [
+        ("orig-7", "InvalidJson"), ("poison", "MaxDeliveryCountExceeded")]
+    assert items[0]["body"] == "{nope" and "<script>" in items[1]["body"]
+
+
+def test_undelivered_events_newest_first_and_bounded(settings: Settings) -> None:
+    path = settings.pipeline_data_dir / "events-undelivered.jsonl"
+    lines = [json.dumps({"event": {"id": f"e{i}"}, "reason": "HTTP 500", "attempts": 3}) for i in range(MAX_ROWS + 5)]
+    path.write_text("\n".join(lines[:3]) + "\nnot json\n" + "\n".join(lines[3:]) + "\n")
+    items = read_undelivered_events(settings)["items"]
+    assert len(items) == MAX_ROWS and items[0]["event"]["id"] == f"e{MAX_ROWS + 4}"
+
+
+def test_event_grid_says_it_cannot_show_them(settings: Settings) -> None:
+    azure = settings.model_copy(update={"eventgrid_topic_endpoint": "https://t.westeurope-1.eventgrid.azure.net"})
+    feed = read_undelivered_events(azure)
+    assert feed["available"] is False and "dead-letter" in feed["detail"]
+
+
+def test_route_answers_json_without_caching(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("triggers.monitor_feeds.get_settings", lambda: settings)
+    resp = list_dead_letters._function._func(func.HttpRequest("GET", "http://h/api/monitor/dead-letters", body=b""))
+    assert resp.status_code == 200 and resp.headers["Cache-Control"] == "no-store"
+    assert json.loads(resp.get_body()) == {"source": "local", "items": []}
