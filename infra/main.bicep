@@ -16,7 +16,13 @@ targetScope = 'subscription'
 param environmentName string
 
 @minLength(1)
-@description('Azure region of every resource (except Azure OpenAI when openAiLocation is set). Must offer Flex Consumption.')
+@description('Azure region of every resource (except Azure OpenAI when openAiLocation is set). Must offer Flex Consumption (and the Durable Task Scheduler when durableTaskBackend selects it).')
+// azd asks for this parameter with its region picker and keeps the answer as AZURE_LOCATION.
+@metadata({
+  azd: {
+    type: 'location'
+  }
+})
 param location string
 
 @description('Region of the Azure OpenAI account when the models are not offered in location; empty: location.')
@@ -112,6 +118,25 @@ param appInsightsDisableLocalAuth bool = true
 @description('Daily ingestion cap of the Log Analytics workspace in GB (-1: no cap). Bounds the cost of a runaway log loop.')
 param logDailyCapGb int = 1
 
+@allowed([
+  'AzureStorage'
+  'DurableTaskScheduler'
+])
+@description('Where the Durable task hub keeps its state. AzureStorage (default): queues, tables and blobs in the app\'s storage account, nothing more to pay for. DurableTaskScheduler: the managed Durable Task Scheduler, Microsoft\'s recommended backend, with its own dashboard; billed on its own (see durableTaskSchedulerSku and docs/deploy.md). azd: DURABLE_TASK_BACKEND.')
+param durableTaskBackend string = 'AzureStorage'
+
+@allowed([
+  'Consumption'
+  'Dedicated'
+])
+@description('SKU of the Durable Task Scheduler (only with durableTaskBackend=DurableTaskScheduler): Consumption is billed per action dispatched and costs nothing idle; Dedicated is a fixed monthly charge per capacity unit. azd: DURABLE_TASK_SCHEDULER_SKU.')
+param durableTaskSchedulerSku string = 'Consumption'
+
+@minValue(1)
+@maxValue(3)
+@description('Capacity units of a Dedicated scheduler (3 makes it zone redundant); Consumption ignores it.')
+param durableTaskSchedulerCapacity int = 1
+
 @description('Give the app Azure Service Bus Data Owner on the questions queue only (default), which target-based scaling needs to read the queue length; false keeps the app to Data Receiver, and the scale controller then falls back to a coarser signal.')
 param serviceBusOwnerForScaling bool = true
 
@@ -128,6 +153,10 @@ var functionAppName = '${abbrs.functionApp}${resourceToken}'
 var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
 var embeddingDeploymentName = 'embedding'
 var chatDeploymentName = 'chat'
+// The Durable backend. The task hub keeps host.json's name (DurableAIPipeline) on either backend.
+var useDurableTaskScheduler = durableTaskBackend == 'DurableTaskScheduler'
+var durableTaskSchedulerName = '${abbrs.durableTaskScheduler}${resourceToken}'
+var durableTaskHubName = 'DurableAIPipeline'
 
 resource rg 'Microsoft.Resources/resourceGroups@2022-09-01' = {
   name: !empty(resourceGroupName) ? resourceGroupName : '${abbrs.resourceGroup}${environmentName}'
@@ -227,6 +256,19 @@ module openAi 'modules/openai.bicep' = {
   }
 }
 
+module durableTask 'modules/durabletask.bicep' = if (useDurableTaskScheduler) {
+  name: 'durabletask'
+  scope: rg
+  params: {
+    name: durableTaskSchedulerName
+    location: location
+    tags: tags
+    taskHubName: durableTaskHubName
+    skuName: durableTaskSchedulerSku
+    capacity: durableTaskSchedulerCapacity
+  }
+}
+
 // Every setting the app reads on Azure (config/settings.py and the binding expressions of
 // triggers/queue_start.py), each from a resource output or a parameter. Identity-based
 // connections only: `__credential`/`__clientId` select the user-assigned identity, and
@@ -257,6 +299,19 @@ var appSettings = {
   ServiceBusConnection__clientId: identity.outputs.clientId
 }
 
+// With the Durable Task Scheduler, the host is pointed at it by app settings that override
+// host.json (`AzureFunctionsJobHost__<path>` replaces the value at <path>), so host.json itself
+// keeps Azure Storage as the default for every other deployment and for local runs. The
+// connection string names the endpoint and the identity; it holds no secret.
+var durableTaskSchedulerEndpoint = useDurableTaskScheduler ? durableTask.outputs.endpoint : ''
+var durableTaskSchedulerSettings = {
+  DURABLE_TASK_SCHEDULER_CONNECTION_STRING: 'Endpoint=${durableTaskSchedulerEndpoint};Authentication=ManagedIdentity;ClientID=${identity.outputs.clientId}'
+  AzureFunctionsJobHost__extensions__durableTask__storageProvider__type: 'azureManaged'
+  AzureFunctionsJobHost__extensions__durableTask__storageProvider__connectionStringName: 'DURABLE_TASK_SCHEDULER_CONNECTION_STRING'
+  AzureFunctionsJobHost__extensions__durableTask__hubName: durableTaskHubName
+}
+var siteSettings = useDurableTaskScheduler ? union(appSettings, durableTaskSchedulerSettings) : appSettings
+
 module functionApp 'modules/functionapp.bicep' = {
   name: 'functionapp'
   scope: rg
@@ -270,7 +325,7 @@ module functionApp 'modules/functionapp.bicep' = {
     deploymentContainerName: deploymentContainerName
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
-    appSettings: appSettings
+    appSettings: siteSettings
   }
   // The host starts as soon as the site exists: it must find its storage and queues readable.
   dependsOn: [
@@ -292,7 +347,15 @@ module appRoles 'modules/app-roles.bicep' = {
     openAiAccountName: openAi.outputs.name
     appInsightsName: monitoring.outputs.appInsightsName
     serviceBusOwnerForScaling: serviceBusOwnerForScaling
+    useDurableTaskScheduler: useDurableTaskScheduler
+    durableTaskSchedulerName: durableTaskSchedulerName
+    durableTaskHubName: durableTaskHubName
   }
+  // The task hub must exist before a role can be assigned on it (the names above are known
+  // before it is created, so Bicep cannot infer the dependency).
+  dependsOn: [
+    durableTask
+  ]
 }
 
 module developerRoles 'modules/developer-roles.bicep' = if (!empty(principalId)) {
@@ -305,7 +368,13 @@ module developerRoles 'modules/developer-roles.bicep' = if (!empty(principalId))
     eventGridTopicName: eventGrid.outputs.name
     searchServiceName: search.outputs.name
     openAiAccountName: openAi.outputs.name
+    useDurableTaskScheduler: useDurableTaskScheduler
+    durableTaskSchedulerName: durableTaskSchedulerName
+    durableTaskHubName: durableTaskHubName
   }
+  dependsOn: [
+    durableTask
+  ]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -335,3 +404,6 @@ output PIPELINE_EVENT_SOURCE string = eventSource
 output PIPELINE_QUEUE_NAME string = serviceBus.outputs.queueName
 output PIPELINE_DEAD_LETTER_QUEUE_NAME string = serviceBus.outputs.deadLetterQueueName
 output ServiceBusConnection__fullyQualifiedNamespace string = serviceBus.outputs.fullyQualifiedNamespace
+output DURABLE_TASK_BACKEND string = durableTaskBackend
+output DURABLE_TASK_SCHEDULER_ENDPOINT string = durableTaskSchedulerEndpoint
+output DURABLE_TASK_SCHEDULER_DASHBOARD_URL string = useDurableTaskScheduler ? durableTask.outputs.dashboardUrl : ''

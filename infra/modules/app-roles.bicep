@@ -12,6 +12,9 @@
 //                     with the developer's identity, see developer-roles.bicep)
 //   Azure OpenAI      Cognitive Services OpenAI User (embeddings and chat completions)
 //   App Insights      Monitoring Metrics Publisher (Entra ID-authenticated telemetry)
+//   Durable task hub  Durable Task Data Contributor, only when the task hub runs on the Durable
+//                     Task Scheduler (durabletask.bicep): the host's orchestration and activity
+//                     work items, starting and querying runs
 
 @description('Principal (object) id of the Function App\'s user-assigned identity.')
 param principalId string
@@ -43,6 +46,15 @@ param appInsightsName string
 @description('Also grant Azure Service Bus Data Owner on the questions queue, for exact queue-length scaling.')
 param serviceBusOwnerForScaling bool = false
 
+@description('The task hub runs on the Durable Task Scheduler: grant Durable Task Data Contributor on it.')
+param useDurableTaskScheduler bool = false
+
+@description('Durable Task Scheduler holding the task hub (its name is known before it exists; used only with useDurableTaskScheduler).')
+param durableTaskSchedulerName string = ''
+
+@description('Task hub on that scheduler.')
+param durableTaskHubName string = ''
+
 // Built-in role definition ids (the same in every tenant).
 var roles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
@@ -55,6 +67,7 @@ var roles = {
   searchIndexDataReader: '1407120a-92aa-4202-b7e9-c0e197c71c8f'
   cognitiveServicesOpenAiUser: '5e0bd9bd-7b93-4f28-af87-19fc36ad61bd'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+  durableTaskDataContributor: '0ad04412-c4d5-4796-b79c-f76d14c8d402'
 }
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
@@ -83,6 +96,14 @@ resource search 'Microsoft.Search/searchServices@2023-11-01' existing = {
 
 resource openAi 'Microsoft.CognitiveServices/accounts@2024-10-01' existing = {
   name: openAiAccountName
+}
+
+resource scheduler 'Microsoft.DurableTask/schedulers@2025-11-01' existing = {
+  name: durableTaskSchedulerName
+
+  resource taskHub 'taskHubs' existing = {
+    name: durableTaskHubName
+  }
 }
 
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
@@ -184,6 +205,17 @@ resource monitoringMetricsPublisher 'Microsoft.Authorization/roleAssignments@202
   scope: appInsights
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Scoped to the task hub, not the scheduler: a second hub on the same scheduler stays out of reach.
+resource durableTaskDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (useDurableTaskScheduler) {
+  name: guid(scheduler::taskHub.id, principalId, roles.durableTaskDataContributor)
+  scope: scheduler::taskHub
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.durableTaskDataContributor)
     principalId: principalId
     principalType: 'ServicePrincipal'
   }

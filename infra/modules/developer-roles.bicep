@@ -1,7 +1,9 @@
 // Roles for the person (or CI principal) who ran azd, so the same code can use the deployed
 // services from a workstation with `az login`: `pipeline index` creates and fills the search
 // index, `pipeline enqueue` sends questions, `pipeline dead-letters` reads rejected messages, and
-// a local host can embed, search, generate and publish as the app does.
+// a local host can embed, search, generate and publish as the app does. With the Durable Task
+// Scheduler, Durable Task Data Contributor on the task hub opens its dashboard (runs, histories,
+// and the actions on them: terminate, restart, purge).
 
 @description('Principal (object) id of the developer.')
 param principalId string
@@ -26,6 +28,15 @@ param searchServiceName string
 @description('Azure OpenAI account.')
 param openAiAccountName string
 
+@description('The task hub runs on the Durable Task Scheduler: grant Durable Task Data Contributor on it.')
+param useDurableTaskScheduler bool = false
+
+@description('Durable Task Scheduler holding the task hub (used only with useDurableTaskScheduler).')
+param durableTaskSchedulerName string = ''
+
+@description('Task hub on that scheduler.')
+param durableTaskHubName string = ''
+
 var roles = {
   serviceBusDataSender: '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39'
   serviceBusDataReceiver: '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
@@ -33,6 +44,7 @@ var roles = {
   searchIndexDataContributor: '8ebe5a00-799e-43f5-93ac-243d3dce84a7'
   searchServiceContributor: '7ca78c08-252a-4471-8644-bb5ff32d4ba0'
   cognitiveServicesOpenAiUser: '5e0bd9bd-7b93-4f28-af87-19fc36ad61bd'
+  durableTaskDataContributor: '0ad04412-c4d5-4796-b79c-f76d14c8d402'
 }
 
 resource serviceBus 'Microsoft.ServiceBus/namespaces@2022-10-01-preview' existing = {
@@ -49,6 +61,14 @@ resource search 'Microsoft.Search/searchServices@2023-11-01' existing = {
 
 resource openAi 'Microsoft.CognitiveServices/accounts@2024-10-01' existing = {
   name: openAiAccountName
+}
+
+resource scheduler 'Microsoft.DurableTask/schedulers@2025-11-01' existing = {
+  name: durableTaskSchedulerName
+
+  resource taskHub 'taskHubs' existing = {
+    name: durableTaskHubName
+  }
 }
 
 resource serviceBusDataSender 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
@@ -106,6 +126,17 @@ resource openAiUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: openAi
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.cognitiveServicesOpenAiUser)
+    principalId: principalId
+    principalType: principalType
+  }
+}
+
+// Scoped to the task hub, not the scheduler: a second hub on the same scheduler stays out of reach.
+resource durableTaskDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (useDurableTaskScheduler) {
+  name: guid(scheduler::taskHub.id, principalId, roles.durableTaskDataContributor)
+  scope: scheduler::taskHub
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.durableTaskDataContributor)
     principalId: principalId
     principalType: principalType
   }

@@ -182,7 +182,12 @@ def test_identity_based_connections_use_the_apps_identity(main: BicepFile) -> No
 
 
 def test_the_settings_reach_the_function_app(templates: dict[str, BicepFile], main: BicepFile) -> None:
-    assert main.modules["functionApp"].body["params"]["appSettings"] == "appSettings"
+    # appSettings as they are on the default backend; the Durable Task Scheduler's settings are added
+    # to them only when it is chosen (tests/infra/test_durable_backend.py).
+    assert main.modules["functionApp"].body["params"]["appSettings"] == "siteSettings"
+    assert main.vars["siteSettings"].value == (
+        "useDurableTaskScheduler ? union(appSettings, durableTaskSchedulerSettings) : appSettings"
+    )
     site_module = templates[main.modules["functionApp"].path]
     config = site_module.all_resources()["site::settings"]
     assert config.type == "Microsoft.Web/sites/config"

@@ -28,6 +28,7 @@ BUILT_IN_ROLES = {
     "Search Service Contributor": "7ca78c08-252a-4471-8644-bb5ff32d4ba0",
     "Cognitive Services OpenAI User": "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd",
     "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
+    "Durable Task Data Contributor": "0ad04412-c4d5-4796-b79c-f76d14c8d402",
 }
 _NAMES = {guid: name for name, guid in BUILT_IN_ROLES.items()}
 
@@ -47,8 +48,12 @@ APP_ROLES = {
     ("Search Index Data Reader", "Microsoft.Search/searchServices"),
     ("Monitoring Metrics Publisher", "Microsoft.Insights/components"),
 }
-# Granted only when a parameter asks for it.
-OPTIONAL_APP_ROLES = {("Azure Service Bus Data Owner", "Microsoft.ServiceBus/namespaces/queues")}
+# Granted only when a parameter asks for it: exact queue-length scaling, and the task hub when it
+# runs on the Durable Task Scheduler instead of the storage account.
+OPTIONAL_APP_ROLES = {
+    ("Azure Service Bus Data Owner", "Microsoft.ServiceBus/namespaces/queues"),
+    ("Durable Task Data Contributor", "Microsoft.DurableTask/schedulers/taskHubs"),
+}
 
 
 @dataclass(frozen=True)
