@@ -30,15 +30,15 @@ import traceback
 import uuid
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from .executor import OrchestratorHandle, execute
 from .history import EventType, event
 from .invoker import InvocationContext, call_function, decode_activity_input, encode_activity_output
 from .loader import FunctionSpec, LoadedApp
 from .queries import InstanceQuery, page_of_ids, selected_ids
-from .replay import EngineState, NonDeterminismError, UnsupportedActionError, plan_actions
+from .replay import EngineState
 from .status import read_status
 from .store import connect
 from .timeutil import install_parse_cache, iso_utc, now_utc, parse_iso, status_time
@@ -49,7 +49,6 @@ log = logging.getLogger("embedded_host.engine")
 
 TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
 _ACTIVE = ("Pending", "Running")
-_OUT_OF_PROC = "$OutOfProcData$:"
 _LEASE_S = 300.0
 
 
@@ -410,41 +409,32 @@ class DurableEngine:
             conn.executemany("DELETE FROM inbox WHERE id = ?", [(i,) for i in inbox_ids])
         if new_events[1]["EventType"] == EventType.EXECUTION_STARTED and inst.status == "Pending":
             inst.status = "Running"
-        state, error = self._replay(inst, new_events)
-        appended = list(new_events)
-        if state is not None:
-            custom = state.get("customStatus")
+        spec = self._orchestrators.get(inst.name)
+        if spec is None:
+            message = f"The orchestrator function '{inst.name}' does not exist in this app."
+            self._finish(inst, commit, "Failed", message, message,
+                         [*new_events, event(EventType.ORCHESTRATOR_COMPLETED, stamp)])
+            return
+        result = execute(_handle(spec), inst.state, name=inst.name, instance_id=inst.id, input_text=inst.input,
+                         old_parts=inst.parts, new_events=new_events, now=now)
+        if result.sdk_state is not None:
+            custom = result.custom_status
             inst.custom_status = json.dumps(custom) if custom is not None else None
-        outcome: tuple[str, Any, str | None] | None = None
-        plan = None
-        if state is None:
-            outcome = ("Failed", error, error)
-        else:
-            try:
-                self._retry_bookkeeping(inst, batch, appended, commit, now)
-                plan = plan_actions(inst.state, state.get("actions"))
-            except (NonDeterminismError, UnsupportedActionError) as exc:
-                outcome = ("Failed", str(exc), str(exc))
-            else:
-                if error is not None:
-                    message = f"Orchestrator function '{inst.name}' failed: {error}"
-                    outcome = ("Failed", message, message)
-        if outcome is None and plan is not None:
-            if plan.continue_as_new is not None:
-                self._continue_as_new(inst, plan.continue_as_new, appended, commit)
-                return
-            for task_id, name, raw_input in plan.activities:
-                appended.append(event(EventType.TASK_SCHEDULED, stamp, task_id, Name=name, Version="",
-                                      Input=raw_input))
-                self._add_work(inst, task_id, name, raw_input, commit)
-            for timer_id, fire_at in plan.timers:
-                appended.append(event(EventType.TIMER_CREATED, stamp, timer_id, FireAt=fire_at))
-                self._add_timer(inst, timer_id, fire_at, commit)
-            if state is not None and state.get("isDone"):
-                outcome = ("Completed", state.get("output"), None)
+        if result.continue_as_new is not None:
+            self._continue_as_new(inst, result.continue_as_new, new_events, commit)
+            return
+        appended = list(new_events)
+        if result.status != "Failed":  # a failed episode's actions are never carried out
+            for ev in result.scheduled:
+                appended.append(ev)
+                if ev["EventType"] == EventType.TASK_SCHEDULED:
+                    self._add_work(inst, ev["EventId"], ev["Name"], ev.get("Input"), commit)
+                else:
+                    self._add_timer(inst, ev["EventId"], ev["FireAt"], commit)
         appended.append(event(EventType.ORCHESTRATOR_COMPLETED, stamp))
-        if outcome is not None:
-            self._finish(inst, commit, outcome[0], outcome[1], outcome[2], appended)
+        if result.status is not None:
+            failure = result.output if result.status == "Failed" else None
+            self._finish(inst, commit, result.status, result.output, failure, appended)
             return
         self._append_history(inst, appended)
         conn.execute(
@@ -452,62 +442,6 @@ class DurableEngine:
             " WHERE instance_id = ?",
             (inst.status, inst.custom_status, status_time(now), json.dumps(inst.state.to_json()), inst.id),
         )
-
-    def _replay(self, inst: _Instance, new_events: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, str | None]:
-        """Call the app's orchestrator with the context JSON; returns (state, user error)."""
-        spec = self._orchestrators.get(inst.name)
-        if spec is None:
-            return None, f"The orchestrator function '{inst.name}' does not exist in this app."
-        history = ",".join(inst.parts + [json.dumps(ev) for ev in new_events])
-        context = (
-            '{"history":[' + history + '],"input":' + json.dumps(inst.input) + ',"instanceId":'
-            + json.dumps(inst.id) + ',"isReplaying":' + ("true" if inst.parts else "false")
-            + ',"parentInstanceId":null,"upperSchemaVersion":2,"upperSchemaVersionNew":2}'
-        )
-        try:
-            text = spec.func(**{spec.trigger_name: context})
-            return json.loads(text), None
-        except Exception as exc:
-            message = str(exc)
-            if _OUT_OF_PROC in message:
-                head, _, data = message.partition(_OUT_OF_PROC)
-                try:
-                    state = json.loads(data)
-                except ValueError:
-                    return None, head.strip()
-                return state, state.get("error") or head.strip()
-            return None, f"Orchestrator function '{inst.name}' failed: {type(exc).__name__}: {exc}"
-
-    def _retry_bookkeeping(self, inst: _Instance, batch: list[tuple[dict[str, Any], int | None]],
-                           appended: list[dict[str, Any]], commit: _Commit, now: Any) -> None:
-        """Do what DTFx's retry interceptor does for ``CallActivityWithRetry``.
-
-        TaskFailed, then a timer, then the next attempt; after the last attempt one more timer, then the failure.
-        """
-        st = inst.state
-        stamp = appended[0]["Timestamp"]
-        for ev, _ in batch:
-            etype = ev["EventType"]
-            if etype == EventType.TASK_COMPLETED:
-                st.retry_tasks.pop(ev.get("TaskScheduledId"), None)
-            elif etype == EventType.TASK_FAILED and ev.get("TaskScheduledId") in st.retry_tasks:
-                chain = st.retry_tasks.pop(ev["TaskScheduledId"])
-                timer_id = st.next_id
-                st.next_id += 1
-                fire_at = iso_utc(now + timedelta(milliseconds=chain.first_ms))
-                st.retry_timers[timer_id] = chain
-                appended.append(event(EventType.TIMER_CREATED, stamp, timer_id, FireAt=fire_at))
-                self._add_timer(inst, timer_id, fire_at, commit)
-            elif etype == EventType.TIMER_FIRED and ev.get("TimerId") in st.retry_timers:
-                chain = st.retry_timers.pop(ev["TimerId"])
-                if chain.attempt < chain.max_attempts:  # else the SDK now throws the last failure
-                    task_id = st.next_id
-                    st.next_id += 1
-                    chain.attempt += 1
-                    st.retry_tasks[task_id] = chain
-                    appended.append(event(EventType.TASK_SCHEDULED, stamp, task_id, Name=chain.name, Version="",
-                                          Input=chain.input))
-                    self._add_work(inst, task_id, chain.name, chain.input, commit)
 
     def _continue_as_new(self, inst: _Instance, action: dict[str, Any], appended: list[dict[str, Any]],
                          commit: _Commit) -> None:
@@ -649,6 +583,11 @@ class DurableEngine:
                      (self.owner, time.time() + _LEASE_S))
         return [tuple(r) for r in conn.execute(  # type: ignore[misc]
             "SELECT id, instance_id, execution_id, task_id, name, input FROM work_items ORDER BY id")]
+
+
+def _handle(spec: FunctionSpec) -> OrchestratorHandle:
+    """The orchestrator function as the replay core calls it: context JSON in, state JSON out."""
+    return lambda context: spec.func(**{spec.trigger_name: context})
 
 
 async def _call_activity(spec: FunctionSpec, value: Any, executor: ThreadPoolExecutor,

@@ -1,9 +1,10 @@
-"""A small history driver: runs an orchestrator the way the Durable extension does, in-process.
+"""Run an orchestrator in-process through the embedded host's replay core, activities called at once.
 
-Each episode hands the SDK the whole history as JSON (the same shape the extension sends),
-reads back the actions, runs new activities synchronously and records their outcomes as
-TaskCompleted/TaskFailed, fires timers at once, and repeats until the orchestrator is done.
-It supports what the pipeline uses (CallActivity and CreateTimer) and nothing more.
+Each episode goes through `embedded_host.executor.execute`, the same function the engine and
+`pipeline replay` use; this driver only supplies what the engine would get from the outside world:
+it runs each scheduled activity synchronously (its result or failure becomes the next episode's
+TaskCompleted/TaskFailed), fires each timer at once (moving its clock to the fire time), and repeats
+until the orchestrator is done.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from azure.durable_functions.models.history import HistoryEventType as E
+from embedded_host.executor import OrchestratorHandle, execute
+from embedded_host.history import EventType, event
+from embedded_host.replay import EngineState
 
 
 def extension_failure(name: str, exc: BaseException) -> dict[str, str]:
@@ -60,7 +63,7 @@ class Outcome:
 class ReplayDriver:
     def __init__(
         self,
-        handle: Callable[[str], str],
+        handle: OrchestratorHandle,
         activities: dict[str, Callable[[Any], Any]],
         *,
         instance_id: str = "test-instance",
@@ -74,92 +77,55 @@ class ReplayDriver:
         self.now = start
         self.episodes = 0
 
-    def _event(self, kind: E, event_id: int = -1, **fields: Any) -> dict[str, Any]:
-        return {"EventType": int(kind), "EventId": event_id, "IsPlayed": False, "Timestamp": _ts(self.now), **fields}
-
     def run(self, name: str, input_: Any, *, max_episodes: int = 100) -> Outcome:
-        history: list[dict[str, Any]] = []
-        self.input_json = json.dumps(input_)
+        input_text = json.dumps(input_)
+        state = EngineState()
+        parts: list[str] = []
+        outcome = Outcome(False, None, None, None, [])
         pending = [
-            self._event(E.ORCHESTRATOR_STARTED),
-            self._event(
-                E.EXECUTION_STARTED,
-                Name=name,
-                Version="",
-                Input=json.dumps(input_),
+            event(
+                EventType.EXECUTION_STARTED, _ts(self.now), Name=name, Version="", Input=input_text,
                 OrchestrationInstance={"InstanceId": self.instance_id, "ExecutionId": "e1"},
-            ),
+            )
         ]
-        outcome = Outcome(False, None, None, None, history)
-        scheduled = 0
         for _ in range(max_episodes):
             self.episodes += 1
-            for event in history:
-                event["IsPlayed"] = True
-            history.extend(pending)
-            pending = []
-            state = self._call(history)
-            outcome.custom_status = state.get("customStatus")
-            actions = [a for group in state.get("actions", []) for a in group]
-            for seq, action in enumerate(actions[scheduled:], start=scheduled):
-                pending_result = self._perform(action, seq, history, outcome)
-                pending.extend(pending_result)
-            scheduled = len(actions)
-            history.append(self._event(E.ORCHESTRATOR_COMPLETED))
-            if state.get("isDone"):
-                outcome.done, outcome.output = True, state.get("output")
-                history.append(
-                    self._event(E.EXECUTION_COMPLETED, OrchestrationStatus=1, Result=json.dumps(outcome.output))
-                )
+            new_events = [event(EventType.ORCHESTRATOR_STARTED, _ts(self.now)), *pending]
+            episode = execute(self.handle, state, name=name, instance_id=self.instance_id, input_text=input_text,
+                              old_parts=parts, new_events=new_events, now=self.now)
+            outcome.custom_status = episode.custom_status
+            pending = [self._perform(ev, outcome) for ev in episode.scheduled] if episode.status is None else []
+            appended = [*new_events, *episode.scheduled, event(EventType.ORCHESTRATOR_COMPLETED, _ts(self.now))]
+            for ev in appended:
+                ev["IsPlayed"] = True
+            outcome.history.extend(appended)
+            parts.extend(json.dumps(ev) for ev in appended)
+            if episode.status == "Completed":
+                outcome.done, outcome.output = True, episode.output
+                outcome.history.append(event(EventType.EXECUTION_COMPLETED, _ts(self.now), OrchestrationStatus=1,
+                                             Result=json.dumps(episode.output)))
                 return outcome
-            if state.get("error"):
-                outcome.error = state["error"]
+            if episode.status == "Failed":
+                outcome.error = str(episode.output)
                 return outcome
             if not pending:
                 raise AssertionError("orchestrator is waiting on nothing")
             self.now += timedelta(milliseconds=5)
-            pending.insert(0, self._event(E.ORCHESTRATOR_STARTED))
         raise AssertionError("orchestrator did not finish")
 
-    def _call(self, history: list[dict[str, Any]]) -> dict[str, Any]:
-        body = json.dumps(
-            {
-                "history": history,
-                "input": self.input_json,
-                "instanceId": self.instance_id,
-                "isReplaying": False,
-                "parentInstanceId": None,
-                "upperSchemaVersion": 2,
-                "upperSchemaVersionNew": 2,
-            }
-        )
-        try:
-            return json.loads(self.handle(body))
-        except Exception as exc:  # user code raised: the SDK appends its state after a marker
-            text = str(exc)
-            marker = "$OutOfProcData$:"
-            if marker not in text:
-                raise
-            state = json.loads(text.split(marker, 1)[1])
-            state.setdefault("error", text.split(marker, 1)[0])
-            return state
-
-    def _perform(self, action: dict[str, Any], seq: int, history: list, outcome: Outcome) -> list[dict[str, Any]]:
-        kind = action["actionType"]
-        if kind == 0:  # CallActivity
-            name, raw = action["functionName"], action.get("input")
-            history.append(self._event(E.TASK_SCHEDULED, seq, Name=name, Input=raw))
-            payload = json.loads(raw) if isinstance(raw, str) else raw
-            outcome.calls.append((name, payload))
-            try:
-                result = self.activities[name](payload)
-            except Exception as exc:
-                return [self._event(E.TASK_FAILED, TaskScheduledId=seq, **self.failure(name, exc))]
-            return [self._event(E.TASK_COMPLETED, TaskScheduledId=seq, Result=json.dumps(result))]
-        if kind == 5:  # CreateTimer
-            fire_at = action["fireAt"]
-            history.append(self._event(E.TIMER_CREATED, seq, FireAt=fire_at))
+    def _perform(self, scheduled: dict[str, Any], outcome: Outcome) -> dict[str, Any]:
+        """Carry out one scheduled event now; returns the event that reports its outcome."""
+        task_id = scheduled["EventId"]
+        if scheduled["EventType"] == EventType.TIMER_CREATED:
+            fire_at = scheduled["FireAt"]
             outcome.timers.append(datetime.fromisoformat(fire_at.replace("Z", "+00:00")))
             self.now = max(self.now, outcome.timers[-1])
-            return [self._event(E.TIMER_FIRED, TimerId=seq, FireAt=fire_at)]
-        raise AssertionError(f"action type {kind} is not supported by this driver")
+            return event(EventType.TIMER_FIRED, _ts(self.now), TimerId=task_id, FireAt=fire_at)
+        name, raw = scheduled["Name"], scheduled.get("Input")
+        payload = json.loads(raw) if isinstance(raw, str) else raw
+        outcome.calls.append((name, payload))
+        try:
+            result = self.activities[name](payload)
+        except Exception as exc:
+            return event(EventType.TASK_FAILED, _ts(self.now), TaskScheduledId=task_id, **self.failure(name, exc))
+        return event(EventType.TASK_COMPLETED, _ts(self.now), TaskScheduledId=task_id, Result=json.dumps(result))

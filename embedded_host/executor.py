@@ -1,0 +1,145 @@
+"""The replay core: one orchestrator episode, from (history so far, new events) to what history gains next.
+
+Everything that replays an orchestration goes through :func:`execute`: the engine for every live episode,
+the history checker behind ``pipeline replay``, and the tests' in-process driver. It calls the app's own
+orchestrator function (the Durable SDK) with the context JSON the extension sends, does the host's retry
+bookkeeping for ``CallActivityWithRetry``, checks the actions against what was already recorded
+(:func:`plan_actions`) and answers with the history events the episode schedules (``TaskScheduled``,
+``TimerCreated``, with their ids) and the outcome. It does no I/O: the caller decides whether those events
+become work items and timers (the engine), get compared with a recording (the checker), or run at once
+(the tests).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from .history import EventType, event
+from .replay import EngineState, NonDeterminismError, UnsupportedActionError, plan_actions
+from .timeutil import iso_utc
+
+__all__ = ["Episode", "OrchestratorHandle", "call_orchestrator", "execute"]
+
+# The orchestrator function as the worker calls it: context JSON in, the SDK's state JSON out.
+OrchestratorHandle = Callable[[str], str]
+
+_OUT_OF_PROC = "$OutOfProcData$:"
+
+
+@dataclass
+class Episode:
+    """What one episode produced."""
+
+    scheduled: list[dict[str, Any]] = field(default_factory=list)  # TaskScheduled / TimerCreated, in id order
+    status: str | None = None  # None (still running), "Completed" or "Failed"
+    output: Any = None  # the result when Completed, the failure message when Failed
+    custom_status: Any = None
+    continue_as_new: dict[str, Any] | None = None
+    diverged: NonDeterminismError | None = None  # set when the actions contradict the recorded ones
+    sdk_state: dict[str, Any] | None = None
+
+
+def call_orchestrator(handle: OrchestratorHandle, *, name: str, instance_id: str, input_text: str | None,
+                      history: str, replaying: bool = False) -> tuple[dict[str, Any] | None, str | None]:
+    """Run the SDK over ``history`` (the JSON text of the event list); returns (state, user error).
+
+    When user code raises, the SDK raises too, with its state JSON after a marker: that state still holds the
+    actions taken before the failure, which the host must carry out or compare like any other.
+    """
+    context = (
+        '{"history":' + history + ',"input":' + json.dumps(input_text) + ',"instanceId":'
+        + json.dumps(instance_id) + ',"isReplaying":' + ("true" if replaying else "false")
+        + ',"parentInstanceId":null,'
+        '"upperSchemaVersion":2,"upperSchemaVersionNew":2}'
+    )
+    try:
+        return json.loads(handle(context)), None
+    except Exception as exc:
+        message = str(exc)
+        if _OUT_OF_PROC in message:
+            head, _, data = message.partition(_OUT_OF_PROC)
+            try:
+                state = json.loads(data)
+            except ValueError:
+                return None, head.strip()
+            return state, state.get("error") or head.strip()
+        return None, f"Orchestrator function '{name}' failed: {type(exc).__name__}: {exc}"
+
+
+def execute(handle: OrchestratorHandle, state: EngineState, *, name: str, instance_id: str,
+            input_text: str | None, old_parts: list[str], new_events: list[dict[str, Any]],
+            now: datetime) -> Episode:
+    """Replay ``old_parts`` (events as JSON text) + ``new_events`` and say what the episode adds.
+
+    ``state`` is the host's id counter and record of actions taken; it is updated in place. ``now`` stamps
+    the scheduled events and places retry timers (the episode's ``OrchestratorStarted`` time).
+    """
+    history = "[" + ",".join(old_parts + [json.dumps(ev) for ev in new_events]) + "]"
+    sdk_state, error = call_orchestrator(handle, name=name, instance_id=instance_id, input_text=input_text,
+                                         history=history, replaying=bool(old_parts))
+    episode = Episode(sdk_state=sdk_state)
+    if sdk_state is None:
+        episode.status, episode.output = "Failed", error
+        return episode
+    episode.custom_status = sdk_state.get("customStatus")
+    stamp = iso_utc(now)
+    try:
+        episode.scheduled.extend(_retry_followups(state, new_events, stamp, now))
+        plan = plan_actions(state, sdk_state.get("actions"))
+    except NonDeterminismError as exc:
+        episode.diverged = exc
+        episode.status, episode.output = "Failed", str(exc)
+        return episode
+    except UnsupportedActionError as exc:
+        episode.status, episode.output = "Failed", str(exc)
+        return episode
+    if error is not None:
+        episode.status, episode.output = "Failed", f"Orchestrator function '{name}' failed: {error}"
+        return episode
+    if plan.continue_as_new is not None:
+        episode.continue_as_new = plan.continue_as_new
+        return episode
+    for task_id, activity, raw_input in plan.activities:
+        episode.scheduled.append(event(EventType.TASK_SCHEDULED, stamp, task_id, Name=activity, Version="",
+                                       Input=raw_input))
+    for timer_id, fire_at in plan.timers:
+        episode.scheduled.append(event(EventType.TIMER_CREATED, stamp, timer_id, FireAt=fire_at))
+    episode.scheduled.sort(key=lambda ev: ev["EventId"])
+    if sdk_state.get("isDone"):
+        episode.status, episode.output = "Completed", sdk_state.get("output")
+    return episode
+
+
+def _retry_followups(state: EngineState, new_events: list[dict[str, Any]], stamp: str,
+                     now: datetime) -> list[dict[str, Any]]:
+    """What DTFx's retry interceptor adds for ``CallActivityWithRetry``.
+
+    A failed attempt with attempts left: a timer; when it fires, the next attempt. After the last attempt
+    one more timer, then the SDK throws the failure (the event order the SDK expects).
+    """
+    added: list[dict[str, Any]] = []
+    for ev in new_events:
+        etype = ev["EventType"]
+        if etype == EventType.TASK_COMPLETED:
+            state.retry_tasks.pop(ev.get("TaskScheduledId"), None)
+        elif etype == EventType.TASK_FAILED and ev.get("TaskScheduledId") in state.retry_tasks:
+            chain = state.retry_tasks.pop(ev["TaskScheduledId"])
+            timer_id = state.next_id
+            state.next_id += 1
+            state.retry_timers[timer_id] = chain
+            fire_at = iso_utc(now + timedelta(milliseconds=chain.first_ms))
+            added.append(event(EventType.TIMER_CREATED, stamp, timer_id, FireAt=fire_at))
+        elif etype == EventType.TIMER_FIRED and ev.get("TimerId") in state.retry_timers:
+            chain = state.retry_timers.pop(ev["TimerId"])
+            if chain.attempt < chain.max_attempts:
+                task_id = state.next_id
+                state.next_id += 1
+                chain.attempt += 1
+                state.retry_tasks[task_id] = chain
+                added.append(event(EventType.TASK_SCHEDULED, stamp, task_id, Name=chain.name, Version="",
+                                   Input=chain.input))
+    return added
