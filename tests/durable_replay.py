@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from embedded_host.executor import OrchestratorHandle, execute
+from embedded_host.executor import OrchestratorHandle, call_orchestrator, execute
 from embedded_host.history import EventType, event
 from embedded_host.replay import EngineState
 
@@ -76,9 +76,10 @@ class ReplayDriver:
         self.instance_id = instance_id
         self.now = start
         self.episodes = 0
+        self.input_text: str | None = None
 
     def run(self, name: str, input_: Any, *, max_episodes: int = 100) -> Outcome:
-        input_text = json.dumps(input_)
+        input_text = self.input_text = json.dumps(input_)
         state = EngineState()
         parts: list[str] = []
         outcome = Outcome(False, None, None, None, [])
@@ -112,6 +113,14 @@ class ReplayDriver:
                 raise AssertionError("orchestrator is waiting on nothing")
             self.now += timedelta(milliseconds=5)
         raise AssertionError("orchestrator did not finish")
+
+    def replay(self, history: list[dict[str, Any]]) -> dict[str, Any]:
+        """The SDK's answer to a whole recorded history of the last run, as on a later replay."""
+        state, error = call_orchestrator(self.handle, name="", instance_id=self.instance_id,
+                                         input_text=self.input_text, history=json.dumps(history), replaying=True)
+        if state is None:
+            raise AssertionError(error)
+        return state
 
     def _perform(self, scheduled: dict[str, Any], outcome: Outcome) -> dict[str, Any]:
         """Carry out one scheduled event now; returns the event that reports its outcome."""

@@ -68,4 +68,4 @@ def replay(run: Run) -> dict[str, Any]:
     history = json.loads(json.dumps(run.outcome.history))
     for event in history:
         event["IsPlayed"] = True
-    return run.driver._call(history)
+    return run.driver.replay(history)
