@@ -99,6 +99,21 @@ def _parser() -> argparse.ArgumentParser:
 
     events = commands.add_parser("events", help="published events (events.jsonl)")
     events.add_argument("--follow", "-f", action="store_true")
+
+    replay = commands.add_parser(
+        "replay", help="replay recorded histories against the orchestrator code as it is now (non-zero on divergence)"
+    )
+    replay.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="status JSON files, folders, JSON lines")
+    replay.add_argument("--app", type=Path, default=None, help="a Durable Functions Python app folder")
+    replay.add_argument("--json", action="store_true", help="one JSON report (for CI)")
+
+    export = commands.add_parser(
+        "export", help="save histories (local state, or PIPELINE_EXPORT_URL) as status JSON for `pipeline replay`"
+    )
+    export.add_argument("directory", type=Path, metavar="DIR")
+    export.add_argument("--status", nargs="+", default=[], metavar="S", help="runtime statuses, e.g. Running Failed")
+    export.add_argument("--since", metavar="T", help="created at or after this ISO 8601 time")
+    export.add_argument("--top", type=int, metavar="N", help="at most N instances")
     return parser
 
 
@@ -146,6 +161,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         from cli.status_command import run_status
 
         return run_status(args.instance_id, as_json=args.json)
+    if args.command == "replay":
+        from cli.replay_command import run_replay
+
+        return run_replay(args.paths, app_dir=args.app, as_json=args.json)
+    if args.command == "export":
+        from cli.export_command import run_export
+
+        return run_export(args.directory, statuses=args.status, since=args.since, top=args.top)
     from cli.status_command import run_events
 
     return run_events(follow=args.follow)

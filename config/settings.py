@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts import RetryPolicy, StepName
@@ -101,6 +101,9 @@ class Settings(BaseSettings):
     pipeline_retry_generate_answer_first_interval_ms: int | None = None
     pipeline_retry_publish_result_max_attempts: int | None = None
     pipeline_retry_publish_result_first_interval_ms: int | None = None
+    # `pipeline export` from a deployed app: its base URL and the Durable extension's system key
+    pipeline_export_url: str | None = None
+    pipeline_export_key: SecretStr | None = None
 
     @field_validator("pipeline_data_dir")
     @classmethod

@@ -1,0 +1,144 @@
+"""Check a recorded history against the current orchestrator code: replays cleanly, diverges, or raises.
+
+Each recorded episode is run again through the replay core (:func:`executor.execute`), exactly as the engine
+ran it, and every event the code schedules is compared with the next one the history recorded: the kind
+(activity or timer), the task id, the activity name and, for timers, when it fires. That is stricter than the
+Durable Task Framework, which compares only kinds and names, because a timer that now fires at another time
+also means the code changed under a running instance. What the code schedules beyond the end of the
+recording is new work, not a divergence: an instance in flight would simply go on to do it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from typing import Any
+
+from .executor import OrchestratorHandle, execute
+from .history import EventType, event
+from .recorded import RecordedInstance
+from .replay import EngineState
+from .timeutil import install_parse_cache, parse_iso
+
+__all__ = ["FIX_ADVICE", "ReplayReport", "check_recording", "describe_event"]
+
+# Histories without OrchestratorStarted markers (Azure's status JSON) give each episode's clock to within the
+# few milliseconds an episode takes; a real change to a retry timer moves it by far more.
+FIRE_AT_TOLERANCE = timedelta(seconds=1)
+
+FIX_ADVICE = (
+    "instances in flight would fail (or misbehave) on their next replay: give the changed orchestrator a new "
+    "name or version and let the old one drain, or purge those instances before deploying"
+)
+
+
+@dataclass
+class ReplayReport:
+    """The verdict for one recorded instance."""
+
+    source: str
+    outcome: str  # "clean" | "diverged" | "raises" | "error"
+    instance_id: str | None = None
+    orchestrator: str | None = None
+    event_index: int | None = None  # the position in historyEvents where the replay parted
+    recorded: str | None = None
+    scheduled: str | None = None
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "clean"
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v not in (None, "")}
+
+    def line(self) -> str:
+        who = f"{self.source}: {self.instance_id or '?'}"
+        if self.outcome == "clean":
+            return f"{who}: replays cleanly" + (f" ({self.message})" if self.message else "")
+        if self.outcome == "diverged":
+            return (f"{who}: diverges at historyEvents[{self.event_index}]: the history recorded "
+                    f"{self.recorded}, the code {self.scheduled}")
+        if self.outcome == "raises":
+            where = f" at historyEvents[{self.event_index}]" if self.event_index is not None else ""
+            return f"{who}: raises{where}: {self.message}"
+        return f"{who}: error: {self.message}"
+
+
+def describe_event(ev: dict[str, Any] | None) -> str:
+    """A history event in a few words, for a report line."""
+    if ev is None:
+        return "nothing more"
+    if ev["EventType"] == EventType.TASK_SCHEDULED:
+        return f"activity {ev.get('Name')!r} (task {ev.get('EventId')})"
+    if ev["EventType"] == EventType.TIMER_CREATED:
+        return f"a timer firing at {ev.get('FireAt')} (task {ev.get('EventId')})"
+    return f"event type {ev['EventType']}"
+
+
+def _same(recorded: dict[str, Any], scheduled: dict[str, Any]) -> bool:
+    if recorded["EventType"] != scheduled["EventType"] or recorded.get("EventId") != scheduled.get("EventId"):
+        return False
+    if recorded["EventType"] == EventType.TASK_SCHEDULED:
+        return recorded.get("Name") == scheduled.get("Name")
+    try:
+        gap = abs(parse_iso(str(recorded.get("FireAt"))) - parse_iso(str(scheduled.get("FireAt"))))
+    except ValueError:
+        return recorded.get("FireAt") == scheduled.get("FireAt")
+    return gap <= FIRE_AT_TOLERANCE
+
+
+def check_recording(recording: RecordedInstance, handle: OrchestratorHandle, *, source: str) -> ReplayReport:
+    """Replay one recorded instance through ``handle`` (the orchestrator function) and report how it went."""
+    install_parse_cache()
+    report = ReplayReport(source, "clean", recording.instance_id, recording.name)
+    expected = recording.scheduled
+    cursor = 0
+    state = EngineState()
+    parts: list[str] = []
+    for episode in recording.episodes():
+        first_index = episode.inputs[0][0]
+        if episode.inputs[0][1]["EventType"] == EventType.EXECUTION_TERMINATED:
+            break
+        new_events = [event(EventType.ORCHESTRATOR_STARTED, episode.started.isoformat()),
+                      *(ev for _, ev in episode.inputs)]
+        result = execute(handle, state, name=recording.name, instance_id=recording.instance_id,
+                         input_text=recording.input_text, old_parts=parts, new_events=new_events,
+                         now=episode.started)
+        if result.diverged is not None:
+            return _parted(report, first_index, "one path", f"took another: {result.diverged}")
+        for produced in result.scheduled:
+            if cursor >= len(expected):
+                report.message = f"then schedules {describe_event(produced)}, beyond the recording"
+                return report
+            index, recorded = expected[cursor]
+            if not _same(recorded, produced):
+                return _parted(report, index, describe_event(recorded), f"scheduled {describe_event(produced)}")
+            cursor += 1
+        if result.status == "Completed" and cursor < len(expected):
+            index, recorded = expected[cursor]
+            return _parted(report, index, describe_event(recorded), "completed instead")
+        if result.status == "Failed":
+            ending = recording.ending
+            failed_too = ending is not None and ending[1].get("OrchestrationStatus") in ("Failed", 3, "3")
+            if result.sdk_state is None or not failed_too or cursor < len(expected):
+                report.outcome, report.event_index = "raises", first_index
+                report.message = str(result.output)
+                return report
+            return report
+        if result.status == "Completed":
+            return report
+        parts.extend(json.dumps(ev) for ev in new_events)
+        # the recorded events this episode matched join the history replayed next, as the host wrote them
+        parts.extend(json.dumps(ev) for _, ev in expected[cursor - len(result.scheduled):cursor])
+    if cursor < len(expected):
+        index, recorded = expected[cursor]
+        return _parted(report, index, describe_event(recorded), "never scheduled it")
+    return report
+
+
+def _parted(report: ReplayReport, index: int, recorded: str, scheduled: str) -> ReplayReport:
+    report.outcome, report.event_index = "diverged", index
+    report.recorded, report.scheduled = recorded, scheduled
+    return report

@@ -1,0 +1,259 @@
+"""Recorded histories: the Durable HTTP API's status JSON (``showHistory=true&showHistoryOutput=true``) read
+back into the event list the SDK replays, split into the episodes it was built in.
+
+Three shapes are read: the embedded host's status JSON (event types by name, no ``OrchestratorStarted``
+markers, results as JSON values), Azure's (the same, and ``TaskScheduled`` folded into each completion as
+``FunctionName``/``ScheduledTime``), and the SDK's own shape (event types as numbers, results as JSON text,
+as the extension hands it to the worker). Anything else is a :class:`RecordingError` with a message that
+says what is wrong with that one file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .history import EventType, event
+from .timeutil import parse_iso
+
+__all__ = ["Episode", "RecordedInstance", "RecordingError", "read_recording"]
+
+# Every DTFx event type, so a history from another version names what it used instead of "unknown".
+_DTFX_TYPES = {
+    "ExecutionStarted": 0, "ExecutionCompleted": 1, "ExecutionFailed": 2, "ExecutionTerminated": 3,
+    "TaskScheduled": 4, "TaskCompleted": 5, "TaskFailed": 6, "SubOrchestrationInstanceCreated": 7,
+    "SubOrchestrationInstanceCompleted": 8, "SubOrchestrationInstanceFailed": 9, "TimerCreated": 10,
+    "TimerFired": 11, "OrchestratorStarted": 12, "OrchestratorCompleted": 13, "EventSent": 14,
+    "EventRaised": 15, "ContinueAsNew": 16, "GenericEvent": 17, "HistoryState": 18, "ExecutionSuspended": 19,
+    "ExecutionResumed": 20,
+}
+_NAMES = {v: k for k, v in _DTFX_TYPES.items()}
+_REPLAYABLE = frozenset({0, 1, 2, 3, 4, 5, 6, 10, 11, 12, 13, 14, 15, 16, 17, 18})
+_SCHEDULING = frozenset({EventType.TASK_SCHEDULED, EventType.TIMER_CREATED})
+_ENDINGS = frozenset({EventType.EXECUTION_COMPLETED, EventType.EXECUTION_FAILED, EventType.EXECUTION_TERMINATED})
+_INPUTS = frozenset({EventType.EXECUTION_STARTED, EventType.TASK_COMPLETED, EventType.TASK_FAILED,
+                     EventType.TIMER_FIRED, EventType.EVENT_RAISED})
+_FRACTION = re.compile(r"\.\d{7,}")
+_TERMINAL = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
+
+
+class RecordingError(ValueError):
+    """The file is not a replayable history (and says why)."""
+
+
+@dataclass
+class Episode:
+    """One orchestrator episode as recorded: its start time and the events it delivered to the orchestrator."""
+
+    started: datetime
+    inputs: list[tuple[int, dict[str, Any]]]  # (index in historyEvents, event)
+
+
+@dataclass
+class RecordedInstance:
+    """One instance's history, in the SDK's event shape, with each event's index in the recording."""
+
+    instance_id: str
+    name: str
+    runtime_status: str | None
+    input_text: str | None
+    events: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+
+    @property
+    def scheduled(self) -> list[tuple[int, dict[str, Any]]]:
+        """What the orchestrator (and the host's retry handling) scheduled, in order."""
+        return [(i, ev) for i, ev in self.events if ev["EventType"] in _SCHEDULING]
+
+    @property
+    def ending(self) -> tuple[int, dict[str, Any]] | None:
+        last = self.events[-1] if self.events else None
+        return last if last is not None and last[1]["EventType"] in _ENDINGS else None
+
+    def episodes(self) -> list[Episode]:
+        """Episodes as the history records them, or one per delivered event when the markers were left out.
+
+        Without ``OrchestratorStarted`` markers an episode's clock is taken from the first event scheduled after
+        its input (both carry the episode's time), so timers placed from ``current_utc_datetime`` come out the
+        same as when the instance ran.
+        """
+        if any(ev["EventType"] == EventType.ORCHESTRATOR_STARTED for _, ev in self.events):
+            return self._marked_episodes()
+        episodes = []
+        for position, (index, ev) in enumerate(self.events):
+            if ev["EventType"] not in _INPUTS:
+                continue
+            clock = next((later["Timestamp"] for _, later in self.events[position + 1:]
+                          if later["EventType"] in _SCHEDULING or later["EventType"] in _ENDINGS),
+                         ev["Timestamp"])
+            episodes.append(Episode(_time(clock, index), [(index, ev)]))
+        return episodes
+
+    def _marked_episodes(self) -> list[Episode]:
+        episodes: list[Episode] = []
+        for index, ev in self.events:
+            if ev["EventType"] == EventType.ORCHESTRATOR_STARTED:
+                episodes.append(Episode(_time(ev["Timestamp"], index), []))
+            elif ev["EventType"] in _INPUTS and episodes:
+                episodes[-1].inputs.append((index, ev))
+        return [e for e in episodes if e.inputs]
+
+
+def read_recording(doc: Any) -> RecordedInstance:
+    """A status JSON document as a :class:`RecordedInstance`, or a :class:`RecordingError` saying why not."""
+    if not isinstance(doc, dict) or ("runtimeStatus" not in doc and "historyEvents" not in doc):
+        raise RecordingError("not a Durable instance status (expected an object with runtimeStatus and "
+                             "historyEvents)")
+    raw_events = doc.get("historyEvents")
+    if not isinstance(raw_events, list):
+        raise RecordingError("no historyEvents: save the status with showHistory=true&showHistoryOutput=true")
+    events = [(i, _normalise(i, raw, doc)) for i, raw in enumerate(raw_events)]
+    events = [(i, ev) for i, ev in events if ev is not None]
+    if not events or events[0][1]["EventType"] != EventType.EXECUTION_STARTED:
+        first = _NAMES.get(events[0][1]["EventType"], "?") if events else "nothing"
+        raise RecordingError(f"truncated history: it starts with {first}, not ExecutionStarted")
+    started = events[0][1]
+    name = str(doc.get("name") or started.get("Name") or "")
+    started["Name"] = name
+    instance_id = str(doc.get("instanceId") or "")
+    if "Input" not in started or started["Input"] is None:
+        started["Input"] = None if doc.get("input") is None else json.dumps(doc.get("input"))
+    status = doc.get("runtimeStatus")
+    recorded = RecordedInstance(instance_id, name, status, started["Input"], events)
+    if _has_folded_schedules(events):
+        recorded.events = _unfold_schedules(events)
+    _check_complete(recorded)
+    return recorded
+
+
+def _normalise(index: int, raw: Any, doc: dict[str, Any]) -> dict[str, Any] | None:
+    """One event in the SDK's shape (numeric type, JSON text for payloads), or None for one replay ignores."""
+    if not isinstance(raw, dict) or "EventType" not in raw:
+        raise RecordingError(f"historyEvents[{index}] is not a history event")
+    etype = raw["EventType"]
+    internal = isinstance(etype, int)
+    if not internal:
+        if etype not in _DTFX_TYPES:
+            raise RecordingError(
+                f"historyEvents[{index}] has event type {etype!r}, which this version of the Durable "
+                "extension and SDK does not know (recorded by a newer or older one?)"
+            )
+        etype = _DTFX_TYPES[etype]
+    if etype not in _REPLAYABLE:
+        raise RecordingError(
+            f"historyEvents[{index}] is {_NAMES.get(etype, etype)}, which pipeline replay does not support "
+            "(sub-orchestrations, suspend/resume)"
+        )
+    if etype in (EventType.ORCHESTRATOR_COMPLETED, 14, 17, 18):
+        return None  # no input to the orchestrator, nothing it scheduled
+    if internal:
+        ev = dict(raw)
+        ev.setdefault("EventId", -1)
+        ev["IsPlayed"] = True
+        if etype == EventType.EXECUTION_STARTED:
+            ev.setdefault("Version", "")  # the SDK requires it; older exports may lack it
+        return ev
+    fields: dict[str, Any] = {}
+    for key in ("Name", "TaskScheduledId", "TimerId", "FireAt", "Reason", "Details", "OrchestrationStatus",
+                "Version", "ScheduledTime", "FunctionName"):
+        if key in raw:
+            fields[key] = raw[key]
+    if "Name" not in fields and "FunctionName" in raw:
+        fields["Name"] = raw["FunctionName"]
+    if etype == EventType.EXECUTION_STARTED:
+        fields.setdefault("Version", "")
+        if "Input" in raw:
+            fields["Input"] = _as_text(raw["Input"])
+    if etype == EventType.TASK_COMPLETED:
+        if "Result" not in raw:
+            raise RecordingError(
+                f"historyEvents[{index}] (TaskCompleted) has no Result: save the status with "
+                "showHistoryOutput=true, the replay needs every activity's result"
+            )
+        fields["Result"] = _as_text(raw["Result"])
+    if etype == EventType.EVENT_RAISED:
+        fields["Input"] = _as_text(raw.get("Input"))
+    if etype in (EventType.EXECUTION_COMPLETED, EventType.EXECUTION_FAILED) and "Result" in raw:
+        fields["Result"] = _as_text(raw["Result"])
+    timestamp = raw.get("Timestamp")
+    if not isinstance(timestamp, str):
+        raise RecordingError(f"historyEvents[{index}] has no Timestamp")
+    return event(etype, timestamp, int(raw.get("EventId", -1)), **fields)
+
+
+def _as_text(value: Any) -> str | None:
+    """Status JSON shows payloads parsed; the SDK reads them as JSON text."""
+    return None if value is None else json.dumps(value)
+
+
+def _has_folded_schedules(events: list[tuple[int, dict[str, Any]]]) -> bool:
+    kinds = {ev["EventType"] for _, ev in events}
+    done = [ev for _, ev in events if ev["EventType"] in (EventType.TASK_COMPLETED, EventType.TASK_FAILED)]
+    return EventType.TASK_SCHEDULED not in kinds and any("TaskScheduledId" not in ev for ev in done)
+
+
+def _unfold_schedules(events: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
+    """Azure folds each ``TaskScheduled`` into its completion: put it back, ids in creation order.
+
+    Tasks and timers share one id counter, so ids follow the order of ``ScheduledTime`` and timer creation.
+    A task still running when the status was read has no completion yet, so it cannot be recovered.
+    """
+    created: list[tuple[str, int, dict[str, Any]]] = []  # (time, order, event scheduled)
+    for order, (_, ev) in enumerate(events):
+        if ev["EventType"] in (EventType.TASK_COMPLETED, EventType.TASK_FAILED):
+            when = str(ev.get("ScheduledTime") or ev["Timestamp"])
+            scheduled = event(EventType.TASK_SCHEDULED, when, -1, Name=ev.get("Name"), Version="", Input=None)
+            ev["_scheduled"] = scheduled
+            created.append((when, order, scheduled))
+        elif ev["EventType"] == EventType.TIMER_CREATED:
+            created.append((ev["Timestamp"], order, ev))
+    created.sort(key=lambda item: (item[0], item[1]))
+    timers_by_fire: dict[str, int] = {}
+    for task_id, (_, _, scheduled) in enumerate(created):
+        scheduled["EventId"] = task_id
+        if scheduled["EventType"] == EventType.TIMER_CREATED:
+            timers_by_fire.setdefault(str(scheduled.get("FireAt")), task_id)
+    out: list[tuple[int, dict[str, Any]]] = []
+    pending = sorted(((when, s) for when, _, s in created if s["EventType"] == EventType.TASK_SCHEDULED),
+                     key=lambda item: item[0])
+    for index, ev in events:
+        while pending and pending[0][0] <= ev["Timestamp"] and ev["EventType"] not in _SCHEDULING:
+            out.append((index, pending.pop(0)[1]))
+        scheduled = ev.pop("_scheduled", None)
+        if scheduled is not None:
+            ev["TaskScheduledId"] = scheduled["EventId"]
+        if ev["EventType"] == EventType.TIMER_FIRED and "TimerId" not in ev:
+            ev["TimerId"] = timers_by_fire.get(str(ev.get("FireAt")), -1)
+        out.append((index, ev))
+    return out
+
+
+def _check_complete(recorded: RecordedInstance) -> None:
+    """A cut-off history would replay as a divergence; say it is truncated instead."""
+    scheduled_ids = set()
+    for index, ev in recorded.events:
+        etype = ev["EventType"]
+        if etype in _SCHEDULING:
+            scheduled_ids.add(ev.get("EventId"))
+        elif etype in (EventType.TASK_COMPLETED, EventType.TASK_FAILED):
+            if ev.get("TaskScheduledId") not in scheduled_ids:
+                raise RecordingError(f"truncated or edited history: historyEvents[{index}] completes task "
+                                     f"{ev.get('TaskScheduledId')}, which no earlier event scheduled")
+        elif etype == EventType.TIMER_FIRED and ev.get("TimerId") not in scheduled_ids:
+            raise RecordingError(f"truncated or edited history: historyEvents[{index}] fires timer "
+                                 f"{ev.get('TimerId')}, which no earlier event created")
+    if recorded.runtime_status in _TERMINAL and recorded.ending is None:
+        last_index, last = recorded.events[-1]
+        raise RecordingError(
+            f"truncated history: the instance is {recorded.runtime_status} but its history ends at "
+            f"historyEvents[{last_index}] ({_NAMES.get(last['EventType'], '?')}), not at its completion"
+        )
+
+
+def _time(text: str, index: int) -> datetime:
+    try:
+        return parse_iso(_FRACTION.sub(lambda m: m.group(0)[:7], text))  # .NET writes 7 digits, Python reads 6
+    except ValueError:
+        raise RecordingError(f"historyEvents[{index}] has an unreadable Timestamp {text!r}") from None
