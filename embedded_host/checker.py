@@ -23,8 +23,9 @@ from .timeutil import install_parse_cache, parse_iso
 
 __all__ = ["FIX_ADVICE", "ReplayReport", "check_recording", "describe_event"]
 
-# Histories without OrchestratorStarted markers (Azure's status JSON) give each episode's clock to within the
-# few milliseconds an episode takes; a real change to a retry timer moves it by far more.
+# Azure's status JSON gives each episode's clock only to within the few milliseconds an episode takes (its
+# events are stamped when the episode commits); a real change to a retry timer moves it by far more. The
+# embedded host stamps an episode's events with its start, so its histories are compared exactly.
 FIRE_AT_TOLERANCE = timedelta(seconds=1)
 
 FIX_ADVICE = (
@@ -77,7 +78,7 @@ def describe_event(ev: dict[str, Any] | None) -> str:
     return f"event type {ev['EventType']}"
 
 
-def _same(recorded: dict[str, Any], scheduled: dict[str, Any]) -> bool:
+def _same(recorded: dict[str, Any], scheduled: dict[str, Any], tolerance: timedelta) -> bool:
     if recorded["EventType"] != scheduled["EventType"] or recorded.get("EventId") != scheduled.get("EventId"):
         return False
     if recorded["EventType"] == EventType.TASK_SCHEDULED:
@@ -86,7 +87,7 @@ def _same(recorded: dict[str, Any], scheduled: dict[str, Any]) -> bool:
         gap = abs(parse_iso(str(recorded.get("FireAt"))) - parse_iso(str(scheduled.get("FireAt"))))
     except ValueError:
         return recorded.get("FireAt") == scheduled.get("FireAt")
-    return gap <= FIRE_AT_TOLERANCE
+    return gap <= tolerance
 
 
 def check_recording(recording: RecordedInstance, handle: OrchestratorHandle, *, source: str) -> ReplayReport:
@@ -94,6 +95,7 @@ def check_recording(recording: RecordedInstance, handle: OrchestratorHandle, *, 
     install_parse_cache()
     report = ReplayReport(source, "clean", recording.instance_id, recording.name)
     expected = recording.scheduled
+    tolerance = timedelta(0) if recording.clock_exact else FIRE_AT_TOLERANCE
     cursor = 0
     state = EngineState()
     parts: list[str] = []
@@ -113,7 +115,7 @@ def check_recording(recording: RecordedInstance, handle: OrchestratorHandle, *, 
                 report.message = f"then schedules {describe_event(produced)}, beyond the recording"
                 return report
             index, recorded = expected[cursor]
-            if not _same(recorded, produced):
+            if not _same(recorded, produced, tolerance):
                 return _parted(report, index, describe_event(recorded), f"scheduled {describe_event(produced)}")
             cursor += 1
         if result.status == "Completed" and cursor < len(expected):

@@ -61,6 +61,8 @@ class RecordedInstance:
     runtime_status: str | None
     input_text: str | None
     events: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    # False for Azure's folded shape: its episode clocks are only known to within an episode's duration
+    clock_exact: bool = True
 
     @property
     def scheduled(self) -> list[tuple[int, dict[str, Any]]]:
@@ -124,6 +126,7 @@ def read_recording(doc: Any) -> RecordedInstance:
     recorded = RecordedInstance(instance_id, name, status, started["Input"], events)
     if _has_folded_schedules(events):
         recorded.events = _unfold_schedules(events)
+        recorded.clock_exact = False
     _check_complete(recorded)
     return recorded
 
