@@ -111,7 +111,10 @@ def _parser() -> argparse.ArgumentParser:
         "export", help="save histories (local state, or PIPELINE_EXPORT_URL) as status JSON for `pipeline replay`"
     )
     export.add_argument("directory", type=Path, metavar="DIR")
-    export.add_argument("--status", nargs="+", default=[], metavar="S", help="runtime statuses, e.g. Running Failed")
+    export.add_argument(
+        "--status", action="append", default=[], metavar="S",
+        help="runtime status to include (repeatable, or comma-separated: Running,Failed)",
+    )
     export.add_argument("--since", metavar="T", help="created at or after this ISO 8601 time")
     export.add_argument("--top", type=int, metavar="N", help="at most N instances")
     return parser
@@ -168,7 +171,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "export":
         from cli.export_command import run_export
 
-        return run_export(args.directory, statuses=args.status, since=args.since, top=args.top)
+        statuses = [s.strip() for value in args.status for s in value.split(",") if s.strip()]
+        return run_export(args.directory, statuses=statuses, since=args.since, top=args.top)
     from cli.status_command import run_events
 
     return run_events(follow=args.follow)
