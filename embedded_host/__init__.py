@@ -32,6 +32,10 @@ Public API (for the CLI)::
     list_dead_letters(state_path(data_dir), queue=None) -> list[DeadLetter]   # `pipeline dead-letters`
     read_status(state_path(data_dir), instance_id) -> dict | None              # `pipeline status`
 
+    # Checking recorded histories against the current orchestrator (`pipeline replay`), through the same
+    # replay core the engine runs every episode with (executor.execute):
+    report = checker.check_recording(recorded.read_recording(status_json), handle, source="file.json")
+
 Who may call it (``access``): requests must name an allowed Host (the bound address, localhost, loopback
 addresses, ``allowed_hosts``) or get 421; state-changing requests with a foreign ``Origin`` get 403; beyond
 loopback, function/admin routes and the Durable HTTP API need a key (``keys``), as on Azure.
