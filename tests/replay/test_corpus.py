@@ -33,3 +33,20 @@ def test_the_corpus_covers_every_recorded_scenario() -> None:
 def test_recorded_history_replays_cleanly(path: Path) -> None:
     report = check_recording(read_recording(json.loads(path.read_text())), HANDLE, source=path.name)
     assert report.ok, f"{report.line()}\n{FIX_ADVICE}"
+
+
+def test_an_instance_in_flight_replays_cleanly_and_new_work_is_not_a_divergence() -> None:
+    doc = json.loads((CORPUS / "retry.json").read_text())
+    kinds = [e["EventType"] for e in doc["historyEvents"]]
+    cut = kinds.index("TimerCreated") + 1  # exported while waiting out the retry timer
+    doc["historyEvents"], doc["runtimeStatus"] = doc["historyEvents"][:cut], "Running"
+    report = check_recording(read_recording(doc), HANDLE, source="in-flight")
+    assert report.ok, report.line()
+
+    def stops_after_embedding(context):  # type: ignore[no-untyped-def]
+        yield context.call_activity("embed_query", {})
+
+    from azure.durable_functions import Orchestrator
+
+    report = check_recording(read_recording(doc), Orchestrator.create(stops_after_embedding), source="in-flight")
+    assert report.outcome == "diverged" and report.scheduled == "completed instead"
