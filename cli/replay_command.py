@@ -75,6 +75,7 @@ def _read_file(path: Path) -> Iterator[tuple[str, Any]]:
 def _orchestrators(app_dir: Path) -> dict[str, Any]:
     from cli.environment import prepare_binding_settings
     from embedded_host.config import HostConfigError
+    from embedded_host.executor import handle_of
     from embedded_host.loader import load_app
 
     if not (app_dir / "function_app.py").is_file():
@@ -84,9 +85,7 @@ def _orchestrators(app_dir: Path) -> dict[str, Any]:
         app = load_app(app_dir)
     except HostConfigError as exc:
         raise CliError(str(exc)) from None
-    handles = {}
-    for spec in app.of_kind("orchestration"):
-        handles[spec.name] = (lambda s: lambda context: s.func(**{s.trigger_name: context}))(spec)
+    handles = {spec.name: handle_of(spec.func, spec.trigger_name) for spec in app.of_kind("orchestration")}
     if not handles:
         raise CliError(f"{app_dir}/function_app.py has no orchestrator function")
     return handles

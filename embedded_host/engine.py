@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from .executor import OrchestratorHandle, execute
+from .executor import execute, handle_of
 from .history import EventType, event
 from .invoker import InvocationContext, call_function, decode_activity_input, encode_activity_output
 from .loader import FunctionSpec, LoadedApp
@@ -415,8 +415,8 @@ class DurableEngine:
             self._finish(inst, commit, "Failed", message, message,
                          [*new_events, event(EventType.ORCHESTRATOR_COMPLETED, stamp)])
             return
-        result = execute(_handle(spec), inst.state, name=inst.name, instance_id=inst.id, input_text=inst.input,
-                         old_parts=inst.parts, new_events=new_events, now=now)
+        result = execute(handle_of(spec.func, spec.trigger_name), inst.state, name=inst.name, instance_id=inst.id,
+                         input_text=inst.input, old_parts=inst.parts, new_events=new_events, now=now)
         if result.sdk_state is not None:
             custom = result.custom_status
             inst.custom_status = json.dumps(custom) if custom is not None else None
@@ -583,11 +583,6 @@ class DurableEngine:
                      (self.owner, time.time() + _LEASE_S))
         return [tuple(r) for r in conn.execute(  # type: ignore[misc]
             "SELECT id, instance_id, execution_id, task_id, name, input FROM work_items ORDER BY id")]
-
-
-def _handle(spec: FunctionSpec) -> OrchestratorHandle:
-    """The orchestrator function as the replay core calls it: context JSON in, state JSON out."""
-    return lambda context: spec.func(**{spec.trigger_name: context})
 
 
 async def _call_activity(spec: FunctionSpec, value: Any, executor: ThreadPoolExecutor,

@@ -22,12 +22,17 @@ from .history import EventType, event
 from .replay import EngineState, NonDeterminismError, UnsupportedActionError, plan_actions
 from .timeutil import iso_utc
 
-__all__ = ["Episode", "OrchestratorHandle", "call_orchestrator", "execute"]
+__all__ = ["Episode", "OrchestratorHandle", "call_orchestrator", "execute", "handle_of"]
 
 # The orchestrator function as the worker calls it: context JSON in, the SDK's state JSON out.
 OrchestratorHandle = Callable[[str], str]
 
 _OUT_OF_PROC = "$OutOfProcData$:"
+
+
+def handle_of(func: Callable[..., str], trigger_name: str) -> OrchestratorHandle:
+    """An app's orchestrator function as the core calls it (the context goes to its trigger parameter)."""
+    return lambda context: func(**{trigger_name: context})
 
 
 @dataclass

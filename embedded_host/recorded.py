@@ -19,7 +19,7 @@ from typing import Any
 from .history import EventType, event
 from .timeutil import parse_iso
 
-__all__ = ["Episode", "RecordedInstance", "RecordingError", "read_recording"]
+__all__ = ["RecordedEpisode", "RecordedInstance", "RecordingError", "read_recording"]
 
 # Every DTFx event type, so a history from another version names what it used instead of "unknown".
 _DTFX_TYPES = {
@@ -45,7 +45,7 @@ class RecordingError(ValueError):
 
 
 @dataclass
-class Episode:
+class RecordedEpisode:
     """One orchestrator episode as recorded: its start time and the events it delivered to the orchestrator."""
 
     started: datetime
@@ -74,7 +74,7 @@ class RecordedInstance:
         last = self.events[-1] if self.events else None
         return last if last is not None and last[1]["EventType"] in _ENDINGS else None
 
-    def episodes(self) -> list[Episode]:
+    def episodes(self) -> list[RecordedEpisode]:
         """Episodes as the history records them, or one per delivered event when the markers were left out.
 
         Without ``OrchestratorStarted`` markers an episode's clock is taken from the first event scheduled after
@@ -90,14 +90,14 @@ class RecordedInstance:
             clock = next((later["Timestamp"] for _, later in self.events[position + 1:]
                           if later["EventType"] in _SCHEDULING or later["EventType"] in _ENDINGS),
                          ev["Timestamp"])
-            episodes.append(Episode(_time(clock, index), [(index, ev)]))
+            episodes.append(RecordedEpisode(_time(clock, index), [(index, ev)]))
         return episodes
 
-    def _marked_episodes(self) -> list[Episode]:
-        episodes: list[Episode] = []
+    def _marked_episodes(self) -> list[RecordedEpisode]:
+        episodes: list[RecordedEpisode] = []
         for index, ev in self.events:
             if ev["EventType"] == EventType.ORCHESTRATOR_STARTED:
-                episodes.append(Episode(_time(ev["Timestamp"], index), []))
+                episodes.append(RecordedEpisode(_time(ev["Timestamp"], index), []))
             elif ev["EventType"] in _INPUTS and episodes:
                 episodes[-1].inputs.append((index, ev))
         return [e for e in episodes if e.inputs]

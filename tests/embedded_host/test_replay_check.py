@@ -10,6 +10,7 @@ from typing import Any
 
 from embedded_host import EmbeddedHost
 from embedded_host.checker import check_recording
+from embedded_host.executor import handle_of
 from embedded_host.recorded import read_recording
 
 RUNS: list[tuple[str, dict[str, Any], str]] = [
@@ -28,7 +29,7 @@ def test_engine_histories_with_host_retries_replay_cleanly(run_host) -> None:
             assert status and status["runtimeStatus"] == expected
             full = host.engine.get_status(iid, show_history=True, show_history_output=True)
             spec = host.app.functions[name]
-            recorded.append((full, lambda context, s=spec: s.func(**{s.trigger_name: context})))
+            recorded.append((full, handle_of(spec.func, spec.trigger_name)))
         return recorded
 
     for status, handle in run_host(scenario):
