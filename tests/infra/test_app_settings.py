@@ -57,6 +57,8 @@ LOCAL_ONLY = {
     "PIPELINE_DATA_DIR",
     "PIPELINE_EVENT_WEBHOOKS",
     "PIPELINE_EVENT_RETRY_WINDOW_S",
+    "PIPELINE_EXPORT_KEY",  # `pipeline export` reads these on the machine that exports, not in the app
+    "PIPELINE_EXPORT_URL",
     "PIPELINE_LOCAL_EMBEDDER",
     "ServiceBusConnection",
 }
