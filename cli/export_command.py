@@ -3,8 +3,8 @@
 Locally it reads the state file under `PIPELINE_DATA_DIR` (no host needs to run). With `PIPELINE_EXPORT_URL`
 set it asks that app's Durable HTTP API instead (a deployed app, or a `pipeline serve` elsewhere), sending
 `PIPELINE_EXPORT_KEY` (the `durabletask_extension` system key) in a header, so the key never shows up in a
-URL, a message or a file. Filters go to the list API and are applied again here, because an older API (or
-this project's local host) may ignore them; pages follow `x-ms-continuation-token` while there is one.
+URL, a message or a file. Filters go to the list API and are applied again here, because an older extension
+may ignore them; pages follow `x-ms-continuation-token` while there is one.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import json
 import re
 import sys
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,6 @@ from cli.errors import CliError
 __all__ = ["run_export"]
 
 _DURABLE = "/runtime/webhooks/durabletask/instances"
-_STATUSES = ("Pending", "Running", "Completed", "Failed", "Terminated", "ContinuedAsNew", "Canceled", "Suspended")
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -40,8 +40,10 @@ def _since(text: str | None) -> str | None:
 
 
 def _local(statuses: Sequence[str], since: str | None, top: int | None) -> Iterator[dict[str, Any]]:
+    """Newest first, a page at a time, with the same filters the host's list API applies."""
     from embedded_host import state_path
-    from embedded_host.status import list_instances, read_status
+    from embedded_host.queries import MAX_PAGE_SIZE, InstanceQuery, decode_token, page_of_ids
+    from embedded_host.status import read_status
     from embedded_host.store import connect
 
     path = state_path(data_dir())
@@ -49,11 +51,20 @@ def _local(statuses: Sequence[str], since: str | None, top: int | None) -> Itera
         raise CliError(f"no local state in {data_dir()} (run `pipeline ask` or `pipeline serve` first, "
                        "or set PIPELINE_EXPORT_URL to export from a deployed app)")
     conn = connect(path)
+    query = InstanceQuery(statuses=tuple(statuses), created_from=since, top=min(top or MAX_PAGE_SIZE, MAX_PAGE_SIZE))
+    left = top
     try:
-        for instance_id in list_instances(conn, statuses=list(statuses), created_from=since, top=top):
-            status = read_status(conn, instance_id, show_history=True, show_history_output=True)
-            if status is not None:
-                yield status
+        while left is None or left > 0:
+            ids, token = page_of_ids(conn, query)
+            for instance_id in ids[:left]:
+                status = read_status(conn, instance_id, show_history=True, show_history_output=True)
+                if status is not None:
+                    yield status
+            if left is not None:
+                left -= len(ids)
+            if not token:
+                return
+            query = replace(query, after=decode_token(token))
     finally:
         conn.close()
 
@@ -109,9 +120,11 @@ def _get(http: Any, path: str, **kwargs: Any) -> Any:
 
 
 def run_export(directory: Path, *, statuses: Sequence[str], since: str | None, top: int | None) -> int:
-    unknown = [s for s in statuses if s not in _STATUSES]
+    from embedded_host.queries import RUNTIME_STATUSES
+
+    unknown = [s for s in statuses if s not in RUNTIME_STATUSES]
     if unknown:
-        raise CliError(f"unknown --status {', '.join(unknown)}: use {', '.join(_STATUSES)}", 2)
+        raise CliError(f"unknown --status {', '.join(unknown)}: use {', '.join(RUNTIME_STATUSES)}", 2)
     if top is not None and top < 1:
         raise CliError("--top must be at least 1", 2)
     cutoff = _since(since)

@@ -12,7 +12,7 @@ from typing import Any
 
 from .history import EventType, event_type_name
 
-__all__ = ["list_instances", "read_status"]
+__all__ = ["read_status"]
 
 
 def read_status(conn: sqlite3.Connection, instance_id: str, *, show_history: bool = False,
@@ -42,23 +42,6 @@ def read_status(conn: sqlite3.Connection, instance_id: str, *, show_history: boo
         ).fetchall()
         result["historyEvents"] = _public_history([json.loads(r[0]) for r in rows], show_history_output)
     return result
-
-
-def list_instances(conn: sqlite3.Connection, *, statuses: list[str] | None = None, created_from: str | None = None,
-                   top: int | None = None) -> list[str]:
-    """Instance ids, oldest first, filtered as the list API's ``runtimeStatus``/``createdTimeFrom``/``top``."""
-    sql, args = "SELECT instance_id FROM instances WHERE 1 = 1", []
-    if statuses:
-        sql += f" AND runtime_status IN ({', '.join('?' for _ in statuses)})"
-        args.extend(statuses)
-    if created_from:
-        sql += " AND created_time >= ?"
-        args.append(created_from)
-    sql += " ORDER BY created_time, instance_id"
-    if top:
-        sql += " LIMIT ?"
-        args.append(top)
-    return [row[0] for row in conn.execute(sql, args)]
 
 
 def _loads(text: str | None) -> Any:

@@ -38,20 +38,27 @@ def test_local_export_then_replay_against_another_app(
 
     data = tmp_path / "data"
 
-    async def runs() -> None:
+    async def runs() -> int:
         async with EmbeddedHost(BENCH_APP, data, consume_queues=False) as host:
             for i in range(3):
                 instance_id = await host.start_new("four_steps", i, instance_id=f"run-{i}")
                 assert (await host.wait_for_completion(instance_id, 30))["runtimeStatus"] == "Completed"
+            # the same through the host's Durable HTTP API (its list, then each instance with history)
+            settings_env.setenv("PIPELINE_EXPORT_URL", host.base_url)
+            get_settings.cache_clear()
+            code = await asyncio.to_thread(main, ["export", "--status", "Completed", str(tmp_path / "remote")])
+            settings_env.delenv("PIPELINE_EXPORT_URL")
+            return code
 
-    asyncio.run(runs())
+    assert asyncio.run(runs()) == 0
+    assert sorted(p.name for p in (tmp_path / "remote").iterdir()) == ["run-0.json", "run-1.json", "run-2.json"]
     settings_env.setenv("PIPELINE_DATA_DIR", str(data))
     get_settings.cache_clear()
     out = tmp_path / "histories"
 
     assert main(["export", "--status", "Completed", "--top", "2", "--since", "2000-01-01", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["run-0.json", "run-1.json"]
-    saved = json.loads((out / "run-0.json").read_text())
+    assert sorted(p.name for p in out.iterdir()) == ["run-1.json", "run-2.json"]  # the newest, as the list API
+    saved = json.loads((out / "run-1.json").read_text())
     assert [e["EventType"] for e in saved["historyEvents"]].count("TaskCompleted") == 4
     assert main(["export", "--status", "Running", str(tmp_path / "none")]) == 0
     assert not list((tmp_path / "none").iterdir())
