@@ -25,11 +25,12 @@ __all__ = [
     "chunk_document",
     "html_to_markdown",
     "kind_for",
+    "quotable_units",
     "split_sentences",
 ]
 
 # Part of every stored content hash: bump it and ingestion re-chunks files that did not change.
-CHUNKER_VERSION = "1"
+CHUNKER_VERSION = "2"
 
 DocumentKind = Literal["markdown", "text", "html"]
 _KINDS: dict[str, DocumentKind] = {
@@ -63,7 +64,9 @@ def kind_for(path: str | Path) -> DocumentKind | None:
 # --- sentences ---------------------------------------------------------------------------------
 
 _SENTENCE_END = re.compile(r"[.!?][\"')\]]*\s+")
-_ABBREVIATIONS = frozenset({"e.g", "i.e", "etc", "vs", "cf", "approx", "no", "fig", "mr", "dr", "ms", "st"})
+_ABBREVIATIONS = frozenset({"e.g", "i.e", "etc", "vs", "cf", "approx"})
+# Titles abbreviate only when capitalised: "Dr. Smith", but "took 10 ms. Then" ends a sentence.
+_TITLES = frozenset({"Mr", "Mrs", "Ms", "Dr", "St", "No", "Fig"})
 _LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d{1,3}[.)])\s+")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
@@ -79,8 +82,8 @@ def _split_prose(text: str) -> list[str]:
         # A sentence starts with a capital, digit, quote or code; "e.g. foo" does not end one.
         if not following or not (following.isupper() or following.isdigit() or following in "`\"'(["):
             continue
-        last_word = text[start : match.start()].rsplit(" ", 1)[-1].lower()
-        if last_word in _ABBREVIATIONS:
+        last_word = text[start : match.start()].rsplit(" ", 1)[-1]
+        if last_word.lower() in _ABBREVIATIONS or last_word in _TITLES:
             continue
         sentences.append(text[start : match.end()].strip())
         start = end
@@ -160,6 +163,32 @@ def split_sentences(text: str) -> list[str]:
         elif kind == "item":
             sentences.extend(_split_prose(_LIST_MARKER.sub("", block, count=1)))
     return sentences
+
+
+_TABLE_RULE = re.compile(r"^\|?[\s:|-]+\|?$")
+
+
+def quotable_units(text: str) -> list[str]:
+    """What an extractive answer may quote from a chunk, in order: its sentences and its table rows.
+
+    A table's data row is quoted as its cells joined by " | " (the header row, which only names the
+    columns, and the separator row are left out): "Student annual pass | $71.00 per year". Code
+    blocks are left out here; a chunk that is nothing but code is quoted whole by the answerer.
+    """
+    units: list[str] = []
+    for kind, block in _blocks(text):
+        if kind == "prose":
+            units.extend(_split_prose(block))
+        elif kind == "item":
+            units.extend(_split_prose(_LIST_MARKER.sub("", block, count=1)))
+        elif kind == "table":
+            rows = block.splitlines()
+            has_header = len(rows) > 1 and _TABLE_RULE.match(rows[1]) is not None
+            for row in rows[2:] if has_header else rows:
+                cells = [" ".join(cell.split()) for cell in row.strip().strip("|").split("|")]
+                if any(cells) and not _TABLE_RULE.match(row):
+                    units.append(" | ".join(cell for cell in cells if cell))
+    return units
 
 
 # --- Markdown sections ---------------------------------------------------------------------------

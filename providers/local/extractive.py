@@ -11,8 +11,9 @@ holds into the probability that the passages answer at all. Both were fitted, an
 threshold chosen, on development sets that include unanswerable near-topic questions
 (`python -m evaluation.calibrate` writes `answerer_weights.json`), not tuned by hand.
 
-A passage with no prose (a table, a code block) is quoted whole. The best sentences that do not
-repeat each other (1-4, about `max_chars` in all) are read passage by passage, best passage first.
+Table rows are candidates too, quoted as their cells; a passage that is nothing but code is quoted
+whole. The best sentences that do not repeat each other (1-4, about `max_chars` in all) are read
+passage by passage, best passage first.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from providers.local.answer_features import (
     sentence_features,
     uncovered_share,
 )
-from providers.local.chunking import split_sentences
+from providers.local.chunking import quotable_units
 from providers.local.hashing_embedder import tokenize
 from providers.local.sentence_vectors import SentenceVectors
 from providers.refusal import NO_ANSWER, refusal
@@ -50,9 +51,9 @@ WEIGHTS_FILE = Path(__file__).with_name("answerer_weights.json")
 
 _MIN_SENTENCE_CHARS = 12
 _MAX_SENTENCE_CHARS = 500
-_MAX_BLOCK_CHARS = 700  # a table or code block quoted whole
+_MAX_BLOCK_CHARS = 700  # a code block quoted whole
 _INLINE_CODE = re.compile(r"`[^`]*`")
-_CODE_LIKE = re.compile(r"[{}<>=;]|^[^\w\"'(`]")
+_CODE_LIKE = re.compile(r"[{}<>=]|^[^\w\"'(`$]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,9 +237,9 @@ def _candidates(passages: Sequence[Passage]) -> list[Sentence]:
     seen: set[str] = set()
     for rank, passage in enumerate(passages):
         context = frozenset(tokenize(passage.title))
-        sentences = split_sentences(passage.content)
+        sentences = quotable_units(passage.content)
         if not sentences:
-            # No prose at all (a table, a code block): the passage itself is the quote.
+            # Nothing but code: the block itself is the quote.
             block = passage.content.strip()
             sentences = [block] if block and len(block) <= _MAX_BLOCK_CHARS else []
         else:

@@ -79,3 +79,12 @@ def test_sentences_skip_code_and_tables_and_keep_abbreviations() -> None:
 def test_kind_for_extensions() -> None:
     assert kind_for("a.MD") == "markdown" and kind_for("b.htm") == "html" and kind_for("c.txt") == "text"
     assert kind_for("d.pdf") is None
+
+
+def test_a_unit_ends_a_sentence_and_a_title_does_not() -> None:
+    text = "A search takes about 10 ms. For larger corpora an index helps. Ask Dr. Smith about it."
+    assert split_sentences(text) == [
+        "A search takes about 10 ms.",
+        "For larger corpora an index helps.",
+        "Ask Dr. Smith about it.",
+    ]
