@@ -48,7 +48,9 @@ __all__ = ["TERMINAL_STATUSES", "DurableEngine", "InstanceExistsError", "Orchest
 log = logging.getLogger("embedded_host.engine")
 
 TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
-_ACTIVE = ("Pending", "Running")
+# Suspended instances stay loaded: their events are held in the inbox until a resume (or terminate) arrives.
+_LIVE = ("Pending", "Running", "Suspended")
+_CONTROL = frozenset({EventType.EXECUTION_TERMINATED, EventType.EXECUTION_SUSPENDED})
 _LEASE_S = 300.0
 
 
@@ -209,6 +211,14 @@ class DurableEngine:
         ev = event(EventType.EXECUTION_TERMINATED, iso_utc(now_utc()), Input=reason)
         return self._enqueue(instance_id, ev)
 
+    def suspend(self, instance_id: str, reason: str | None) -> int:
+        """Queue an ``ExecutionSuspended``; returns 202, 404 or 410 as the extension does."""
+        return self._enqueue(instance_id, event(EventType.EXECUTION_SUSPENDED, iso_utc(now_utc()), Reason=reason))
+
+    def resume(self, instance_id: str, reason: str | None) -> int:
+        """Queue an ``ExecutionResumed``; returns 202, 404 or 410 as the extension does."""
+        return self._enqueue(instance_id, event(EventType.EXECUTION_RESUMED, iso_utc(now_utc()), Reason=reason))
+
     def _enqueue(self, instance_id: str, ev: dict[str, Any]) -> int:
         inst = self._running.get(instance_id)
         if inst is None:
@@ -368,18 +378,23 @@ class DurableEngine:
                     future.set_result(instance_id)
 
     def _process(self, inst: _Instance, commit: _Commit) -> None:
-        """Run episodes until the instance has no new events (or finishes)."""
+        """Run episodes until the instance has no new events (or finishes, or is suspended)."""
         conn = self.conn
-        while inst.pending and inst.status in _ACTIVE:
+        while inst.pending and inst.status in _LIVE:
+            if inst.status == "Suspended" and not self._take_resume(inst):
+                break  # everything else stays held in the inbox until a resume
             first = inst.pending[0][0]
             if first["EventType"] == EventType.EXECUTION_TERMINATED:
                 inst.pending.popleft()
                 self._finish(inst, commit, "Terminated", first.get("Input"), None, [])
                 break
+            if first["EventType"] == EventType.EXECUTION_SUSPENDED:
+                self._suspend(inst, inst.pending.popleft())
+                continue
             batch: list[tuple[dict[str, Any], int | None]] = []
             for item in inst.pending:
                 ev = item[0]
-                if ev["EventType"] == EventType.EXECUTION_TERMINATED:
+                if ev["EventType"] in _CONTROL:
                     break
                 if inst.state.is_retry_event(ev):
                     if not batch:
@@ -389,7 +404,7 @@ class DurableEngine:
             for _ in batch:
                 inst.pending.popleft()
             self._episode(inst, batch, commit)
-        if inst.status not in _ACTIVE:
+        if inst.status not in _LIVE:
             return
         # Events that arrived straight from memory (activity results, timers) but were not replayed yet
         # must not live only in memory past this commit.
@@ -397,6 +412,44 @@ class DurableEngine:
             if inbox_id is None:
                 cur = conn.execute("INSERT INTO inbox (instance_id, event) VALUES (?, ?)", (inst.id, json.dumps(ev)))
                 inst.pending[index] = (ev, cur.lastrowid)
+
+    def _take_resume(self, inst: _Instance) -> bool:
+        """For a suspended instance: bring the first resume or terminate to the front of its new events.
+
+        The events held before it then follow the ``ExecutionResumed`` into the same episode, which is where
+        the orchestrator sees them (DTFx replays held events right after the resume). A second suspend that
+        arrived while suspended changes nothing and is dropped. False when there is nothing to wake for.
+        """
+        for index, (ev, inbox_id) in enumerate(inst.pending):
+            etype = ev["EventType"]
+            if etype == EventType.EXECUTION_SUSPENDED:
+                continue
+            if etype in (EventType.EXECUTION_RESUMED, EventType.EXECUTION_TERMINATED):
+                held = [item for item in list(inst.pending)[:index]
+                        if item[0]["EventType"] != EventType.EXECUTION_SUSPENDED]
+                dropped = [i for e, i in list(inst.pending)[:index]
+                           if e["EventType"] == EventType.EXECUTION_SUSPENDED and i is not None]
+                if dropped:
+                    self.conn.executemany("DELETE FROM inbox WHERE id = ?", [(i,) for i in dropped])
+                rest = list(inst.pending)[index + 1:]
+                inst.pending = deque([(ev, inbox_id), *held, *rest])
+                if etype == EventType.EXECUTION_RESUMED:
+                    inst.status = "Running"
+                return True
+        return False
+
+    def _suspend(self, inst: _Instance, item: tuple[dict[str, Any], int | None]) -> None:
+        """Record ``ExecutionSuspended`` in an episode of its own (the orchestrator has nothing new to see)."""
+        ev, inbox_id = item
+        if inbox_id is not None:
+            self.conn.execute("DELETE FROM inbox WHERE id = ?", (inbox_id,))
+        now = now_utc()
+        stamp = iso_utc(now)
+        self._append_history(inst, [event(EventType.ORCHESTRATOR_STARTED, stamp), ev,
+                                    event(EventType.ORCHESTRATOR_COMPLETED, stamp)])
+        inst.status = "Suspended"
+        self.conn.execute("UPDATE instances SET runtime_status = 'Suspended', last_updated_time = ?"
+                          " WHERE instance_id = ?", (status_time(now), inst.id))
 
     def _episode(self, inst: _Instance, batch: list[tuple[dict[str, Any], int | None]], commit: _Commit) -> None:
         self.episodes += 1
@@ -561,7 +614,7 @@ class DurableEngine:
         self._staged.clear()
         rows = conn.execute(
             "SELECT instance_id, name, execution_id, runtime_status, input, custom_status, engine_state"
-            " FROM instances WHERE runtime_status IN ('Pending', 'Running')"
+            " FROM instances WHERE runtime_status IN ('Pending', 'Running', 'Suspended')"
         ).fetchall()
         for instance_id, name, execution_id, status, input_text, custom, engine_state in rows:
             inst = _Instance(instance_id, name, execution_id, status, input_text,

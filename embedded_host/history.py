@@ -23,6 +23,8 @@ class EventType:
     ORCHESTRATOR_COMPLETED = 13
     EVENT_RAISED = 15
     CONTINUE_AS_NEW = 16
+    EXECUTION_SUSPENDED = 19
+    EXECUTION_RESUMED = 20
 
 
 _NAMES = {
@@ -39,6 +41,8 @@ _NAMES = {
     13: "OrchestratorCompleted",
     15: "EventRaised",
     16: "ContinueAsNew",
+    19: "ExecutionSuspended",
+    20: "ExecutionResumed",
 }
 
 

@@ -45,7 +45,7 @@ log = logging.getLogger("embedded_host.http")
 
 MAX_BODY_BYTES = 1024 * 1024
 CONTINUATION_HEADER = "x-ms-continuation-token"
-_RUNNING = ("Pending", "Running", "ContinuedAsNew")
+_RUNNING = ("Pending", "Running", "ContinuedAsNew", "Suspended")
 
 
 def _too_large(request: web.Request) -> web.Response:
@@ -68,12 +68,42 @@ def _input_text(body: bytes) -> str | None:
     return json.dumps(value)
 
 
-class _Durable:
-    """Handlers for the Durable RPC and webhook routes."""
+class _BadPayload(ValueError):
+    """A raise-event body the extension answers 400 for."""
 
-    def __init__(self, engine: DurableEngine, endpoints: Callable[[], Endpoints]) -> None:
+
+def _event_text(body: bytes, content_type: str, *, from_sdk: bool) -> str | None:
+    """A raise-event body as the ``EventRaised`` input (JSON text), as the extension reads it.
+
+    The extension takes ``application/json`` only, any JSON value, and an empty body as null. The Python SDK's
+    client posts ``json.dumps(data)`` as a JSON string (encoded twice): on its RPC route the inner text is
+    the value, so ``wait_for_external_event`` gets what was passed (Azure hands the string over as is, quotes
+    included). A string that is not JSON text inside is a plain string value.
+    """
+    if content_type.lower() != "application/json":
+        raise _BadPayload("Only application/json request content is supported")
+    if not body.strip():
+        return None
+    try:
+        value = json.loads(body)
+    except ValueError as exc:
+        raise _BadPayload("Invalid JSON content") from exc
+    if from_sdk and isinstance(value, str):
+        try:
+            json.loads(value)
+        except ValueError:
+            return json.dumps(value)
+        return value
+    return json.dumps(value)
+
+
+class _Durable:
+    """Handlers for the Durable RPC and webhook routes (``rpc``: the loopback routes the SDK's client calls)."""
+
+    def __init__(self, engine: DurableEngine, endpoints: Callable[[], Endpoints], *, rpc: bool = False) -> None:
         self.engine = engine
         self.endpoints = endpoints
+        self.rpc = rpc
 
     async def start(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
@@ -119,10 +149,23 @@ class _Durable:
         return _json(200, statuses, {CONTINUATION_HEADER: token})
 
     async def raise_event(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        code = self.engine.raise_event(request.match_info["instance_id"], request.match_info["event"],
-                                       _input_text(body))
-        return web.Response(status=code)
+        instance_id = request.match_info["instance_id"]
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _too_large(request)
+        status = self.engine.get_status(instance_id, show_input=False)
+        if status is None:  # the instance is looked up before the body, as in the extension
+            return web.Response(status=404)
+        if status["runtimeStatus"] in TERMINAL_STATUSES:
+            return web.Response(status=410)
+        try:
+            # aiohttp reports a default type when the header is missing; the extension sees none.
+            media = request.content_type if "Content-Type" in request.headers else ""
+            text = _event_text(body, media, from_sdk=self.rpc)
+        except _BadPayload as exc:
+            return _json(400, {"Message": str(exc)})
+        return web.Response(status=self.engine.raise_event(instance_id, request.match_info["event"], text))
 
     async def terminate(self, request: web.Request) -> web.Response:
         code = self.engine.terminate(request.match_info["instance_id"], request.query.get("reason"))
@@ -168,6 +211,14 @@ class _Durable:
         payload = self.endpoints().management_urls(new_id)
         return _json(202, payload, {"Location": payload["statusQueryGetUri"], "Retry-After": "1"})
 
+    async def suspend(self, request: web.Request) -> web.Response:
+        code = self.engine.suspend(request.match_info["instance_id"], request.query.get("reason"))
+        return web.Response(status=code)
+
+    async def resume(self, request: web.Request) -> web.Response:
+        code = self.engine.resume(request.match_info["instance_id"], request.query.get("reason"))
+        return web.Response(status=code)
+
     async def unsupported(self, request: web.Request) -> web.Response:
         return _problem(501, "Not Implemented", "The embedded host does not implement this Durable operation.")
 
@@ -186,8 +237,9 @@ class _Durable:
         app.router.add_post(root + "/instances/{instance_id}/restart", guard(self.restart))
         app.router.add_post(root + "/instances/{instance_id}/raiseEvent/{event}", guard(self.raise_event))
         app.router.add_post(root + "/instances/{instance_id}/terminate", guard(self.terminate))
-        for op in ("rewind", "suspend", "resume"):
-            app.router.add_post(root + "/instances/{instance_id}/" + op, guard(self.unsupported))
+        app.router.add_post(root + "/instances/{instance_id}/suspend", guard(self.suspend))
+        app.router.add_post(root + "/instances/{instance_id}/resume", guard(self.resume))
+        app.router.add_post(root + "/instances/{instance_id}/rewind", guard(self.unsupported))
 
 
 class _AppRoutes:
@@ -309,5 +361,5 @@ def build_web_app(
 def build_rpc_app(engine: DurableEngine, endpoints: Callable[[], Endpoints], policy: AccessPolicy) -> web.Application:
     """The loopback-only application the SDK's client calls (``rpcBaseUrl``): no key, as in the Functions host."""
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[access_middleware(policy)])
-    _Durable(engine, endpoints).add_routes(app, RPC_PATH.rstrip("/"), policy, "anonymous")
+    _Durable(engine, endpoints, rpc=True).add_routes(app, RPC_PATH.rstrip("/"), policy, "anonymous")
     return app

@@ -190,3 +190,38 @@ def drifting(context: df.DurableOrchestrationContext):
     yield context.call_activity(first, 1)
     yield context.wait_for_external_event("go")
     return "done"
+
+
+@app.orchestration_trigger(context_name="context")
+def collect_events(context: df.DurableOrchestrationContext):
+    """Waits for the events named in the input, one after another, after one activity: events raised before
+    their wait must be buffered."""
+    yield context.call_activity("add_one", 0)
+    values = []
+    for name in context.get_input()["names"]:
+        values.append((yield context.wait_for_external_event(name)))
+    return values
+
+
+@app.orchestration_trigger(context_name="context")
+def timer_then_event(context: df.DurableOrchestrationContext):
+    """A short timer, then an event: both may arrive while the instance is suspended."""
+    data = context.get_input() or {}
+    yield context.create_timer(context.current_utc_datetime + timedelta(milliseconds=int(data.get("ms", 200))))
+    value = yield context.wait_for_external_event("go")
+    step = yield context.call_activity("add_one", 1)
+    return {"event": value, "step": step}
+
+
+@app.route(route="suspend/{instance_id}", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def http_suspend(req: func.HttpRequest, client) -> func.HttpResponse:
+    await client.suspend(req.route_params["instance_id"], req.params.get("reason", "by test"))
+    return func.HttpResponse(status_code=202)
+
+
+@app.route(route="resume/{instance_id}", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def http_resume(req: func.HttpRequest, client) -> func.HttpResponse:
+    await client.resume(req.route_params["instance_id"], req.params.get("reason", "by test"))
+    return func.HttpResponse(status_code=202)
