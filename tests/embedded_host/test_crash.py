@@ -104,3 +104,52 @@ def test_sigterm_stops_cleanly_and_work_resumes(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
+
+
+def _wait_status(base: str, iid: str, wanted: str, timeout: float = 20) -> dict:
+    deadline = time.monotonic() + timeout
+    status = _status(base, iid)
+    while status["runtimeStatus"] != wanted and time.monotonic() < deadline:
+        time.sleep(0.05)
+        status = _status(base, iid)
+    assert status["runtimeStatus"] == wanted, status
+    return status
+
+
+def _post_raw(url: str) -> int:
+    req = urllib.request.Request(url, data=b"", method="POST")
+    with urllib.request.urlopen(req) as resp:
+        return resp.status
+
+
+@pytest.mark.e2e
+def test_kill_9_while_suspended_keeps_the_held_timer_and_event(tmp_path: Path) -> None:
+    data, markers = tmp_path / "data", tmp_path / "markers"
+    markers.mkdir()
+    root = "/runtime/webhooks/durabletask/instances/held"
+    proc, base = _spawn(data, markers)
+    try:
+        assert _post(f"{base}/api/start/timer_then_event?id=held", {"ms": 300}) == 202
+        _wait_status(base, "held", "Running")
+        assert _post_raw(f"{base}{root}/suspend?reason=crash") == 202
+        _wait_status(base, "held", "Suspended")
+        assert _post(f"{base}{root}/raiseEvent/go", {"kept": True}) == 202
+        time.sleep(0.6)  # the timer fires into the inbox, held there
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    proc, base = _spawn(data, markers)
+    try:
+        time.sleep(0.3)
+        status = _wait_status(base, "held", "Suspended")  # still suspended after the restart, nothing delivered
+        kinds = [e["EventType"] for e in status["historyEvents"]]
+        assert "TimerFired" not in kinds and "EventRaised" not in kinds
+        assert _post_raw(f"{base}{root}/resume?reason=back") == 202
+        status = _wait_status(base, "held", "Completed")
+        assert status["output"] == {"event": {"kept": True}, "step": 2}
+        kinds = [e["EventType"] for e in status["historyEvents"]]
+        for kind in ("ExecutionSuspended", "ExecutionResumed", "TimerFired", "EventRaised", "ExecutionCompleted"):
+            assert kinds.count(kind) == 1, kinds
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
