@@ -31,7 +31,7 @@ _DTFX_TYPES = {
     "ExecutionResumed": 20,
 }
 _NAMES = {v: k for k, v in _DTFX_TYPES.items()}
-_REPLAYABLE = frozenset({0, 1, 2, 3, 4, 5, 6, 10, 11, 12, 13, 14, 15, 16, 17, 18})
+_REPLAYABLE = frozenset({0, 1, 2, 3, 4, 5, 6, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20})
 _SCHEDULING = frozenset({EventType.TASK_SCHEDULED, EventType.TIMER_CREATED})
 _ENDINGS = frozenset({EventType.EXECUTION_COMPLETED, EventType.EXECUTION_FAILED, EventType.EXECUTION_TERMINATED})
 _INPUTS = frozenset({EventType.EXECUTION_STARTED, EventType.TASK_COMPLETED, EventType.TASK_FAILED,
@@ -147,10 +147,11 @@ def _normalise(index: int, raw: Any, doc: dict[str, Any]) -> dict[str, Any] | No
     if etype not in _REPLAYABLE:
         raise RecordingError(
             f"historyEvents[{index}] is {_NAMES.get(etype, etype)}, which pipeline replay does not support "
-            "(sub-orchestrations, suspend/resume)"
+            "(sub-orchestrations)"
         )
-    if etype in (EventType.ORCHESTRATOR_COMPLETED, 14, 17, 18):
-        return None  # no input to the orchestrator, nothing it scheduled
+    if etype in (EventType.ORCHESTRATOR_COMPLETED, 14, 17, 18, 19, 20):
+        # no input to the orchestrator, nothing it scheduled (the SDK skips suspend/resume markers too)
+        return None
     if internal:
         ev = dict(raw)
         ev.setdefault("EventId", -1)

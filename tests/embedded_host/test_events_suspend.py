@@ -165,3 +165,26 @@ def test_sdk_client_suspend_resume_and_terminate_while_suspended(run_host) -> No
         assert "EventRaised" not in _kinds(host.get_status("sus-3", show_history=True))
 
     run_host(scenario)
+
+
+def test_a_suspended_and_resumed_history_replays_cleanly(run_host) -> None:
+    from embedded_host.checker import check_recording
+    from embedded_host.executor import handle_of
+    from embedded_host.recorded import read_recording
+
+    async def scenario(host: EmbeddedHost) -> tuple[dict[str, Any], Any]:
+        await host.start_new("timer_then_event", {"ms": 100}, "sus-4")
+        await _until(host, "sus-4", "Running")
+        assert host.engine.suspend("sus-4", "check") == 202
+        await _until(host, "sus-4", "Suspended")
+        host.raise_event("sus-4", "go", [1])
+        await asyncio.sleep(0.2)
+        assert host.engine.resume("sus-4", "check") == 202
+        assert (await host.wait_for_completion("sus-4", 10))["runtimeStatus"] == "Completed"
+        spec = host.app.functions["timer_then_event"]
+        full = host.engine.get_status("sus-4", show_history=True, show_history_output=True)
+        return full, handle_of(spec.func, spec.trigger_name)
+
+    status, handle = run_host(scenario)
+    report = check_recording(read_recording(status), handle, source="suspended")
+    assert report.ok, report.line()
