@@ -101,7 +101,10 @@ def _measure(
     retrieved: Sequence[tuple[str, EvalQuestion, list[Passage]]], vectors: SentenceVectors | None
 ) -> list[_Example]:
     """The answerer's features for each question, as it measures them with (or without) a sentence model."""
-    probe = ExtractiveAnswerer(vectors)  # only its measurements are used, not its weights' decisions
+    # Only its measurements are used, so any weights do: neutral ones keep calibration free of the weights file.
+    zeros = np.zeros(len(SENTENCE_FEATURES)), np.zeros(len(QUESTION_FEATURES))
+    neutral = AnswererWeights(zeros[0], 0.0, zeros[1], 0.0, 0.5, 1.0, -1.0)
+    probe = ExtractiveAnswerer(vectors, weights=neutral)
     examples: list[_Example] = []
     for set_name, question, passages in retrieved:
         analysis = probe.analyse(question.question, passages)

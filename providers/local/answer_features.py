@@ -35,7 +35,7 @@ SENTENCE_FEATURES = (
     "lexical_context",  # ... in the sentence or its heading path
     "word_match",  # how well the question's words are matched by the sentence's and heading's (WordMatch)
     "intent",  # the sentence is the kind the question asks for
-    "rank",  # 1 / (1 + rank of its passage)
+    "rank",  # 1 / (1 + its passage's standing): fused rankings tie often, and a tie is no evidence
     "lead",  # first sentence of its passage
     "short",  # under 8 words: rarely a whole answer
 )
@@ -102,11 +102,12 @@ def intent_of(question: str) -> Intent:
 class Sentence:
     """A candidate quote and where it stands."""
 
-    passage: int  # rank of its passage, 0 = best
+    passage: int  # index of its passage in retrieval order
     position: int  # order within the passage
     text: str
     terms: frozenset[str]
     context: frozenset[str]  # terms of its passage's heading path
+    standing: int = 0  # passages scored strictly above its passage: tied passages stand equal
 
 
 # Words that carry a question's grammar, not its topic ("how are retries done?"): a sentence need not
@@ -208,7 +209,7 @@ def sentence_features(
             sum(idf[t] for t in with_context) / total,
             word_match[row],
             1.0 if intent.cue is not None and intent.cue.search(sentence.text) else 0.0,
-            1.0 / (1.0 + sentence.passage),
+            1.0 / (1.0 + sentence.standing),
             1.0 if sentence.position == 0 else 0.0,
             1.0 if len(words(sentence.text)) < 8 else 0.0,
         )

@@ -54,6 +54,7 @@ _MAX_SENTENCE_CHARS = 500
 _MAX_BLOCK_CHARS = 700  # a code block quoted whole
 _INLINE_CODE = re.compile(r"`[^`]*`")
 _CODE_LIKE = re.compile(r"[{}<>=]|^[^\w\"'(`$]")
+_TIE = 1e-9  # retrieval scores closer than this are a tie (reciprocal-rank fusion gives exact ties)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +238,7 @@ def _candidates(passages: Sequence[Passage]) -> list[Sentence]:
     seen: set[str] = set()
     for rank, passage in enumerate(passages):
         context = frozenset(tokenize(passage.title))
+        standing = sum(1 for other in passages if other.score > passage.score + _TIE)
         sentences = quotable_units(passage.content)
         if not sentences:
             # Nothing but code: the block itself is the quote.
@@ -248,7 +250,7 @@ def _candidates(passages: Sequence[Passage]) -> list[Sentence]:
             if not sentence or sentence in seen:
                 continue
             seen.add(sentence)
-            candidates.append(Sentence(rank, position, sentence, frozenset(tokenize(sentence)), context))
+            candidates.append(Sentence(rank, position, sentence, frozenset(tokenize(sentence)), context, standing))
     return candidates
 
 
