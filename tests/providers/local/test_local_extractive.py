@@ -10,8 +10,10 @@ import pytest
 from providers.base import Passage
 from providers.errors import ProviderError
 from providers.local.extractive import NO_ANSWER, ExtractiveAnswerer
+from providers.local.ingest import CORPUS_DIR, index_paths
 from providers.local.minilm_embedder import MiniLMEmbedder
 from providers.local.sentence_vectors import SentenceVectors
+from providers.local.sqlite_index import SqliteIndex
 
 
 @pytest.fixture(scope="module")
@@ -155,3 +157,34 @@ def test_a_sentence_under_a_matching_heading_beats_an_equal_one_elsewhere(answer
         for sentence, score in zip(analysis.sentences, analysis.scores, strict=True):
             totals[sentence.text] += score
     assert totals[on_topic.content] > totals[off_topic.content]
+
+
+# The README's own examples, answered as `pipeline ask` answers them (MiniLM index, top 3): each must
+# quote the fact a reader came for, not only a sentence from the right file.
+README_QUESTIONS = [
+    ("How does the pipeline retry a failed step?", ("durable timer", "backoff")),
+    ("What happens to an invalid queue message?", ("dead-letter",)),
+]
+
+
+@pytest.mark.parametrize(("question", "facts"), README_QUESTIONS)
+def test_readme_questions_are_answered_on_point(
+    tmp_path_factory: pytest.TempPathFactory, minilm: MiniLMEmbedder, question: str, facts: tuple[str, ...]
+) -> None:
+    with SqliteIndex(tmp_path_factory.mktemp("readme"), embedder=minilm) as index:
+        index_paths([CORPUS_DIR], index=index, embedder=minilm, base=CORPUS_DIR.parent)
+        passages = index.search(question, minilm.embed_array([question])[0], top_k=3)
+    answer = ExtractiveAnswerer(SentenceVectors(minilm)).answer(question, passages)
+    assert all(fact in answer.text for fact in facts), answer.text
+
+
+def test_passages_that_tie_in_retrieval_stand_level() -> None:
+    # Reciprocal-rank fusion gives exact ties; which of two tied passages comes first is not evidence.
+    level = [replace(p, score=0.5) for p in PASSAGES[:2]]
+    analysis = ExtractiveAnswerer().analyse("Is an invalid message retried?", level)
+    assert analysis is not None
+    assert {s.standing for s in analysis.sentences} == {0}
+    ranked = [replace(PASSAGES[0], score=0.6), replace(PASSAGES[1], score=0.5)]
+    analysis = ExtractiveAnswerer().analyse("Is an invalid message retried?", ranked)
+    assert analysis is not None
+    assert {s.passage: s.standing for s in analysis.sentences} == {0: 0, 1: 1}
