@@ -325,7 +325,10 @@ async def _listen(runner: web.AppRunner, host: str, port: int) -> int:
 
 
 async def _close_sdk_session() -> None:
-    """Close the SDK's shared aiohttp session, which is bound to this event loop."""
+    """Close the SDK's shared aiohttp session, which is bound to this event loop.
+
+    The SDK offers only the private ``_close_session``; tests/embedded_host/test_sdk_internals.py fails if it moves.
+    """
     module = sys.modules.get("azure.durable_functions.models.utils.http_utils")
     closer = getattr(module, "_close_session", None) if module else None
     if closer is not None:

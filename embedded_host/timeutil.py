@@ -69,7 +69,10 @@ def _caching(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def install_parse_cache() -> None:
-    """Memoise the SDK's history timestamp parsing (idempotent; a no-op if the SDK's layout differs)."""
+    """Memoise the SDK's history timestamp parsing (idempotent; a no-op if the SDK's layout differs).
+
+    There is no public hook for this; tests/embedded_host/test_sdk_internals.py fails if the SDK moves it.
+    """
     global _installed, _SDK_TZ
     if _installed:
         return

@@ -1,0 +1,35 @@
+"""The two places the embedded host reaches into the Durable SDK's internals, checked against the installed SDK.
+
+Neither has a public option: the SDK parses history timestamps through a module-level ``dt_parse``
+(the host memoises it, ~70 % of replay CPU) and keeps one aiohttp session per process with only a
+private ``_close_session`` (the host closes it when its event loop ends, or aiohttp warns about an
+unclosed session). Both hooks are no-ops when the internal is missing, so the app keeps running;
+these tests are what fails loudly when an SDK upgrade moves them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+
+from embedded_host import timeutil
+from embedded_host.host import _close_sdk_session
+
+
+def test_history_timestamps_are_parsed_through_a_module_level_dt_parse() -> None:
+    module = importlib.import_module("azure.durable_functions.models.history.HistoryEvent")
+    assert callable(getattr(module, "dt_parse", None)), "the SDK no longer parses history times via dt_parse"
+    timeutil.install_parse_cache()
+    assert hasattr(module.dt_parse, "__wrapped__"), "install_parse_cache did not take effect"
+    original = module.dt_parse.__wrapped__
+    text = "2026-11-27T10:00:00.123456Z"
+    assert module.dt_parse(text) == original(text)
+    assert module.dt_parse(text).tzinfo == original(text).tzinfo
+
+
+def test_the_sdk_http_session_has_a_close_coroutine() -> None:
+    module = importlib.import_module("azure.durable_functions.models.utils.http_utils")
+    closer = getattr(module, "_close_session", None)
+    assert closer is not None and inspect.iscoroutinefunction(closer), "the SDK's session closer moved"
+    asyncio.run(_close_sdk_session())  # with no session open it is a no-op, not an error
