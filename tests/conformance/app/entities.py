@@ -6,6 +6,7 @@ the end) from one applied twice (a gap in the sequence), across a kill -9 of the
 """
 
 import json
+import time
 
 import azure.durable_functions as df
 import azure.functions as func
@@ -20,7 +21,9 @@ COUNTER_WORKFLOW = "counter_workflow"
 def counter(context: df.DurableEntityContext) -> None:
     value = context.get_state(lambda: 0)
     operation = context.operation_name
-    if operation == "add":
+    if operation in ("add", "add_slowly"):
+        if operation == "add_slowly":
+            time.sleep(0.003)  # stands for an operation's real work; lets a kill -9 land mid-batch
         value += context.get_input()
         context.set_state(value)
         context.set_result(value)
@@ -38,11 +41,12 @@ def counter(context: df.DurableEntityContext) -> None:
 
 @bp.orchestration_trigger(context_name="context", orchestration=COUNTER_WORKFLOW)
 def counter_workflow(context: df.DurableOrchestrationContext):
-    """Input ``{"key", "signals", "calls"}``: signal ``add 1`` ``signals`` times, then call it ``calls`` times."""
+    """Input ``{"key", "signals", "calls", "slow"}``: signal ``add 1`` ``signals`` times (``add_slowly`` when
+    ``slow``), then call ``add 1`` ``calls`` times."""
     order = context.get_input()
     entity = df.EntityId(COUNTER, order["key"])
     for _ in range(order["signals"]):
-        context.signal_entity(entity, "add", 1)
+        context.signal_entity(entity, "add_slowly" if order.get("slow") else "add", 1)
     seen = []
     for _ in range(order["calls"]):
         seen.append((yield context.call_entity(entity, "add", 1)))
