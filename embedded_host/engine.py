@@ -478,6 +478,12 @@ class DurableEngine:
         if result.sdk_state is not None:
             custom = result.custom_status
             inst.custom_status = json.dumps(custom) if custom is not None else None
+        if result.status != "Failed" and (missing := self.entities.missing_target(result.scheduled)):
+            # The extension checks the entity function exists when the orchestrator sends to it, and fails it.
+            message = f"Orchestrator function '{inst.name}' failed: {missing}"
+            self._finish(inst, commit, "Failed", message, message,
+                         [*new_events, event(EventType.ORCHESTRATOR_COMPLETED, stamp)])
+            return
         if result.continue_as_new is not None:
             for ev in result.scheduled:  # entity messages of the last episode still go out, as in DTFx
                 self.entities.send(ev)

@@ -24,6 +24,7 @@ from typing import Any
 
 from .config import HostConfigError
 from .entity_protocol import batch_context, request_message, response_event, scheduler_id, split_scheduler_id
+from .history import EventType
 from .loader import FunctionSpec, LoadedApp
 from .timeutil import iso_utc, now_utc
 
@@ -104,6 +105,15 @@ class EntityHost:
             "No entity functions are currently registered!"
         return (f"The function '{name}' doesn't exist, is disabled, or is not an entity function. "
                 f"Additional info: {extra}")
+
+    def missing_target(self, scheduled: list[dict[str, Any]]) -> str | None:
+        """Why an episode's entity messages cannot be sent (an entity no function serves), or None."""
+        for ev in scheduled:
+            if ev["EventType"] == EventType.EVENT_SENT:
+                name, _key = split_scheduler_id(str(ev["InstanceId"]))
+                if not self.knows(name):
+                    return self.unknown_message(name)
+        return None
 
     # -- requests ----------------------------------------------------------------------------------------------
     def send(self, ev: dict[str, Any]) -> None:

@@ -157,6 +157,16 @@ def test_an_orchestrator_signals_and_calls_an_entity(tmp_path: Path) -> None:
     assert answers == calls  # every call answered once, by its request id
 
 
+def test_sending_to_an_entity_no_function_serves_fails_the_orchestration(tmp_path: Path) -> None:
+    async def scenario(host: EmbeddedHost) -> dict[str, Any] | None:
+        iid = await host.start_new("counter_workflow", {"entity": "Nope", "key": "k", "signals": 1, "calls": 0})
+        return await host.wait_for_completion(iid, 10)
+
+    status = _run(tmp_path, scenario)
+    assert status is not None and status["runtimeStatus"] == "Failed"
+    assert "The function 'nope' doesn't exist, is disabled, or is not an entity function" in status["output"]
+
+
 async def _http(session: aiohttp.ClientSession, method: str, url: str, **kwargs: Any) -> tuple[int, Any]:
     async with session.request(method, url, **kwargs) as response:
         text = await response.text()

@@ -41,10 +41,10 @@ def counter(context: df.DurableEntityContext) -> None:
 
 @bp.orchestration_trigger(context_name="context", orchestration=COUNTER_WORKFLOW)
 def counter_workflow(context: df.DurableOrchestrationContext):
-    """Input ``{"key", "signals", "calls", "slow"}``: signal ``add 1`` ``signals`` times (``add_slowly`` when
-    ``slow``), then call ``add 1`` ``calls`` times."""
+    """Input ``{"key", "signals", "calls", "slow", "entity"}``: signal ``add 1`` ``signals`` times
+    (``add_slowly`` when ``slow``), then call ``add 1`` ``calls`` times; ``entity`` names another entity."""
     order = context.get_input()
-    entity = df.EntityId(COUNTER, order["key"])
+    entity = df.EntityId(order.get("entity", COUNTER), order["key"])
     for _ in range(order["signals"]):
         context.signal_entity(entity, "add_slowly" if order.get("slow") else "add", 1)
     seen = []
