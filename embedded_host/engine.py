@@ -486,7 +486,8 @@ class DurableEngine:
             return
         if result.continue_as_new is not None:
             for ev in result.scheduled:  # entity messages of the last episode still go out, as in DTFx
-                self.entities.send(ev)
+                if ev["EventType"] == EventType.EVENT_SENT:
+                    self.entities.send(ev)
             self._continue_as_new(inst, result.continue_as_new, new_events, commit)
             return
         appended = list(new_events)

@@ -157,6 +157,21 @@ def test_an_orchestrator_signals_and_calls_an_entity(tmp_path: Path) -> None:
     assert answers == calls  # every call answered once, by its request id
 
 
+def test_signals_of_an_episode_that_continues_as_new_are_sent(tmp_path: Path) -> None:
+    async def scenario(host: EmbeddedHost) -> Any:
+        iid = await host.start_new("counter_rounds", {"key": "r", "rounds": 3})
+        status = await host.wait_for_completion(iid, 10)
+        assert status is not None and status["runtimeStatus"] == "Completed", status
+        assert host.engine is not None
+        for _ in range(100):
+            if host.engine.entities.read("Counter", "r") == "3":
+                break
+            await asyncio.sleep(0.02)
+        return host.engine.entities.read("Counter", "r")
+
+    assert _run(tmp_path, scenario) == "3"
+
+
 def test_sending_to_an_entity_no_function_serves_fails_the_orchestration(tmp_path: Path) -> None:
     async def scenario(host: EmbeddedHost) -> dict[str, Any] | None:
         iid = await host.start_new("counter_workflow", {"entity": "Nope", "key": "k", "signals": 1, "calls": 0})

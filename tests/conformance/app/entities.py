@@ -15,6 +15,7 @@ bp = df.Blueprint()
 
 COUNTER = "Counter"
 COUNTER_WORKFLOW = "counter_workflow"
+COUNTER_ROUNDS = "counter_rounds"
 
 
 @bp.entity_trigger(context_name="context", entity_name=COUNTER)
@@ -57,6 +58,17 @@ def counter_workflow(context: df.DurableOrchestrationContext):
         error = str(exc)
     final = yield context.call_entity(entity, "get")
     return {"seen": seen, "error": error, "final": final}
+
+
+@bp.orchestration_trigger(context_name="context", orchestration=COUNTER_ROUNDS)
+def counter_rounds(context: df.DurableOrchestrationContext):
+    """The monitor shape: input ``{"key", "rounds"}``; each round signals ``add 1`` and continues as new."""
+    order = context.get_input()
+    context.signal_entity(df.EntityId(COUNTER, order["key"]), "add", 1)
+    if order["rounds"] > 1:
+        context.continue_as_new({**order, "rounds": order["rounds"] - 1})
+        return None
+    return "done"
 
 
 @bp.route(route="counters/{key}", methods=["POST", "GET"])
