@@ -48,11 +48,10 @@ def split_scheduler_id(entity_id: str) -> tuple[str, str]:
     return name, key
 
 
-def request_message(operation: str, input_text: str | None, *, signal: bool, parent: str | None,
-                    request_id: str | None = None) -> dict[str, Any]:
+def request_message(operation: str, input_text: str | None, *, signal: bool, parent: str | None) -> dict[str, Any]:
     """A ``RequestMessage`` with the extension's property names; ``input_text`` is already the JSON text of
     the input as the extension stores it (absent when there is none, as its serializer omits defaults)."""
-    message: dict[str, Any] = {"op": operation, "id": request_id or str(uuid.uuid4())}
+    message: dict[str, Any] = {"op": operation, "id": str(uuid.uuid4())}
     if signal:
         message["signal"] = True
     if input_text is not None:
