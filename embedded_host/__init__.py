@@ -3,7 +3,8 @@
 It plays the Azure Functions host and the Durable extension for an unmodified ``function_app.py``: HTTP
 triggers (with route templates, ``/{routePrefix}/...``), Service Bus queue triggers and queue output bindings
 (on a local durable queue), orchestrators replayed through the app's own Durable SDK, activities on a bounded
-pool, and the Durable HTTP APIs the SDK's client calls. It imports nothing of the app's packages.
+pool, durable entities (``entities``), and the Durable HTTP APIs the SDK's client calls. It imports nothing of
+the app's packages.
 
 Public API (for the CLI)::
 
@@ -42,8 +43,8 @@ loopback, function/admin routes and the Durable HTTP API need a key (``keys``), 
 
 Status JSON is the extension's: ``name, instanceId, runtimeStatus, input, customStatus, output, createdTime,
 lastUpdatedTime`` (+ ``historyEvents``). Errors at startup (no ``function_app.py``, an unresolved ``%SETTING%``,
-bad host.json) raise :class:`HostConfigError` with a one-line message; a second host on the same data
-directory raises :class:`HostAlreadyRunningError`.
+bad host.json, an entity function the host cannot run) raise :class:`HostConfigError` with a one-line message;
+a second host on the same data directory raises :class:`HostAlreadyRunningError`.
 """
 
 from .config import HostConfigError

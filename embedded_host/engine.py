@@ -33,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from .entities import EntityHost, check_entities
 from .executor import execute, handle_of
 from .history import EventType, event
 from .invoker import InvocationContext, call_function, decode_activity_input, encode_activity_output
@@ -107,6 +108,7 @@ class DurableEngine:
     def __init__(self, app: LoadedApp, db_path: Path, *, owner: str | None = None,
                  activity_grace_s: float = 10.0) -> None:
         install_parse_cache()
+        entity_functions = check_entities(app)  # refuses at start-up, before the file is opened
         self.app = app
         self.db_path = Path(db_path)
         self.owner = owner or uuid.uuid4().hex
@@ -126,6 +128,7 @@ class DurableEngine:
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
+        self.entities = EntityHost(entity_functions, self.conn, self._wake.set)
         self.episodes = 0
         self.commits = 0
 
@@ -331,7 +334,8 @@ class DurableEngine:
                     self._dispatch(item)
 
     def _tick(self) -> None:
-        if not (self._staged or self._ready or (self._timers and self._timers[0][0] <= time.time())):
+        if not (self._staged or self._ready or self.entities.ready
+                or (self._timers and self._timers[0][0] <= time.time())):
             return
         commit = _Commit()
         conn = self.conn
@@ -363,6 +367,7 @@ class DurableEngine:
                     touched[instance_id] = inst
             for inst in touched.values():
                 self._process(inst, commit)
+            self.entities.run(self._enqueue)  # answers land in callers' inboxes, replayed next tick
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -473,7 +478,16 @@ class DurableEngine:
         if result.sdk_state is not None:
             custom = result.custom_status
             inst.custom_status = json.dumps(custom) if custom is not None else None
+        if result.status != "Failed" and (missing := self.entities.missing_target(result.scheduled)):
+            # The extension checks the entity function exists when the orchestrator sends to it, and fails it.
+            message = f"Orchestrator function '{inst.name}' failed: {missing}"
+            self._finish(inst, commit, "Failed", message, message,
+                         [*new_events, event(EventType.ORCHESTRATOR_COMPLETED, stamp)])
+            return
         if result.continue_as_new is not None:
+            for ev in result.scheduled:  # entity messages of the last episode still go out, as in DTFx
+                if ev["EventType"] == EventType.EVENT_SENT:
+                    self.entities.send(ev)
             self._continue_as_new(inst, result.continue_as_new, new_events, commit)
             return
         appended = list(new_events)
@@ -482,6 +496,8 @@ class DurableEngine:
                 appended.append(ev)
                 if ev["EventType"] == EventType.TASK_SCHEDULED:
                     self._add_work(inst, ev["EventId"], ev["Name"], ev.get("Input"), commit)
+                elif ev["EventType"] == EventType.EVENT_SENT:
+                    self.entities.send(ev)
                 else:
                     self._add_timer(inst, ev["EventId"], ev["FireAt"], commit)
         appended.append(event(EventType.ORCHESTRATOR_COMPLETED, stamp))
@@ -632,6 +648,7 @@ class DurableEngine:
         for row_id, instance_id, execution_id, timer_id, due, text in conn.execute(
                 "SELECT id, instance_id, execution_id, timer_id, fire_at, fire_at_text FROM timers"):
             heapq.heappush(self._timers, (due, row_id, instance_id, execution_id, timer_id, text))
+        self.entities.recover()
         conn.execute("UPDATE work_items SET lease_owner = ?, lease_expires = ?, attempts = attempts + 1",
                      (self.owner, time.time() + _LEASE_S))
         return [tuple(r) for r in conn.execute(  # type: ignore[misc]

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from .entity_protocol import event_sent
 from .history import EventType, event
-from .replay import EngineState, NonDeterminismError, UnsupportedActionError, plan_actions
+from .replay import SIGNAL_ENTITY, EngineState, NonDeterminismError, UnsupportedActionError, plan_actions
 from .timeutil import iso_utc
 
 __all__ = ["Episode", "OrchestratorHandle", "call_orchestrator", "execute", "handle_of"]
@@ -39,7 +40,7 @@ def handle_of(func: Callable[..., str], trigger_name: str) -> OrchestratorHandle
 class Episode:
     """What one episode produced."""
 
-    scheduled: list[dict[str, Any]] = field(default_factory=list)  # TaskScheduled / TimerCreated, in id order
+    scheduled: list[dict[str, Any]] = field(default_factory=list)  # TaskScheduled/TimerCreated/EventSent, by id
     status: str | None = None  # None (still running), "Completed" or "Failed"
     output: Any = None  # the result when Completed, the failure message when Failed
     custom_status: Any = None
@@ -105,6 +106,9 @@ def execute(handle: OrchestratorHandle, state: EngineState, *, name: str, instan
     if error is not None:
         episode.status, episode.output = "Failed", f"Orchestrator function '{name}' failed: {error}"
         return episode
+    for task_id, action in plan.entity_messages:
+        episode.scheduled.append(event_sent(task_id, action, instance_id=instance_id, stamp=stamp,
+                                            signal=action.get("actionType") == SIGNAL_ENTITY))
     if plan.continue_as_new is not None:
         episode.continue_as_new = plan.continue_as_new
         return episode

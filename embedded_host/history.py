@@ -21,6 +21,7 @@ class EventType:
     TIMER_FIRED = 11
     ORCHESTRATOR_STARTED = 12
     ORCHESTRATOR_COMPLETED = 13
+    EVENT_SENT = 14
     EVENT_RAISED = 15
     CONTINUE_AS_NEW = 16
     EXECUTION_SUSPENDED = 19
@@ -39,6 +40,7 @@ _NAMES = {
     11: "TimerFired",
     12: "OrchestratorStarted",
     13: "OrchestratorCompleted",
+    14: "EventSent",
     15: "EventRaised",
     16: "ContinueAsNew",
     19: "ExecutionSuspended",

@@ -30,6 +30,7 @@ from .access import (
 )
 from .bindings import RPC_PATH, WEBHOOK_PATH, Endpoints
 from .engine import TERMINAL_STATUSES, DurableEngine, InstanceExistsError, OrchestratorNotFoundError
+from .entity_api import add_entity_routes
 from .invoker import InvocationContext, call_function
 from .loader import FunctionSpec, LoadedApp
 from .queries import InstanceQuery, parse_time
@@ -240,6 +241,7 @@ class _Durable:
         app.router.add_post(root + "/instances/{instance_id}/suspend", guard(self.suspend))
         app.router.add_post(root + "/instances/{instance_id}/resume", guard(self.resume))
         app.router.add_post(root + "/instances/{instance_id}/rewind", guard(self.unsupported))
+        add_entity_routes(app, root, self.engine.entities, guard)
 
 
 class _AppRoutes:

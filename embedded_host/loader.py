@@ -37,7 +37,7 @@ class FunctionSpec:
     """One function of the app, as the host dispatches it."""
 
     name: str
-    kind: str  # "http" | "serviceBus" | "orchestration" | "activity" | "other"
+    kind: str  # "http" | "serviceBus" | "orchestration" | "activity" | "entity" | "other"
     func: Callable[..., Any]
     trigger_name: str
     is_async: bool
@@ -50,6 +50,7 @@ class FunctionSpec:
     client_binding: str | None = None
     outputs: list[OutputBinding] = field(default_factory=list)
     trigger_type: str = ""
+    entity_name: str | None = None  # an entity trigger's entity name (the function name unless set)
 
 
 @dataclass
@@ -134,6 +135,9 @@ def _classify(fn: Any, settings: Mapping[str, str]) -> FunctionSpec:
             spec.kind, spec.trigger_name, spec.trigger_type = "orchestration", bname, btype
         elif btype == "activityTrigger":
             spec.kind, spec.trigger_name, spec.trigger_type = "activity", bname, btype
+        elif btype == "entityTrigger":
+            spec.kind, spec.trigger_name, spec.trigger_type = "entity", bname, btype
+            spec.entity_name = str(binding.get("entityName") or name)
         elif btype == "durableClient":
             spec.client_binding = bname
         elif btype == "serviceBus" and direction in (1, "out", "OUT"):

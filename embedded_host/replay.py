@@ -36,6 +36,8 @@ CREATE_TIMER = 5
 WAIT_FOR_EXTERNAL_EVENT = 6
 WHEN_ANY = 11
 WHEN_ALL = 12
+CALL_ENTITY = 7
+SIGNAL_ENTITY = 9
 
 _ACTION_NAMES = {
     0: "CallActivity",
@@ -121,6 +123,7 @@ class ActionPlan:
     activities: list[tuple[int, str, str | None]] = field(default_factory=list)
     timers: list[tuple[int, str]] = field(default_factory=list)
     continue_as_new: dict[str, Any] | None = None
+    entity_messages: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # (id, action)
 
 
 def flatten_actions(actions: Any) -> list[dict[str, Any]]:
@@ -199,6 +202,10 @@ def plan_actions(state: EngineState, actions: Any) -> ActionPlan:
             pass  # waits draw no id: the SDK matches EventRaised by name
         elif atype == CONTINUE_AS_NEW:
             plan.continue_as_new = action
+        elif atype in (CALL_ENTITY, SIGNAL_ENTITY):
+            # Both draw an id, as DTFx's SendEvent does (the SDK bumps its counter for a signal too).
+            plan.entity_messages.append((state.next_id, action))
+            state.next_id += 1
         else:
             raise UnsupportedActionError(
                 f"{_describe(key)} is not supported by the embedded host "

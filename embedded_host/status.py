@@ -61,7 +61,8 @@ def _public_history(events: list[dict[str, Any]], with_output: bool) -> list[dic
         if etype in (EventType.ORCHESTRATOR_STARTED, EventType.ORCHESTRATOR_COMPLETED):
             continue
         item: dict[str, Any] = {"EventType": event_type_name(int(etype or 0)), "Timestamp": ev.get("Timestamp")}
-        for key in ("EventId", "Name", "TaskScheduledId", "TimerId", "FireAt", "Reason", "OrchestrationStatus"):
+        for key in ("EventId", "Name", "TaskScheduledId", "TimerId", "FireAt", "Reason", "OrchestrationStatus",
+                    "InstanceId"):
             if ev.get(key) not in (None, -1):
                 item[key] = ev[key]
         if etype == EventType.TASK_SCHEDULED:
@@ -69,7 +70,7 @@ def _public_history(events: list[dict[str, Any]], with_output: bool) -> list[dic
         if with_output:
             if "Result" in ev:
                 item["Result"] = _loads(ev.get("Result"))
-            if etype == EventType.EVENT_RAISED:
+            if etype in (EventType.EVENT_RAISED, EventType.EVENT_SENT):
                 item["Input"] = _loads(ev.get("Input"))
             if "Details" in ev:
                 item["Details"] = ev.get("Details")

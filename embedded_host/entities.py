@@ -1,0 +1,201 @@
+"""Durable entities: their state and request queues in the engine's SQLite file, and the runner of batches.
+
+An entity is a row in ``entities`` (its state as the JSON text the entity function answered; no row = does
+not exist) and a FIFO of requests in ``entity_requests``. Orchestrators enqueue requests through the engine
+(an ``EventSent`` of their episode), clients through the HTTP API. The engine's loop calls :meth:`run` inside
+its tick transaction: each entity with queued requests gets one batch, run through the app's entity function,
+and the new state, the removal of the batch's requests and the answers to calling orchestrations (their
+inbox rows) commit together with the rest of the tick. A kill -9 before that commit leaves the requests
+queued and the state as it was, so the batch runs again from the same state; after it, nothing repeats.
+
+Entities are serialized per id because only this loop runs them, one batch at a time. The entity function
+runs on the loop thread, like orchestrator episodes: the SDK's entity handler is synchronous, and running it
+inside the transaction is what makes the state change and the answers atomic.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+from .config import HostConfigError
+from .entity_protocol import batch_context, request_message, response_event, scheduler_id, split_scheduler_id
+from .history import EventType
+from .loader import FunctionSpec, LoadedApp
+from .timeutil import iso_utc, now_utc
+
+__all__ = ["ENTITY_SCHEMA", "EntityHost", "check_entities"]
+
+log = logging.getLogger("embedded_host.entities")
+
+ENTITY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entities (
+    entity_id TEXT PRIMARY KEY,
+    state TEXT,
+    last_modified_time TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS entity_requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    entity_id TEXT NOT NULL,
+    request TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entity_requests_by_entity ON entity_requests(entity_id, id);
+"""
+
+# Operations per entity function call; more wait for the next tick, so one busy entity cannot hold the loop.
+MAX_BATCH = 100
+
+# (instance id, event) → the engine queues the event for the instance (the HTTP status code is ignored)
+Deliver = Callable[[str, dict[str, Any]], object]
+
+
+def check_entities(app: LoadedApp) -> dict[str, FunctionSpec]:
+    """The app's entity functions by lowercased entity name; refuses what the host cannot run faithfully."""
+    entities: dict[str, FunctionSpec] = {}
+    for spec in app.of_kind("entity"):
+        name = (spec.entity_name or spec.name).lower()
+        user = getattr(spec.func, "entity_function", spec.func)
+        if spec.is_async or _is_coroutine_function(user):
+            raise HostConfigError(
+                f"entity function '{spec.name}' is async: the Durable Python SDK runs entity functions "
+                "synchronously (Entity.handle never awaits), so its operations would never run; make it a def"
+            )
+        if name in entities:
+            raise HostConfigError(
+                f"entity functions '{entities[name].name}' and '{spec.name}' both serve the entity '{name}' "
+                "(entity names are case-insensitive)"
+            )
+        entities[name] = spec
+    return entities
+
+
+def _is_coroutine_function(func: Any) -> bool:
+    return inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func)
+
+
+class EntityHost:
+    """The entity side of the engine: enqueue requests, run batches, read state. Used on the loop thread."""
+
+    def __init__(self, functions: dict[str, FunctionSpec], conn: sqlite3.Connection,
+                 wake: Callable[[], None]) -> None:
+        self._functions = functions  # from check_entities
+        self._conn = conn
+        self._wake = wake
+        conn.executescript(ENTITY_SCHEMA)
+        self.ready: set[str] = set()  # entity ids with queued requests
+        self.batches = 0
+
+    def recover(self) -> None:
+        """Rebuild the set of entities with work from the file (after a restart or a rolled-back tick)."""
+        self.ready = {row[0] for row in self._conn.execute("SELECT DISTINCT entity_id FROM entity_requests")}
+        if self.ready:
+            self._wake()
+
+    def knows(self, name: str) -> bool:
+        return name.lower() in self._functions
+
+    def unknown_message(self, name: str) -> str:
+        """The extension's words for an entity name no function serves."""
+        known = "', '".join(self._functions)
+        extra = f"The following are the known entity functions: '{known}'." if known else \
+            "No entity functions are currently registered!"
+        return (f"The function '{name}' doesn't exist, is disabled, or is not an entity function. "
+                f"Additional info: {extra}")
+
+    def missing_target(self, scheduled: list[dict[str, Any]]) -> str | None:
+        """Why an episode's entity messages cannot be sent (an entity no function serves), or None."""
+        for ev in scheduled:
+            if ev["EventType"] == EventType.EVENT_SENT:
+                name, _key = split_scheduler_id(str(ev["InstanceId"]))
+                if not self.knows(name):
+                    return self.unknown_message(name)
+        return None
+
+    # -- requests ----------------------------------------------------------------------------------------------
+    def send(self, ev: dict[str, Any]) -> None:
+        """Queue the request of an orchestrator's ``EventSent`` (inside the engine's tick transaction)."""
+        self._enqueue(str(ev["InstanceId"]), str(ev["Input"]))
+
+    def signal(self, name: str, key: str, operation: str, input_text: str | None) -> None:
+        """A client's signal (HTTP API); committed at once, as the extension acknowledges after queueing."""
+        message = request_message(operation, input_text, signal=True, parent=None)
+        self._enqueue(scheduler_id(name, key), json.dumps(message))
+        self._wake()
+
+    def _enqueue(self, entity_id: str, request_text: str) -> None:
+        self._conn.execute("INSERT INTO entity_requests (entity_id, request) VALUES (?, ?)",
+                           (entity_id, request_text))
+        self.ready.add(entity_id)
+
+    def read(self, name: str, key: str) -> str | None:
+        """The entity's state as JSON text, or None when it does not exist."""
+        row = self._conn.execute("SELECT state FROM entities WHERE entity_id = ?",
+                                 (scheduler_id(name, key),)).fetchone()
+        return None if row is None else row[0]
+
+    # -- batches -----------------------------------------------------------------------------------------------
+    def run(self, deliver: Deliver) -> None:
+        """Run one batch for every entity with queued requests (inside the engine's tick transaction)."""
+        ready, self.ready = self.ready, set()
+        for entity_id in sorted(ready):
+            rows = self._conn.execute(
+                "SELECT id, request FROM entity_requests WHERE entity_id = ? ORDER BY id LIMIT ?",
+                (entity_id, MAX_BATCH + 1),
+            ).fetchall()
+            if len(rows) > MAX_BATCH:
+                self.ready.add(entity_id)
+                rows = rows[:MAX_BATCH]
+            if rows:
+                self._run_batch(entity_id, [(row_id, json.loads(text)) for row_id, text in rows], deliver)
+        if self.ready:
+            self._wake()
+
+    def _run_batch(self, entity_id: str, rows: list[tuple[int, dict[str, Any]]], deliver: Deliver) -> None:
+        self.batches += 1
+        conn = self._conn
+        requests = [request for _, request in rows]
+        conn.executemany("DELETE FROM entity_requests WHERE id = ?", [(row_id,) for row_id, _ in rows])
+        row = conn.execute("SELECT state FROM entities WHERE entity_id = ?", (entity_id,)).fetchone()
+        exists, state = row is not None, None if row is None else row[0]
+        stamp = iso_utc(now_utc())
+        answer = self._call(entity_id, exists, state, requests)
+        if isinstance(answer, str):  # the function failed as a whole: the state stays, every caller hears why
+            log.warning("entity %s: a batch of %d operations failed: %s", entity_id, len(requests), answer)
+            outcome = [(json.dumps(answer), True)] * len(requests)
+        else:
+            outcome, exists_after, state_after = answer
+            if exists_after:
+                conn.execute(
+                    "INSERT INTO entities (entity_id, state, last_modified_time) VALUES (?, ?, ?)"
+                    " ON CONFLICT(entity_id) DO UPDATE SET state = excluded.state,"
+                    " last_modified_time = excluded.last_modified_time",
+                    (entity_id, state_after, stamp),
+                )
+            elif exists:  # destructed: the extension no longer reports the entity
+                conn.execute("DELETE FROM entities WHERE entity_id = ?", (entity_id,))
+        for request, (result, is_error) in zip(requests, outcome, strict=True):
+            if not request.get("signal") and request.get("parent"):
+                deliver(str(request["parent"]),
+                        response_event(str(request["id"]), result, is_error=is_error, stamp=stamp))
+
+    def _call(self, entity_id: str, exists: bool, state: str | None, requests: list[dict[str, Any]]
+              ) -> tuple[list[tuple[str | None, bool]], bool, str | None] | str:
+        """Call the entity function: (per-operation results, exists, state), or why the whole call failed."""
+        name, key = split_scheduler_id(entity_id)
+        spec = self._functions.get(name)
+        if spec is None:
+            return self.unknown_message(name)
+        try:
+            answer = spec.func(**{spec.trigger_name: batch_context(name, key, exists, state, requests)})
+            parsed = json.loads(answer)
+            results = parsed["results"]
+            if len(results) != len(requests):
+                raise ValueError(f"it answered {len(results)} results for {len(requests)} operations")
+        except Exception as exc:  # user errors inside an operation are results; this is the handler failing
+            return f"Entity function '{spec.name}' failed: {type(exc).__name__}: {exc}"
+        outcome = [(r.get("result"), bool(r.get("isError"))) for r in results]
+        return outcome, bool(parsed.get("entityExists")), parsed.get("entityState")
