@@ -1,4 +1,4 @@
-"""The one place that decides which implementation serves each role, from settings.
+"""Builds the provider of each role that the process's `ProviderPlan` names (see `providers.plan`).
 
 Azure services are used when their settings are present, otherwise the embedded default.
 Providers are built lazily on first use (never at import) and shared by the process's
@@ -17,6 +17,7 @@ from typing import TypeVar
 from config import Settings, get_settings
 from providers.base import AnswerGenerator, Embedder, EventPublisher, Retriever
 from providers.errors import ProviderError
+from providers.plan import ProviderPlan
 
 __all__ = [
     "describe_providers",
@@ -24,6 +25,7 @@ __all__ = [
     "get_generator",
     "get_publisher",
     "get_retriever",
+    "provider_plan",
     "reset",
     "shutdown",
 ]
@@ -52,47 +54,19 @@ def _built_once(build: Callable[[], T]) -> Callable[[], T]:
     return get
 
 
-def _uses_azure_openai_embeddings(s: Settings) -> bool:
-    return bool(s.azure_openai_endpoint and s.azure_openai_embedding_deployment)
+def provider_plan(settings: Settings | None = None) -> ProviderPlan:
+    """The backend of each role under these settings (this process's plan, resolved once, by default)."""
+    return ProviderPlan.from_settings(settings) if settings is not None else _plan()
 
 
-def _uses_openai_compatible_embeddings(s: Settings) -> bool:
-    return bool(s.openai_base_url and s.openai_embedding_model)
+@lru_cache(maxsize=1)
+def _plan() -> ProviderPlan:
+    return ProviderPlan.from_settings(get_settings())
 
 
 def describe_providers(settings: Settings | None = None) -> dict[str, str]:
     """Which provider serves each role under these settings (this process's settings by default)."""
-    return _describe(settings) if settings is not None else dict(_described())
-
-
-@lru_cache(maxsize=1)
-def _described() -> dict[str, str]:
-    """This process's description, computed once: activities label every span with it."""
-    return _describe(get_settings())
-
-
-def _describe(s: Settings) -> dict[str, str]:
-    if _uses_azure_openai_embeddings(s):
-        embedder = f"azure-openai:{s.azure_openai_embedding_deployment}"
-    elif _uses_openai_compatible_embeddings(s):
-        embedder = f"openai-compatible:{s.openai_embedding_model}"
-    else:
-        embedder = f"local:{s.pipeline_local_embedder}"
-    if s.azure_search_endpoint and s.azure_search_index:
-        retriever = f"azure-ai-search:{s.azure_search_index}"
-    else:
-        retriever = f"local-sqlite:{s.pipeline_data_dir / 'index'}"
-    if s.azure_openai_endpoint and s.azure_openai_chat_deployment:
-        generator = f"azure-openai:{s.azure_openai_chat_deployment}"
-    elif s.openai_base_url and s.openai_chat_model:
-        generator = f"openai-compatible:{s.openai_chat_model}"
-    else:
-        generator = "local:extractive"
-    if s.eventgrid_topic_endpoint:
-        publisher = f"event-grid:{s.eventgrid_topic_endpoint}"
-    else:
-        publisher = f"local:{s.pipeline_data_dir / 'events.jsonl'} + {len(s.event_webhooks)} webhook(s)"
-    return {"embeddings": embedder, "retrieval": retriever, "generation": generator, "events": publisher}
+    return provider_plan(settings).labels()
 
 
 def _with_faults(provider: T, role: str) -> T:
@@ -121,12 +95,12 @@ def _announce() -> None:
 @_built_once
 def _embedder() -> Embedder:
     """The configured embedder itself, without injected faults (the local index is built with it)."""
-    s = get_settings()
-    if _uses_azure_openai_embeddings(s) or _uses_openai_compatible_embeddings(s):
+    s, plan = get_settings(), _plan().embeddings
+    if plan.openai:
         from providers.azure.openai_embedder import OpenAIEmbedder
 
-        return OpenAIEmbedder.from_settings(s)
-    if s.pipeline_local_embedder == "hash":
+        return OpenAIEmbedder.from_settings(s, plan)
+    if plan.target == "hash":
         from providers.local.hashing_embedder import HashingEmbedder
 
         return HashingEmbedder()
@@ -145,7 +119,7 @@ def get_embedder() -> Embedder:
 def get_retriever() -> Retriever:
     _announce()
     s = get_settings()
-    if s.azure_search_endpoint and s.azure_search_index:
+    if _plan().retrieval.backend == "azure-ai-search":
         from providers.azure.search_retriever import AzureSearchRetriever
 
         return _with_faults(AzureSearchRetriever.from_settings(s), "retrieval")
@@ -166,11 +140,11 @@ def open_local_index(s: Settings) -> Retriever:
 @_built_once
 def get_generator() -> AnswerGenerator:
     _announce()
-    s = get_settings()
-    if (s.azure_openai_endpoint and s.azure_openai_chat_deployment) or (s.openai_base_url and s.openai_chat_model):
+    s, plan = get_settings(), _plan().generation
+    if plan.openai:
         from providers.azure.openai_chat import OpenAIChatGenerator
 
-        return _with_faults(OpenAIChatGenerator.from_settings(s), "generation")
+        return _with_faults(OpenAIChatGenerator.from_settings(s, plan), "generation")
     return _with_faults(local_answerer(s), "generation")
 
 
@@ -194,7 +168,7 @@ def local_answerer(s: Settings) -> AnswerGenerator:
 def get_publisher() -> EventPublisher:
     _announce()
     s = get_settings()
-    if s.eventgrid_topic_endpoint:
+    if _plan().events.backend == "event-grid":
         from providers.azure.eventgrid_publisher import EventGridPublisher
 
         return _with_faults(EventGridPublisher.from_settings(s), "events")
@@ -206,7 +180,7 @@ def get_publisher() -> EventPublisher:
 def reset() -> None:
     """Close and forget built providers and settings (tests, or after settings change in-process)."""
     global _announced
-    _described.cache_clear()
+    _plan.cache_clear()
     for cached in (get_embedder, _embedder, get_retriever, get_generator, get_publisher):
         if cached.cache_info().currsize:
             close = getattr(cached(), "close", None)

@@ -6,21 +6,13 @@ nothing and works without the Azure extras installed; clients are built on first
 """
 
 from providers.azure.eventgrid_publisher import EventGridPublisher
-from providers.azure.openai_chat import (
-    AzureOpenAIAnswerGenerator,
-    OpenAIChatGenerator,
-    OpenAICompatibleAnswerGenerator,
-)
-from providers.azure.openai_embedder import AzureOpenAIEmbedder, OpenAICompatibleEmbedder, OpenAIEmbedder
+from providers.azure.openai_chat import OpenAIChatGenerator
+from providers.azure.openai_embedder import OpenAIEmbedder
 from providers.azure.search_retriever import AzureSearchRetriever
 
 __all__ = [
-    "AzureOpenAIAnswerGenerator",
-    "AzureOpenAIEmbedder",
     "AzureSearchRetriever",
     "EventGridPublisher",
     "OpenAIChatGenerator",
-    "OpenAICompatibleAnswerGenerator",
-    "OpenAICompatibleEmbedder",
     "OpenAIEmbedder",
 ]

@@ -16,6 +16,9 @@ from providers.errors import ProviderError
 if TYPE_CHECKING:
     from azure.core.credentials import AzureKeyCredential, TokenCredential
 
+    from config.settings import Settings
+    from providers.plan import RolePlan
+
 __all__ = [
     "COGNITIVE_SERVICES_SCOPE",
     "Closing",
@@ -166,6 +169,23 @@ class OpenAIConnection:
         self.max_retries = max_retries
         self.timeout = timeout
         self._client: LazyClient[Any] = LazyClient(self._build)
+
+    @classmethod
+    def for_role(cls, settings: Settings, role: RolePlan, *, timeout: float) -> OpenAIConnection:
+        """Azure OpenAI when the plan chose it for `role` (key, or Entra ID), else the OpenAI-compatible server."""
+        if role.backend == "azure-openai":
+            return cls(
+                azure_endpoint=settings.azure_openai_endpoint,
+                api_version=settings.azure_openai_api_version,
+                credential=settings.azure_openai_api_key,
+                timeout=timeout,
+            )
+        if role.backend != "openai-compatible":
+            raise ProviderError.configuration(
+                f"no OpenAI endpoint for {role.label}: set AZURE_OPENAI_ENDPOINT and its deployment, "
+                "or OPENAI_BASE_URL and its model"
+            )
+        return cls(base_url=settings.openai_base_url, credential=settings.openai_api_key, timeout=timeout)
 
     @property
     def endpoint(self) -> str:
