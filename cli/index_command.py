@@ -18,8 +18,8 @@ from config import get_settings
 from providers.errors import ProviderError
 
 if TYPE_CHECKING:
+    from ingestion.ingest import IngestReport
     from providers.base import Embedder
-    from providers.local.ingest import IngestReport
 
 __all__ = ["run_index"]
 
@@ -52,7 +52,7 @@ def run_index(paths: list[str], *, recreate: bool) -> int:
 
 def _say_the_samples_are_gone(paths: list[str]) -> None:
     """`--recreate` empties the local index, the bundled sample corpus with it: say so, and how to get it back."""
-    from providers.local.ingest import CORPUS_DIR
+    from ingestion.sources import CORPUS_DIR
 
     if any(Path(p).resolve() == CORPUS_DIR for p in paths):
         return
@@ -64,7 +64,7 @@ def _say_the_samples_are_gone(paths: list[str]) -> None:
 
 
 def _index_local(paths: list[str], *, recreate: bool, embedder: Embedder) -> tuple[IngestReport, str]:
-    from providers.local.ingest import index_paths
+    from ingestion.ingest import index_paths
     from providers.local.sqlite_index import SqliteIndex
 
     settings = get_settings()
@@ -77,11 +77,10 @@ def _index_local(paths: list[str], *, recreate: bool, embedder: Embedder) -> tup
 
 
 def _index_azure(paths: list[str], *, recreate: bool, embedder: Embedder) -> tuple[IngestReport, str]:
-    from providers.azure.search_index import AzureSearchIndexer, index_paths_to_azure
+    from ingestion.ingest import index_paths
+    from providers.azure.search_index import AzureSearchIndexer
 
     with AzureSearchIndexer.from_settings(get_settings()) as indexer:
         with ProgressBar("indexing", stream=sys.stderr) as bar:
-            report = index_paths_to_azure(
-                paths, indexer=indexer, embedder=embedder, recreate=recreate, progress=bar.update
-            )
+            report = index_paths(paths, index=indexer, embedder=embedder, recreate=recreate, progress=bar.update)
         return report, f"Azure AI Search index '{indexer.index_name}'"

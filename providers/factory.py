@@ -128,7 +128,7 @@ def get_retriever() -> Retriever:
 
 def open_local_index(s: Settings) -> Retriever:
     """The local index for the configured embedder; built from the sample corpus on first use."""
-    from providers.local.ingest import ensure_sample_index
+    from providers.local.sample_index import ensure_sample_index
     from providers.local.sqlite_index import SqliteIndex
 
     embedder = _embedder()

@@ -1,10 +1,12 @@
 """The write side of Azure AI Search: create the index and upload chunks (`pipeline index` on Azure).
 
-The index has the fields `AzureSearchRetriever` reads (`id`, `content`, `title`, `source`,
-`content_vector`) plus `content_hash`, the hash of the file a chunk came from: before a file is
-re-embedded, one filtered query asks which hash the index holds for its source, so unchanged files
-cost a query and no embedding. A changed file's new chunks are uploaded first and its old chunk
-ids deleted after, so a reader never finds the file missing.
+`AzureSearchIndexer` is an `ingestion.ingest.IndexWriter`. The index has the fields
+`AzureSearchRetriever` reads (`id`, `content`, `title`, `source`, `content_vector`) plus
+`content_hash`, the hash of the file a chunk came from: before a file is re-embedded, one filtered
+query asks which hash the index holds for its source, so unchanged files cost a query and no
+embedding. A changed file's new chunks are uploaded first and its old chunk ids deleted after, so
+a reader never finds the file missing; a file whose upload partly failed is reported failed (and,
+because its old chunks are kept, is retried whole on the next run).
 
 Uploads go in batches; a document the service did not take (`IndexingResult.succeeded` false
 with 429/503, which Azure AI Search returns per document under load) is retried alone, with
@@ -17,9 +19,10 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ingestion.ingest import DocumentNotStored
+from ingestion.sources import chunk_id
 from providers.azure.credentials import Closing, Credential, LazyClient, key_or_token_credential
 from providers.azure.errors import translating
 from providers.azure.search_retriever import (
@@ -34,12 +37,13 @@ from providers.azure.search_retriever import (
 from providers.base import Embedder
 
 if TYPE_CHECKING:
+    import numpy as np
     from azure.search.documents import SearchClient
     from azure.search.documents.indexes import SearchIndexClient
     from azure.search.documents.indexes.models import SearchIndex
 
     from config.settings import Settings
-    from providers.local.ingest import IngestReport, Progress
+    from ingestion.chunking import Chunk
 
 __all__ = [
     "HASH_FIELD",
@@ -49,7 +53,6 @@ __all__ = [
     "AzureSearchIndexer",
     "UploadReport",
     "index_definition",
-    "index_paths_to_azure",
 ]
 
 HASH_FIELD = "content_hash"
@@ -168,6 +171,8 @@ class AzureSearchIndexer(Closing):
             **dict(client_options or {}),
         }
         self._sleep = sleep
+        self._recreated = False
+        self._held: dict[str, set[str]] = {}  # source -> chunk ids the index held when its hash was asked
         self._index_client: LazyClient[SearchIndexClient] = LazyClient(self._build_index_client)
         self._search_client: LazyClient[SearchClient] = LazyClient(self._build_search_client)
 
@@ -194,6 +199,51 @@ class AzureSearchIndexer(Closing):
                 self._index_name, dimensions=dimensions, semantic_configuration=self._semantic_configuration
             )
             client.create_or_update_index(definition)
+
+    # --- ingestion's `IndexWriter` -----------------------------------------------------------------
+
+    def begin(self, embedder: Embedder, *, recreate: bool) -> None:
+        self.ensure_index(embedder.dimensions, recreate=recreate)
+        self._recreated = recreate
+        self._held.clear()
+
+    def known_hash(self, source: str) -> str | None:
+        existing = {} if self._recreated else self.source_hashes(source)
+        self._held[source] = set(existing)
+        hashes = set(existing.values())
+        return hashes.pop() if len(hashes) == 1 else None
+
+    def replace_document(
+        self, source: str, *, title: str, content_hash: str, chunks: Sequence[Chunk], vectors: np.ndarray
+    ) -> list[str]:
+        docs = [
+            {
+                ID_FIELD: chunk_id(source, content_hash, chunk.ordinal),
+                TITLE_FIELD: chunk.title,
+                CONTENT_FIELD: chunk.content,
+                SOURCE_FIELD: source,
+                HASH_FIELD: content_hash,
+                VECTOR_FIELD: [float(v) for v in vectors[row]],
+            }
+            for row, chunk in enumerate(chunks)
+        ]
+        uploaded = self.upload(docs)
+        if uploaded.failed:
+            first = next(iter(uploaded.failed.items()))
+            raise DocumentNotStored(f"{len(uploaded.failed)} chunk(s) not stored, e.g. {first[0]}: {first[1]}")
+        ids = [doc[ID_FIELD] for doc in docs]
+        stale = self._held.pop(source, set()) - set(ids)
+        if stale:
+            self.delete(sorted(stale))
+        return ids
+
+    def delete_document(self, source: str) -> bool:
+        held = self.source_hashes(source)
+        self.delete(sorted(held))
+        return bool(held)
+
+    def finish(self, *, changed: bool) -> None:
+        self._held.clear()
 
     # --- documents -------------------------------------------------------------------------------
 
@@ -276,74 +326,3 @@ class AzureSearchIndexer(Closing):
         self._index_client.close()
         self._search_client.close()
 
-
-def index_paths_to_azure(
-    paths: Iterable[str | Path],
-    *,
-    indexer: AzureSearchIndexer,
-    embedder: Embedder,
-    recreate: bool = False,
-    progress: Progress | None = None,
-    base: str | Path | None = None,
-) -> IngestReport:
-    """Chunk, embed and upload the files under `paths` into the Azure index, skipping unchanged files.
-
-    Uses the local ingestion's walking, chunking, hashing and chunk ids, so a file gets the same
-    chunk ids in both indexes. A file whose upload partly failed is reported failed (and, because
-    its old chunks are kept, is retried whole on the next run).
-    """
-    from providers.local.ingest import (
-        IngestReport,
-        content_hash,
-        embed_matrix,
-        embedding_text,
-        parse_file,
-        source_name,
-        walk_files,
-    )
-    from providers.local.sqlite_index import chunk_id
-
-    started = time.perf_counter()
-    files = walk_files(paths)
-    base_dir = Path(base).resolve() if base is not None else None
-    indexer.ensure_index(embedder.dimensions, recreate=recreate)
-    report = IngestReport()
-    for done, path in enumerate(files, start=1):
-        source = source_name(path, base_dir)
-        try:
-            raw = path.read_bytes()
-        except OSError as error:
-            report.failed[source] = f"cannot read: {error.strerror or error}"
-            continue
-        digest = content_hash(raw)
-        existing = {} if recreate else indexer.source_hashes(source)
-        if existing and all(value == digest for value in existing.values()):
-            report.skipped.append(source)
-        else:
-            document = parse_file(path, raw)
-            vectors = embed_matrix(embedder, [embedding_text(chunk) for chunk in document.chunks])
-            docs = [
-                {
-                    ID_FIELD: chunk_id(source, digest, chunk.ordinal),
-                    TITLE_FIELD: chunk.title,
-                    CONTENT_FIELD: chunk.content,
-                    SOURCE_FIELD: source,
-                    HASH_FIELD: digest,
-                    VECTOR_FIELD: [float(v) for v in vectors[row]],
-                }
-                for row, chunk in enumerate(document.chunks)
-            ]
-            uploaded = indexer.upload(docs)
-            if uploaded.failed:
-                first = next(iter(uploaded.failed.items()))
-                report.failed[source] = f"{len(uploaded.failed)} chunk(s) not stored, e.g. {first[0]}: {first[1]}"
-            else:
-                stale = set(existing) - {doc[ID_FIELD] for doc in docs}
-                if stale:
-                    indexer.delete(sorted(stale))
-                report.indexed.append(source)
-                report.chunks += len(docs)
-        if progress:
-            progress(done, len(files))
-    report.seconds = time.perf_counter() - started
-    return report
