@@ -25,27 +25,23 @@ see; SDK retries hidden inside one attempt would multiply them and stretch activ
 
 from __future__ import annotations
 
-import email.utils
 import re
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from contracts.errors import ErrorKind
 from providers.errors import ProviderError
+from providers.retrying import retry_after_seconds
 
 __all__ = [
     "classify_status",
     "redact",
-    "retry_after_seconds",
     "translate",
     "translating",
 ]
 
 _MAX_MESSAGE = 500
-# Milliseconds headers first: they are more precise than Retry-After when a service sends both.
-_MS_HEADERS = ("retry-after-ms", "x-ms-retry-after-ms")
 
 
 def classify_status(status: int) -> ErrorKind:
@@ -57,34 +53,6 @@ def classify_status(status: int) -> ErrorKind:
     if 400 <= status < 500:
         return ErrorKind.REJECTED
     return ErrorKind.INTERNAL  # a non-error status reported as an error: the code misread something
-
-
-def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
-    """The wait a service asked for, from `retry-after-ms` or `Retry-After` (seconds or HTTP date)."""
-    if not headers:
-        return None
-    lowered = {str(k).lower(): str(v) for k, v in headers.items()}
-    for name in _MS_HEADERS:
-        value = lowered.get(name)
-        if value:
-            try:
-                return max(0.0, float(value) / 1000.0)
-            except ValueError:
-                pass
-    value = lowered.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 def translate(exc: BaseException, *, service: str) -> ProviderError:

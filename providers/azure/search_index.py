@@ -9,8 +9,9 @@ a reader never finds the file missing; a file whose upload partly failed is repo
 because its old chunks are kept, is retried whole on the next run).
 
 Uploads go in batches; a document the service did not take (`IndexingResult.succeeded` false
-with 429/503, which Azure AI Search returns per document under load) is retried alone, with
-backoff, a bounded number of times; other per-document failures are reported, not retried.
+with 429/503, which Azure AI Search returns per document under load) is retried alone (tenacity,
+with `providers.retrying.Backoff`), a bounded number of times; other per-document failures are
+reported, not retried.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from providers.azure.search_retriever import (
     search_service,
 )
 from providers.base import Embedder
+from providers.retrying import Backoff
 
 if TYPE_CHECKING:
     import numpy as np
@@ -162,7 +164,7 @@ class AzureSearchIndexer(Closing):
         self._semantic_configuration = semantic_configuration or SEMANTIC_CONFIGURATION
         self._batch_size = batch_size
         self._max_attempts = max(1, max_attempts)
-        self._backoff_s = backoff_s
+        self._backoff = Backoff(initial_s=backoff_s, max_s=float("inf"), jitter=0.0)
         self._options: dict[str, Any] = {
             "retry_total": retry_total,
             "connection_timeout": min(timeout, 10.0),
@@ -281,26 +283,43 @@ class AzureSearchIndexer(Closing):
         return report
 
     def _upload_batch(self, batch: list[dict[str, Any]], report: UploadReport) -> None:
+        from tenacity import Retrying, retry_if_result, stop_after_attempt
+
         pending = batch
-        for attempt in range(1, self._max_attempts + 1):
+        refused: dict[str, str] = {}  # key -> why, of the last attempt's retryable refusals
+
+        def attempt() -> list[dict[str, Any]]:
+            nonlocal pending
             with translating(_SERVICE):
                 report.requests += 1
                 results = self._documents().merge_or_upload_documents(pending)
             by_key = {doc[ID_FIELD]: doc for doc in pending}
-            retry: list[dict[str, Any]] = []
+            pending = []
+            refused.clear()
             for result in results:
+                why = f"HTTP {result.status_code}: {result.error_message or 'rejected'}"
                 if result.succeeded:
                     report.succeeded.append(result.key)
-                elif result.status_code in _RETRYABLE_STATUS and attempt < self._max_attempts and result.key in by_key:
-                    retry.append(by_key[result.key])
+                elif result.status_code in _RETRYABLE_STATUS and result.key in by_key:
+                    pending.append(by_key[result.key])
+                    refused[result.key] = why
                 else:
-                    why = result.error_message or "rejected"
-                    report.failed[result.key] = f"HTTP {result.status_code}: {why}"
-            if not retry:
-                return
-            report.retried += len(retry)
-            pending = retry
-            self._sleep(self._backoff_s * 2 ** (attempt - 1))
+                    report.failed[result.key] = why
+            return pending
+
+        def count_retried(state: Any) -> None:
+            report.retried += len(pending)
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self._max_attempts),
+            wait=lambda state: self._backoff.delay(state.attempt_number),
+            retry=retry_if_result(bool),  # documents left to send again
+            before_sleep=count_retried,
+            retry_error_callback=lambda state: state.outcome.result(),
+            sleep=self._sleep,
+        )
+        retrying(attempt)
+        report.failed.update(refused)  # still refused after the last attempt
 
     # --- clients ---------------------------------------------------------------------------------
 
