@@ -69,12 +69,12 @@ def _is_json(content_type: str) -> bool:
 
 
 class UnreadableBody(Exception):
-    """A body that is not a JSON document this app reads: `reason` is a short code, `detail` says why."""
+    """A body that is not a JSON document this app reads: `reason` is a short code, `description` says why."""
 
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
+    def __init__(self, reason: str, description: str) -> None:
+        super().__init__(description)
         self.reason = reason
-        self.detail = detail
+        self.description = description
 
 
 def parse_json(body: bytes) -> Any:
@@ -116,4 +116,4 @@ def read_json_body(req: func.HttpRequest) -> Any:
         return parse_json(body)
     except UnreadableBody as unreadable:
         status, title = _PROBLEMS[unreadable.reason]
-        raise BodyRejected(ProblemDetails.of(status, title, unreadable.detail)) from None
+        raise BodyRejected(ProblemDetails.of(status, title, unreadable.description)) from None

@@ -34,13 +34,8 @@ log = logging.getLogger(__name__)
 bp = df.Blueprint()
 
 
-class InvalidMessage(Exception):
-    """The message cannot become a Question; `reason` is a short code, the message says why."""
-
-    def __init__(self, reason: str, description: str) -> None:
-        super().__init__(description)
-        self.reason = reason
-        self.description = description
+class InvalidMessage(UnreadableBody):
+    """The message cannot become a Question; `reason` is a short code, `description` says why."""
 
 
 def parse_question(body: bytes) -> Question:
@@ -49,7 +44,7 @@ def parse_question(body: bytes) -> Question:
     try:
         data = parse_json(body)
     except UnreadableBody as unreadable:
-        raise InvalidMessage(unreadable.reason, unreadable.detail) from None
+        raise InvalidMessage(unreadable.reason, unreadable.description) from None
     try:
         return Question.model_validate(data)
     except ValidationError as exc:

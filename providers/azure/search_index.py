@@ -344,4 +344,3 @@ class AzureSearchIndexer(Closing):
     def close(self) -> None:
         self._index_client.close()
         self._search_client.close()
-
