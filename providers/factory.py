@@ -11,8 +11,8 @@ import logging
 import sys
 import threading
 from collections.abc import Callable
-from functools import lru_cache, wraps
-from typing import TypeVar
+from functools import lru_cache
+from typing import Generic, TypeVar
 
 from config import Settings, get_settings
 from providers.base import AnswerGenerator, Embedder, EventPublisher, Retriever
@@ -37,21 +37,28 @@ _announced = False
 _build_lock = threading.RLock()  # re-entrant: building the retriever builds the embedder
 
 
-def _built_once(build: Callable[[], T]) -> Callable[[], T]:
-    """`lru_cache(maxsize=1)` that builds at most once when threads ask together (lru_cache alone may
-    build twice, and a second MiniLM session is another 300 MB)."""
-    cached = lru_cache(maxsize=1)(build)
+class _BuiltOnce(Generic[T]):
+    """A provider built on first call and then shared; built at most once when threads ask together (a
+    second MiniLM session is another 300 MB)."""
 
-    @wraps(build)
-    def get() -> T:
-        if cached.cache_info().currsize:
-            return cached()
-        with _build_lock:
-            return cached()
+    def __init__(self, build: Callable[[], T]) -> None:
+        self._build = build
+        self._built: list[T] = []  # empty, or the one provider
+        self.__doc__ = build.__doc__
 
-    get.cache_info = cached.cache_info  # type: ignore[attr-defined]
-    get.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
-    return get
+    def __call__(self) -> T:
+        if not self._built:
+            with _build_lock:
+                if not self._built:
+                    self._built.append(self._build())
+        return self._built[0]
+
+    def built(self) -> T | None:
+        """The provider if it was built, else None (without building it)."""
+        return self._built[0] if self._built else None
+
+    def forget(self) -> None:
+        self._built.clear()
 
 
 def provider_plan(settings: Settings | None = None) -> ProviderPlan:
@@ -92,7 +99,7 @@ def _announce() -> None:
             log.info("providers: %s", ", ".join(f"{k}={v}" for k, v in describe_providers().items()))
 
 
-@_built_once
+@_BuiltOnce
 def _embedder() -> Embedder:
     """The configured embedder itself, without injected faults (the local index is built with it)."""
     s, plan = get_settings(), _plan().embeddings
@@ -109,13 +116,13 @@ def _embedder() -> Embedder:
     return MiniLMEmbedder()
 
 
-@_built_once
+@_BuiltOnce
 def get_embedder() -> Embedder:
     _announce()
     return _with_faults(_embedder(), "embeddings")
 
 
-@_built_once
+@_BuiltOnce
 def get_retriever() -> Retriever:
     _announce()
     s = get_settings()
@@ -137,7 +144,7 @@ def open_local_index(s: Settings) -> Retriever:
     return index
 
 
-@_built_once
+@_BuiltOnce
 def get_generator() -> AnswerGenerator:
     _announce()
     s, plan = get_settings(), _plan().generation
@@ -164,7 +171,7 @@ def local_answerer(s: Settings) -> AnswerGenerator:
     return ExtractiveAnswerer(SentenceVectors(model, s.pipeline_data_dir / "index" / "sentence-vectors.sqlite"))
 
 
-@_built_once
+@_BuiltOnce
 def get_publisher() -> EventPublisher:
     _announce()
     s = get_settings()
@@ -182,11 +189,10 @@ def reset() -> None:
     global _announced
     _plan.cache_clear()
     for cached in (get_embedder, _embedder, get_retriever, get_generator, get_publisher):
-        if cached.cache_info().currsize:
-            close = getattr(cached(), "close", None)
-            if callable(close):
-                close()
-        cached.cache_clear()
+        close = getattr(cached.built(), "close", None)
+        if callable(close):
+            close()
+        cached.forget()
     if "providers.azure.credentials" in sys.modules:  # only if an Azure provider ever built one
         from providers.azure.credentials import close_default_credential
 
@@ -201,8 +207,8 @@ def shutdown(*, flush_timeout_s: float = 5.0) -> int:
     Returns how many deliveries are still pending (local webhooks; they resume in the next process).
     """
     pending = 0
-    if get_publisher.cache_info().currsize:
-        publisher = get_publisher()
+    publisher = get_publisher.built()
+    if publisher is not None:
         flush = getattr(publisher, "flush", None)
         if callable(flush) and not flush(flush_timeout_s):
             count = getattr(publisher, "pending", None)

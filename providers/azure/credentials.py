@@ -121,7 +121,7 @@ def key_or_token_credential(credential: Credential) -> AzureKeyCredential | Toke
     return credential
 
 
-def openai_auth(credential: Credential, *, scope: str = COGNITIVE_SERVICES_SCOPE) -> dict[str, object]:
+def openai_auth(credential: Credential, *, scope: str = COGNITIVE_SERVICES_SCOPE) -> dict[str, Any]:
     """Keyword arguments for `AzureOpenAI(...)`: `api_key`, or an Entra ID bearer token provider."""
     from azure.core.credentials import AzureKeyCredential
 
@@ -213,7 +213,7 @@ class OpenAIConnection:
                 api_version=self.api_version,
                 max_retries=self.max_retries,
                 timeout=self.timeout,
-                **openai_auth(self._credential),  # type: ignore[arg-type]
+                **openai_auth(self._credential),
             )
         key = self._credential if isinstance(self._credential, str) and self._credential else None
         return openai.OpenAI(

@@ -74,7 +74,6 @@ def index_definition(
         HnswParameters,
         SearchableField,
         SearchField,
-        SearchFieldDataType,
         SearchIndex,
         SemanticConfiguration,
         SemanticField,
@@ -86,15 +85,17 @@ def index_definition(
         VectorSearchProfile,
     )
 
+    # The EDM names themselves: the SDK's `SearchFieldDataType` members are typed as a plain Enum.
+    text = "Edm.String"
     fields = [
-        SimpleField(name=ID_FIELD, type=SearchFieldDataType.String, key=True, filterable=True),
-        SearchableField(name=TITLE_FIELD, type=SearchFieldDataType.String),
-        SearchableField(name=CONTENT_FIELD, type=SearchFieldDataType.String),
-        SimpleField(name=SOURCE_FIELD, type=SearchFieldDataType.String, filterable=True, facetable=True),
-        SimpleField(name=HASH_FIELD, type=SearchFieldDataType.String, filterable=True),
+        SimpleField(name=ID_FIELD, type=text, key=True, filterable=True),
+        SearchableField(name=TITLE_FIELD, type=text),
+        SearchableField(name=CONTENT_FIELD, type=text),
+        SimpleField(name=SOURCE_FIELD, type=text, filterable=True, facetable=True),
+        SimpleField(name=HASH_FIELD, type=text, filterable=True),
         SearchField(
             name=VECTOR_FIELD,
-            type=SearchFieldDataType.Collection(SearchFieldDataType.Single),
+            type="Collection(Edm.Single)",
             searchable=True,
             vector_search_dimensions=dimensions,
             vector_search_profile_name=VECTOR_PROFILE,
@@ -218,9 +219,10 @@ class AzureSearchIndexer(Closing):
     def replace_document(
         self, source: str, *, title: str, content_hash: str, chunks: Sequence[Chunk], vectors: np.ndarray
     ) -> list[str]:
+        ids = [chunk_id(source, content_hash, chunk.ordinal) for chunk in chunks]
         docs = [
             {
-                ID_FIELD: chunk_id(source, content_hash, chunk.ordinal),
+                ID_FIELD: ids[row],
                 TITLE_FIELD: chunk.title,
                 CONTENT_FIELD: chunk.content,
                 SOURCE_FIELD: source,
@@ -233,7 +235,6 @@ class AzureSearchIndexer(Closing):
         if uploaded.failed:
             first = next(iter(uploaded.failed.items()))
             raise DocumentNotStored(f"{len(uploaded.failed)} chunk(s) not stored, e.g. {first[0]}: {first[1]}")
-        ids = [doc[ID_FIELD] for doc in docs]
         stale = self._held.pop(source, set()) - set(ids)
         if stale:
             self.delete(sorted(stale))
@@ -283,7 +284,7 @@ class AzureSearchIndexer(Closing):
         return report
 
     def _upload_batch(self, batch: list[dict[str, Any]], report: UploadReport) -> None:
-        from tenacity import Retrying, retry_if_result, stop_after_attempt
+        from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attempt
 
         pending = batch
         refused: dict[str, str] = {}  # key -> why, of the last attempt's retryable refusals
@@ -307,15 +308,18 @@ class AzureSearchIndexer(Closing):
                     report.failed[result.key] = why
             return pending
 
-        def count_retried(state: Any) -> None:
+        def count_retried(state: RetryCallState) -> None:
             report.retried += len(pending)
+
+        def give_up(state: RetryCallState) -> list[dict[str, Any]]:
+            return pending  # what the last attempt left: reported failed below
 
         retrying = Retrying(
             stop=stop_after_attempt(self._max_attempts),
             wait=lambda state: self._backoff.delay(state.attempt_number),
             retry=retry_if_result(bool),  # documents left to send again
             before_sleep=count_retried,
-            retry_error_callback=lambda state: state.outcome.result(),
+            retry_error_callback=give_up,
             sleep=self._sleep,
         )
         retrying(attempt)
