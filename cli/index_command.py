@@ -25,15 +25,15 @@ __all__ = ["run_index"]
 
 
 def run_index(paths: list[str], *, recreate: bool) -> int:
-    settings = get_settings()
     missing = [p for p in paths if not Path(p).exists()]
     if missing:
         raise CliError(f"no such file or directory: {', '.join(missing)}")
-    from providers.factory import get_embedder
+    from providers.factory import get_embedder, provider_plan
 
+    on_azure = provider_plan().retrieval.backend == "azure-ai-search"
     try:
         embedder = get_embedder()
-        if settings.azure_search_endpoint and settings.azure_search_index:
+        if on_azure:
             report, where = _index_azure(paths, recreate=recreate, embedder=embedder)
         else:
             report, where = _index_local(paths, recreate=recreate, embedder=embedder)
@@ -45,7 +45,7 @@ def run_index(paths: list[str], *, recreate: bool) -> int:
     )
     for source, why in report.failed.items():
         print(f"skipped {source}: {why}", file=sys.stderr)
-    if recreate and not (settings.azure_search_endpoint and settings.azure_search_index):
+    if recreate and not on_azure:
         _say_the_samples_are_gone(paths)
     return 1 if report.failed else 0
 
@@ -68,9 +68,9 @@ def _index_local(paths: list[str], *, recreate: bool, embedder: Embedder) -> tup
     from providers.local.sqlite_index import SqliteIndex
 
     settings = get_settings()
-    threshold = getattr(settings, "pipeline_ann_threshold", None)  # present once config adds the setting
-    options = {} if threshold is None else {"ann_threshold": threshold}
-    with SqliteIndex(settings.pipeline_data_dir / "index", embedder=embedder, **options) as index:
+    with SqliteIndex(
+        settings.pipeline_data_dir / "index", embedder=embedder, ann_threshold=settings.pipeline_ann_threshold
+    ) as index:
         with ProgressBar("indexing", stream=sys.stderr) as bar:
             report = index_paths(paths, index=index, embedder=embedder, recreate=recreate, progress=bar.update)
         return report, str(index.path)

@@ -1,5 +1,6 @@
-"""Azure implementations of the provider roles: Azure OpenAI (and any OpenAI-compatible server)
-for embeddings and answers, Azure AI Search for retrieval, Event Grid for events.
+"""Azure implementations of the provider roles: Azure OpenAI (and any OpenAI-compatible server, one
+class each for embeddings and answers over an `OpenAIConnection`), Azure AI Search for retrieval (and
+`AzureSearchIndexer`, its `ingestion.ingest.IndexWriter`), Event Grid for events.
 
 The SDKs are imported inside each module's calls, never here, so importing this package costs
 nothing and works without the Azure extras installed; clients are built on first use.
