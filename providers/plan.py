@@ -7,7 +7,7 @@ its labels, and the GenAI spans read each role's `genai_provider` and `data_sour
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
@@ -96,9 +96,4 @@ class ProviderPlan:
 
     def labels(self) -> dict[str, str]:
         """role -> label, as the start-up log line and `pipeline serve` print them."""
-        return {
-            "embeddings": self.embeddings.label,
-            "retrieval": self.retrieval.label,
-            "generation": self.generation.label,
-            "events": self.events.label,
-        }
+        return {role.name: getattr(self, role.name).label for role in fields(self)}

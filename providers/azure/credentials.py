@@ -25,6 +25,7 @@ __all__ = [
     "Credential",
     "LazyClient",
     "OpenAIConnection",
+    "OpenAIModel",
     "close_default_credential",
     "default_credential",
     "key_or_token_credential",
@@ -223,3 +224,24 @@ class OpenAIConnection:
             max_retries=self.max_retries,
             timeout=self.timeout,
         )
+
+
+class OpenAIModel(Closing):
+    """A model behind an `OpenAIConnection`: what the chat generator and the embedder share."""
+
+    def __init__(self, connection: OpenAIConnection, model: str, *, operation: str) -> None:
+        self._connection = connection
+        self._model = model
+        # The error translator names the role to check for Azure services.
+        self._service = f"{'azure ' if connection.is_azure else ''}openai {operation}"
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    @property
+    def endpoint(self) -> str:
+        return self._connection.endpoint
+
+    def close(self) -> None:
+        self._connection.close()

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from contracts.errors import ErrorKind
-from providers.azure.credentials import Closing, OpenAIConnection
+from providers.azure.credentials import OpenAIConnection, OpenAIModel
 from providers.azure.errors import translating
 from providers.base import Answer, Passage
 from providers.citations import best_quote, cited_numbers, drop_unknown, keep_cited, renumber_citations
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["OpenAIChatGenerator"]
 
 
-class OpenAIChatGenerator(Closing):
+class OpenAIChatGenerator(OpenAIModel):
     """Answers from an Azure OpenAI chat deployment or an OpenAI-compatible server, as `connection` says."""
 
     def __init__(
@@ -48,10 +48,7 @@ class OpenAIChatGenerator(Closing):
         max_output_tokens: int | None = 800,
         quote_chars: int = 240,
     ) -> None:
-        self._connection = connection
-        # The error translator names the role to check for Azure services.
-        self._service = f"{'azure ' if connection.is_azure else ''}openai chat"
-        self._model = model
+        super().__init__(connection, model, operation="chat")
         self._temperature = temperature
         self._max_output_tokens = max_output_tokens
         self._quote_chars = quote_chars
@@ -66,14 +63,6 @@ class OpenAIChatGenerator(Closing):
         timeout = 60.0 if role.backend == "azure-openai" else 120.0
         connection = OpenAIConnection.for_role(settings, role, timeout=timeout)
         return cls(connection, role.target, quote_chars=settings.pipeline_snippet_chars)
-
-    @property
-    def model(self) -> str:
-        return self._model
-
-    @property
-    def endpoint(self) -> str:
-        return self._connection.endpoint
 
     def answer(self, question: str, passages: Sequence[Passage]) -> Answer:
         if not question.strip():
@@ -128,6 +117,3 @@ class OpenAIChatGenerator(Closing):
             input_tokens=input_tokens,
             output_tokens=output_tokens,
         )
-
-    def close(self) -> None:
-        self._connection.close()

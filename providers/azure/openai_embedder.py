@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from contracts.errors import ErrorKind
-from providers.azure.credentials import Closing, OpenAIConnection
+from providers.azure.credentials import OpenAIConnection, OpenAIModel
 from providers.azure.errors import translating
 from providers.base import Embeddings
 from providers.errors import ProviderError
@@ -26,14 +26,11 @@ __all__ = ["OpenAIEmbedder"]
 _PROBE_TEXT = "dimension probe"
 
 
-class OpenAIEmbedder(Closing):
+class OpenAIEmbedder(OpenAIModel):
     """Embeddings from an Azure OpenAI deployment or an OpenAI-compatible server, as `connection` says."""
 
     def __init__(self, connection: OpenAIConnection, model: str, dimensions: int | None = None) -> None:
-        self._connection = connection
-        # The error translator names the role to check for Azure services.
-        self._service = f"{'azure ' if connection.is_azure else ''}openai embeddings"
-        self._model = model
+        super().__init__(connection, model, operation="embeddings")
         # Sent to the API only when set: text-embedding-3 models shorten vectors to it, older
         # models reject the parameter, so unset means "whatever the model returns".
         self._requested_dimensions = dimensions
@@ -46,14 +43,6 @@ class OpenAIEmbedder(Closing):
 
         role = role or ProviderPlan.from_settings(settings).embeddings
         return cls(OpenAIConnection.for_role(settings, role, timeout=30.0), role.target)
-
-    @property
-    def model(self) -> str:
-        return self._model
-
-    @property
-    def endpoint(self) -> str:
-        return self._connection.endpoint
 
     @property
     def dimensions(self) -> int:
@@ -92,9 +81,6 @@ class OpenAIEmbedder(Closing):
             raise ProviderError.configuration(
                 f"{self._service}: model {self._model!r} returned {size} dimensions, expected {self._dimensions}"
             )
-
-    def close(self) -> None:
-        self._connection.close()
 
 
 def _vectors_in_order(data: Sequence[Any], expected: int) -> list[list[float]]:
