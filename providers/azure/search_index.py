@@ -33,6 +33,7 @@ from providers.azure.search_retriever import (
     TITLE_FIELD,
     VECTOR_FIELD,
     odata_string,
+    sdk_options,
     search_service,
 )
 from providers.base import Embedder
@@ -166,13 +167,7 @@ class AzureSearchIndexer(Closing):
         self._batch_size = batch_size
         self._max_attempts = max(1, max_attempts)
         self._backoff = Backoff(initial_s=backoff_s, max_s=float("inf"), jitter=0.0)
-        self._options: dict[str, Any] = {
-            "retry_total": retry_total,
-            "connection_timeout": min(timeout, 10.0),
-            "read_timeout": timeout,
-            **({"api_version": api_version} if api_version else {}),
-            **dict(client_options or {}),
-        }
+        self._options = sdk_options(retry_total, timeout, api_version, client_options)
         self._sleep = sleep
         self._recreated = False
         self._held: dict[str, set[str]] = {}  # source -> chunk ids the index held when its hash was asked
