@@ -18,8 +18,9 @@ from config import get_settings
 from providers.errors import ProviderError
 
 if TYPE_CHECKING:
-    from ingestion.ingest import IngestReport
+    from providers.azure.search_index import AzureSearchIndexer
     from providers.base import Embedder
+    from providers.local.sqlite_index import SqliteIndex
 
 __all__ = ["run_index"]
 
@@ -28,15 +29,15 @@ def run_index(paths: list[str], *, recreate: bool) -> int:
     missing = [p for p in paths if not Path(p).exists()]
     if missing:
         raise CliError(f"no such file or directory: {', '.join(missing)}")
+    from ingestion.ingest import index_paths
     from providers.factory import get_embedder, provider_plan
 
     on_azure = provider_plan().retrieval.backend == "azure-ai-search"
     try:
         embedder = get_embedder()
-        if on_azure:
-            report, where = _index_azure(paths, recreate=recreate, embedder=embedder)
-        else:
-            report, where = _index_local(paths, recreate=recreate, embedder=embedder)
+        writer, where = _azure_writer() if on_azure else _local_writer(embedder)
+        with writer, ProgressBar("indexing", stream=sys.stderr) as bar:
+            report = index_paths(paths, index=writer, embedder=embedder, recreate=recreate, progress=bar.update)
     except ProviderError as error:
         raise CliError(error.message) from error
     print(
@@ -63,24 +64,17 @@ def _say_the_samples_are_gone(paths: list[str]) -> None:
     )
 
 
-def _index_local(paths: list[str], *, recreate: bool, embedder: Embedder) -> tuple[IngestReport, str]:
-    from ingestion.ingest import index_paths
+def _local_writer(embedder: Embedder) -> tuple[SqliteIndex, str]:
     from providers.local.sqlite_index import SqliteIndex
 
     settings = get_settings()
-    with SqliteIndex(
-        settings.pipeline_data_dir / "index", embedder=embedder, ann_threshold=settings.pipeline_ann_threshold
-    ) as index:
-        with ProgressBar("indexing", stream=sys.stderr) as bar:
-            report = index_paths(paths, index=index, embedder=embedder, recreate=recreate, progress=bar.update)
-        return report, str(index.path)
+    index_dir = settings.pipeline_data_dir / "index"
+    index = SqliteIndex(index_dir, embedder=embedder, ann_threshold=settings.pipeline_ann_threshold)
+    return index, str(index.path)
 
 
-def _index_azure(paths: list[str], *, recreate: bool, embedder: Embedder) -> tuple[IngestReport, str]:
-    from ingestion.ingest import index_paths
+def _azure_writer() -> tuple[AzureSearchIndexer, str]:
     from providers.azure.search_index import AzureSearchIndexer
 
-    with AzureSearchIndexer.from_settings(get_settings()) as indexer:
-        with ProgressBar("indexing", stream=sys.stderr) as bar:
-            report = index_paths(paths, index=indexer, embedder=embedder, recreate=recreate, progress=bar.update)
-        return report, f"Azure AI Search index '{indexer.index_name}'"
+    indexer = AzureSearchIndexer.from_settings(get_settings())
+    return indexer, f"Azure AI Search index '{indexer.index_name}'"

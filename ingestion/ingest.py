@@ -39,11 +39,9 @@ class IndexWriter(Protocol):
 
     def begin(self, embedder: Embedder, *, recreate: bool) -> None:
         """Ready the index for `embedder`'s vectors (refusing another embedder's index); `recreate` empties it."""
-        ...
 
     def known_hash(self, source: str) -> str | None:
         """The content hash of what the index holds for `source`, or None when it holds nothing (or a mix)."""
-        ...
 
     def replace_document(
         self, source: str, *, title: str, content_hash: str, chunks: Sequence[Chunk], vectors: np.ndarray
@@ -53,15 +51,12 @@ class IndexWriter(Protocol):
         Returns the chunk ids (`ingestion.sources.chunk_id`); raises `DocumentNotStored` when the index
         took only part of the document.
         """
-        ...
 
     def delete_document(self, source: str) -> bool:
         """Remove what the index holds for `source`; whether it held anything."""
-        ...
 
     def finish(self, *, changed: bool) -> None:
         """After the last write; `changed` when anything was written or the index was recreated."""
-        ...
 
 
 @dataclass(slots=True)

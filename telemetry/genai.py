@@ -36,12 +36,10 @@ class GenAIProvider(Protocol):
     @property
     def genai_provider(self) -> str:
         """`gen_ai.provider.name`."""
-        ...
 
     @property
     def data_source(self) -> str:
         """`gen_ai.data_source.id` of a retriever."""
-        ...
 
 
 @dataclass
