@@ -30,7 +30,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from providers.local.sqlite_index import ChunkRecord, SqliteIndex
+from ingestion.chunking import Chunk
+from providers.local.sqlite_index import SqliteIndex
 
 __all__ = ["main"]
 
@@ -69,7 +70,7 @@ def latency(chunks: int, queries: int = 200) -> dict[str, float]:
             for d, start in enumerate(range(0, chunks, per_doc)):
                 rows = range(start, min(start + per_doc, chunks))
                 records = [
-                    ChunkRecord(title=f"doc {d}", content=" ".join(_WORDS[w] for w in words[r]), ordinal=i)
+                    Chunk(title=f"doc {d}", content=" ".join(_WORDS[w] for w in words[r]), ordinal=i)
                     for i, r in enumerate(rows)
                 ]
                 index.replace_document(

@@ -39,9 +39,7 @@ from providers.local.sqlite_files import connect
 __all__ = [
     "DEFAULT_ANN_THRESHOLD",
     "RRF_K",
-    "ChunkRecord",
     "SqliteIndex",
-    "chunk_id",
     "fts_query",
     "reciprocal_rank_fusion",
 ]
@@ -118,9 +116,6 @@ def fts_query(text: str) -> str | None:
     if not terms:
         return None
     return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
-
-
-ChunkRecord = Chunk  # a chunk ready to store: title, content, ordinal
 
 
 @dataclass(frozen=True, slots=True)
