@@ -24,7 +24,7 @@ UNDELIVERED_FILE = "events-undelivered.jsonl"
 _TAIL_BYTES = 4 << 20
 
 
-def rejected_row(queue: str, message_id: str, body: bytes) -> dict[str, Any]:
+def rejected_row(queue: str, message_id: str | None, body: bytes) -> dict[str, Any]:
     """A message the starter moved to the dead-letter queue; its reason travels in the JSON envelope."""
     try:
         envelope = json.loads(body)

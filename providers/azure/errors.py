@@ -63,10 +63,10 @@ def translate(exc: BaseException, *, service: str) -> ProviderError:
     if translated is not None:
         return translated
     if isinstance(exc, (KeyError, IndexError, TypeError, ValueError, AttributeError)):
-        return ProviderError(ErrorKind.INTERNAL, _message(service, f"unexpected response: {exc!r}"))
+        return ProviderError.internal(_message(service, f"unexpected response: {exc!r}"))
     if isinstance(exc, (TimeoutError, ConnectionError)):
         return ProviderError.transient(_message(service, f"network error: {exc}"))
-    return ProviderError(ErrorKind.INTERNAL, _message(service, f"{type(exc).__name__}: {exc}"))
+    return ProviderError.internal(_message(service, f"{type(exc).__name__}: {exc}"))
 
 
 @contextmanager
@@ -184,7 +184,7 @@ def _from_openai(exc: BaseException, service: str) -> ProviderError | None:
     if isinstance(exc, openai.APIStatusError):
         return _from_status(exc.status_code, _headers_of(exc.response), service, _openai_detail(exc))
     if isinstance(exc, openai.APIResponseValidationError):
-        return ProviderError(ErrorKind.INTERNAL, _message(service, f"unexpected response: {exc.message}"))
+        return ProviderError.internal(_message(service, f"unexpected response: {exc.message}"))
     if isinstance(exc, openai.APITimeoutError):
         return ProviderError.transient(_message(service, "request timed out"))
     if isinstance(exc, openai.APIConnectionError):
@@ -192,7 +192,7 @@ def _from_openai(exc: BaseException, service: str) -> ProviderError | None:
         return ProviderError.transient(_message(service, f"connection failed: {cause or exc.message}"))
     if "credential" in str(exc).lower() or "api_key" in str(exc).lower():
         return ProviderError.configuration(_message(service, str(exc)))
-    return ProviderError(ErrorKind.INTERNAL, _message(service, f"{type(exc).__name__}: {exc}"))
+    return ProviderError.internal(_message(service, f"{type(exc).__name__}: {exc}"))
 
 
 def _openai_detail(exc: Any) -> str:
@@ -217,7 +217,7 @@ def _from_azure_core(exc: BaseException, service: str) -> ProviderError | None:
         # Raised by a credential (no HTTP response): no identity or key is available here.
         return ProviderError.configuration(_message(service, f"authentication failed: {exc.message}"))
     if isinstance(exc, core.DecodeError):
-        return ProviderError(ErrorKind.INTERNAL, _message(service, f"unreadable response: {exc.message}"))
+        return ProviderError.internal(_message(service, f"unreadable response: {exc.message}"))
     if isinstance(exc, core.HttpResponseError):
         status = exc.status_code
         response = exc.response
@@ -232,8 +232,8 @@ def _from_azure_core(exc: BaseException, service: str) -> ProviderError | None:
         # Connection refused or reset, DNS failure, read timeout: the request may succeed later.
         return ProviderError.transient(_message(service, f"connection failed: {exc.message}"))
     if isinstance(exc, core.DeserializationError):
-        return ProviderError(ErrorKind.INTERNAL, _message(service, f"unreadable response: {exc}"))
-    return ProviderError(ErrorKind.INTERNAL, _message(service, f"{type(exc).__name__}: {exc.message}"))
+        return ProviderError.internal(_message(service, f"unreadable response: {exc}"))
+    return ProviderError.internal(_message(service, f"{type(exc).__name__}: {exc.message}"))
 
 
 def _azure_detail(exc: Any) -> str:

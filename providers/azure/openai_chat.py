@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from contracts.errors import ErrorKind
 from providers.azure.credentials import OpenAIConnection, OpenAIModel
 from providers.azure.errors import translating
 from providers.base import Answer, Passage
@@ -90,7 +89,7 @@ class OpenAIChatGenerator(OpenAIModel):
             declined = getattr(choice.message, "refusal", None)  # the model's own safety refusal
             if isinstance(declined, str) and declined.strip():
                 raise ProviderError.rejected(f"{self._service}: the model declined: {declined.strip()[:200]}")
-            raise ProviderError(ErrorKind.INTERNAL, f"{self._service}: the model returned no text")
+            raise ProviderError.internal(f"{self._service}: the model returned no text")
         return self._read(text, passages, model, input_tokens, output_tokens)
 
     def _read(

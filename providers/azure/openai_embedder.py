@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from contracts.errors import ErrorKind
 from providers.azure.credentials import OpenAIConnection, OpenAIModel
 from providers.azure.errors import translating
 from providers.base import Embeddings
@@ -73,7 +72,7 @@ class OpenAIEmbedder(OpenAIModel):
     def _check_dimensions(self, vectors: list[list[float]]) -> None:
         sizes = {len(v) for v in vectors}
         if len(sizes) != 1 or 0 in sizes:
-            raise ProviderError(ErrorKind.INTERNAL, f"{self._service}: inconsistent vector sizes {sorted(sizes)}")
+            raise ProviderError.internal(f"{self._service}: inconsistent vector sizes {sorted(sizes)}")
         (size,) = sizes
         if self._dimensions is None:
             self._dimensions = size
