@@ -6,7 +6,7 @@ import azure.durable_functions as df
 
 from activities._step import run_step
 from contracts import EmbedQueryInput, QueryEmbedding, StepName
-from providers.factory import describe_providers, get_embedder
+from providers.factory import get_embedder, provider_plan
 from telemetry import annotate_step, model_span
 
 __all__ = ["ACTIVITY_NAME", "bp"]
@@ -17,7 +17,7 @@ bp = df.Blueprint()
 
 def _embed(payload: EmbedQueryInput) -> QueryEmbedding:
     embedder = get_embedder()
-    with model_span("embeddings", provider=describe_providers()["embeddings"], request_model=embedder.model) as call:
+    with model_span("embeddings", provider=provider_plan().embeddings, request_model=embedder.model) as call:
         embeddings = embedder.embed([payload.question])
         call.response(model=embeddings.model, input_tokens=embeddings.input_tokens)
     annotate_step(result_count=len(embeddings.vectors))

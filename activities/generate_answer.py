@@ -9,7 +9,7 @@ import azure.durable_functions as df
 from activities._step import run_step
 from config import get_settings
 from contracts import Citation, GenerateAnswerInput, GeneratedAnswer, StepName, Usage
-from providers.factory import describe_providers, get_generator, get_retriever
+from providers.factory import get_generator, get_retriever, provider_plan
 from telemetry import annotate_step, model_span
 
 __all__ = ["ACTIVITY_NAME", "bp"]
@@ -31,7 +31,7 @@ def _generate(payload: GenerateAnswerInput) -> GeneratedAnswer:
     fetched = get_retriever().fetch(list(scores)) if scores else []
     passages = {p.id: replace(p, score=scores[p.id]) for p in fetched}
     generator = get_generator()
-    with model_span("chat", provider=describe_providers()["generation"], request_model=generator.model) as call:
+    with model_span("chat", provider=provider_plan().generation, request_model=generator.model) as call:
         answer = generator.answer(payload.question, list(passages.values()))
         call.response(model=answer.model, input_tokens=answer.input_tokens, output_tokens=answer.output_tokens)
         call.content(question=payload.question, answer=answer.text)

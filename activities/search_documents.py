@@ -6,7 +6,7 @@ import azure.durable_functions as df
 
 from activities._step import run_step
 from contracts import SearchDocumentsInput, SearchHit, SearchResults, StepName
-from providers.factory import describe_providers, get_retriever
+from providers.factory import get_retriever, provider_plan
 from telemetry import annotate_step, retrieval_span
 
 __all__ = ["ACTIVITY_NAME", "bp"]
@@ -17,7 +17,7 @@ bp = df.Blueprint()
 
 def _search(payload: SearchDocumentsInput) -> SearchResults:
     retriever = get_retriever()
-    with retrieval_span(provider=describe_providers()["retrieval"], top_k=payload.top_k, query=payload.question):
+    with retrieval_span(provider=provider_plan().retrieval, top_k=payload.top_k, query=payload.question):
         passages = retriever.search(payload.question, payload.embedding.vector(), top_k=payload.top_k)
     hits = [SearchHit(id=p.id, title=p.title, source=p.source, score=round(p.score, 6)) for p in passages]
     annotate_step(top_k=payload.top_k, result_count=len(hits))

@@ -3,6 +3,7 @@
     .venv/bin/python bench/retrieval.py latency --chunks 10000 100000
     .venv/bin/python bench/retrieval.py eval
     .venv/bin/python bench/retrieval.py ask
+    .venv/bin/python bench/retrieval.py ingest --copies 200
 
 `latency` fills a SqliteIndex with synthetic chunks (random words for FTS5; 384-dimension vectors
 with low intrinsic dimension plus noise, a stand-in for sentence embeddings) and times the
@@ -10,7 +11,9 @@ SQLite build, the vector load, the HNSW build, and full hybrid `search()` calls,
 approximate; recall@10 compares the HNSW neighbours with exact ones. `eval` runs
 `evaluation/questions.jsonl` over the bundled corpus with the hashing embedder and MiniLM, and
 times each question warm (embed + search + answer, a second pass). `ask` times `pipeline ask` as
-a new process. Results are recorded in bench/RESULTS-retrieval.md.
+a new process. `ingest` times `pipeline index` (hashing embedder, so parsing, chunking and
+writing dominate) over `--copies` copies of the bundled corpus, each run into a new data
+folder. Results are recorded in bench/RESULTS-retrieval.md.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from providers.local.sqlite_index import ChunkRecord, SqliteIndex
+from ingestion.chunking import Chunk
+from providers.local.sqlite_index import SqliteIndex
 
 __all__ = ["main"]
 
@@ -66,7 +70,7 @@ def latency(chunks: int, queries: int = 200) -> dict[str, float]:
             for d, start in enumerate(range(0, chunks, per_doc)):
                 rows = range(start, min(start + per_doc, chunks))
                 records = [
-                    ChunkRecord(title=f"doc {d}", content=" ".join(_WORDS[w] for w in words[r]), ordinal=i)
+                    Chunk(title=f"doc {d}", content=" ".join(_WORDS[w] for w in words[r]), ordinal=i)
                     for i, r in enumerate(rows)
                 ]
                 index.replace_document(
@@ -179,6 +183,29 @@ def ask_cold(runs: int = 3) -> None:
             print(f"cold ask: {time.perf_counter() - started:.2f} s")
 
 
+def ingest(copies: int, runs: int = 5) -> None:
+    """`pipeline index` over `copies` copies of `corpus/` into an empty index: seconds and files/s per run."""
+    import re
+    import shutil
+    import subprocess
+
+    pipeline = Path(sys.executable).with_name("pipeline")
+    corpus = Path(__file__).resolve().parents[1] / "corpus"
+    with tempfile.TemporaryDirectory() as folder:
+        documents = Path(folder) / "documents"
+        for copy in range(copies):
+            shutil.copytree(corpus, documents / f"copy-{copy:04d}")
+        files = sum(1 for _ in documents.rglob("*.md"))
+        for _ in range(runs):
+            data = tempfile.mkdtemp(dir=folder)
+            env = {**os.environ, "PIPELINE_DATA_DIR": data, "PIPELINE_LOCAL_EMBEDDER": "hash"}
+            done = subprocess.run(
+                [pipeline, "index", str(documents)], env=env, check=True, capture_output=True, text=True
+            )
+            seconds = float(re.search(r"in ([0-9.]+) s", done.stdout).group(1))  # type: ignore[union-attr]
+            print(f"indexed {files} files in {seconds:.2f} s: {files / seconds:.0f} files/s", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -187,7 +214,12 @@ def main() -> None:
     run.add_argument("--queries", type=int, default=200)
     commands.add_parser("eval")
     commands.add_parser("ask")
+    ingesting = commands.add_parser("ingest")
+    ingesting.add_argument("--copies", type=int, default=200)
     args = parser.parse_args()
+    if args.command == "ingest":
+        ingest(args.copies)
+        return
     if args.command == "eval":
         evaluate_embedders()
         return

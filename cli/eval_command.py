@@ -78,8 +78,8 @@ def _retriever(corpus: str | Path | None) -> Iterator[Retriever | None]:
     if corpus is None:
         yield None
         return
+    from ingestion.ingest import index_paths
     from providers.factory import get_embedder
-    from providers.local.ingest import index_paths
     from providers.local.sqlite_index import SqliteIndex
 
     root = Path(corpus).resolve()

@@ -18,25 +18,26 @@ from config import get_settings
 from providers.errors import ProviderError
 
 if TYPE_CHECKING:
+    from providers.azure.search_index import AzureSearchIndexer
     from providers.base import Embedder
-    from providers.local.ingest import IngestReport
+    from providers.local.sqlite_index import SqliteIndex
 
 __all__ = ["run_index"]
 
 
 def run_index(paths: list[str], *, recreate: bool) -> int:
-    settings = get_settings()
     missing = [p for p in paths if not Path(p).exists()]
     if missing:
         raise CliError(f"no such file or directory: {', '.join(missing)}")
-    from providers.factory import get_embedder
+    from ingestion.ingest import index_paths
+    from providers.factory import get_embedder, provider_plan
 
+    on_azure = provider_plan().retrieval.backend == "azure-ai-search"
     try:
         embedder = get_embedder()
-        if settings.azure_search_endpoint and settings.azure_search_index:
-            report, where = _index_azure(paths, recreate=recreate, embedder=embedder)
-        else:
-            report, where = _index_local(paths, recreate=recreate, embedder=embedder)
+        writer, where = _azure_writer() if on_azure else _local_writer(embedder)
+        with writer, ProgressBar("indexing", stream=sys.stderr) as bar:
+            report = index_paths(paths, index=writer, embedder=embedder, recreate=recreate, progress=bar.update)
     except ProviderError as error:
         raise CliError(error.message) from error
     print(
@@ -45,14 +46,14 @@ def run_index(paths: list[str], *, recreate: bool) -> int:
     )
     for source, why in report.failed.items():
         print(f"skipped {source}: {why}", file=sys.stderr)
-    if recreate and not (settings.azure_search_endpoint and settings.azure_search_index):
+    if recreate and not on_azure:
         _say_the_samples_are_gone(paths)
     return 1 if report.failed else 0
 
 
 def _say_the_samples_are_gone(paths: list[str]) -> None:
     """`--recreate` empties the local index, the bundled sample corpus with it: say so, and how to get it back."""
-    from providers.local.ingest import CORPUS_DIR
+    from ingestion.sources import CORPUS_DIR
 
     if any(Path(p).resolve() == CORPUS_DIR for p in paths):
         return
@@ -63,25 +64,17 @@ def _say_the_samples_are_gone(paths: list[str]) -> None:
     )
 
 
-def _index_local(paths: list[str], *, recreate: bool, embedder: Embedder) -> tuple[IngestReport, str]:
-    from providers.local.ingest import index_paths
+def _local_writer(embedder: Embedder) -> tuple[SqliteIndex, str]:
     from providers.local.sqlite_index import SqliteIndex
 
     settings = get_settings()
-    threshold = getattr(settings, "pipeline_ann_threshold", None)  # present once config adds the setting
-    options = {} if threshold is None else {"ann_threshold": threshold}
-    with SqliteIndex(settings.pipeline_data_dir / "index", embedder=embedder, **options) as index:
-        with ProgressBar("indexing", stream=sys.stderr) as bar:
-            report = index_paths(paths, index=index, embedder=embedder, recreate=recreate, progress=bar.update)
-        return report, str(index.path)
+    index_dir = settings.pipeline_data_dir / "index"
+    index = SqliteIndex(index_dir, embedder=embedder, ann_threshold=settings.pipeline_ann_threshold)
+    return index, str(index.path)
 
 
-def _index_azure(paths: list[str], *, recreate: bool, embedder: Embedder) -> tuple[IngestReport, str]:
-    from providers.azure.search_index import AzureSearchIndexer, index_paths_to_azure
+def _azure_writer() -> tuple[AzureSearchIndexer, str]:
+    from providers.azure.search_index import AzureSearchIndexer
 
-    with AzureSearchIndexer.from_settings(get_settings()) as indexer:
-        with ProgressBar("indexing", stream=sys.stderr) as bar:
-            report = index_paths_to_azure(
-                paths, indexer=indexer, embedder=embedder, recreate=recreate, progress=bar.update
-            )
-        return report, f"Azure AI Search index '{indexer.index_name}'"
+    indexer = AzureSearchIndexer.from_settings(get_settings())
+    return indexer, f"Azure AI Search index '{indexer.index_name}'"

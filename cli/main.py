@@ -1,4 +1,4 @@
-"""`pipeline`: the command line. Parses arguments and hands each command to its module.
+"""`pipeline`: the command line. Parses arguments and hands each command to its module (`set_defaults(run=...)`).
 
 Errors are one line on stderr and a non-zero exit code, never a traceback.
 """
@@ -6,10 +6,11 @@ Errors are one line on stderr and a non-zero exit code, never a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from cli.errors import CliError
@@ -41,6 +42,16 @@ def _port(text: str) -> int:
     return value
 
 
+def _command(module: str, function: str) -> Callable[..., int]:
+    """A command's function, imported only when the command runs."""
+    return getattr(importlib.import_module(f"cli.{module}"), function)
+
+
+def _export(args: argparse.Namespace) -> int:
+    statuses = [s.strip() for value in args.status for s in value.split(",") if s.strip()]
+    return _command("export_command", "run_export")(args.directory, statuses=statuses, since=args.since, top=args.top)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pipeline",
@@ -51,12 +62,18 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ask = commands.add_parser("ask", help="answer one question through the whole durable pipeline, offline")
+    ask.set_defaults(
+        run=lambda a: _command("ask", "run_ask")(a.question, top_k=a.top_k, as_json=a.json, timeout_s=a.timeout)
+    )
     ask.add_argument("question")
     ask.add_argument("--top-k", type=int, default=3, help="passages to retrieve (1..20)")
     ask.add_argument("--json", action="store_true", help="print one JSON object")
     ask.add_argument("--timeout", type=_positive_seconds, default=60.0, help="seconds to wait for the run (> 0)")
 
     serve = commands.add_parser("serve", help="run the local host: HTTP API, Durable status API, queue, events")
+    serve.set_defaults(
+        run=lambda a: _command("serve", "run_serve")(host=a.host, port=a.port, app_dir=a.app, allow_hosts=a.allow_host)
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (beyond loopback, keys are required)")
     serve.add_argument("--port", type=_port, default=7071)
     serve.add_argument("--app", type=Path, default=None, help="a Durable Functions Python app folder")
@@ -69,6 +86,18 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     enqueue = commands.add_parser("enqueue", help="put questions on the queue (Service Bus when configured)")
+    enqueue.set_defaults(
+        run=lambda a: _command("queue_commands", "run_enqueue")(
+            a.question,
+            top_k=a.top_k,
+            request_id=a.request_id,
+            file=a.file,
+            raw=a.raw,
+            raw_file=a.raw_file,
+            message_id=a.message_id,
+            traceparent=a.traceparent,
+        )
+    )
     source = enqueue.add_mutually_exclusive_group(required=True)
     source.add_argument("question", nargs="?")
     source.add_argument("--file", type=Path, help="JSONL file, one Question per line")
@@ -80,13 +109,20 @@ def _parser() -> argparse.ArgumentParser:
     enqueue.add_argument("--traceparent", help="W3C trace context to continue")
 
     dead = commands.add_parser("dead-letters", help="dead-lettered messages and why")
+    dead.set_defaults(run=lambda a: _command("queue_commands", "run_dead_letters")(as_json=a.json))
     dead.add_argument("--json", action="store_true")
 
     index = commands.add_parser("index", help="ingest Markdown, text and HTML files into the index")
+    index.set_defaults(run=lambda a: _command("index_command", "run_index")(a.paths, recreate=a.recreate))
     index.add_argument("paths", nargs="+")
     index.add_argument("--recreate", action="store_true", help="drop the index first")
 
     evaluate = commands.add_parser("eval", help="score retrieval and answers on a questions file (JSONL)")
+    evaluate.set_defaults(
+        run=lambda a: _command("eval_command", "run_eval")(
+            a.questions, top_k=a.top_k, corpus=a.corpus, json_out=a.json_out, per_question=a.per_question
+        )
+    )
     evaluate.add_argument("questions", type=Path)
     evaluate.add_argument("--top-k", type=int, default=3)
     evaluate.add_argument("--corpus", type=Path, help="index this folder into a throw-away index and score against it")
@@ -94,15 +130,18 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--per-question", action="store_true", help="a row per question, not only the summary")
 
     status = commands.add_parser("status", help="status of a run")
+    status.set_defaults(run=lambda a: _command("status_command", "run_status")(a.instance_id, as_json=a.json))
     status.add_argument("instance_id")
     status.add_argument("--json", action="store_true")
 
     events = commands.add_parser("events", help="published events (events.jsonl)")
+    events.set_defaults(run=lambda a: _command("status_command", "run_events")(follow=a.follow))
     events.add_argument("--follow", "-f", action="store_true")
 
     replay = commands.add_parser(
         "replay", help="replay recorded histories against the orchestrator code as it is now (non-zero on divergence)"
     )
+    replay.set_defaults(run=lambda a: _command("replay_command", "run_replay")(a.paths, app_dir=a.app, as_json=a.json))
     replay.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="status JSON files, folders, JSON lines")
     replay.add_argument("--app", type=Path, default=None, help="a Durable Functions Python app folder")
     replay.add_argument("--json", action="store_true", help="one JSON report (for CI)")
@@ -110,72 +149,18 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser(
         "export", help="save histories (local state, or PIPELINE_EXPORT_URL) as status JSON for `pipeline replay`"
     )
+    export.set_defaults(run=_export)
     export.add_argument("directory", type=Path, metavar="DIR")
     export.add_argument(
-        "--status", action="append", default=[], metavar="S",
+        "--status",
+        action="append",
+        default=[],
+        metavar="S",
         help="runtime status to include (repeatable, or comma-separated: Running,Failed)",
     )
     export.add_argument("--since", metavar="T", help="created at or after this ISO 8601 time")
     export.add_argument("--top", type=int, metavar="N", help="at most N instances")
     return parser
-
-
-def _dispatch(args: argparse.Namespace) -> int:
-    if args.command == "ask":
-        from cli.ask import run_ask
-
-        return run_ask(args.question, top_k=args.top_k, as_json=args.json, timeout_s=args.timeout)
-    if args.command == "serve":
-        from cli.serve import run_serve
-
-        return run_serve(host=args.host, port=args.port, app_dir=args.app, allow_hosts=args.allow_host)
-    if args.command == "enqueue":
-        from cli.queue_commands import run_enqueue
-
-        return run_enqueue(
-            args.question,
-            top_k=args.top_k,
-            request_id=args.request_id,
-            file=args.file,
-            raw=args.raw,
-            raw_file=args.raw_file,
-            message_id=args.message_id,
-            traceparent=args.traceparent,
-        )
-    if args.command == "dead-letters":
-        from cli.queue_commands import run_dead_letters
-
-        return run_dead_letters(as_json=args.json)
-    if args.command == "index":
-        from cli.index_command import run_index
-
-        return run_index(args.paths, recreate=args.recreate)
-    if args.command == "eval":
-        from cli.eval_command import run_eval
-
-        return run_eval(
-            args.questions,
-            top_k=args.top_k,
-            corpus=args.corpus,
-            json_out=args.json_out,
-            per_question=args.per_question,
-        )
-    if args.command == "status":
-        from cli.status_command import run_status
-
-        return run_status(args.instance_id, as_json=args.json)
-    if args.command == "replay":
-        from cli.replay_command import run_replay
-
-        return run_replay(args.paths, app_dir=args.app, as_json=args.json)
-    if args.command == "export":
-        from cli.export_command import run_export
-
-        statuses = [s.strip() for value in args.status for s in value.split(",") if s.strip()]
-        return run_export(args.directory, statuses=statuses, since=args.since, top=args.top)
-    from cli.status_command import run_events
-
-    return run_events(follow=args.follow)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -184,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
     try:
-        code = _dispatch(args)
+        code = args.run(args)
         sys.stdout.flush()  # inside the try: a closed pipe (`| head`) surfaces here, not at exit
         return code
     except BrokenPipeError:

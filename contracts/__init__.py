@@ -8,6 +8,7 @@ from contracts.activities import (
     EmbedQueryInput,
     GenerateAnswerInput,
     GeneratedAnswer,
+    PassageRef,
     PublishedEvent,
     PublishResultInput,
     QueryEmbedding,

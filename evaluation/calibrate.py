@@ -31,6 +31,8 @@ import numpy as np
 
 from evaluation.metrics import Summary, summarize
 from evaluation.runner import QUESTIONS_FILE, EvalQuestion, load_questions, score_answer
+from ingestion.ingest import index_paths
+from ingestion.sources import CORPUS_DIR
 from providers.base import Passage
 from providers.citations import MARKER
 from providers.local.answer_features import (
@@ -40,7 +42,6 @@ from providers.local.answer_features import (
     question_features,
 )
 from providers.local.extractive import WEIGHTS_FILE, AnswererWeights, ExtractiveAnswerer
-from providers.local.ingest import CORPUS_DIR, index_paths
 from providers.local.minilm_embedder import MiniLMEmbedder
 from providers.local.sentence_vectors import SentenceVectors
 from providers.local.sqlite_index import SqliteIndex

@@ -43,3 +43,7 @@ class ProviderError(Exception):
     @classmethod
     def invalid_input(cls, message: str) -> ProviderError:
         return cls(ErrorKind.INVALID_INPUT, message)
+
+    @classmethod
+    def internal(cls, message: str) -> ProviderError:
+        return cls(ErrorKind.INTERNAL, message)

@@ -1,4 +1,4 @@
-"""The one place that decides which implementation serves each role, from settings.
+"""Builds the provider of each role that the process's `ProviderPlan` names (see `providers.plan`).
 
 Azure services are used when their settings are present, otherwise the embedded default.
 Providers are built lazily on first use (never at import) and shared by the process's
@@ -11,12 +11,13 @@ import logging
 import sys
 import threading
 from collections.abc import Callable
-from functools import lru_cache, wraps
-from typing import TypeVar
+from functools import lru_cache
+from typing import Generic, TypeVar
 
 from config import Settings, get_settings
 from providers.base import AnswerGenerator, Embedder, EventPublisher, Retriever
 from providers.errors import ProviderError
+from providers.plan import ProviderPlan
 
 __all__ = [
     "describe_providers",
@@ -24,6 +25,7 @@ __all__ = [
     "get_generator",
     "get_publisher",
     "get_retriever",
+    "provider_plan",
     "reset",
     "shutdown",
 ]
@@ -35,64 +37,43 @@ _announced = False
 _build_lock = threading.RLock()  # re-entrant: building the retriever builds the embedder
 
 
-def _built_once(build: Callable[[], T]) -> Callable[[], T]:
-    """`lru_cache(maxsize=1)` that builds at most once when threads ask together (lru_cache alone may
-    build twice, and a second MiniLM session is another 300 MB)."""
-    cached = lru_cache(maxsize=1)(build)
+class _BuiltOnce(Generic[T]):
+    """A provider built on first call and then shared; built at most once when threads ask together (a
+    second MiniLM session is another 300 MB)."""
 
-    @wraps(build)
-    def get() -> T:
-        if cached.cache_info().currsize:
-            return cached()
-        with _build_lock:
-            return cached()
+    def __init__(self, build: Callable[[], T]) -> None:
+        self._build = build
+        self._built: list[T] = []  # empty, or the one provider
+        self.__doc__ = build.__doc__
 
-    get.cache_info = cached.cache_info  # type: ignore[attr-defined]
-    get.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
-    return get
+    def __call__(self) -> T:
+        if not self._built:
+            with _build_lock:
+                if not self._built:
+                    self._built.append(self._build())
+        return self._built[0]
+
+    def built(self) -> T | None:
+        """The provider if it was built, else None (without building it)."""
+        return self._built[0] if self._built else None
+
+    def forget(self) -> None:
+        self._built.clear()
 
 
-def _uses_azure_openai_embeddings(s: Settings) -> bool:
-    return bool(s.azure_openai_endpoint and s.azure_openai_embedding_deployment)
+def provider_plan(settings: Settings | None = None) -> ProviderPlan:
+    """The backend of each role under these settings (this process's plan, resolved once, by default)."""
+    return ProviderPlan.from_settings(settings) if settings is not None else _plan()
 
 
-def _uses_openai_compatible_embeddings(s: Settings) -> bool:
-    return bool(s.openai_base_url and s.openai_embedding_model)
+@lru_cache(maxsize=1)
+def _plan() -> ProviderPlan:
+    return ProviderPlan.from_settings(get_settings())
 
 
 def describe_providers(settings: Settings | None = None) -> dict[str, str]:
     """Which provider serves each role under these settings (this process's settings by default)."""
-    return _describe(settings) if settings is not None else dict(_described())
-
-
-@lru_cache(maxsize=1)
-def _described() -> dict[str, str]:
-    """This process's description, computed once: activities label every span with it."""
-    return _describe(get_settings())
-
-
-def _describe(s: Settings) -> dict[str, str]:
-    if _uses_azure_openai_embeddings(s):
-        embedder = f"azure-openai:{s.azure_openai_embedding_deployment}"
-    elif _uses_openai_compatible_embeddings(s):
-        embedder = f"openai-compatible:{s.openai_embedding_model}"
-    else:
-        embedder = f"local:{s.pipeline_local_embedder}"
-    if s.azure_search_endpoint and s.azure_search_index:
-        retriever = f"azure-ai-search:{s.azure_search_index}"
-    else:
-        retriever = f"local-sqlite:{s.pipeline_data_dir / 'index'}"
-    if s.azure_openai_endpoint and s.azure_openai_chat_deployment:
-        generator = f"azure-openai:{s.azure_openai_chat_deployment}"
-    elif s.openai_base_url and s.openai_chat_model:
-        generator = f"openai-compatible:{s.openai_chat_model}"
-    else:
-        generator = "local:extractive"
-    if s.eventgrid_topic_endpoint:
-        publisher = f"event-grid:{s.eventgrid_topic_endpoint}"
-    else:
-        publisher = f"local:{s.pipeline_data_dir / 'events.jsonl'} + {len(s.event_webhooks)} webhook(s)"
-    return {"embeddings": embedder, "retrieval": retriever, "generation": generator, "events": publisher}
+    return provider_plan(settings).labels()
 
 
 def _with_faults(provider: T, role: str) -> T:
@@ -118,15 +99,15 @@ def _announce() -> None:
             log.info("providers: %s", ", ".join(f"{k}={v}" for k, v in describe_providers().items()))
 
 
-@_built_once
+@_BuiltOnce
 def _embedder() -> Embedder:
     """The configured embedder itself, without injected faults (the local index is built with it)."""
-    s = get_settings()
-    if _uses_azure_openai_embeddings(s) or _uses_openai_compatible_embeddings(s):
+    s, plan = get_settings(), _plan().embeddings
+    if plan.openai:
         from providers.azure.openai_embedder import OpenAIEmbedder
 
-        return OpenAIEmbedder.from_settings(s)
-    if s.pipeline_local_embedder == "hash":
+        return OpenAIEmbedder.from_settings(s, plan)
+    if plan.target == "hash":
         from providers.local.hashing_embedder import HashingEmbedder
 
         return HashingEmbedder()
@@ -135,17 +116,17 @@ def _embedder() -> Embedder:
     return MiniLMEmbedder()
 
 
-@_built_once
+@_BuiltOnce
 def get_embedder() -> Embedder:
     _announce()
     return _with_faults(_embedder(), "embeddings")
 
 
-@_built_once
+@_BuiltOnce
 def get_retriever() -> Retriever:
     _announce()
     s = get_settings()
-    if s.azure_search_endpoint and s.azure_search_index:
+    if _plan().retrieval.backend == "azure-ai-search":
         from providers.azure.search_retriever import AzureSearchRetriever
 
         return _with_faults(AzureSearchRetriever.from_settings(s), "retrieval")
@@ -154,7 +135,7 @@ def get_retriever() -> Retriever:
 
 def open_local_index(s: Settings) -> Retriever:
     """The local index for the configured embedder; built from the sample corpus on first use."""
-    from providers.local.ingest import ensure_sample_index
+    from providers.local.sample_index import ensure_sample_index
     from providers.local.sqlite_index import SqliteIndex
 
     embedder = _embedder()
@@ -163,14 +144,14 @@ def open_local_index(s: Settings) -> Retriever:
     return index
 
 
-@_built_once
+@_BuiltOnce
 def get_generator() -> AnswerGenerator:
     _announce()
-    s = get_settings()
-    if (s.azure_openai_endpoint and s.azure_openai_chat_deployment) or (s.openai_base_url and s.openai_chat_model):
+    s, plan = get_settings(), _plan().generation
+    if plan.openai:
         from providers.azure.openai_chat import OpenAIChatGenerator
 
-        return _with_faults(OpenAIChatGenerator.from_settings(s), "generation")
+        return _with_faults(OpenAIChatGenerator.from_settings(s, plan), "generation")
     return _with_faults(local_answerer(s), "generation")
 
 
@@ -190,11 +171,11 @@ def local_answerer(s: Settings) -> AnswerGenerator:
     return ExtractiveAnswerer(SentenceVectors(model, s.pipeline_data_dir / "index" / "sentence-vectors.sqlite"))
 
 
-@_built_once
+@_BuiltOnce
 def get_publisher() -> EventPublisher:
     _announce()
     s = get_settings()
-    if s.eventgrid_topic_endpoint:
+    if _plan().events.backend == "event-grid":
         from providers.azure.eventgrid_publisher import EventGridPublisher
 
         return _with_faults(EventGridPublisher.from_settings(s), "events")
@@ -206,13 +187,12 @@ def get_publisher() -> EventPublisher:
 def reset() -> None:
     """Close and forget built providers and settings (tests, or after settings change in-process)."""
     global _announced
-    _described.cache_clear()
+    _plan.cache_clear()
     for cached in (get_embedder, _embedder, get_retriever, get_generator, get_publisher):
-        if cached.cache_info().currsize:
-            close = getattr(cached(), "close", None)
-            if callable(close):
-                close()
-        cached.cache_clear()
+        close = getattr(cached.built(), "close", None)
+        if callable(close):
+            close()
+        cached.forget()
     if "providers.azure.credentials" in sys.modules:  # only if an Azure provider ever built one
         from providers.azure.credentials import close_default_credential
 
@@ -227,8 +207,8 @@ def shutdown(*, flush_timeout_s: float = 5.0) -> int:
     Returns how many deliveries are still pending (local webhooks; they resume in the next process).
     """
     pending = 0
-    if get_publisher.cache_info().currsize:
-        publisher = get_publisher()
+    publisher = get_publisher.built()
+    if publisher is not None:
         flush = getattr(publisher, "flush", None)
         if callable(flush) and not flush(flush_timeout_s):
             count = getattr(publisher, "pending", None)

@@ -19,12 +19,12 @@ from config import Settings
 __all__ = ["MAX_ROWS", "read_dead_letters", "read_undelivered_events", "rejected_row"]
 
 MAX_ROWS = 500
-STATE_FILE = "durable.sqlite"  # the embedded host's state file name (kept in step with `embedded_host.state_path`)
+STATE_FILE = "durable.sqlite"  # the embedded host's state file name (kept in step with `embedded_host.host.state_path`)
 UNDELIVERED_FILE = "events-undelivered.jsonl"
 _TAIL_BYTES = 4 << 20
 
 
-def rejected_row(queue: str, message_id: str, body: bytes) -> dict[str, Any]:
+def rejected_row(queue: str, message_id: str | None, body: bytes) -> dict[str, Any]:
     """A message the starter moved to the dead-letter queue; its reason travels in the JSON envelope."""
     try:
         envelope = json.loads(body)
@@ -117,7 +117,9 @@ def _service_bus_dead_letters(settings: Settings) -> list[dict[str, Any]]:
 
 def read_undelivered_events(settings: Settings) -> dict[str, Any]:
     """``{"source", "items"}`` (newest first), or ``"available": false`` with the reason on Azure."""
-    if settings.eventgrid_topic_endpoint:
+    from providers.plan import ProviderPlan
+
+    if ProviderPlan.from_settings(settings).events.backend == "event-grid":
         return {"source": "event-grid", "available": False, "items": [],
                 "detail": "Event Grid keeps undelivered events in the dead-letter blob container of its "
                           "subscription; this app cannot read them."}

@@ -19,7 +19,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from opentelemetry.trace import Span, SpanKind
 
@@ -27,32 +27,19 @@ from telemetry.content import record_content
 from telemetry.metrics import record_operation_duration, record_tokens
 from telemetry.spans import error_kind, recorded_span
 
-__all__ = ["ModelCall", "data_source_id", "model_span", "provider_name", "retrieval_span"]
-
-# `describe_providers()` prefixes -> well-known `gen_ai.provider.name` values where one exists.
-_PROVIDER_NAMES = {
-    "azure-openai": "azure.ai.openai",
-    "openai-compatible": "openai",
-    "azure-ai-search": "azure.ai.search",
-    "local": "local",
-    "local-sqlite": "local",
-}
+__all__ = ["GenAIProvider", "ModelCall", "model_span", "retrieval_span"]
 
 
-def provider_name(description: str) -> str:
-    """`gen_ai.provider.name` for a provider as `providers.factory.describe_providers` describes it."""
-    prefix = description.split(":", 1)[0]
-    return _PROVIDER_NAMES.get(prefix, prefix or "unknown")
+class GenAIProvider(Protocol):
+    """What a span says of the provider serving a role (`providers.plan.RolePlan` is one)."""
 
+    @property
+    def genai_provider(self) -> str:
+        """`gen_ai.provider.name`."""
 
-def data_source_id(description: str) -> str:
-    """`gen_ai.data_source.id` of a retriever: the Azure AI Search index name, or `local-index`.
-
-    The local index is named by role, not by its path: a path is neither an identifier a
-    dashboard can group by nor something to ship to a telemetry backend.
-    """
-    prefix, _, rest = description.partition(":")
-    return rest if prefix == "azure-ai-search" and rest else "local-index"
+    @property
+    def data_source(self) -> str:
+        """`gen_ai.data_source.id` of a retriever."""
 
 
 @dataclass
@@ -85,9 +72,11 @@ class ModelCall:
 
 
 @contextmanager
-def model_span(operation: Literal["embeddings", "chat"], *, provider: str, request_model: str) -> Iterator[ModelCall]:
-    """A CLIENT span around one model call; `provider` is the `describe_providers` text of its role."""
-    system = provider_name(provider)
+def model_span(
+    operation: Literal["embeddings", "chat"], *, provider: GenAIProvider, request_model: str
+) -> Iterator[ModelCall]:
+    """A CLIENT span around one model call by the provider of its role."""
+    system = provider.genai_provider
     attributes = {
         "gen_ai.operation.name": operation,
         "gen_ai.provider.name": system,
@@ -109,14 +98,13 @@ def model_span(operation: Literal["embeddings", "chat"], *, provider: str, reque
 
 
 @contextmanager
-def retrieval_span(*, provider: str, top_k: int, query: str) -> Iterator[Span]:
+def retrieval_span(*, provider: GenAIProvider, top_k: int, query: str) -> Iterator[Span]:
     """A CLIENT span around a search of the index (GenAI `retrieval` operation).
 
-    `provider` is the `describe_providers` text of the retrieval role; the query text is recorded
-    only when content recording is opted in.
+    The query text is recorded only when content recording is opted in.
     """
-    system = provider_name(provider)
-    data_source = data_source_id(provider)
+    system = provider.genai_provider
+    data_source = provider.data_source
     attributes: dict[str, str | int] = {
         "gen_ai.operation.name": "retrieval",
         "gen_ai.provider.name": system,

@@ -10,7 +10,7 @@ so its replays cannot duplicate any.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from opentelemetry import context as otel_context
@@ -97,7 +97,7 @@ def recorded_span(
     name: str,
     *,
     kind: SpanKind,
-    attributes: dict[str, AttributeValue],
+    attributes: Mapping[str, AttributeValue],
     context: otel_context.Context | None = None,
 ) -> Iterator[Span]:
     """The one way this package opens a span: an escaping exception is recorded once, by `record_error`

@@ -1,4 +1,4 @@
-"""HTTP plumbing shared by the routes: JSON and problem+json responses, body checks."""
+"""HTTP plumbing shared by the routes: JSON and problem+json responses, and the body parser of both starters."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ __all__ = [
     "MAX_BODY_BYTES",
     "UNREADABLE_JSON",
     "BodyRejected",
+    "UnreadableBody",
     "field_problems",
     "json_response",
+    "parse_json",
     "problem_response",
     "read_json_body",
 ]
@@ -66,17 +68,43 @@ def _is_json(content_type: str) -> bool:
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
+class UnreadableBody(Exception):
+    """A body that is not a JSON document this app reads: `reason` is a short code, `description` says why."""
+
+    def __init__(self, reason: str, description: str) -> None:
+        super().__init__(description)
+        self.reason = reason
+        self.description = description
+
+
+def parse_json(body: bytes) -> Any:
+    """The JSON document in `body`, at most `MAX_BODY_BYTES` of UTF-8: the one parser of both starters."""
+    if len(body) > MAX_BODY_BYTES:
+        raise UnreadableBody("BodyTooLarge", f"The body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}.")
+    try:
+        return json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise UnreadableBody("InvalidEncoding", "The body is not UTF-8 text.") from None
+    except json.JSONDecodeError as exc:
+        where = f"line {exc.lineno} column {exc.colno}"
+        raise UnreadableBody("InvalidJson", f"The body is not valid JSON: {exc.msg} at {where}.") from None
+    except (ValueError, RecursionError):  # valid JSON the parser refuses: an integer over 4300 digits, deep nesting
+        raise UnreadableBody("InvalidJson", UNREADABLE_JSON) from None
+
+
+# HTTP status and problem title of each reason `parse_json` gives.
+_PROBLEMS = {
+    "BodyTooLarge": (413, "Request body too large"),
+    "InvalidEncoding": (400, "Invalid body"),
+    "InvalidJson": (400, "Invalid JSON"),
+}
+
+
 def read_json_body(req: func.HttpRequest) -> Any:
     """The parsed JSON body, or `BodyRejected` with the 413/415/400 problem that explains why not."""
     body = req.get_body() or b""
-    if len(body) > MAX_BODY_BYTES:
-        raise BodyRejected(
-            ProblemDetails.of(
-                413, "Request body too large", f"The body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}."
-            )
-        )
     content_type = req.headers.get("content-type", "")
-    if not _is_json(content_type):
+    if len(body) <= MAX_BODY_BYTES and not _is_json(content_type):  # too large is said first
         raise BodyRejected(
             ProblemDetails.of(
                 415,
@@ -85,14 +113,7 @@ def read_json_body(req: func.HttpRequest) -> Any:
             )
         )
     try:
-        return json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise BodyRejected(ProblemDetails.of(400, "Invalid body", "The body is not UTF-8 text.")) from None
-    except json.JSONDecodeError as exc:
-        raise BodyRejected(
-            ProblemDetails.of(
-                400, "Invalid JSON", f"The body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."
-            )
-        ) from None
-    except (ValueError, RecursionError):  # valid JSON the parser refuses: an integer over 4300 digits, deep nesting
-        raise BodyRejected(ProblemDetails.of(400, "Invalid JSON", UNREADABLE_JSON)) from None
+        return parse_json(body)
+    except UnreadableBody as unreadable:
+        status, title = _PROBLEMS[unreadable.reason]
+        raise BodyRejected(ProblemDetails.of(status, title, unreadable.description)) from None

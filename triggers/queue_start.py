@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from config import get_settings
 from contracts import Question
 from telemetry import current_traceparent, starter_span
-from triggers._http import MAX_BODY_BYTES, UNREADABLE_JSON
+from triggers._http import UnreadableBody, parse_json
 from triggers.starting import instance_id_for_message, invocation_traceparent, start_once
 
 __all__ = ["FUNCTION_NAME", "InvalidMessage", "bp", "dead_letter_body", "parse_question"]
@@ -34,28 +34,17 @@ log = logging.getLogger(__name__)
 bp = df.Blueprint()
 
 
-class InvalidMessage(Exception):
-    """The message cannot become a Question; `reason` is a short code, the message says why."""
-
-    def __init__(self, reason: str, description: str) -> None:
-        super().__init__(description)
-        self.reason = reason
-        self.description = description
+class InvalidMessage(UnreadableBody):
+    """The message cannot become a Question; `reason` is a short code, `description` says why."""
 
 
 def parse_question(body: bytes) -> Question:
     if not body:
         raise InvalidMessage("EmptyBody", "The message has no body; expected a Question as JSON.")
-    if len(body) > MAX_BODY_BYTES:
-        raise InvalidMessage("BodyTooLarge", f"The body is {len(body)} bytes; the limit is {MAX_BODY_BYTES}.")
     try:
-        data = json.loads(body.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise InvalidMessage("InvalidEncoding", "The body is not UTF-8 text.") from None
-    except json.JSONDecodeError as exc:
-        raise InvalidMessage("InvalidJson", f"The body is not valid JSON: {exc.msg} at position {exc.pos}.") from None
-    except (ValueError, RecursionError):  # an integer over 4300 digits, nesting deeper than the parser goes
-        raise InvalidMessage("InvalidJson", UNREADABLE_JSON) from None
+        data = parse_json(body)
+    except UnreadableBody as unreadable:
+        raise InvalidMessage(unreadable.reason, unreadable.description) from None
     try:
         return Question.model_validate(data)
     except ValidationError as exc:

@@ -16,12 +16,16 @@ from providers.errors import ProviderError
 if TYPE_CHECKING:
     from azure.core.credentials import AzureKeyCredential, TokenCredential
 
+    from config.settings import Settings
+    from providers.plan import RolePlan
+
 __all__ = [
     "COGNITIVE_SERVICES_SCOPE",
     "Closing",
     "Credential",
     "LazyClient",
     "OpenAIConnection",
+    "OpenAIModel",
     "close_default_credential",
     "default_credential",
     "key_or_token_credential",
@@ -118,7 +122,7 @@ def key_or_token_credential(credential: Credential) -> AzureKeyCredential | Toke
     return credential
 
 
-def openai_auth(credential: Credential, *, scope: str = COGNITIVE_SERVICES_SCOPE) -> dict[str, object]:
+def openai_auth(credential: Credential, *, scope: str = COGNITIVE_SERVICES_SCOPE) -> dict[str, Any]:
     """Keyword arguments for `AzureOpenAI(...)`: `api_key`, or an Entra ID bearer token provider."""
     from azure.core.credentials import AzureKeyCredential
 
@@ -167,6 +171,23 @@ class OpenAIConnection:
         self.timeout = timeout
         self._client: LazyClient[Any] = LazyClient(self._build)
 
+    @classmethod
+    def for_role(cls, settings: Settings, role: RolePlan, *, timeout: float) -> OpenAIConnection:
+        """Azure OpenAI when the plan chose it for `role` (key, or Entra ID), else the OpenAI-compatible server."""
+        if role.backend == "azure-openai":
+            return cls(
+                azure_endpoint=settings.azure_openai_endpoint,
+                api_version=settings.azure_openai_api_version,
+                credential=settings.azure_openai_api_key,
+                timeout=timeout,
+            )
+        if role.backend != "openai-compatible":
+            raise ProviderError.configuration(
+                f"no OpenAI endpoint for {role.label}: set AZURE_OPENAI_ENDPOINT and its deployment, "
+                "or OPENAI_BASE_URL and its model"
+            )
+        return cls(base_url=settings.openai_base_url, credential=settings.openai_api_key, timeout=timeout)
+
     @property
     def endpoint(self) -> str:
         return self.azure_endpoint or self.base_url or ""
@@ -193,7 +214,7 @@ class OpenAIConnection:
                 api_version=self.api_version,
                 max_retries=self.max_retries,
                 timeout=self.timeout,
-                **openai_auth(self._credential),  # type: ignore[arg-type]
+                **openai_auth(self._credential),
             )
         key = self._credential if isinstance(self._credential, str) and self._credential else None
         return openai.OpenAI(
@@ -203,3 +224,24 @@ class OpenAIConnection:
             max_retries=self.max_retries,
             timeout=self.timeout,
         )
+
+
+class OpenAIModel(Closing):
+    """A model behind an `OpenAIConnection`: what the chat generator and the embedder share."""
+
+    def __init__(self, connection: OpenAIConnection, model: str, *, operation: str) -> None:
+        self._connection = connection
+        self._model = model
+        # The error translator names the role to check for Azure services.
+        self._service = f"{'azure ' if connection.is_azure else ''}openai {operation}"
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    @property
+    def endpoint(self) -> str:
+        return self._connection.endpoint
+
+    def close(self) -> None:
+        self._connection.close()

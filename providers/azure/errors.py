@@ -25,27 +25,23 @@ see; SDK retries hidden inside one attempt would multiply them and stretch activ
 
 from __future__ import annotations
 
-import email.utils
 import re
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from contracts.errors import ErrorKind
 from providers.errors import ProviderError
+from providers.retrying import retry_after_seconds
 
 __all__ = [
     "classify_status",
     "redact",
-    "retry_after_seconds",
     "translate",
     "translating",
 ]
 
 _MAX_MESSAGE = 500
-# Milliseconds headers first: they are more precise than Retry-After when a service sends both.
-_MS_HEADERS = ("retry-after-ms", "x-ms-retry-after-ms")
 
 
 def classify_status(status: int) -> ErrorKind:
@@ -59,34 +55,6 @@ def classify_status(status: int) -> ErrorKind:
     return ErrorKind.INTERNAL  # a non-error status reported as an error: the code misread something
 
 
-def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
-    """The wait a service asked for, from `retry-after-ms` or `Retry-After` (seconds or HTTP date)."""
-    if not headers:
-        return None
-    lowered = {str(k).lower(): str(v) for k, v in headers.items()}
-    for name in _MS_HEADERS:
-        value = lowered.get(name)
-        if value:
-            try:
-                return max(0.0, float(value) / 1000.0)
-            except ValueError:
-                pass
-    value = lowered.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
 def translate(exc: BaseException, *, service: str) -> ProviderError:
     """The `ProviderError` for an exception raised by an SDK call to `service`."""
     if isinstance(exc, ProviderError):
@@ -95,10 +63,10 @@ def translate(exc: BaseException, *, service: str) -> ProviderError:
     if translated is not None:
         return translated
     if isinstance(exc, (KeyError, IndexError, TypeError, ValueError, AttributeError)):
-        return ProviderError(ErrorKind.INTERNAL, _message(service, f"unexpected response: {exc!r}"))
+        return ProviderError.internal(_message(service, f"unexpected response: {exc!r}"))
     if isinstance(exc, (TimeoutError, ConnectionError)):
         return ProviderError.transient(_message(service, f"network error: {exc}"))
-    return ProviderError(ErrorKind.INTERNAL, _message(service, f"{type(exc).__name__}: {exc}"))
+    return ProviderError.internal(_message(service, f"{type(exc).__name__}: {exc}"))
 
 
 @contextmanager
@@ -216,7 +184,7 @@ def _from_openai(exc: BaseException, service: str) -> ProviderError | None:
     if isinstance(exc, openai.APIStatusError):
         return _from_status(exc.status_code, _headers_of(exc.response), service, _openai_detail(exc))
     if isinstance(exc, openai.APIResponseValidationError):
-        return ProviderError(ErrorKind.INTERNAL, _message(service, f"unexpected response: {exc.message}"))
+        return ProviderError.internal(_message(service, f"unexpected response: {exc.message}"))
     if isinstance(exc, openai.APITimeoutError):
         return ProviderError.transient(_message(service, "request timed out"))
     if isinstance(exc, openai.APIConnectionError):
@@ -224,7 +192,7 @@ def _from_openai(exc: BaseException, service: str) -> ProviderError | None:
         return ProviderError.transient(_message(service, f"connection failed: {cause or exc.message}"))
     if "credential" in str(exc).lower() or "api_key" in str(exc).lower():
         return ProviderError.configuration(_message(service, str(exc)))
-    return ProviderError(ErrorKind.INTERNAL, _message(service, f"{type(exc).__name__}: {exc}"))
+    return ProviderError.internal(_message(service, f"{type(exc).__name__}: {exc}"))
 
 
 def _openai_detail(exc: Any) -> str:
@@ -249,7 +217,7 @@ def _from_azure_core(exc: BaseException, service: str) -> ProviderError | None:
         # Raised by a credential (no HTTP response): no identity or key is available here.
         return ProviderError.configuration(_message(service, f"authentication failed: {exc.message}"))
     if isinstance(exc, core.DecodeError):
-        return ProviderError(ErrorKind.INTERNAL, _message(service, f"unreadable response: {exc.message}"))
+        return ProviderError.internal(_message(service, f"unreadable response: {exc.message}"))
     if isinstance(exc, core.HttpResponseError):
         status = exc.status_code
         response = exc.response
@@ -264,8 +232,8 @@ def _from_azure_core(exc: BaseException, service: str) -> ProviderError | None:
         # Connection refused or reset, DNS failure, read timeout: the request may succeed later.
         return ProviderError.transient(_message(service, f"connection failed: {exc.message}"))
     if isinstance(exc, core.DeserializationError):
-        return ProviderError(ErrorKind.INTERNAL, _message(service, f"unreadable response: {exc}"))
-    return ProviderError(ErrorKind.INTERNAL, _message(service, f"{type(exc).__name__}: {exc.message}"))
+        return ProviderError.internal(_message(service, f"unreadable response: {exc}"))
+    return ProviderError.internal(_message(service, f"{type(exc).__name__}: {exc.message}"))
 
 
 def _azure_detail(exc: Any) -> str:

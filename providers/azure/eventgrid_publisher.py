@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from config.settings import Settings
 
-__all__ = ["EventGridPublisher", "to_cloud_event"]
+__all__ = ["PIPELINE_PATH", "EventGridPublisher", "to_cloud_event"]
 
 
 def to_cloud_event(event: OutgoingEvent) -> CloudEvent:
@@ -53,6 +53,10 @@ def _parse_time(value: str) -> datetime:
     except ValueError as exc:
         raise ProviderError.invalid_input(f"event time {value!r} is not RFC 3339") from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# EventGridPublisherClient -> its legacy basic-topic client -> the generated client -> the azure-core pipeline.
+PIPELINE_PATH = ("_client", "_client", "_client", "_pipeline")
 
 
 class EventGridPublisher(Closing):
@@ -104,15 +108,13 @@ class EventGridPublisher(Closing):
 
 
 def _limit_pipeline(client: Any, *, retry_total: int, timeout: float) -> None:
-    """Apply our retry and timeout limits to the client's HTTP pipeline.
-
-    azure-eventgrid 4.22 drops constructor keyword options for basic topics (it builds its
-    inner client from endpoint, credential and api_version only), and per-call options leak
-    into the event model. So the retry policy and transport of the built pipeline are tuned
-    here; if the SDK's layout changes, its defaults (a few retries) apply and nothing breaks.
-    """
+    """Apply our retry and timeout limits to the client's HTTP pipeline."""
+    # No public option does this: azure-eventgrid 4.22 builds the basic-topic client from endpoint,
+    # credential and api_version only (constructor options are dropped), and per-call options leak
+    # into the event model. So the built pipeline is tuned through its private attributes;
+    # tests/providers/azure/test_eventgrid_publisher.py fails when the installed SDK moves them.
     pipeline: Any = client
-    for attribute in ("_client", "_client", "_client", "_pipeline"):  # wrapper, legacy, generated, core
+    for attribute in PIPELINE_PATH:
         pipeline = getattr(pipeline, attribute, None)
     if pipeline is None:
         return

@@ -20,8 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from contracts.errors import ErrorKind
-from providers.azure.credentials import Closing, Credential, OpenAIConnection
+from providers.azure.credentials import OpenAIConnection, OpenAIModel
 from providers.azure.errors import translating
 from providers.base import Answer, Passage
 from providers.citations import best_quote, cited_numbers, drop_unknown, keep_cited, renumber_citations
@@ -31,47 +30,38 @@ from providers.refusal import is_refusal, refusal
 
 if TYPE_CHECKING:
     from config.settings import Settings
+    from providers.plan import RolePlan
 
-__all__ = ["AzureOpenAIAnswerGenerator", "OpenAIChatGenerator", "OpenAICompatibleAnswerGenerator"]
+__all__ = ["OpenAIChatGenerator"]
 
 
-class OpenAIChatGenerator(Closing):
-    """The chat call, reply checks and citation mapping shared by both endpoints.
-
-    `OpenAIChatGenerator.from_settings` picks the endpoint: Azure OpenAI when its endpoint and
-    chat deployment are set, else the OpenAI-compatible server.
-    """
-
-    _service = "openai chat"
+class OpenAIChatGenerator(OpenAIModel):
+    """Answers from an Azure OpenAI chat deployment or an OpenAI-compatible server, as `connection` says."""
 
     def __init__(
         self,
         connection: OpenAIConnection,
         model: str,
         *,
-        temperature: float | None,
-        max_output_tokens: int | None,
-        quote_chars: int,
+        temperature: float | None = 0.0,
+        max_output_tokens: int | None = 800,
+        quote_chars: int = 240,
     ) -> None:
-        self._connection = connection
-        self._model = model
+        super().__init__(connection, model, operation="chat")
         self._temperature = temperature
         self._max_output_tokens = max_output_tokens
         self._quote_chars = quote_chars
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> OpenAIChatGenerator:
-        if settings.azure_openai_endpoint and settings.azure_openai_chat_deployment:
-            return AzureOpenAIAnswerGenerator.from_settings(settings)
-        return OpenAICompatibleAnswerGenerator.from_settings(settings)
+    def from_settings(cls, settings: Settings, role: RolePlan | None = None) -> OpenAIChatGenerator:
+        """The chat model of the settings' plan (`role`: the plan's generation role, when resolved already)."""
+        from providers.plan import ProviderPlan
 
-    @property
-    def model(self) -> str:
-        return self._model
-
-    @property
-    def endpoint(self) -> str:
-        return self._connection.endpoint
+        role = role or ProviderPlan.from_settings(settings).generation
+        # A local server may load the model on the first call: it gets longer than Azure.
+        timeout = 60.0 if role.backend == "azure-openai" else 120.0
+        connection = OpenAIConnection.for_role(settings, role, timeout=timeout)
+        return cls(connection, role.target, quote_chars=settings.pipeline_snippet_chars)
 
     def answer(self, question: str, passages: Sequence[Passage]) -> Answer:
         if not question.strip():
@@ -99,7 +89,7 @@ class OpenAIChatGenerator(Closing):
             declined = getattr(choice.message, "refusal", None)  # the model's own safety refusal
             if isinstance(declined, str) and declined.strip():
                 raise ProviderError.rejected(f"{self._service}: the model declined: {declined.strip()[:200]}")
-            raise ProviderError(ErrorKind.INTERNAL, f"{self._service}: the model returned no text")
+            raise ProviderError.internal(f"{self._service}: the model returned no text")
         return self._read(text, passages, model, input_tokens, output_tokens)
 
     def _read(
@@ -125,93 +115,4 @@ class OpenAIChatGenerator(Closing):
             model=model,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
-        )
-
-    def close(self) -> None:
-        self._connection.close()
-
-
-class AzureOpenAIAnswerGenerator(OpenAIChatGenerator):
-    """Answers from an Azure OpenAI chat deployment (API key, or Entra ID when no key is given)."""
-
-    _service = "azure openai chat"  # the error translator names the role to check for Azure services
-
-    def __init__(
-        self,
-        endpoint: str,
-        credential: Credential = None,
-        *,
-        deployment: str,
-        api_version: str,
-        temperature: float | None = 0.0,
-        max_output_tokens: int | None = 800,
-        quote_chars: int = 240,
-        max_retries: int = 1,
-        timeout: float = 60.0,
-    ) -> None:
-        connection = OpenAIConnection(
-            azure_endpoint=endpoint,
-            api_version=api_version,
-            credential=credential,
-            max_retries=max_retries,
-            timeout=timeout,
-        )
-        super().__init__(
-            connection,
-            deployment,
-            temperature=temperature,
-            max_output_tokens=max_output_tokens,
-            quote_chars=quote_chars,
-        )
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> AzureOpenAIAnswerGenerator:  # type: ignore[override]
-        if not settings.azure_openai_endpoint or not settings.azure_openai_chat_deployment:
-            raise ProviderError.configuration(
-                "AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_CHAT_DEPLOYMENT are required for Azure OpenAI chat"
-            )
-        return cls(
-            settings.azure_openai_endpoint,
-            settings.azure_openai_api_key,
-            deployment=settings.azure_openai_chat_deployment,
-            api_version=settings.azure_openai_api_version,
-            quote_chars=settings.pipeline_snippet_chars,
-        )
-
-
-class OpenAICompatibleAnswerGenerator(OpenAIChatGenerator):
-    """Answers from any OpenAI-compatible chat server (`OPENAI_BASE_URL`)."""
-
-    def __init__(
-        self,
-        base_url: str,
-        api_key: str | None = None,
-        *,
-        model: str,
-        temperature: float | None = 0.0,
-        max_output_tokens: int | None = 800,
-        quote_chars: int = 240,
-        max_retries: int = 1,
-        timeout: float = 120.0,
-    ) -> None:
-        connection = OpenAIConnection(base_url=base_url, credential=api_key, max_retries=max_retries, timeout=timeout)
-        super().__init__(
-            connection,
-            model,
-            temperature=temperature,
-            max_output_tokens=max_output_tokens,
-            quote_chars=quote_chars,
-        )
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> OpenAICompatibleAnswerGenerator:  # type: ignore[override]
-        if not settings.openai_base_url or not settings.openai_chat_model:
-            raise ProviderError.configuration(
-                "OPENAI_BASE_URL and OPENAI_CHAT_MODEL are required for an OpenAI-compatible chat model"
-            )
-        return cls(
-            settings.openai_base_url,
-            settings.openai_api_key,
-            model=settings.openai_chat_model,
-            quote_chars=settings.pipeline_snippet_chars,
         )

@@ -1,14 +1,17 @@
 """The write side of Azure AI Search: create the index and upload chunks (`pipeline index` on Azure).
 
-The index has the fields `AzureSearchRetriever` reads (`id`, `content`, `title`, `source`,
-`content_vector`) plus `content_hash`, the hash of the file a chunk came from: before a file is
-re-embedded, one filtered query asks which hash the index holds for its source, so unchanged files
-cost a query and no embedding. A changed file's new chunks are uploaded first and its old chunk
-ids deleted after, so a reader never finds the file missing.
+`AzureSearchIndexer` is an `ingestion.ingest.IndexWriter`. The index has the fields
+`AzureSearchRetriever` reads (`id`, `content`, `title`, `source`, `content_vector`) plus
+`content_hash`, the hash of the file a chunk came from: before a file is re-embedded, one filtered
+query asks which hash the index holds for its source, so unchanged files cost a query and no
+embedding. A changed file's new chunks are uploaded first and its old chunk ids deleted after, so
+a reader never finds the file missing; a file whose upload partly failed is reported failed (and,
+because its old chunks are kept, is retried whole on the next run).
 
 Uploads go in batches; a document the service did not take (`IndexingResult.succeeded` false
-with 429/503, which Azure AI Search returns per document under load) is retried alone, with
-backoff, a bounded number of times; other per-document failures are reported, not retried.
+with 429/503, which Azure AI Search returns per document under load) is retried alone (tenacity,
+with `providers.retrying.Backoff`), a bounded number of times; other per-document failures are
+reported, not retried.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ingestion.ingest import DocumentNotStored
+from ingestion.sources import chunk_id
 from providers.azure.credentials import Closing, Credential, LazyClient, key_or_token_credential
 from providers.azure.errors import translating
 from providers.azure.search_retriever import (
@@ -29,17 +33,20 @@ from providers.azure.search_retriever import (
     TITLE_FIELD,
     VECTOR_FIELD,
     odata_string,
+    sdk_options,
     search_service,
 )
 from providers.base import Embedder
+from providers.retrying import Backoff
 
 if TYPE_CHECKING:
+    import numpy as np
     from azure.search.documents import SearchClient
     from azure.search.documents.indexes import SearchIndexClient
     from azure.search.documents.indexes.models import SearchIndex
 
     from config.settings import Settings
-    from providers.local.ingest import IngestReport, Progress
+    from ingestion.chunking import Chunk
 
 __all__ = [
     "HASH_FIELD",
@@ -49,7 +56,6 @@ __all__ = [
     "AzureSearchIndexer",
     "UploadReport",
     "index_definition",
-    "index_paths_to_azure",
 ]
 
 HASH_FIELD = "content_hash"
@@ -69,7 +75,6 @@ def index_definition(
         HnswParameters,
         SearchableField,
         SearchField,
-        SearchFieldDataType,
         SearchIndex,
         SemanticConfiguration,
         SemanticField,
@@ -81,15 +86,17 @@ def index_definition(
         VectorSearchProfile,
     )
 
+    # The EDM names themselves: the SDK's `SearchFieldDataType` members are typed as a plain Enum.
+    text = "Edm.String"
     fields = [
-        SimpleField(name=ID_FIELD, type=SearchFieldDataType.String, key=True, filterable=True),
-        SearchableField(name=TITLE_FIELD, type=SearchFieldDataType.String),
-        SearchableField(name=CONTENT_FIELD, type=SearchFieldDataType.String),
-        SimpleField(name=SOURCE_FIELD, type=SearchFieldDataType.String, filterable=True, facetable=True),
-        SimpleField(name=HASH_FIELD, type=SearchFieldDataType.String, filterable=True),
+        SimpleField(name=ID_FIELD, type=text, key=True, filterable=True),
+        SearchableField(name=TITLE_FIELD, type=text),
+        SearchableField(name=CONTENT_FIELD, type=text),
+        SimpleField(name=SOURCE_FIELD, type=text, filterable=True, facetable=True),
+        SimpleField(name=HASH_FIELD, type=text, filterable=True),
         SearchField(
             name=VECTOR_FIELD,
-            type=SearchFieldDataType.Collection(SearchFieldDataType.Single),
+            type="Collection(Edm.Single)",
             searchable=True,
             vector_search_dimensions=dimensions,
             vector_search_profile_name=VECTOR_PROFILE,
@@ -159,15 +166,11 @@ class AzureSearchIndexer(Closing):
         self._semantic_configuration = semantic_configuration or SEMANTIC_CONFIGURATION
         self._batch_size = batch_size
         self._max_attempts = max(1, max_attempts)
-        self._backoff_s = backoff_s
-        self._options: dict[str, Any] = {
-            "retry_total": retry_total,
-            "connection_timeout": min(timeout, 10.0),
-            "read_timeout": timeout,
-            **({"api_version": api_version} if api_version else {}),
-            **dict(client_options or {}),
-        }
+        self._backoff = Backoff(initial_s=backoff_s, max_s=float("inf"), jitter=0.0)
+        self._options = sdk_options(retry_total, timeout, api_version, client_options)
         self._sleep = sleep
+        self._recreated = False
+        self._held: dict[str, set[str]] = {}  # source -> chunk ids the index held when its hash was asked
         self._index_client: LazyClient[SearchIndexClient] = LazyClient(self._build_index_client)
         self._search_client: LazyClient[SearchClient] = LazyClient(self._build_search_client)
 
@@ -194,6 +197,51 @@ class AzureSearchIndexer(Closing):
                 self._index_name, dimensions=dimensions, semantic_configuration=self._semantic_configuration
             )
             client.create_or_update_index(definition)
+
+    # --- ingestion's `IndexWriter` -----------------------------------------------------------------
+
+    def begin(self, embedder: Embedder, *, recreate: bool) -> None:
+        self.ensure_index(embedder.dimensions, recreate=recreate)
+        self._recreated = recreate
+        self._held.clear()
+
+    def known_hash(self, source: str) -> str | None:
+        existing = {} if self._recreated else self.source_hashes(source)
+        self._held[source] = set(existing)
+        hashes = set(existing.values())
+        return hashes.pop() if len(hashes) == 1 else None
+
+    def replace_document(
+        self, source: str, *, title: str, content_hash: str, chunks: Sequence[Chunk], vectors: np.ndarray
+    ) -> list[str]:
+        ids = [chunk_id(source, content_hash, chunk.ordinal) for chunk in chunks]
+        docs = [
+            {
+                ID_FIELD: ids[row],
+                TITLE_FIELD: chunk.title,
+                CONTENT_FIELD: chunk.content,
+                SOURCE_FIELD: source,
+                HASH_FIELD: content_hash,
+                VECTOR_FIELD: [float(v) for v in vectors[row]],
+            }
+            for row, chunk in enumerate(chunks)
+        ]
+        uploaded = self.upload(docs)
+        if uploaded.failed:
+            first = next(iter(uploaded.failed.items()))
+            raise DocumentNotStored(f"{len(uploaded.failed)} chunk(s) not stored, e.g. {first[0]}: {first[1]}")
+        stale = self._held.pop(source, set()) - set(ids)
+        if stale:
+            self.delete(sorted(stale))
+        return ids
+
+    def delete_document(self, source: str) -> bool:
+        held = self.source_hashes(source)
+        self.delete(sorted(held))
+        return bool(held)
+
+    def finish(self, *, changed: bool) -> None:
+        self._held.clear()
 
     # --- documents -------------------------------------------------------------------------------
 
@@ -231,26 +279,46 @@ class AzureSearchIndexer(Closing):
         return report
 
     def _upload_batch(self, batch: list[dict[str, Any]], report: UploadReport) -> None:
+        from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attempt
+
         pending = batch
-        for attempt in range(1, self._max_attempts + 1):
+        refused: dict[str, str] = {}  # key -> why, of the last attempt's retryable refusals
+
+        def attempt() -> list[dict[str, Any]]:
+            nonlocal pending
             with translating(_SERVICE):
                 report.requests += 1
                 results = self._documents().merge_or_upload_documents(pending)
             by_key = {doc[ID_FIELD]: doc for doc in pending}
-            retry: list[dict[str, Any]] = []
+            pending = []
+            refused.clear()
             for result in results:
+                why = f"HTTP {result.status_code}: {result.error_message or 'rejected'}"
                 if result.succeeded:
                     report.succeeded.append(result.key)
-                elif result.status_code in _RETRYABLE_STATUS and attempt < self._max_attempts and result.key in by_key:
-                    retry.append(by_key[result.key])
+                elif result.status_code in _RETRYABLE_STATUS and result.key in by_key:
+                    pending.append(by_key[result.key])
+                    refused[result.key] = why
                 else:
-                    why = result.error_message or "rejected"
-                    report.failed[result.key] = f"HTTP {result.status_code}: {why}"
-            if not retry:
-                return
-            report.retried += len(retry)
-            pending = retry
-            self._sleep(self._backoff_s * 2 ** (attempt - 1))
+                    report.failed[result.key] = why
+            return pending
+
+        def count_retried(state: RetryCallState) -> None:
+            report.retried += len(pending)
+
+        def give_up(state: RetryCallState) -> list[dict[str, Any]]:
+            return pending  # what the last attempt left: reported failed below
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self._max_attempts),
+            wait=lambda state: self._backoff.delay(state.attempt_number),
+            retry=retry_if_result(bool),  # documents left to send again
+            before_sleep=count_retried,
+            retry_error_callback=give_up,
+            sleep=self._sleep,
+        )
+        retrying(attempt)
+        report.failed.update(refused)  # still refused after the last attempt
 
     # --- clients ---------------------------------------------------------------------------------
 
@@ -275,75 +343,3 @@ class AzureSearchIndexer(Closing):
     def close(self) -> None:
         self._index_client.close()
         self._search_client.close()
-
-
-def index_paths_to_azure(
-    paths: Iterable[str | Path],
-    *,
-    indexer: AzureSearchIndexer,
-    embedder: Embedder,
-    recreate: bool = False,
-    progress: Progress | None = None,
-    base: str | Path | None = None,
-) -> IngestReport:
-    """Chunk, embed and upload the files under `paths` into the Azure index, skipping unchanged files.
-
-    Uses the local ingestion's walking, chunking, hashing and chunk ids, so a file gets the same
-    chunk ids in both indexes. A file whose upload partly failed is reported failed (and, because
-    its old chunks are kept, is retried whole on the next run).
-    """
-    from providers.local.ingest import (
-        IngestReport,
-        content_hash,
-        embed_matrix,
-        embedding_text,
-        parse_file,
-        source_name,
-        walk_files,
-    )
-    from providers.local.sqlite_index import chunk_id
-
-    started = time.perf_counter()
-    files = walk_files(paths)
-    base_dir = Path(base).resolve() if base is not None else None
-    indexer.ensure_index(embedder.dimensions, recreate=recreate)
-    report = IngestReport()
-    for done, path in enumerate(files, start=1):
-        source = source_name(path, base_dir)
-        try:
-            raw = path.read_bytes()
-        except OSError as error:
-            report.failed[source] = f"cannot read: {error.strerror or error}"
-            continue
-        digest = content_hash(raw)
-        existing = {} if recreate else indexer.source_hashes(source)
-        if existing and all(value == digest for value in existing.values()):
-            report.skipped.append(source)
-        else:
-            document = parse_file(path, raw)
-            vectors = embed_matrix(embedder, [embedding_text(chunk) for chunk in document.chunks])
-            docs = [
-                {
-                    ID_FIELD: chunk_id(source, digest, chunk.ordinal),
-                    TITLE_FIELD: chunk.title,
-                    CONTENT_FIELD: chunk.content,
-                    SOURCE_FIELD: source,
-                    HASH_FIELD: digest,
-                    VECTOR_FIELD: [float(v) for v in vectors[row]],
-                }
-                for row, chunk in enumerate(document.chunks)
-            ]
-            uploaded = indexer.upload(docs)
-            if uploaded.failed:
-                first = next(iter(uploaded.failed.items()))
-                report.failed[source] = f"{len(uploaded.failed)} chunk(s) not stored, e.g. {first[0]}: {first[1]}"
-            else:
-                stale = set(existing) - {doc[ID_FIELD] for doc in docs}
-                if stale:
-                    indexer.delete(sorted(stale))
-                report.indexed.append(source)
-                report.chunks += len(docs)
-        if progress:
-            progress(done, len(files))
-    report.seconds = time.perf_counter() - started
-    return report

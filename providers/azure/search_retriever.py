@@ -29,6 +29,7 @@ __all__ = [
     "VECTOR_FIELD",
     "AzureSearchRetriever",
     "odata_string",
+    "sdk_options",
     "search_service",
 ]
 
@@ -44,6 +45,15 @@ _FETCH_BATCH = 50  # keeps the filter well under the service's expression limits
 def odata_string(value: str) -> str:
     """`value` as an OData string literal: quoted, with single quotes doubled."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def sdk_options(
+    retry_total: int, timeout: float, api_version: str | None, extra: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """Keyword options of the Search SDK clients: retries, timeouts, API version, then `extra`."""
+    version = {"api_version": api_version} if api_version else {}
+    timeouts = {"connection_timeout": min(timeout, 10.0), "read_timeout": timeout}
+    return {"retry_total": retry_total, **timeouts, **version, **dict(extra or {})}
 
 
 def search_service(settings: Settings) -> dict[str, Any]:
@@ -81,11 +91,8 @@ class AzureSearchRetriever(Closing):
         self._credential = credential
         self._index_name = index_name
         self._semantic_configuration = semantic_configuration or None
-        self._api_version = api_version
         # Small on purpose: the orchestrator owns retries (see providers.azure.errors).
-        self._retry_total = retry_total
-        self._timeout = timeout
-        self._client_options = dict(client_options or {})
+        self._options = sdk_options(retry_total, timeout, api_version, client_options)
         self._client: LazyClient[SearchClient] = LazyClient(self._build_client)
 
     @classmethod
@@ -144,15 +151,9 @@ class AzureSearchRetriever(Closing):
     def _build_client(self) -> SearchClient:
         from azure.search.documents import SearchClient
 
-        options: dict[str, Any] = {
-            "retry_total": self._retry_total,
-            "connection_timeout": min(self._timeout, 10.0),
-            "read_timeout": self._timeout,
-        }
-        if self._api_version:
-            options["api_version"] = self._api_version
-        options.update(self._client_options)
-        return SearchClient(self._endpoint, self._index_name, key_or_token_credential(self._credential), **options)
+        return SearchClient(
+            self._endpoint, self._index_name, key_or_token_credential(self._credential), **self._options
+        )
 
 
 def _passage(doc: Mapping[str, Any]) -> Passage:

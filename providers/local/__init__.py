@@ -1,8 +1,9 @@
 """Embedded (offline) providers: what serves each role when no Azure service is configured.
 
-Retrieval and generation live here: `HashingEmbedder`, `SqliteIndex` (hybrid keyword + vector
-search), `ExtractiveAnswerer`, and ingestion (`index_paths`, `ensure_sample_index`). Names are
-resolved lazily so that importing a sibling (the local queue or event sink) does not load numpy.
+`HashingEmbedder` and `MiniLMEmbedder` (embeddings), `SqliteIndex` (hybrid keyword + vector search,
+and an `ingestion.ingest.IndexWriter`), `ensure_sample_index` (the bundled corpus on first use),
+`ExtractiveAnswerer` (answers), and the event sink with its webhook outbox. Names are resolved
+lazily so that importing a sibling (the event sink, say) does not load numpy.
 """
 
 from __future__ import annotations
@@ -13,27 +14,16 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from providers.local.extractive import ExtractiveAnswerer
     from providers.local.hashing_embedder import HashingEmbedder
-    from providers.local.ingest import CORPUS_DIR, IngestReport, ensure_sample_index, index_paths
+    from providers.local.sample_index import ensure_sample_index
     from providers.local.sqlite_index import SqliteIndex
 
-__all__ = [
-    "CORPUS_DIR",
-    "ExtractiveAnswerer",
-    "HashingEmbedder",
-    "IngestReport",
-    "SqliteIndex",
-    "ensure_sample_index",
-    "index_paths",
-]
+__all__ = ["ExtractiveAnswerer", "HashingEmbedder", "SqliteIndex", "ensure_sample_index"]
 
 _HOMES = {
-    "CORPUS_DIR": "ingest",
     "ExtractiveAnswerer": "extractive",
     "HashingEmbedder": "hashing_embedder",
-    "IngestReport": "ingest",
     "SqliteIndex": "sqlite_index",
-    "ensure_sample_index": "ingest",
-    "index_paths": "ingest",
+    "ensure_sample_index": "sample_index",
 }
 
 

@@ -10,11 +10,9 @@ same row at once; delivery is at least once and subscribers dedupe on source+id.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import os
-import random
 import socket
 import threading
 import time
@@ -34,6 +32,7 @@ from providers.local.event_outbox import (
     append_line,
     ids_in_tail,
 )
+from providers.retrying import Backoff, retry_after_seconds
 
 if TYPE_CHECKING:
     pass
@@ -49,45 +48,11 @@ _PRUNE_EVERY_S = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
-class Backoff:
-    """Exponential backoff with jitter: `initial_s`, doubling (`multiplier`) up to `max_s`.
-
-    The jitter takes up to `jitter` of each delay off at random, so many rows failing together
-    (a webhook restarting) do not all come back in the same instant.
-    """
-
-    initial_s: float = 0.5
-    max_s: float = 60.0
-    multiplier: float = 2.0
-    jitter: float = 0.5
-
-    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
-        """The wait after the `attempt`-th failed attempt (1-based)."""
-        exponent = max(0, attempt - 1)
-        base = min(self.max_s, self.initial_s * self.multiplier ** min(exponent, 64))
-        return base * (1.0 - self.jitter * (rng or random).random())
-
-
-@dataclass(frozen=True, slots=True)
 class _Outcome:
     delivered: bool
     retryable: bool
     reason: str
     retry_after_s: float | None = None
-
-
-def _retry_after(value: str | None, now: float) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - now)
 
 
 def _is_dead_owner(owner: str) -> bool:
@@ -319,7 +284,7 @@ class DeliveryWorker:
         reason = f"HTTP {status} {response.reason_phrase}".strip()
         # 408 is a timeout the server reports; like 429 and 5xx it says "try again later".
         if status in (408, 429) or status >= 500:
-            return _Outcome(False, True, reason, _retry_after(response.headers.get("Retry-After"), time.time()))
+            return _Outcome(False, True, reason, retry_after_seconds(response.headers))
         return _Outcome(False, False, reason)
 
     def _dead_letter(self, delivery: Delivery, attempts: int, reason: str, now: float) -> None:

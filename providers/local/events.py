@@ -21,7 +21,6 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from contracts.errors import ErrorKind
 from providers.base import OutgoingEvent
 from providers.errors import ProviderError
 from providers.local.event_delivery import DEFAULT_RETRY_WINDOW_S, Backoff, DeliveryWorker
@@ -123,7 +122,7 @@ class LocalEventSink:
         except (OSError, sqlite3.OperationalError) as error:  # busy beyond the timeout, disk full
             raise ProviderError.transient(f"cannot record event {event.id}: {error}") from error
         except sqlite3.Error as error:  # a damaged database: worth a retry, but a bug or a crash
-            raise ProviderError(ErrorKind.INTERNAL, f"event outbox error for {event.id}: {error}") from error
+            raise ProviderError.internal(f"event outbox error for {event.id}: {error}") from error
         if self._start_worker:
             # Started even with no webhooks: it also repairs lines left by a crashed process.
             self._worker.start()

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ingestion.chunking import quotable_units
 from providers.base import Answer, Passage
 from providers.errors import ProviderError
 from providers.local.answer_features import (
@@ -40,7 +41,6 @@ from providers.local.answer_features import (
     sentence_features,
     uncovered_share,
 )
-from providers.local.chunking import quotable_units
 from providers.local.hashing_embedder import tokenize
 from providers.local.sentence_vectors import SentenceVectors
 from providers.refusal import NO_ANSWER, refusal

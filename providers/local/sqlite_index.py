@@ -23,12 +23,13 @@ from collections.abc import Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from hashlib import blake2b
 from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 
+from ingestion.chunking import Chunk
+from ingestion.sources import chunk_id
 from providers.base import Embedder, Passage
 from providers.errors import ProviderError
 from providers.local.ann import HnswIndex, ann_available
@@ -38,9 +39,7 @@ from providers.local.sqlite_files import connect
 __all__ = [
     "DEFAULT_ANN_THRESHOLD",
     "RRF_K",
-    "ChunkRecord",
     "SqliteIndex",
-    "chunk_id",
     "fts_query",
     "reciprocal_rank_fusion",
 ]
@@ -120,15 +119,6 @@ def fts_query(text: str) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
-class ChunkRecord:
-    """A chunk ready to store (ingestion's side of the index)."""
-
-    title: str
-    content: str
-    ordinal: int
-
-
-@dataclass(frozen=True, slots=True)
 class _Vectors:
     generation: str
     matrix: np.ndarray  # (n, d) float32, rows L2-normalised
@@ -168,6 +158,7 @@ class SqliteIndex:
         self._write_lock = threading.Lock()
         self._ready = False
         self._vectors: _Vectors | None = None
+        self._known: dict[str, str] = {}  # source -> content hash, read when an ingestion begins
 
     @property
     def name(self) -> str:
@@ -423,7 +414,25 @@ class SqliteIndex:
         except sqlite3.Error as error:
             raise ProviderError.transient(f"loading the local index failed: {error}") from error
 
-    # --- write side (ingestion) --------------------------------------------------------------
+    # --- write side (ingestion's `IndexWriter`) -------------------------------------------------
+
+    def begin(self, embedder: Embedder, *, recreate: bool) -> None:
+        if embedder.model != self._model:
+            raise ProviderError.configuration(
+                f"ingesting with embedder '{embedder.model}' into an index opened for '{self._model}'"
+            )
+        if recreate:
+            self.reset()
+        self._known = self.document_hashes()
+
+    def known_hash(self, source: str) -> str | None:
+        return self._known.get(source)
+
+    def finish(self, *, changed: bool) -> None:
+        if changed:
+            # Load vectors (and build the ANN graph of a large index) here, so the first query after
+            # `pipeline index` does not pay for it.
+            self.warm()
 
     def document_count(self) -> int:
         connection = self._connection()
@@ -449,7 +458,7 @@ class SqliteIndex:
         *,
         title: str,
         content_hash: str,
-        chunks: Sequence[ChunkRecord],
+        chunks: Sequence[Chunk],
         vectors: np.ndarray,
     ) -> list[str]:
         """Store a document's chunks in place of whatever the index held for `source`; returns chunk ids."""
@@ -528,9 +537,3 @@ def _open_error(what: str, error: Exception) -> ProviderError:
         return ProviderError.transient(f"{what}: {error}")
     return ProviderError.configuration(f"{what}: {error}")
 
-
-def chunk_id(source: str, content_hash: str, ordinal: int) -> str:
-    """The id of a chunk: a hash of where it comes from, which version, which place (also the Azure key)."""
-    # Content-addressed: an edited file gets new ids, so an id cited before the edit never
-    # silently resolves to different text.
-    return blake2b(f"{source}\0{content_hash}\0{ordinal}".encode(), digest_size=10).hexdigest()

@@ -23,7 +23,7 @@ from packaging.version import Version
 from tests.infra.bicep_text import BicepFile
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_PACKAGES = ("contracts", "config", "triggers", "orchestration", "activities", "providers", "telemetry")
+APP_PACKAGES = ("contracts", "config", "triggers", "orchestration", "activities", "providers", "ingestion", "telemetry")
 # The local embedder never runs on Azure (Azure OpenAI embeds there): its module and the packages
 # only it needs are in the default install for the laptop, and left out of the deployment.
 LOCAL_ONLY_MODULES = {"providers/local/minilm_embedder.py"}

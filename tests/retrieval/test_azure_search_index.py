@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from ingestion.ingest import index_paths
 from providers.azure.search_index import (
     HASH_FIELD,
     SEMANTIC_CONFIGURATION,
     VECTOR_PROFILE,
     AzureSearchIndexer,
-    index_paths_to_azure,
 )
 from providers.local.hashing_embedder import HashingEmbedder
 
@@ -98,7 +98,7 @@ def test_index_paths_uploads_vectors_and_skips_unchanged_files(search_service, t
     folder = _write_docs(tmp_path / "docs")
     embedder = HashingEmbedder()
     with _indexer(search_service.url) as indexer:
-        first = index_paths_to_azure([folder], indexer=indexer, embedder=embedder, base=tmp_path)
+        first = index_paths([folder], index=indexer, embedder=embedder, base=tmp_path)
         assert sorted(first.indexed) == ["docs/events.md", "docs/retries.md"]
         stored = search_service.documents["docs"]
         assert len(stored) == first.chunks
@@ -106,13 +106,13 @@ def test_index_paths_uploads_vectors_and_skips_unchanged_files(search_service, t
         assert len(doc["content_vector"]) == embedder.dimensions and doc[HASH_FIELD]
 
         uploads_before = len(search_service.batches())
-        second = index_paths_to_azure([folder], indexer=indexer, embedder=embedder, base=tmp_path)
+        second = index_paths([folder], index=indexer, embedder=embedder, base=tmp_path)
         assert sorted(second.skipped) == ["docs/events.md", "docs/retries.md"] and second.indexed == []
         assert len(search_service.batches()) == uploads_before  # unchanged files upload nothing
 
         old_ids = {k for k, d in stored.items() if d["source"] == "docs/retries.md"}
         (folder / "retries.md").write_text("# Retries\n\nNow five attempts are made.\n")
-        third = index_paths_to_azure([folder], indexer=indexer, embedder=embedder, base=tmp_path)
+        third = index_paths([folder], index=indexer, embedder=embedder, base=tmp_path)
     assert third.indexed == ["docs/retries.md"]
     new_ids = {k for k, d in search_service.documents["docs"].items() if d["source"] == "docs/retries.md"}
     assert new_ids and not (new_ids & old_ids)  # the old chunks were deleted, not left behind
@@ -122,9 +122,9 @@ def test_index_paths_uploads_vectors_and_skips_unchanged_files(search_service, t
 def test_recreate_drops_the_index_first(search_service, tmp_path: Path) -> None:
     folder = _write_docs(tmp_path / "docs")
     with _indexer(search_service.url) as indexer:
-        index_paths_to_azure([folder], indexer=indexer, embedder=HashingEmbedder(), base=tmp_path)
+        index_paths([folder], index=indexer, embedder=HashingEmbedder(), base=tmp_path)
         search_service.documents["docs"]["stray"] = {"id": "stray", "source": "gone.md"}
-        index_paths_to_azure([folder], indexer=indexer, embedder=HashingEmbedder(), base=tmp_path, recreate=True)
+        index_paths([folder], index=indexer, embedder=HashingEmbedder(), base=tmp_path, recreate=True)
     assert [r.method for r in search_service.requests].count("DELETE") == 1
     assert "stray" not in search_service.documents["docs"]
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ingestion.chunking import chunk_document
+from ingestion.ingest import index_paths
 from providers.base import Embeddings
 from providers.errors import ProviderError
-from providers.local.chunking import chunk_document
 from providers.local.hashing_embedder import HashingEmbedder
-from providers.local.ingest import index_paths
 from providers.local.sqlite_index import SqliteIndex, reciprocal_rank_fusion
 
 

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from config import get_settings
+from providers.plan import RolePlan
 from telemetry import model_span
 from tests.telemetry.conftest import Telemetry
 from tests.telemetry.pipeline_run import ask
@@ -77,7 +78,7 @@ def test_pipeline_duration_runs_from_acceptance_to_the_event_in_seconds(otel: Te
 
 
 def test_model_calls_record_token_usage_per_type(otel: Telemetry) -> None:
-    with model_span("chat", provider="azure-openai:gpt-4o-mini", request_model="gpt-4o-mini") as call:
+    with model_span("chat", provider=RolePlan("azure-openai", "gpt-4o-mini"), request_model="gpt-4o-mini") as call:
         call.response(model="gpt-4o-mini-2024-07-18", input_tokens=120, output_tokens=30)
 
     (span,) = otel.spans()
@@ -98,7 +99,7 @@ def test_a_failed_model_call_is_an_error_span_with_its_kind(otel: Telemetry) -> 
 
     with (
         pytest.raises(ProviderError),
-        model_span("embeddings", provider="openai-compatible:nomic", request_model="nomic") as call,
+        model_span("embeddings", provider=RolePlan("openai-compatible", "nomic"), request_model="nomic") as call,
     ):
         del call
         raise ProviderError.rejected("400 bad request")

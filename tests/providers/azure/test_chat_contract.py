@@ -16,11 +16,8 @@ from typing import Any
 import pytest
 
 from contracts.errors import ErrorKind
-from providers.azure.openai_chat import (
-    AzureOpenAIAnswerGenerator,
-    OpenAIChatGenerator,
-    OpenAICompatibleAnswerGenerator,
-)
+from providers.azure.credentials import OpenAIConnection
+from providers.azure.openai_chat import OpenAIChatGenerator
 from providers.base import Answer, Passage
 from providers.errors import ProviderError
 from providers.refusal import NO_ANSWER
@@ -53,14 +50,17 @@ PASSAGES = [
 ]
 ENDPOINTS: dict[str, tuple[Callable[[str], OpenAIChatGenerator], str]] = {
     "azure": (
-        lambda url: AzureOpenAIAnswerGenerator(
-            url, "test-key", deployment="chat-4o", api_version="2024-10-21", max_retries=0, timeout=5
+        lambda url: OpenAIChatGenerator(
+            OpenAIConnection(
+                azure_endpoint=url, api_version="2024-10-21", credential="test-key", max_retries=0, timeout=5
+            ),
+            "chat-4o",
         ),
         "/openai/deployments/chat-4o/chat/completions",
     ),
     "compatible": (
-        lambda url: OpenAICompatibleAnswerGenerator(
-            url + "/v1", "sk-local", model="llama3.1", max_retries=0, timeout=5
+        lambda url: OpenAIChatGenerator(
+            OpenAIConnection(base_url=url + "/v1", credential="sk-local", max_retries=0, timeout=5), "llama3.1"
         ),
         "/v1/chat/completions",
     ),

@@ -130,3 +130,18 @@ def test_from_settings_and_destination() -> None:
     assert not publisher._client.built
     with pytest.raises(ProviderError):
         EventGridPublisher.from_settings(Settings())
+
+
+def test_the_installed_sdk_still_has_the_pipeline_we_tune() -> None:
+    """`_limit_pipeline` reaches into private attributes (no public option exists): fail loudly when they move."""
+    from azure.core.pipeline.policies import RetryPolicy
+
+    from providers.azure.eventgrid_publisher import PIPELINE_PATH
+
+    with EventGridPublisher("https://topic.example/api/events", "topic-key", retry_total=1, timeout=7) as publisher:
+        pipeline = publisher._client.get()
+        for attribute in PIPELINE_PATH:
+            pipeline = getattr(pipeline, attribute)
+        retries = [p for p in pipeline._impl_policies if isinstance(p, RetryPolicy)]
+        assert retries and all(p.total_retries == 1 for p in retries)
+        assert pipeline._transport.connection_config.read_timeout == 7

@@ -6,28 +6,31 @@ import pytest
 
 from config.settings import Settings
 from contracts.errors import ErrorKind
-from providers.azure.openai_chat import (
-    AzureOpenAIAnswerGenerator,
-    OpenAIChatGenerator,
-    OpenAICompatibleAnswerGenerator,
-)
-from providers.azure.openai_embedder import AzureOpenAIEmbedder, OpenAICompatibleEmbedder, OpenAIEmbedder
+from providers.azure.credentials import OpenAIConnection
+from providers.azure.openai_chat import OpenAIChatGenerator
+from providers.azure.openai_embedder import OpenAIEmbedder
 from providers.base import Passage
 from providers.errors import ProviderError
 
 API_VERSION = "2024-10-21"
 
 
-def _azure_embedder(url: str, credential=None, **options) -> AzureOpenAIEmbedder:
-    return AzureOpenAIEmbedder(
-        url, credential, deployment="emb-small", api_version=API_VERSION, max_retries=0, timeout=5, **options
+def _azure(url: str, credential=None, *, max_retries: int = 0, timeout: float = 5) -> OpenAIConnection:
+    return OpenAIConnection(
+        azure_endpoint=url, api_version=API_VERSION, credential=credential, max_retries=max_retries, timeout=timeout
     )
 
 
-def _azure_chat(url: str, credential=None) -> AzureOpenAIAnswerGenerator:
-    return AzureOpenAIAnswerGenerator(
-        url, credential, deployment="chat-4o", api_version=API_VERSION, max_retries=0, timeout=5
-    )
+def _compatible(url: str, api_key=None, *, max_retries: int = 1, timeout: float = 30) -> OpenAIConnection:
+    return OpenAIConnection(base_url=url, credential=api_key, max_retries=max_retries, timeout=timeout)
+
+
+def _azure_embedder(url: str, credential=None, **options) -> OpenAIEmbedder:
+    return OpenAIEmbedder(_azure(url, credential), "emb-small", **options)
+
+
+def _azure_chat(url: str, credential=None) -> OpenAIChatGenerator:
+    return OpenAIChatGenerator(_azure(url, credential), "chat-4o")
 
 
 PASSAGES = [
@@ -95,7 +98,7 @@ def test_dimensions_probe_once_when_unknown(server, shapes) -> None:
 
 def test_openai_compatible_embeddings(server, shapes) -> None:
     server.reply(shapes.reply(shapes.embeddings([[0.25, 0.75]], model="nomic-embed-text")))
-    embedder = OpenAICompatibleEmbedder(server.url + "/v1", None, model="nomic-embed-text", max_retries=0)
+    embedder = OpenAIEmbedder(_compatible(server.url + "/v1", None, max_retries=0), "nomic-embed-text")
     result = embedder.embed(["hi"])
     assert server.last.path == "/v1/embeddings"
     assert server.last.headers["authorization"] == "Bearer unused"
@@ -148,7 +151,7 @@ def test_an_azure_403_names_the_role_and_waits_for_it_but_another_servers_401_do
     assert "'Cognitive Services OpenAI User'" in caught.value.message and caught.value.access_denied
     server.reply(shapes.reply(shapes.openai_error("bad key", code="invalid_api_key"), 401, {}))
     with pytest.raises(ProviderError) as caught:
-        OpenAICompatibleEmbedder(server.url, "k", model="m").embed(["x"])
+        OpenAIEmbedder(_compatible(server.url, "k"), "m").embed(["x"])
     assert caught.value.kind is ErrorKind.CONFIGURATION and not caught.value.access_denied
 
 
@@ -160,7 +163,7 @@ def test_connection_refused_is_transient(refused_url) -> None:
 
 def test_timeout_is_transient(server, shapes) -> None:
     server.reply(shapes.slow(1.0))
-    embedder = AzureOpenAIEmbedder(server.url, "k", deployment="d", api_version=API_VERSION, max_retries=0, timeout=0.2)
+    embedder = OpenAIEmbedder(_azure(server.url, "k", timeout=0.2), "d")
     with pytest.raises(ProviderError) as caught:
         embedder.embed(["x"])
     assert caught.value.kind is ErrorKind.TRANSIENT
@@ -184,11 +187,11 @@ def test_embedders_from_settings() -> None:
         openai_embedding_model="nomic",
     )
     chosen = OpenAIEmbedder.from_settings(azure)
-    assert isinstance(chosen, AzureOpenAIEmbedder) and chosen.model == "emb"
+    assert chosen.endpoint == "https://res.openai.azure.com" and chosen.model == "emb"
     compatible = OpenAIEmbedder.from_settings(Settings(openai_base_url="http://x/v1", openai_embedding_model="m"))
-    assert isinstance(compatible, OpenAICompatibleEmbedder) and compatible.model == "m"
+    assert compatible.endpoint == "http://x/v1" and compatible.model == "m"
     with pytest.raises(ProviderError) as caught:
-        AzureOpenAIEmbedder.from_settings(Settings())
+        OpenAIEmbedder.from_settings(Settings())
     assert caught.value.kind is ErrorKind.CONFIGURATION
 
 
@@ -229,7 +232,7 @@ def test_chat_with_identity_and_compatible_server(server, shapes, token_credenti
     _azure_chat(server.url, token_credential).answer("q", PASSAGES[:1])
     assert server.last.headers["authorization"] == "Bearer fake-entra-token"
 
-    generator = OpenAICompatibleAnswerGenerator(server.url + "/v1", "sk-local", model="llama3.1", max_retries=0)
+    generator = OpenAIChatGenerator(_compatible(server.url + "/v1", "sk-local", max_retries=0), "llama3.1")
     answer = generator.answer("q", PASSAGES[:1])
     assert server.last.path == "/v1/chat/completions"
     assert server.last.headers["authorization"] == "Bearer sk-local"
@@ -264,11 +267,11 @@ def test_chat_from_settings() -> None:
         pipeline_snippet_chars=80,
     )
     generator = OpenAIChatGenerator.from_settings(s)
-    assert isinstance(generator, AzureOpenAIAnswerGenerator) and generator.model == "gpt"
+    assert generator.endpoint == "https://res.openai.azure.com" and generator.model == "gpt"
     compatible = OpenAIChatGenerator.from_settings(Settings(openai_base_url="http://x/v1", openai_chat_model="m"))
-    assert isinstance(compatible, OpenAICompatibleAnswerGenerator)
+    assert compatible.endpoint == "http://x/v1"
     with pytest.raises(ProviderError):
-        OpenAICompatibleAnswerGenerator.from_settings(Settings())
+        OpenAIChatGenerator.from_settings(Settings())
 
 
 def test_a_credential_that_cannot_get_a_token_is_configuration(server) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from providers.local.hashing_embedder import HashingEmbedder
-from providers.local.ingest import ensure_sample_index
+from providers.local.sample_index import ensure_sample_index
 from providers.local.sqlite_index import SqliteIndex
 
 

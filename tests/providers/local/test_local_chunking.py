@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from providers.local.chunking import chunk_document, html_to_markdown, kind_for, split_sentences
+from ingestion.chunking import chunk_document, html_to_markdown, kind_for, split_sentences
 
 MARKDOWN = """# Service Bus
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from ingestion.sources import CORPUS_DIR
 from providers.local.extractive import NO_ANSWER, ExtractiveAnswerer
 from providers.local.hashing_embedder import HashingEmbedder
-from providers.local.ingest import CORPUS_DIR
 from providers.local.sqlite_index import SqliteIndex
 
 CASES = [

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ingestion.chunking import Chunk
 from providers.errors import ProviderError
 from providers.local.hashing_embedder import HashingEmbedder
-from providers.local.sqlite_index import ChunkRecord, SqliteIndex, fts_query, reciprocal_rank_fusion
+from providers.local.sqlite_index import SqliteIndex, fts_query, reciprocal_rank_fusion
 
 HOSTILE = [
     '"',
@@ -34,7 +35,7 @@ HOSTILE = [
 
 
 def _add(index: SqliteIndex, embedder: HashingEmbedder, source: str, texts: list[str]) -> list[str]:
-    chunks = [ChunkRecord(title=source.title(), content=text, ordinal=i) for i, text in enumerate(texts)]
+    chunks = [Chunk(title=source.title(), content=text, ordinal=i) for i, text in enumerate(texts)]
     vectors = embedder.embed_array([f"{c.title}\n{c.content}" for c in chunks])
     return index.replace_document(
         source, title=source.title(), content_hash=f"h-{source}", chunks=chunks, vectors=vectors

@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ingestion.ingest import index_paths
+from ingestion.sources import CORPUS_DIR
 from providers.errors import ProviderError
 from providers.local.hashing_embedder import HashingEmbedder
-from providers.local.ingest import CORPUS_DIR, ensure_sample_index, index_paths
+from providers.local.sample_index import ensure_sample_index
 from providers.local.sentence_vectors import SentenceVectors
 from providers.local.sqlite_index import SqliteIndex
 

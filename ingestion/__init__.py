@@ -1,0 +1,11 @@
+"""Ingestion: documents on disk into a search index, for every index the same way.
+
+- `ingestion.sources`: which files (the folder walk, binary refusal), how a file is named as a source,
+  its content hash and chunk ids, and the bundled sample corpus (`CORPUS_DIR`).
+- `ingestion.chunking`: Markdown, text and HTML into heading-aware chunks, and text into sentences.
+- `ingestion.ingest`: the one ingestion loop (`index_paths`) and the `IndexWriter` interface it writes
+  through: the local SQLite index (`providers.local.sqlite_index.SqliteIndex`) and Azure AI Search
+  (`providers.azure.search_index.AzureSearchIndexer`) both implement it.
+
+Importing the package imports nothing: `ingestion.chunking` is also read by the local answerer.
+"""

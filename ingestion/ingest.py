@@ -1,0 +1,180 @@
+"""The one ingestion loop, and the interface of the index it writes to.
+
+A file is re-chunked and re-embedded only when its content hash differs from the one the index
+holds: unchanged files cost one hash (and one lookup), changed files have their chunks replaced,
+and files that disappeared are left in the index unless `recreate` asks for a clean rebuild (a
+partial path list must not delete everything else). Chunks are embedded in batches across files,
+which is what a remote embedder bills per call; a file is written once all its chunks have vectors.
+
+A new vector store plugs in by implementing `IndexWriter` (its reading side is a
+`providers.base.Retriever`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from ingestion.chunking import Chunk, ParsedDocument
+from ingestion.sources import content_hash, embedding_text, parse_file, source_name, walk_files
+from providers.base import Embedder
+from providers.errors import ProviderError
+
+__all__ = ["DocumentNotStored", "IndexWriter", "IngestReport", "Progress", "embed_matrix", "index_paths"]
+
+Progress = Callable[[int, int], None]  # (files done, files total)
+
+
+class DocumentNotStored(Exception):
+    """The index took only part of a document; the message says what it refused. Its old chunks are kept."""
+
+
+class IndexWriter(Protocol):
+    """The write side of a search index, as ingestion uses it."""
+
+    def begin(self, embedder: Embedder, *, recreate: bool) -> None:
+        """Ready the index for `embedder`'s vectors (refusing another embedder's index); `recreate` empties it."""
+
+    def known_hash(self, source: str) -> str | None:
+        """The content hash of what the index holds for `source`, or None when it holds nothing (or a mix)."""
+
+    def replace_document(
+        self, source: str, *, title: str, content_hash: str, chunks: Sequence[Chunk], vectors: np.ndarray
+    ) -> list[str]:
+        """Store a document's chunks (one vector row each) in place of what the index held for `source`.
+
+        Returns the chunk ids (`ingestion.sources.chunk_id`); raises `DocumentNotStored` when the index
+        took only part of the document.
+        """
+
+    def delete_document(self, source: str) -> bool:
+        """Remove what the index holds for `source`; whether it held anything."""
+
+    def finish(self, *, changed: bool) -> None:
+        """After the last write; `changed` when anything was written or the index was recreated."""
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What one ingestion did, per source."""
+
+    indexed: list[str] = field(default_factory=list)  # new or changed, now (re)indexed
+    skipped: list[str] = field(default_factory=list)  # unchanged since the last run
+    failed: dict[str, str] = field(default_factory=dict)  # source -> why it could not be read or stored
+    chunks: int = 0  # chunks written
+    seconds: float = 0.0
+
+    @property
+    def files(self) -> int:
+        return len(self.indexed) + len(self.skipped) + len(self.failed)
+
+
+@dataclass(slots=True)
+class _Pending:
+    source: str
+    content_hash: str
+    document: ParsedDocument
+    vectors: list[np.ndarray] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return sum(len(v) for v in self.vectors) == len(self.document.chunks)
+
+
+def index_paths(
+    paths: Iterable[str | Path],
+    *,
+    index: IndexWriter,
+    embedder: Embedder,
+    recreate: bool = False,
+    progress: Progress | None = None,
+    base: str | Path | None = None,
+    batch_size: int = 64,
+) -> IngestReport:
+    """Index the supported files under `paths` (files or directories, walked recursively) into `index`.
+
+    Sources are recorded as absolute POSIX paths, or relative to `base` for files under it.
+    Raises `ProviderError` when a path does not exist or the embedder does not match the index.
+    """
+    started = time.perf_counter()
+    files = walk_files(paths)
+    base_dir = Path(base).resolve() if base is not None else None
+    index.begin(embedder, recreate=recreate)
+    report = IngestReport()
+    pending: list[_Pending] = []
+    queue: list[tuple[_Pending, str]] = []  # chunks waiting for a batch: (document, text to embed)
+
+    def embed(count: int) -> None:
+        batch, queue[:] = queue[:count], queue[count:]
+        matrix = embed_matrix(embedder, [text for _, text in batch])
+        start = 0
+        while start < len(batch):
+            owner = batch[start][0]
+            end = start
+            while end < len(batch) and batch[end][0] is owner:
+                end += 1
+            owner.vectors.append(matrix[start:end])
+            start = end
+
+    def flush() -> None:
+        while pending and pending[0].complete:
+            item = pending.pop(0)
+            chunks = item.document.chunks
+            vectors = np.concatenate(item.vectors) if item.vectors else np.zeros((0, 1), dtype=np.float32)
+            try:
+                index.replace_document(
+                    item.source,
+                    title=item.document.title,
+                    content_hash=item.content_hash,
+                    chunks=chunks,
+                    vectors=vectors,
+                )
+            except DocumentNotStored as refused:
+                report.failed[item.source] = str(refused)
+            else:
+                report.indexed.append(item.source)
+                report.chunks += len(chunks)
+
+    for done, path in enumerate(files, start=1):
+        source = source_name(path, base_dir)
+        try:
+            raw = path.read_bytes()
+        except OSError as error:
+            report.failed[source] = f"cannot read: {error.strerror or error}"
+        else:
+            digest = content_hash(raw)
+            if index.known_hash(source) == digest:
+                report.skipped.append(source)
+            else:
+                document = parse_file(path, raw)
+                item = _Pending(source, digest, document)
+                pending.append(item)
+                queue.extend((item, embedding_text(chunk)) for chunk in document.chunks)
+                while len(queue) >= batch_size:
+                    embed(batch_size)
+                flush()
+        if progress:
+            # Counts files read and chunked; their writes trail by at most one embedding batch.
+            progress(done, len(files))
+    while queue:
+        embed(batch_size)
+    flush()
+    index.finish(changed=bool(report.indexed) or recreate)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def embed_matrix(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+    """The embeddings of `texts` as one float32 matrix, checked to have one row per text."""
+    fast = getattr(embedder, "embed_array", None)  # the hashing embedder skips the list round-trip
+    if callable(fast):
+        return np.asarray(fast(texts), dtype=np.float32)
+    result = embedder.embed(texts)
+    if len(result.vectors) != len(texts):
+        raise ProviderError.transient(f"embedder returned {len(result.vectors)} vectors for {len(texts)} texts")
+    return np.asarray(result.vectors, dtype=np.float32)

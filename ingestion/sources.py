@@ -1,0 +1,100 @@
+"""Which files are ingested, and the names, hashes and ids they are stored under.
+
+Sources are recorded as POSIX paths relative to a base folder when under it (the bundled corpus is
+recorded as `corpus/...`), else absolute. A file's content hash covers its bytes and the chunker
+version, so a new chunker re-chunks unchanged files; chunk ids are content-addressed, so an edited
+file gets new ids and an id cited before the edit never resolves to different text. The ids are
+the same in every index (they are the Azure AI Search keys too).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from hashlib import blake2b
+from pathlib import Path
+
+from ingestion.chunking import CHUNKER_VERSION, Chunk, ParsedDocument, chunk_document, kind_for
+from providers.errors import ProviderError
+
+__all__ = [
+    "CORPUS_DIR",
+    "chunk_id",
+    "content_hash",
+    "embedding_text",
+    "looks_binary",
+    "parse_file",
+    "source_name",
+    "walk_files",
+]
+
+CORPUS_DIR = Path(__file__).resolve().parents[1] / "corpus"
+
+_SKIPPED_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", ".pipeline"})
+_SNIFF_BYTES = 8192
+
+
+def walk_files(paths: Iterable[str | Path]) -> list[Path]:
+    """The supported files under `paths` (files or directories, walked recursively), sorted, each once.
+
+    Raises `ProviderError.invalid_input` when a path does not exist.
+    """
+    return sorted(dict.fromkeys(_walk(paths)))
+
+
+def _walk(paths: Iterable[str | Path]) -> Iterator[Path]:
+    for entry in paths:
+        path = Path(entry).expanduser().resolve()
+        if path.is_file():
+            if kind_for(path) is None and looks_binary(path):
+                raise ProviderError.invalid_input(
+                    f"{entry} is not a text file: pipeline index reads Markdown, text and HTML"
+                )
+            yield path  # named explicitly: ingested whatever its extension (as text when unknown)
+        elif path.is_dir():
+            for child in sorted(path.rglob("*")):
+                relative = child.relative_to(path).parts
+                if any(part in _SKIPPED_DIRS or part.startswith(".") for part in relative[:-1]):
+                    continue
+                if child.is_file() and kind_for(child) and not child.name.startswith("."):
+                    yield child
+        else:
+            raise ProviderError.invalid_input(f"no such file or directory: {entry}")
+
+
+def looks_binary(path: Path) -> bool:
+    """A NUL byte in the first 8 KiB, git's own test: executables, images and archives have one, text never.
+
+    The folder walk goes by extension; a file named on the command line is read whatever its name,
+    so its content decides.
+    """
+    with path.open("rb") as file:
+        return b"\0" in file.read(_SNIFF_BYTES)
+
+
+def source_name(path: Path, base: Path | None) -> str:
+    """How a file is recorded as a source: relative to `base` when under it, else its absolute POSIX path."""
+    if base is not None and path.is_relative_to(base):
+        return path.relative_to(base).as_posix()
+    return path.as_posix()
+
+
+def content_hash(raw: bytes) -> str:
+    """The change-detection hash of a file: its bytes and the chunker version (so a new chunker re-chunks)."""
+    return hashlib.sha256(CHUNKER_VERSION.encode() + b"\0" + raw).hexdigest()
+
+
+def chunk_id(source: str, content_hash: str, ordinal: int) -> str:
+    """The id of a chunk: a hash of where it comes from, which version, which place (also the Azure key)."""
+    return blake2b(f"{source}\0{content_hash}\0{ordinal}".encode(), digest_size=10).hexdigest()
+
+
+def parse_file(path: Path, raw: bytes) -> ParsedDocument:
+    """A file's chunks, by its kind (unknown extensions, named explicitly, are read as text)."""
+    kind = kind_for(path) or "text"
+    return chunk_document(raw.decode("utf-8", errors="replace"), kind=kind, name=path.name)
+
+
+def embedding_text(chunk: Chunk) -> str:
+    """What is embedded for a chunk: its heading path, then its text (the headings say what it is about)."""
+    return f"{chunk.title}\n{chunk.content}"
