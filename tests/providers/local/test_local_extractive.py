@@ -7,10 +7,11 @@ from dataclasses import replace
 
 import pytest
 
+from ingestion.ingest import index_paths
+from ingestion.sources import CORPUS_DIR
 from providers.base import Passage
 from providers.errors import ProviderError
 from providers.local.extractive import NO_ANSWER, ExtractiveAnswerer
-from providers.local.ingest import CORPUS_DIR, index_paths
 from providers.local.minilm_embedder import MiniLMEmbedder
 from providers.local.sentence_vectors import SentenceVectors
 from providers.local.sqlite_index import SqliteIndex
