@@ -41,6 +41,7 @@ from .queries import InstanceQuery, page_of_ids, selected_ids
 from .replay import EngineState
 from .status import read_status
 from .store import connect
+from .suborchestrations import ParentLink, SubOrchestrations, completion_event, default_instance_id
 from .timeutil import install_parse_cache, iso_utc, now_utc, parse_iso, status_time
 
 __all__ = ["TERMINAL_STATUSES", "DurableEngine", "InstanceExistsError", "OrchestratorNotFoundError"]
@@ -71,6 +72,7 @@ class _Instance:
         "id",
         "input",
         "name",
+        "parent",
         "parts",
         "pending",
         "persisted",
@@ -90,6 +92,7 @@ class _Instance:
         self.pending: deque[tuple[dict[str, Any], int | None]] = deque()  # (event, inbox row id or None)
         self.state = state
         self.persisted = 0  # history rows already in the file
+        self.parent: str | None = None  # the parent instance of a sub-orchestration
 
 
 class _Commit:
@@ -112,6 +115,7 @@ class DurableEngine:
         self.owner = owner or uuid.uuid4().hex
         self.activity_grace_s = activity_grace_s
         self.conn: sqlite3.Connection = connect(self.db_path)
+        self._subs = SubOrchestrations(self.conn)
         self._orchestrators = {f.name: f for f in app.of_kind("orchestration")}
         self._activities = {f.name: f for f in app.of_kind("activity")}
         limit = app.config.max_concurrent_activities
@@ -302,6 +306,7 @@ class DurableEngine:
     def _purge_rows(self, instance_id: str) -> int:
         for table in ("history", "inbox", "work_items", "timers"):
             self.conn.execute(f"DELETE FROM {table} WHERE instance_id = ?", (instance_id,))
+        self._subs.forget(instance_id)
         return self.conn.execute("DELETE FROM instances WHERE instance_id = ?", (instance_id,)).rowcount
 
     def _mark_ready(self, instance_id: str) -> None:
@@ -469,7 +474,8 @@ class DurableEngine:
                          [*new_events, event(EventType.ORCHESTRATOR_COMPLETED, stamp)])
             return
         result = execute(handle_of(spec.func, spec.trigger_name), inst.state, name=inst.name, instance_id=inst.id,
-                         input_text=inst.input, old_parts=inst.parts, new_events=new_events, now=now)
+                         input_text=inst.input, old_parts=inst.parts, new_events=new_events, now=now,
+                         parent_instance_id=inst.parent)
         if result.sdk_state is not None:
             custom = result.custom_status
             inst.custom_status = json.dumps(custom) if custom is not None else None
@@ -482,6 +488,8 @@ class DurableEngine:
                 appended.append(ev)
                 if ev["EventType"] == EventType.TASK_SCHEDULED:
                     self._add_work(inst, ev["EventId"], ev["Name"], ev.get("Input"), commit)
+                elif ev["EventType"] == EventType.SUB_ORCHESTRATION_INSTANCE_CREATED:
+                    self._start_child(inst, ev, now)
                 else:
                     self._add_timer(inst, ev["EventId"], ev["FireAt"], commit)
         appended.append(event(EventType.ORCHESTRATOR_COMPLETED, stamp))
@@ -509,7 +517,7 @@ class DurableEngine:
         started = event(
             EventType.EXECUTION_STARTED, iso_utc(now_utc()), Name=inst.name, Version="", Input=inst.input,
             OrchestrationInstance={"InstanceId": inst.id, "ExecutionId": inst.execution_id},
-            ParentInstance=None, Generation=0,
+            ParentInstance=self._parent_instance(inst), Generation=0,
         )
         inst.pending.appendleft((started, None))  # unprocessed raised events carry over, as DTFx preserves them
         conn.execute(
@@ -541,6 +549,70 @@ class DurableEngine:
         inst.pending.clear()
         self._running.pop(inst.id, None)
         commit.finished.append(inst.id)
+        if inst.parent is not None:
+            self._answer_parent(inst, status, output_text, failure if status != "Terminated" else output)
+
+    # -- sub-orchestrations (semantics in suborchestrations.py) ----------------------------------------------
+    def _start_child(self, parent: _Instance, ev: dict[str, Any], now: Any) -> None:
+        """Create the child of a ``SubOrchestrationInstanceCreated`` inside the tick's transaction."""
+        task_id, name = int(ev["EventId"]), str(ev["Name"])
+        child_id = ev.get("InstanceId") or default_instance_id(parent.execution_id, task_id)
+        ev["InstanceId"] = child_id
+        refusal = self._child_refusal(parent, name, child_id)
+        if refusal is not None:  # the parent's task fails at once, where its code can catch it
+            parent.pending.append((event(EventType.SUB_ORCHESTRATION_INSTANCE_FAILED, iso_utc(now),
+                                         TaskScheduledId=task_id, Reason=refusal, Details=None), None))
+            return
+        conn = self.conn
+        if conn.execute("SELECT 1 FROM instances WHERE instance_id = ?", (child_id,)).fetchone():
+            self._purge_rows(child_id)  # a finished instance of that id is overwritten, as by a client start
+        link = ParentLink(parent.id, parent.execution_id, parent.name, task_id)
+        execution_id = uuid.uuid4().hex
+        started = event(
+            EventType.EXECUTION_STARTED, iso_utc(now), Name=name, Version="", Input=ev.get("Input"),
+            OrchestrationInstance={"InstanceId": child_id, "ExecutionId": execution_id},
+            ParentInstance=link.as_parent_instance(), Generation=0,
+        )
+        conn.execute(
+            "INSERT INTO instances (instance_id, name, runtime_status, input, created_time, last_updated_time,"
+            " execution_id, engine_state) VALUES (?, ?, 'Pending', ?, ?, ?, ?, '{}')",
+            (child_id, name, ev.get("Input"), status_time(now), status_time(now), execution_id),
+        )
+        cur = conn.execute("INSERT INTO inbox (instance_id, event) VALUES (?, ?)", (child_id, json.dumps(started)))
+        self._subs.link(child_id, link)
+        child = _Instance(child_id, name, execution_id, "Pending", ev.get("Input"), EngineState())
+        child.parent = parent.id
+        child.pending.append((started, cur.lastrowid))
+        self._running[child_id] = child
+        self._mark_ready(child_id)
+
+    def _child_refusal(self, parent: _Instance, name: str, child_id: str) -> str | None:
+        if name not in self._orchestrators:
+            return (f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function. "
+                    f"Additional info: the following are the known orchestrator functions: "
+                    f"{', '.join(sorted(self._orchestrators)) or '(none)'}.")
+        if child_id.lower() in (parent.id.lower(), (parent.parent or "").lower()):
+            return ("The instance ID of a sub-orchestration must be different than the instance ID of a parent "
+                    "orchestration.")
+        if (other := self._running.get(child_id)) is not None:
+            return f"An Orchestration instance with the status {other.status} already exists."
+        return None
+
+    def _parent_instance(self, inst: _Instance) -> dict[str, Any] | None:
+        link = self._subs.parent_of(inst.id) if inst.parent is not None else None
+        return link.as_parent_instance() if link is not None else None
+
+    def _answer_parent(self, child: _Instance, status: str, output_text: str | None, detail: Any) -> None:
+        """Queue the child's outcome for the parent execution that asked (dropped if that one has ended)."""
+        link = self._subs.parent_of(child.id)
+        parent = self._running.get(link.instance_id) if link is not None else None
+        if link is None or parent is None or parent.execution_id != link.execution_id:
+            return
+        ev = completion_event(link, status, output_text, detail if isinstance(detail, str) else None,
+                              iso_utc(now_utc()))
+        cur = self.conn.execute("INSERT INTO inbox (instance_id, event) VALUES (?, ?)", (parent.id, json.dumps(ev)))
+        parent.pending.append((ev, cur.lastrowid))
+        self._mark_ready(parent.id)
 
     def _append_history(self, inst: _Instance, events: list[dict[str, Any]]) -> None:
         rows = []
@@ -620,6 +692,8 @@ class DurableEngine:
             inst = _Instance(instance_id, name, execution_id, status, input_text,
                              EngineState.from_json(json.loads(engine_state or "{}")))
             inst.custom_status = custom
+            if (link := self._subs.parent_of(instance_id)) is not None:
+                inst.parent = link.instance_id
             inst.parts = [r[0] for r in conn.execute(
                 "SELECT event FROM history WHERE instance_id = ? ORDER BY seq", (instance_id,))]
             inst.persisted = len(inst.parts)
