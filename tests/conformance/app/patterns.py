@@ -117,7 +117,8 @@ def monitor(context: df.DurableOrchestrationContext):
 @bp.orchestration_trigger(context_name="context", orchestration=ACTIVITY_RETRY)
 def activity_retry(context: df.DurableOrchestrationContext):
     data = context.get_input()
-    options = df.RetryOptions(first_retry_interval_in_milliseconds=50, max_number_of_attempts=int(data["attempts"]))
+    options = df.RetryOptions(first_retry_interval_in_milliseconds=int(data.get("retry_ms", 50)),
+                              max_number_of_attempts=int(data["attempts"]))
     try:
         return (yield context.call_activity_with_retry("flaky", options, data))
     except Exception as exc:  # the pattern: an orchestrator catches a failed task
@@ -170,7 +171,8 @@ def flaky_child(context: df.DurableOrchestrationContext):
 @bp.orchestration_trigger(context_name="context", orchestration=SUB_RETRY_PARENT)
 def sub_retry_parent(context: df.DurableOrchestrationContext):
     data = context.get_input()
-    options = df.RetryOptions(first_retry_interval_in_milliseconds=50, max_number_of_attempts=int(data["attempts"]))
+    options = df.RetryOptions(first_retry_interval_in_milliseconds=int(data.get("retry_ms", 50)),
+                              max_number_of_attempts=int(data["attempts"]))
     child_id = f"{context.instance_id}-child" if data.get("named") else None
     try:
         return (yield context.call_sub_orchestrator_with_retry(FLAKY_CHILD, options, data, child_id))
