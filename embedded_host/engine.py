@@ -33,6 +33,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from .config import HostConfigError
+from .durable_http import HTTP_ACTIVITY, token_source_users
+from .durable_http import perform as perform_http
 from .executor import execute, handle_of
 from .history import EventType, event
 from .invoker import InvocationContext, call_function, decode_activity_input, encode_activity_output
@@ -110,6 +113,11 @@ class DurableEngine:
     def __init__(self, app: LoadedApp, db_path: Path, *, owner: str | None = None,
                  activity_grace_s: float = 10.0) -> None:
         install_parse_cache()
+        if refused := token_source_users((f.name, f.func) for f in app.of_kind("orchestration")):
+            raise HostConfigError(
+                f"orchestrator {', '.join(refused)}: call_http with a managed-identity token_source cannot run on "
+                "the embedded host (there is no managed identity locally); send an Authorization header instead"
+            )
         self.app = app
         self.db_path = Path(db_path)
         self.owner = owner or uuid.uuid4().hex
@@ -658,12 +666,13 @@ class DurableEngine:
                 return
             spec = self._activities.get(name)
             try:
-                if spec is None:
+                if spec is None and name != HTTP_ACTIVITY:
                     raise LookupError(f"The function '{name}' doesn't exist, is disabled, or is not an activity "
                                       "function.")
                 value = decode_activity_input(raw_input)
                 context = InvocationContext(name, self.app.app_dir)
-                result = await _call_activity(spec, value, self._executor, context)
+                result = await (perform_http(raw_input) if name == HTTP_ACTIVITY
+                                else _call_activity(spec, value, self._executor, context))  # type: ignore[arg-type]
                 ev = event(EventType.TASK_COMPLETED, iso_utc(now_utc()), TaskScheduledId=task_id,
                            Result=encode_activity_output(result))
             except asyncio.CancelledError:

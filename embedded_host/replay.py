@@ -14,9 +14,11 @@ id is drawn before any action that episode creates, and the host knows exactly w
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from .durable_http import HTTP_ACTIVITY
 from .history import EventType
 
 __all__ = [
@@ -35,6 +37,7 @@ CALL_SUB_ORCHESTRATOR = 2
 CALL_SUB_ORCHESTRATOR_WITH_RETRY = 3
 CONTINUE_AS_NEW = 4
 CREATE_TIMER = 5
+CALL_HTTP = 8
 WAIT_FOR_EXTERNAL_EVENT = 6
 WHEN_ANY = 11
 WHEN_ALL = 12
@@ -215,6 +218,10 @@ def plan_actions(state: EngineState, actions: Any) -> ActionPlan:
                     sub_orchestration=True,
                     instance_id=child_id,
                 )
+        elif atype == CALL_HTTP:  # the extension's built-in HTTP activity: one task, the request as input
+            task_id = state.next_id
+            state.next_id += 1
+            plan.activities.append((task_id, HTTP_ACTIVITY, json.dumps(action.get("httpRequest"))))
         elif atype == CREATE_TIMER:
             timer_id = state.next_id
             state.next_id += 1
@@ -227,7 +234,7 @@ def plan_actions(state: EngineState, actions: Any) -> ActionPlan:
             raise UnsupportedActionError(
                 f"{_describe(key)} is not supported by the embedded host "
                 "(supported: activities and sub-orchestrations with or without retry, timers, external events, "
-                "continue-as-new)"
+                "durable HTTP, continue-as-new)"
             )
         recorded.append(key)
     return plan

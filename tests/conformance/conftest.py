@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -125,3 +130,59 @@ def app_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppHost]:
 @pytest.fixture
 def kill_and_restart(app_host: AppHost) -> Callable[..., None]:
     return app_host.restart_after_kill
+
+
+class Backend:
+    """A loopback HTTP API for ``call_http``: ``/hello`` echoes, ``/job`` answers 202 until polled twice,
+    ``/slow`` takes a second. Counts the requests it gets, per path."""
+
+    def __init__(self) -> None:
+        self.hits: Counter[str] = Counter()
+        self.bodies: list[bytes] = []
+        self.lock = threading.Lock()
+        backend = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                path = self.path.split("?")[0]
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+                with backend.lock:
+                    backend.hits[path] += 1
+                    backend.bodies.append(body)
+                    polls = backend.hits["/job/status"]
+                if path == "/slow":
+                    time.sleep(1.0)
+                if path == "/job" or (path == "/job/status" and polls < 3):
+                    self._send(202, b"", {"Location": "/job/status", "Retry-After": "0"})
+                else:
+                    reply = {"path": path, "method": self.command, "body": body.decode(),
+                             "auth": self.headers.get("Authorization")}
+                    self._send(200, json.dumps(reply).encode(), {"Content-Type": "application/json"})
+
+            def _send(self, code: int, body: bytes, headers: dict[str, str]) -> None:
+                self.send_response(code)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the host was killed mid-call
+                    self.wfile.write(body)
+
+            do_GET = do_POST = _answer
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[Backend]:
+    server = Backend()
+    yield server
+    server.close()

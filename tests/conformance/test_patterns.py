@@ -7,6 +7,8 @@ kill again (the side files count executions), no child orchestration created twi
 
 from __future__ import annotations
 
+import json
+import time
 from collections import Counter
 from typing import Any
 
@@ -168,3 +170,29 @@ def test_suspend_and_resume_across_a_restart(app_host: AppHost, kill_and_restart
     status = app_host.wait("susp-1")
     assert status["output"] == {"steps": ["susp-1:0", "susp-1:1"], "event": 7}
     assert _kinds(status).count("EventRaised") == 1
+
+
+def test_durable_http_with_202_polling(app_host: AppHost, kill_and_restart, backend) -> None:
+    app_host.start_pattern("durable_http", "http-hello", {"key": "http-hello", "method": "POST",
+                                                          "url": backend.url + "/hello", "content": {"a": 1},
+                                                          "headers": {"Authorization": "Bearer local"}})
+    app_host.start_pattern("durable_http", "http-job", {"key": "http-job", "url": backend.url + "/job"})
+    hello = app_host.wait("http-hello")
+    assert hello["runtimeStatus"] == "Completed", hello
+    echoed = json.loads(hello["output"]["content"])
+    assert hello["output"]["status"] == 200 and echoed["method"] == "POST" and json.loads(echoed["body"]) == {"a": 1}
+    assert echoed["auth"] == "Bearer local" and backend.hits["/hello"] == 1
+    scheduled = [e for e in hello["historyEvents"] if e["EventType"] == "TaskScheduled"]
+    assert [e["Name"] for e in scheduled] == ["BuiltIn::HttpActivity", "work"]
+    job = app_host.wait("http-job")
+    assert job["output"]["status"] == 200 and json.loads(job["output"]["content"])["path"] == "/job/status"
+    assert backend.hits["/job"] == 1 and backend.hits["/job/status"] == 3  # 202, 202, then 200
+
+    app_host.start_pattern("durable_http", "http-slow", {"key": "http-slow", "url": backend.url + "/slow"})
+    deadline = time.monotonic() + 10
+    while backend.hits["/slow"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    kill_and_restart("http-slow")  # the request in flight is sent again after the restart (at-least-once)
+    slow = app_host.wait("http-slow")
+    assert slow["output"]["status"] == 200 and backend.hits["/slow"] == 2
+    assert app_host.runs("http-slow") == ["0"]

@@ -27,6 +27,7 @@ SUB_RETRY_PARENT = "sub_retry_parent"
 FLAKY_CHILD = "flaky_child"
 HUMAN_INTERACTION = "human_interaction"
 SUSPENDABLE = "suspendable"
+DURABLE_HTTP = "durable_http"
 
 
 def _markers() -> Path:
@@ -206,3 +207,13 @@ def suspendable(context: df.DurableOrchestrationContext):
 
 
 __all__ = ["bp"]
+
+
+@bp.orchestration_trigger(context_name="context", orchestration=DURABLE_HTTP)
+def durable_http(context: df.DurableOrchestrationContext):
+    """call_http: the host makes the request (following 202 polling) and returns the response."""
+    data = context.get_input()
+    response = yield context.call_http(data.get("method", "GET"), data["url"], data.get("content"),
+                                       data.get("headers"))
+    after = yield context.call_activity("work", {"key": data["key"], "n": 0, "sleep": 0})
+    return {"status": response["statusCode"], "content": response["content"], "after": after}
