@@ -42,6 +42,7 @@ from .invoker import InvocationContext, call_function, decode_activity_input, en
 from .loader import FunctionSpec, LoadedApp
 from .queries import InstanceQuery, page_of_ids, selected_ids
 from .replay import EngineState
+from .rewind import RewindRefusedError, completed_ids, rewrite_history, uses_retry
 from .status import read_status
 from .store import connect
 from .suborchestrations import ParentLink, SubOrchestrations, completion_event, default_instance_id
@@ -294,6 +295,37 @@ class DurableEngine:
             raise LookupError(f"No orchestration instance has the id '{instance_id[:100]}'.")
         name, input_text = row
         return self.start_instance(name, None if new_instance_id else instance_id, input_text)
+
+    def rewind(self, instance_id: str, reason: str | None) -> int:
+        """Run a failed instance again from before its failures (see rewind.py); answers 202, 404 or 410.
+
+        Failed children are rewound with it, all in one transaction. Raises ``RewindRefusedError`` when this
+        host cannot rewind the instance (nothing is changed then).
+        """
+        row = self.conn.execute("SELECT runtime_status FROM instances WHERE instance_id = ?", (instance_id,)).fetchone()
+        if row is None:
+            return 404
+        if row[0] != "Failed":
+            return 410
+        plans: list[_RewindPlan] = []
+        self._plan_rewind(instance_id, reason, plans)
+        commit = _Commit()
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            for plan in plans:
+                self._apply_rewind(plan, reason, commit)
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            for item in self._recover():  # memory follows the file again
+                self._dispatch(item)
+            raise
+        for item in commit.work:
+            self._dispatch(item)
+        for entry in commit.timers:
+            heapq.heappush(self._timers, entry)
+        self._wake.set()
+        return 202
 
     async def wait_for_completion(self, instance_id: str, timeout: float) -> dict[str, Any] | None:
         """Wait until the instance reaches a terminal status (or the timeout) and return its status."""
@@ -651,6 +683,85 @@ class DurableEngine:
         )
         commit.timers.append((due, int(cur.lastrowid or 0), inst.id, inst.execution_id, timer_id, fire_at))
 
+    # -- rewind (what is undone: rewind.py) ------------------------------------------------------------------
+    def _plan_rewind(self, instance_id: str, reason: str | None, plans: list[_RewindPlan]) -> None:
+        """Replay the instance's rewritten history from scratch to learn what must run again (no writes)."""
+        name, execution_id, input_text, custom = self.conn.execute(
+            "SELECT name, execution_id, input, custom_status FROM instances WHERE instance_id = ?", (instance_id,)
+        ).fetchone()
+        spec = self._orchestrators.get(name)
+        if spec is None:
+            raise RewindRefusedError(f"The orchestrator function '{name}' does not exist in this app.")
+        events = rewrite_history([json.loads(r[0]) for r in self.conn.execute(
+            "SELECT event FROM history WHERE instance_id = ? ORDER BY seq", (instance_id,))], reason)
+        link = self._subs.parent_of(instance_id)
+        plan = _RewindPlan(instance_id, name, execution_id, input_text, custom, link.instance_id if link else None,
+                           events)
+        result = execute(handle_of(spec.func, spec.trigger_name), plan.state, name=name, instance_id=instance_id,
+                         input_text=input_text, old_parts=[], new_events=events, now=now_utc(),
+                         parent_instance_id=plan.parent)
+        if uses_retry(result.sdk_state):
+            raise RewindRefusedError(
+                f"Rewind of '{instance_id}' is not supported by the embedded host: its orchestrator uses "
+                "call_activity_with_retry or call_sub_orchestrator_with_retry."
+            )
+        done = completed_ids(events)
+        recorded = {int(ev["EventId"]): ev for ev in events if ev.get("EventType") in _SCHEDULING}
+        for ev in result.scheduled:
+            task_id = int(ev["EventId"])
+            if task_id in done:
+                continue
+            old = recorded.get(task_id)
+            if ev["EventType"] == EventType.SUB_ORCHESTRATION_INSTANCE_CREATED and old is not None:
+                child = self.conn.execute("SELECT runtime_status, output FROM instances WHERE instance_id = ?",
+                                          (old["InstanceId"],)).fetchone()
+                if child is not None and child[0] == "Failed":
+                    self._plan_rewind(old["InstanceId"], reason, plans)
+                elif child is not None and child[0] == "Completed":  # finished after the parent had failed
+                    plan.answers.append(event(EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED, iso_utc(now_utc()),
+                                              TaskScheduledId=task_id, Result=child[1]))
+                elif child is None or child[0] in TERMINAL_STATUSES:
+                    plan.children.append(dict(old))
+                continue
+            if old is None:
+                plan.events.append(ev)  # taken in the failing episode, never carried out
+            if ev["EventType"] == EventType.SUB_ORCHESTRATION_INSTANCE_CREATED:
+                plan.children.append(ev)
+            elif ev["EventType"] == EventType.TASK_SCHEDULED:
+                plan.work.append((task_id, ev["Name"], ev.get("Input")))
+            else:
+                plan.timers.append((task_id, ev["FireAt"]))
+        plans.append(plan)
+
+    def _apply_rewind(self, plan: _RewindPlan, reason: str | None, commit: _Commit) -> None:
+        conn = self.conn
+        now = now_utc()
+        conn.execute("DELETE FROM history WHERE instance_id = ?", (plan.instance_id,))
+        inst = _Instance(plan.instance_id, plan.name, plan.execution_id, "Running", plan.input, plan.state)
+        inst.custom_status, inst.parent = plan.custom, plan.parent
+        self._running[inst.id] = inst
+        for created in plan.children:
+            self._start_child(inst, created, now)  # names it in the history event it was given
+        for index, (ev, inbox_id) in enumerate(inst.pending):  # a refused child's failure, kept in the file
+            if inbox_id is None:
+                cur = conn.execute("INSERT INTO inbox (instance_id, event) VALUES (?, ?)", (inst.id, json.dumps(ev)))
+                inst.pending[index] = (ev, cur.lastrowid)
+        self._append_history(inst, plan.events)
+        for task_id, name, raw_input in plan.work:
+            self._add_work(inst, task_id, name, raw_input, commit)
+        for timer_id, fire_at in plan.timers:
+            self._add_timer(inst, timer_id, fire_at, commit)
+        marker = event(EventType.GENERIC_EVENT, iso_utc(now), Data=json.dumps({"Rewound": True, "Reason": reason}))
+        for ev in [*plan.answers, marker]:
+            cur = conn.execute("INSERT INTO inbox (instance_id, event) VALUES (?, ?)", (inst.id, json.dumps(ev)))
+            inst.pending.append((ev, cur.lastrowid))
+        conn.execute(
+            "UPDATE instances SET runtime_status = 'Running', output = NULL, failure = NULL, last_updated_time = ?,"
+            " engine_state = ? WHERE instance_id = ?",
+            (status_time(now), json.dumps(inst.state.to_json()), inst.id),
+        )
+        self._mark_ready(inst.id)
+
     # -- activities ------------------------------------------------------------------------------------------
     def _dispatch(self, item: tuple[int, str, str, int, str, str | None]) -> None:
         if self._stopping:
@@ -719,6 +830,25 @@ class DurableEngine:
                      (self.owner, time.time() + _LEASE_S))
         return [tuple(r) for r in conn.execute(  # type: ignore[misc]
             "SELECT id, instance_id, execution_id, task_id, name, input FROM work_items ORDER BY id")]
+
+
+_SCHEDULING = frozenset({EventType.TASK_SCHEDULED, EventType.TIMER_CREATED,
+                         EventType.SUB_ORCHESTRATION_INSTANCE_CREATED})
+
+
+class _RewindPlan:
+    """What rewinding one instance writes: its rewritten history and what must run again."""
+
+    def __init__(self, instance_id: str, name: str, execution_id: str, input_text: str | None,
+                 custom: str | None, parent: str | None, events: list[dict[str, Any]]) -> None:
+        self.instance_id, self.name, self.execution_id = instance_id, name, execution_id
+        self.input, self.custom, self.parent = input_text, custom, parent
+        self.events = events
+        self.state = EngineState()
+        self.work: list[tuple[int, str, str | None]] = []
+        self.timers: list[tuple[int, str]] = []
+        self.children: list[dict[str, Any]] = []  # SubOrchestrationInstanceCreated events to (re)start
+        self.answers: list[dict[str, Any]] = []  # completions of children that finished after the failure
 
 
 async def _call_activity(spec: FunctionSpec, value: Any, executor: ThreadPoolExecutor,

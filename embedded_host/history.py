@@ -26,6 +26,7 @@ class EventType:
     ORCHESTRATOR_COMPLETED = 13
     EVENT_RAISED = 15
     CONTINUE_AS_NEW = 16
+    GENERIC_EVENT = 17
     EXECUTION_SUSPENDED = 19
     EXECUTION_RESUMED = 20
 
@@ -47,6 +48,7 @@ _NAMES = {
     13: "OrchestratorCompleted",
     15: "EventRaised",
     16: "ContinueAsNew",
+    17: "GenericEvent",
     19: "ExecutionSuspended",
     20: "ExecutionResumed",
 }

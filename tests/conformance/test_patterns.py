@@ -196,3 +196,32 @@ def test_durable_http_with_202_polling(app_host: AppHost, kill_and_restart, back
     slow = app_host.wait("http-slow")
     assert slow["output"]["status"] == 200 and backend.hits["/slow"] == 2
     assert app_host.runs("http-slow") == ["0"]
+
+
+def test_rewind_a_failed_instance_and_its_failed_child(app_host: AppHost, kill_and_restart) -> None:
+    urls = app_host.start_pattern("rewindable", "rew-1", {"key": "rew-1", "sleep": 0.5})
+    parent_urls = app_host.start_pattern("rewind_parent", "rew-2", {"key": "rew-2"})
+    failed = app_host.wait("rew-1")
+    assert failed["runtimeStatus"] == "Failed" and "rew-1 is broken" in failed["output"]
+    assert app_host.wait("rew-2")["runtimeStatus"] == "Failed"
+    assert app_host.wait("rew-2-child")["runtimeStatus"] == "Failed"
+    (app_host.markers / "rew-1.fixed").touch()
+    (app_host.markers / "rew-2-child.fixed").touch()
+    assert app_host.http.post(urls["rewindPostUri"].replace("{text}", "fixed")).status_code == 202
+    assert app_host.http.post(parent_urls["rewindPostUri"].replace("{text}", "fixed")).status_code == 202
+    app_host.wait_runs("rew-1", 3)  # the failed step ran again; the last step (0.5 s) is in flight
+    kill_and_restart("rew-1")
+    status = app_host.wait("rew-1")
+    assert status["runtimeStatus"] == "Completed", status
+    assert status["output"] == ["rew-1:0", "fixed", "rew-1:1"]
+    runs = app_host.runs("rew-1")
+    assert runs.count("0") == 1 and runs.count("fragile") == 2 and 1 <= runs.count("1") <= 2
+    kinds = _kinds(status)
+    assert kinds.count("GenericEvent") >= 2 and kinds.count("TaskFailed") == 0
+    parent = app_host.wait("rew-2")
+    assert parent["runtimeStatus"] == "Completed", parent
+    assert parent["output"] == {"child": ["rew-2-child:0", "fixed", "rew-2-child:1"]}
+    assert app_host.status("rew-2-child")["runtimeStatus"] == "Completed"
+    assert app_host.runs("rew-2-child").count("0") == 1  # the child's completed step did not run again
+    # only a failed instance rewinds
+    assert app_host.http.post(urls["rewindPostUri"].replace("{text}", "again")).status_code == 410

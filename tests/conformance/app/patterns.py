@@ -28,6 +28,8 @@ FLAKY_CHILD = "flaky_child"
 HUMAN_INTERACTION = "human_interaction"
 SUSPENDABLE = "suspendable"
 DURABLE_HTTP = "durable_http"
+REWINDABLE = "rewindable"
+REWIND_PARENT = "rewind_parent"
 
 
 def _markers() -> Path:
@@ -69,6 +71,15 @@ def flaky(step: dict) -> str:
     if runs <= int(step["fail_times"]):
         raise RuntimeError(f"flaky attempt {runs} fails")
     return f"ok after {runs}"
+
+
+@bp.activity_trigger(input_name="step")
+def fragile(step: dict) -> str:
+    """Fails until the test drops a ``<key>.fixed`` file beside the side files (the fix before a rewind)."""
+    _record(step["key"], "fragile")
+    if not (_markers() / f"{step['key']}.fixed").exists():
+        raise RuntimeError(f"{step['key']} is broken")
+    return "fixed"
 
 
 # -- patterns ---------------------------------------------------------------------------------------------------
@@ -123,6 +134,8 @@ def activity_retry(context: df.DurableOrchestrationContext):
     try:
         return (yield context.call_activity_with_retry("flaky", options, data))
     except Exception as exc:  # the pattern: an orchestrator catches a failed task
+        if data.get("rethrow"):
+            raise
         return {"caught": str(exc).splitlines()[0]}
 
 
@@ -217,3 +230,20 @@ def durable_http(context: df.DurableOrchestrationContext):
                                        data.get("headers"))
     after = yield context.call_activity("work", {"key": data["key"], "n": 0, "sleep": 0})
     return {"status": response["statusCode"], "content": response["content"], "after": after}
+
+
+@bp.orchestration_trigger(context_name="context", orchestration=REWINDABLE)
+def rewindable(context: df.DurableOrchestrationContext):
+    """Fails on its middle step until fixed; rewound, it runs only that step again (and what follows)."""
+    data = context.get_input()
+    first = yield context.call_activity("work", {"key": data["key"], "n": 0, "sleep": 0})
+    middle = yield context.call_activity("fragile", {"key": data["key"]})
+    last = yield context.call_activity("work", {"key": data["key"], "n": 1, "sleep": data.get("sleep", 0)})
+    return [first, middle, last]
+
+
+@bp.orchestration_trigger(context_name="context", orchestration=REWIND_PARENT)
+def rewind_parent(context: df.DurableOrchestrationContext):
+    data = context.get_input()
+    return {"child": (yield context.call_sub_orchestrator(REWINDABLE, {"key": data["key"] + "-child"},
+                                                          data["key"] + "-child"))}

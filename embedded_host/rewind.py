@@ -1,0 +1,56 @@
+"""Rewind of a failed instance: which history events are undone and what has to run again.
+
+As the Durable Task Framework rewinds (Azure Storage provider): the failures in the history
+(``TaskFailed``, ``SubOrchestrationInstanceFailed``) and the failed ``ExecutionCompleted`` become
+``GenericEvent``s that keep the original as data, so the SDK no longer sees them; the instance runs again; failed
+activities are scheduled again under their old task ids, and a failed child is rewound the same way.
+
+What has to run again is found by replaying the rewritten history from scratch through the orchestrator (the
+same replay core as every episode): every task it has asked for that has no completion left in the history
+(the failed ones, and those still in flight when the instance failed, whose work items were dropped then).
+The engine carries that out (engine.py, ``rewind``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .history import EventType, event
+from .replay import flatten_actions
+
+__all__ = ["RewindRefusedError", "completed_ids", "rewrite_history", "uses_retry"]
+
+_UNDONE = frozenset({EventType.TASK_FAILED, EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
+                     EventType.EXECUTION_COMPLETED, EventType.EXECUTION_FAILED})
+_DONE = {EventType.TASK_COMPLETED: "TaskScheduledId", EventType.TIMER_FIRED: "TimerId",
+         EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED: "TaskScheduledId"}
+_RETRY_ACTIONS = frozenset({1, 3})  # CallActivityWithRetry, CallSubOrchestratorWithRetry
+
+
+class RewindRefusedError(Exception):
+    """The instance cannot be rewound by this host (the message says why)."""
+
+
+def rewrite_history(events: list[dict[str, Any]], reason: str | None) -> list[dict[str, Any]]:
+    """The history with its failures undone (as ``GenericEvent``s carrying the original event)."""
+    rewritten = []
+    for ev in events:
+        if ev.get("EventType") in _UNDONE:
+            data = json.dumps({"Rewound": ev, "Reason": reason})
+            ev = event(EventType.GENERIC_EVENT, ev.get("Timestamp", ""), Data=data)
+            ev["IsPlayed"] = True
+        rewritten.append(ev)
+    return rewritten
+
+
+def completed_ids(events: list[dict[str, Any]]) -> set[int]:
+    """Task and timer ids whose completion is (still) in the history."""
+    return {int(ev[key]) for ev in events if (key := _DONE.get(ev.get("EventType", -1))) and key in ev}
+
+
+def uses_retry(sdk_state: dict[str, Any] | None) -> bool:
+    """Whether the orchestrator has taken a ``*_with_retry`` call (their hidden retry ids cannot be rewound here)."""
+    if not sdk_state:
+        return False
+    return any(int(a.get("actionType", -1)) in _RETRY_ACTIONS for a in flatten_actions(sdk_state.get("actions")))
