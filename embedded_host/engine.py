@@ -30,6 +30,7 @@ import traceback
 import uuid
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -593,7 +594,7 @@ class DurableEngine:
             self._answer_parent(inst, status, output_text, failure if status != "Terminated" else output)
 
     # -- sub-orchestrations (semantics in suborchestrations.py) ----------------------------------------------
-    def _start_child(self, parent: _Instance, ev: dict[str, Any], now: Any) -> None:
+    def _start_child(self, parent: _Instance, ev: dict[str, Any], now: datetime) -> None:
         """Create the child of a ``SubOrchestrationInstanceCreated`` inside the tick's transaction."""
         task_id, name = int(ev["EventId"]), str(ev["Name"])
         child_id = ev.get("InstanceId") or default_instance_id(parent.execution_id, task_id)

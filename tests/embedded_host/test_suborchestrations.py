@@ -136,3 +136,26 @@ def test_terminating_the_parent_leaves_the_child_running(run_app) -> None:
 
     run_app(scenario)
 
+
+
+def test_children_a_host_cannot_start_fail_the_parents_task(run_app) -> None:
+    async def scenario(host: EmbeddedHost) -> None:
+        missing = await _run(host, "sub_by_id", "m1", {"name": "no_such_orchestrator"})
+        assert missing["output"]["caught"].startswith("The function 'no_such_orchestrator' doesn't exist")
+        itself = await _run(host, "sub_by_id", "m2", {"name": "sub_child", "id": "m2", "input": {"key": "m2"}})
+        assert "must be different than the instance ID of a parent" in itself["output"]["caught"]
+        host.engine.start_instance("sub_parent", "busy", json.dumps({"key": "busy", "sleep": 0.5}))
+        for _ in range(100):
+            if host.engine.get_status("busy-named") is not None:
+                break
+            await asyncio.sleep(0.02)
+        taken = await _run(host, "sub_by_id", "m3", {"name": "sub_child", "id": "busy-named", "input": {"key": "x"}})
+        assert taken["output"]["caught"].startswith("An Orchestration instance with the status Running already")
+        # a finished child's id can be used again: the old instance is overwritten
+        done = await _run(host, "sub_by_id", "m4", {"name": "sub_child", "id": "p-old", "input": {"key": "a"}})
+        again = await _run(host, "sub_by_id", "m5", {"name": "sub_child", "id": "p-old", "input": {"key": "b"}})
+        assert done["output"]["result"]["parent"] == "m4" and again["output"]["result"]["parent"] == "m5"
+        assert host.engine.get_status("p-old")["input"] == {"key": "b"}
+        assert (await host.wait_for_completion("busy", 15))["runtimeStatus"] == "Completed"
+
+    run_app(scenario)

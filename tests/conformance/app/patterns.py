@@ -30,6 +30,7 @@ SUSPENDABLE = "suspendable"
 DURABLE_HTTP = "durable_http"
 REWINDABLE = "rewindable"
 REWIND_PARENT = "rewind_parent"
+SUB_BY_ID = "sub_by_id"
 
 
 def _markers() -> Path:
@@ -192,6 +193,16 @@ def sub_retry_parent(context: df.DurableOrchestrationContext):
         return (yield context.call_sub_orchestrator_with_retry(FLAKY_CHILD, options, data, child_id))
     except Exception as exc:
         return {"caught": str(exc).splitlines()[0]}
+
+
+@bp.orchestration_trigger(context_name="context", orchestration=SUB_BY_ID)
+def sub_by_id(context: df.DurableOrchestrationContext):
+    """Calls the child the input names, under the id it names (for the cases a host must refuse)."""
+    data = context.get_input()
+    try:
+        return {"result": (yield context.call_sub_orchestrator(data["name"], data.get("input"), data.get("id")))}
+    except Exception as exc:
+        return {"caught": str(exc)}
 
 
 @bp.orchestration_trigger(context_name="context", orchestration=HUMAN_INTERACTION)
