@@ -43,7 +43,7 @@ from .invoker import InvocationContext, call_function, decode_activity_input, en
 from .loader import FunctionSpec, LoadedApp
 from .queries import InstanceQuery, page_of_ids, selected_ids
 from .replay import EngineState
-from .rewind import RewindRefusedError, completed_ids, rewrite_history, uses_retry
+from .rewind import SCHEDULING, RewindPlan, RewindRefusedError, completed_ids, rewrite_history, uses_retry
 from .status import read_status
 from .store import connect
 from .suborchestrations import ParentLink, SubOrchestrations, completion_event, default_instance_id
@@ -308,7 +308,7 @@ class DurableEngine:
             return 404
         if row[0] != "Failed":
             return 410
-        plans: list[_RewindPlan] = []
+        plans: list[RewindPlan] = []
         self._plan_rewind(instance_id, reason, plans)
         commit = _Commit()
         self.conn.execute("BEGIN IMMEDIATE")
@@ -685,7 +685,7 @@ class DurableEngine:
         commit.timers.append((due, int(cur.lastrowid or 0), inst.id, inst.execution_id, timer_id, fire_at))
 
     # -- rewind (what is undone: rewind.py) ------------------------------------------------------------------
-    def _plan_rewind(self, instance_id: str, reason: str | None, plans: list[_RewindPlan]) -> None:
+    def _plan_rewind(self, instance_id: str, reason: str | None, plans: list[RewindPlan]) -> None:
         """Replay the instance's rewritten history from scratch to learn what must run again (no writes)."""
         name, execution_id, input_text, custom = self.conn.execute(
             "SELECT name, execution_id, input, custom_status FROM instances WHERE instance_id = ?", (instance_id,)
@@ -696,7 +696,7 @@ class DurableEngine:
         events = rewrite_history([json.loads(r[0]) for r in self.conn.execute(
             "SELECT event FROM history WHERE instance_id = ? ORDER BY seq", (instance_id,))], reason)
         link = self._subs.parent_of(instance_id)
-        plan = _RewindPlan(instance_id, name, execution_id, input_text, custom, link.instance_id if link else None,
+        plan = RewindPlan(instance_id, name, execution_id, input_text, custom, link.instance_id if link else None,
                            events)
         result = execute(handle_of(spec.func, spec.trigger_name), plan.state, name=name, instance_id=instance_id,
                          input_text=input_text, old_parts=[], new_events=events, now=now_utc(),
@@ -707,7 +707,7 @@ class DurableEngine:
                 "call_activity_with_retry or call_sub_orchestrator_with_retry."
             )
         done = completed_ids(events)
-        recorded = {int(ev["EventId"]): ev for ev in events if ev.get("EventType") in _SCHEDULING}
+        recorded = {int(ev["EventId"]): ev for ev in events if ev.get("EventType") in SCHEDULING}
         for ev in result.scheduled:
             task_id = int(ev["EventId"])
             if task_id in done:
@@ -734,7 +734,7 @@ class DurableEngine:
                 plan.timers.append((task_id, ev["FireAt"]))
         plans.append(plan)
 
-    def _apply_rewind(self, plan: _RewindPlan, reason: str | None, commit: _Commit) -> None:
+    def _apply_rewind(self, plan: RewindPlan, reason: str | None, commit: _Commit) -> None:
         conn = self.conn
         now = now_utc()
         conn.execute("DELETE FROM history WHERE instance_id = ?", (plan.instance_id,))
@@ -831,25 +831,6 @@ class DurableEngine:
                      (self.owner, time.time() + _LEASE_S))
         return [tuple(r) for r in conn.execute(  # type: ignore[misc]
             "SELECT id, instance_id, execution_id, task_id, name, input FROM work_items ORDER BY id")]
-
-
-_SCHEDULING = frozenset({EventType.TASK_SCHEDULED, EventType.TIMER_CREATED,
-                         EventType.SUB_ORCHESTRATION_INSTANCE_CREATED})
-
-
-class _RewindPlan:
-    """What rewinding one instance writes: its rewritten history and what must run again."""
-
-    def __init__(self, instance_id: str, name: str, execution_id: str, input_text: str | None,
-                 custom: str | None, parent: str | None, events: list[dict[str, Any]]) -> None:
-        self.instance_id, self.name, self.execution_id = instance_id, name, execution_id
-        self.input, self.custom, self.parent = input_text, custom, parent
-        self.events = events
-        self.state = EngineState()
-        self.work: list[tuple[int, str, str | None]] = []
-        self.timers: list[tuple[int, str]] = []
-        self.children: list[dict[str, Any]] = []  # SubOrchestrationInstanceCreated events to (re)start
-        self.answers: list[dict[str, Any]] = []  # completions of children that finished after the failure
 
 
 async def _call_activity(spec: FunctionSpec, value: Any, executor: ThreadPoolExecutor,

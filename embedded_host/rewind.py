@@ -17,15 +17,32 @@ import json
 from typing import Any
 
 from .history import EventType, event
-from .replay import flatten_actions
+from .replay import EngineState, flatten_actions
 
-__all__ = ["RewindRefusedError", "completed_ids", "rewrite_history", "uses_retry"]
+__all__ = ["SCHEDULING", "RewindPlan", "RewindRefusedError", "completed_ids", "rewrite_history", "uses_retry"]
 
 _UNDONE = frozenset({EventType.TASK_FAILED, EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
                      EventType.EXECUTION_COMPLETED, EventType.EXECUTION_FAILED})
 _DONE = {EventType.TASK_COMPLETED: "TaskScheduledId", EventType.TIMER_FIRED: "TimerId",
          EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED: "TaskScheduledId"}
 _RETRY_ACTIONS = frozenset({1, 3})  # CallActivityWithRetry, CallSubOrchestratorWithRetry
+SCHEDULING = frozenset({EventType.TASK_SCHEDULED, EventType.TIMER_CREATED,
+                        EventType.SUB_ORCHESTRATION_INSTANCE_CREATED})
+
+
+class RewindPlan:
+    """What rewinding one instance writes: its rewritten history and what must run again."""
+
+    def __init__(self, instance_id: str, name: str, execution_id: str, input_text: str | None,
+                 custom: str | None, parent: str | None, events: list[dict[str, Any]]) -> None:
+        self.instance_id, self.name, self.execution_id = instance_id, name, execution_id
+        self.input, self.custom, self.parent = input_text, custom, parent
+        self.events = events
+        self.state = EngineState()
+        self.work: list[tuple[int, str, str | None]] = []
+        self.timers: list[tuple[int, str]] = []
+        self.children: list[dict[str, Any]] = []  # SubOrchestrationInstanceCreated events to (re)start
+        self.answers: list[dict[str, Any]] = []  # completions of children that finished after the failure
 
 
 class RewindRefusedError(Exception):
