@@ -127,9 +127,10 @@ def execute(handle: OrchestratorHandle, state: EngineState, *, name: str, instan
 
 def _retry_followups(state: EngineState, new_events: list[dict[str, Any]], stamp: str,
                      now: datetime) -> list[dict[str, Any]]:
-    """What DTFx's retry interceptor adds for ``CallActivityWithRetry``.
+    """What DTFx's retry interceptor adds for ``CallActivityWithRetry`` and ``CallSubOrchestratorWithRetry``.
 
-    A failed attempt with attempts left: a timer; when it fires, the next attempt. After the last attempt
+    A failed attempt with attempts left: a timer; when it fires, the next attempt (a new child for a
+    sub-orchestration). After the last attempt
     one more timer, then the SDK throws the failure (the event order the SDK expects).
     """
     added: list[dict[str, Any]] = []

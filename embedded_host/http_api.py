@@ -227,9 +227,6 @@ class _Durable:
             return web.Response(status=409, text=str(exc))
         return web.Response(status=code)
 
-    async def unsupported(self, request: web.Request) -> web.Response:
-        return _problem(501, "Not Implemented", "The embedded host does not implement this Durable operation.")
-
     def add_routes(self, app: web.Application, root: str, policy: AccessPolicy, level: AccessLevel) -> None:
         def guard(handler: Handler) -> Handler:
             return require_key(policy, level, handler)

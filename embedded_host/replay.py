@@ -61,7 +61,7 @@ class NonDeterminismError(Exception):
 
 
 class UnsupportedActionError(Exception):
-    """The orchestrator asked for something this host does not implement (sub-orchestrations, entities, HTTP)."""
+    """The orchestrator asked for something this host does not implement."""
 
 
 @dataclass
