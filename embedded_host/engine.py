@@ -43,7 +43,7 @@ from .invoker import InvocationContext, call_function, decode_activity_input, en
 from .loader import FunctionSpec, LoadedApp
 from .queries import InstanceQuery, page_of_ids, selected_ids
 from .replay import EngineState
-from .rewind import SCHEDULING, RewindPlan, RewindRefusedError, completed_ids, rewrite_history, uses_retry
+from .rewind import SCHEDULING, RewindPlan, RewindRefusedError, completed_ids, failed_retries, rewrite_history
 from .status import read_status
 from .store import connect
 from .suborchestrations import ParentLink, SubOrchestrations, completion_event, default_instance_id
@@ -693,18 +693,20 @@ class DurableEngine:
         spec = self._orchestrators.get(name)
         if spec is None:
             raise RewindRefusedError(f"The orchestrator function '{name}' does not exist in this app.")
-        events = rewrite_history([json.loads(r[0]) for r in self.conn.execute(
-            "SELECT event FROM history WHERE instance_id = ? ORDER BY seq", (instance_id,))], reason)
+        original = [json.loads(r[0]) for r in self.conn.execute(
+            "SELECT event FROM history WHERE instance_id = ? ORDER BY seq", (instance_id,))]
+        events = rewrite_history(original, reason)
         link = self._subs.parent_of(instance_id)
         plan = RewindPlan(instance_id, name, execution_id, input_text, custom, link.instance_id if link else None,
                            events)
         result = execute(handle_of(spec.func, spec.trigger_name), plan.state, name=name, instance_id=instance_id,
                          input_text=input_text, old_parts=[], new_events=events, now=now_utc(),
                          parent_instance_id=plan.parent)
-        if uses_retry(result.sdk_state):
+        if retried := failed_retries(plan.state, original):
             raise RewindRefusedError(
-                f"Rewind of '{instance_id}' is not supported by the embedded host: its orchestrator uses "
-                "call_activity_with_retry or call_sub_orchestrator_with_retry."
+                f"Rewind of '{instance_id}' is not supported by the embedded host: a call_activity_with_retry or "
+                f"call_sub_orchestrator_with_retry (task {retried[0]}) has failed attempts, whose retry ids "
+                "cannot be replayed back."
             )
         done = completed_ids(events)
         recorded = {int(ev["EventId"]): ev for ev in events if ev.get("EventType") in SCHEDULING}

@@ -17,15 +17,15 @@ import json
 from typing import Any
 
 from .history import EventType, event
-from .replay import EngineState, flatten_actions
+from .replay import EngineState
 
-__all__ = ["SCHEDULING", "RewindPlan", "RewindRefusedError", "completed_ids", "rewrite_history", "uses_retry"]
+__all__ = ["SCHEDULING", "RewindPlan", "RewindRefusedError", "completed_ids", "failed_retries", "rewrite_history"]
 
 _UNDONE = frozenset({EventType.TASK_FAILED, EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
                      EventType.EXECUTION_COMPLETED, EventType.EXECUTION_FAILED})
+_FAILURES = frozenset({EventType.TASK_FAILED, EventType.SUB_ORCHESTRATION_INSTANCE_FAILED})
 _DONE = {EventType.TASK_COMPLETED: "TaskScheduledId", EventType.TIMER_FIRED: "TimerId",
          EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED: "TaskScheduledId"}
-_RETRY_ACTIONS = frozenset({1, 3})  # CallActivityWithRetry, CallSubOrchestratorWithRetry
 SCHEDULING = frozenset({EventType.TASK_SCHEDULED, EventType.TIMER_CREATED,
                         EventType.SUB_ORCHESTRATION_INSTANCE_CREATED})
 
@@ -66,8 +66,13 @@ def completed_ids(events: list[dict[str, Any]]) -> set[int]:
     return {int(ev[key]) for ev in events if (key := _DONE.get(ev.get("EventType", -1))) and key in ev}
 
 
-def uses_retry(sdk_state: dict[str, Any] | None) -> bool:
-    """Whether the orchestrator has taken a ``*_with_retry`` call (their hidden retry ids cannot be rewound here)."""
-    if not sdk_state:
-        return False
-    return any(int(a.get("actionType", -1)) in _RETRY_ACTIONS for a in flatten_actions(sdk_state.get("actions")))
+def failed_retries(state: EngineState, original: list[dict[str, Any]]) -> list[int]:
+    """First-attempt ids of ``*_with_retry`` calls that failed at least once before the rewind.
+
+    ``state`` is the from-scratch replay's: it knows every retried call by its first attempt's id. A failed
+    attempt made the SDK draw hidden ids (retry timers, later attempts) that a replay without the failure no
+    longer draws, so every later id would shift: those instances are not rewound. A retried call that has not
+    failed (done, or still to run) is fine.
+    """
+    failed = {ev.get("TaskScheduledId") for ev in original if ev.get("EventType") in _FAILURES}
+    return sorted(task_id for task_id in state.retry_tasks if task_id in failed)

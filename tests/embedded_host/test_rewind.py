@@ -55,13 +55,26 @@ def test_rewind_undoes_the_failure_and_runs_only_the_failed_step_again(run_app) 
     run_app(scenario)
 
 
+def test_a_retried_call_that_succeeded_does_not_stop_a_rewind(run_app) -> None:
+    async def scenario(host: EmbeddedHost, markers: Path) -> None:
+        host.engine.start_instance("rewindable", "rt", json.dumps({"key": "rt", "with_retry": True}))
+        assert (await host.wait_for_completion("rt", 10))["runtimeStatus"] == "Failed"
+        (markers / "rt.fixed").touch()
+        assert host.engine.rewind("rt", "fixed") == 202
+        status = await host.wait_for_completion("rt", 10)
+        assert status is not None and status["output"] == ["rt:0", "fixed", "rt:1"]
+        assert (markers / "rt").read_text().split() == ["0", "fragile", "fragile", "1"]
+
+    run_app(scenario)
+
+
 def test_rewind_of_a_retried_call_is_refused_and_changes_nothing(run_app) -> None:
     async def scenario(host: EmbeddedHost, markers: Path) -> None:
         data = {"key": "rr", "fail_times": 9, "attempts": 2, "retry_ms": 10, "rethrow": True}
         host.engine.start_instance("activity_retry", "rr", json.dumps(data))
         failed = await host.wait_for_completion("rr", 10)
         assert failed is not None and failed["runtimeStatus"] == "Failed"
-        with pytest.raises(RewindRefusedError, match="call_activity_with_retry"):
+        with pytest.raises(RewindRefusedError, match=r"call_activity_with_retry .*\(task 0\) has failed attempts"):
             host.engine.rewind("rr", "try")
         async with aiohttp.ClientSession() as http:
             resp = await http.post(f"{host.rpc_base_url}{RPC_PATH}instances/rr/rewind?reason=try")

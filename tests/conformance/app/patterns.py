@@ -247,7 +247,11 @@ def durable_http(context: df.DurableOrchestrationContext):
 def rewindable(context: df.DurableOrchestrationContext):
     """Fails on its middle step until fixed; rewound, it runs only that step again (and what follows)."""
     data = context.get_input()
-    first = yield context.call_activity("work", {"key": data["key"], "n": 0, "sleep": 0})
+    step = {"key": data["key"], "n": 0, "sleep": 0}
+    if data.get("with_retry"):  # a retried call that succeeds does not stand in a rewind's way
+        first = yield context.call_activity_with_retry("work", df.RetryOptions(10, 3), step)
+    else:
+        first = yield context.call_activity("work", step)
     middle = yield context.call_activity("fragile", {"key": data["key"]})
     last = yield context.call_activity("work", {"key": data["key"], "n": 1, "sleep": data.get("sleep", 0)})
     return [first, middle, last]
