@@ -30,9 +30,13 @@ import traceback
 import uuid
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from .config import HostConfigError
+from .durable_http import HTTP_ACTIVITY, token_source_users
+from .durable_http import perform as perform_http
 from .entities import EntityHost, check_entities
 from .executor import execute, handle_of
 from .history import EventType, event
@@ -40,8 +44,10 @@ from .invoker import InvocationContext, call_function, decode_activity_input, en
 from .loader import FunctionSpec, LoadedApp
 from .queries import InstanceQuery, page_of_ids, selected_ids
 from .replay import EngineState
+from .rewind import SCHEDULING, RewindPlan, RewindRefusedError, completed_ids, failed_retries, rewrite_history
 from .status import read_status
 from .store import connect
+from .suborchestrations import ParentLink, SubOrchestrations, completion_event, default_instance_id
 from .timeutil import install_parse_cache, iso_utc, now_utc, parse_iso, status_time
 
 __all__ = ["TERMINAL_STATUSES", "DurableEngine", "InstanceExistsError", "OrchestratorNotFoundError"]
@@ -72,6 +78,7 @@ class _Instance:
         "id",
         "input",
         "name",
+        "parent",
         "parts",
         "pending",
         "persisted",
@@ -91,6 +98,7 @@ class _Instance:
         self.pending: deque[tuple[dict[str, Any], int | None]] = deque()  # (event, inbox row id or None)
         self.state = state
         self.persisted = 0  # history rows already in the file
+        self.parent: str | None = None  # the parent instance of a sub-orchestration
 
 
 class _Commit:
@@ -109,11 +117,17 @@ class DurableEngine:
                  activity_grace_s: float = 10.0) -> None:
         install_parse_cache()
         entity_functions = check_entities(app)  # refuses at start-up, before the file is opened
+        if refused := token_source_users((f.name, f.func) for f in app.of_kind("orchestration")):
+            raise HostConfigError(
+                f"orchestrator {', '.join(refused)}: call_http with a managed-identity token_source cannot run on "
+                "the embedded host (there is no managed identity locally); send an Authorization header instead"
+            )
         self.app = app
         self.db_path = Path(db_path)
         self.owner = owner or uuid.uuid4().hex
         self.activity_grace_s = activity_grace_s
         self.conn: sqlite3.Connection = connect(self.db_path)
+        self._subs = SubOrchestrations(self.conn)
         self._orchestrators = {f.name: f for f in app.of_kind("orchestration")}
         self._activities = {f.name: f for f in app.of_kind("activity")}
         limit = app.config.max_concurrent_activities
@@ -286,6 +300,37 @@ class DurableEngine:
         name, input_text = row
         return self.start_instance(name, None if new_instance_id else instance_id, input_text)
 
+    def rewind(self, instance_id: str, reason: str | None) -> int:
+        """Run a failed instance again from before its failures (see rewind.py); answers 202, 404 or 410.
+
+        Failed children are rewound with it, all in one transaction. Raises ``RewindRefusedError`` when this
+        host cannot rewind the instance (nothing is changed then).
+        """
+        row = self.conn.execute("SELECT runtime_status FROM instances WHERE instance_id = ?", (instance_id,)).fetchone()
+        if row is None:
+            return 404
+        if row[0] != "Failed":
+            return 410
+        plans: list[RewindPlan] = []
+        self._plan_rewind(instance_id, reason, plans)
+        commit = _Commit()
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            for plan in plans:
+                self._apply_rewind(plan, reason, commit)
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            for item in self._recover():  # memory follows the file again
+                self._dispatch(item)
+            raise
+        for item in commit.work:
+            self._dispatch(item)
+        for entry in commit.timers:
+            heapq.heappush(self._timers, entry)
+        self._wake.set()
+        return 202
+
     async def wait_for_completion(self, instance_id: str, timeout: float) -> dict[str, Any] | None:
         """Wait until the instance reaches a terminal status (or the timeout) and return its status."""
         status = self.get_status(instance_id)
@@ -305,6 +350,7 @@ class DurableEngine:
     def _purge_rows(self, instance_id: str) -> int:
         for table in ("history", "inbox", "work_items", "timers"):
             self.conn.execute(f"DELETE FROM {table} WHERE instance_id = ?", (instance_id,))
+        self._subs.forget(instance_id)
         return self.conn.execute("DELETE FROM instances WHERE instance_id = ?", (instance_id,)).rowcount
 
     def _mark_ready(self, instance_id: str) -> None:
@@ -474,7 +520,8 @@ class DurableEngine:
                          [*new_events, event(EventType.ORCHESTRATOR_COMPLETED, stamp)])
             return
         result = execute(handle_of(spec.func, spec.trigger_name), inst.state, name=inst.name, instance_id=inst.id,
-                         input_text=inst.input, old_parts=inst.parts, new_events=new_events, now=now)
+                         input_text=inst.input, old_parts=inst.parts, new_events=new_events, now=now,
+                         parent_instance_id=inst.parent)
         if result.sdk_state is not None:
             custom = result.custom_status
             inst.custom_status = json.dumps(custom) if custom is not None else None
@@ -498,6 +545,8 @@ class DurableEngine:
                     self._add_work(inst, ev["EventId"], ev["Name"], ev.get("Input"), commit)
                 elif ev["EventType"] == EventType.EVENT_SENT:
                     self.entities.send(ev)
+                elif ev["EventType"] == EventType.SUB_ORCHESTRATION_INSTANCE_CREATED:
+                    self._start_child(inst, ev, now)
                 else:
                     self._add_timer(inst, ev["EventId"], ev["FireAt"], commit)
         appended.append(event(EventType.ORCHESTRATOR_COMPLETED, stamp))
@@ -525,7 +574,7 @@ class DurableEngine:
         started = event(
             EventType.EXECUTION_STARTED, iso_utc(now_utc()), Name=inst.name, Version="", Input=inst.input,
             OrchestrationInstance={"InstanceId": inst.id, "ExecutionId": inst.execution_id},
-            ParentInstance=None, Generation=0,
+            ParentInstance=self._parent_instance(inst), Generation=0,
         )
         inst.pending.appendleft((started, None))  # unprocessed raised events carry over, as DTFx preserves them
         conn.execute(
@@ -557,6 +606,70 @@ class DurableEngine:
         inst.pending.clear()
         self._running.pop(inst.id, None)
         commit.finished.append(inst.id)
+        if inst.parent is not None:
+            self._answer_parent(inst, status, output_text, failure if status != "Terminated" else output)
+
+    # -- sub-orchestrations (semantics in suborchestrations.py) ----------------------------------------------
+    def _start_child(self, parent: _Instance, ev: dict[str, Any], now: datetime) -> None:
+        """Create the child of a ``SubOrchestrationInstanceCreated`` inside the tick's transaction."""
+        task_id, name = int(ev["EventId"]), str(ev["Name"])
+        child_id = ev.get("InstanceId") or default_instance_id(parent.execution_id, task_id)
+        ev["InstanceId"] = child_id
+        refusal = self._child_refusal(parent, name, child_id)
+        if refusal is not None:  # the parent's task fails at once, where its code can catch it
+            parent.pending.append((event(EventType.SUB_ORCHESTRATION_INSTANCE_FAILED, iso_utc(now),
+                                         TaskScheduledId=task_id, Reason=refusal, Details=None), None))
+            return
+        conn = self.conn
+        if conn.execute("SELECT 1 FROM instances WHERE instance_id = ?", (child_id,)).fetchone():
+            self._purge_rows(child_id)  # a finished instance of that id is overwritten, as by a client start
+        link = ParentLink(parent.id, parent.execution_id, parent.name, task_id)
+        execution_id = uuid.uuid4().hex
+        started = event(
+            EventType.EXECUTION_STARTED, iso_utc(now), Name=name, Version="", Input=ev.get("Input"),
+            OrchestrationInstance={"InstanceId": child_id, "ExecutionId": execution_id},
+            ParentInstance=link.as_parent_instance(), Generation=0,
+        )
+        conn.execute(
+            "INSERT INTO instances (instance_id, name, runtime_status, input, created_time, last_updated_time,"
+            " execution_id, engine_state) VALUES (?, ?, 'Pending', ?, ?, ?, ?, '{}')",
+            (child_id, name, ev.get("Input"), status_time(now), status_time(now), execution_id),
+        )
+        cur = conn.execute("INSERT INTO inbox (instance_id, event) VALUES (?, ?)", (child_id, json.dumps(started)))
+        self._subs.link(child_id, link)
+        child = _Instance(child_id, name, execution_id, "Pending", ev.get("Input"), EngineState())
+        child.parent = parent.id
+        child.pending.append((started, cur.lastrowid))
+        self._running[child_id] = child
+        self._mark_ready(child_id)
+
+    def _child_refusal(self, parent: _Instance, name: str, child_id: str) -> str | None:
+        if name not in self._orchestrators:
+            return (f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function. "
+                    f"Additional info: the following are the known orchestrator functions: "
+                    f"{', '.join(sorted(self._orchestrators)) or '(none)'}.")
+        if child_id.lower() in (parent.id.lower(), (parent.parent or "").lower()):
+            return ("The instance ID of a sub-orchestration must be different than the instance ID of a parent "
+                    "orchestration.")
+        if (other := self._running.get(child_id)) is not None:
+            return f"An Orchestration instance with the status {other.status} already exists."
+        return None
+
+    def _parent_instance(self, inst: _Instance) -> dict[str, Any] | None:
+        link = self._subs.parent_of(inst.id) if inst.parent is not None else None
+        return link.as_parent_instance() if link is not None else None
+
+    def _answer_parent(self, child: _Instance, status: str, output_text: str | None, detail: Any) -> None:
+        """Queue the child's outcome for the parent execution that asked (dropped if that one has ended)."""
+        link = self._subs.parent_of(child.id)
+        parent = self._running.get(link.instance_id) if link is not None else None
+        if link is None or parent is None or parent.execution_id != link.execution_id:
+            return
+        ev = completion_event(link, status, output_text, detail if isinstance(detail, str) else None,
+                              iso_utc(now_utc()))
+        cur = self.conn.execute("INSERT INTO inbox (instance_id, event) VALUES (?, ?)", (parent.id, json.dumps(ev)))
+        parent.pending.append((ev, cur.lastrowid))
+        self._mark_ready(parent.id)
 
     def _append_history(self, inst: _Instance, events: list[dict[str, Any]]) -> None:
         rows = []
@@ -587,6 +700,87 @@ class DurableEngine:
         )
         commit.timers.append((due, int(cur.lastrowid or 0), inst.id, inst.execution_id, timer_id, fire_at))
 
+    # -- rewind (what is undone: rewind.py) ------------------------------------------------------------------
+    def _plan_rewind(self, instance_id: str, reason: str | None, plans: list[RewindPlan]) -> None:
+        """Replay the instance's rewritten history from scratch to learn what must run again (no writes)."""
+        name, execution_id, input_text, custom = self.conn.execute(
+            "SELECT name, execution_id, input, custom_status FROM instances WHERE instance_id = ?", (instance_id,)
+        ).fetchone()
+        spec = self._orchestrators.get(name)
+        if spec is None:
+            raise RewindRefusedError(f"The orchestrator function '{name}' does not exist in this app.")
+        original = [json.loads(r[0]) for r in self.conn.execute(
+            "SELECT event FROM history WHERE instance_id = ? ORDER BY seq", (instance_id,))]
+        events = rewrite_history(original, reason)
+        link = self._subs.parent_of(instance_id)
+        plan = RewindPlan(instance_id, name, execution_id, input_text, custom, link.instance_id if link else None,
+                           events)
+        result = execute(handle_of(spec.func, spec.trigger_name), plan.state, name=name, instance_id=instance_id,
+                         input_text=input_text, old_parts=[], new_events=events, now=now_utc(),
+                         parent_instance_id=plan.parent)
+        if retried := failed_retries(plan.state, original):
+            raise RewindRefusedError(
+                f"Rewind of '{instance_id}' is not supported by the embedded host: a call_activity_with_retry or "
+                f"call_sub_orchestrator_with_retry (task {retried[0]}) has failed attempts, whose retry ids "
+                "cannot be replayed back."
+            )
+        done = completed_ids(events)
+        recorded = {int(ev["EventId"]): ev for ev in events if ev.get("EventType") in SCHEDULING}
+        for ev in result.scheduled:
+            task_id = int(ev["EventId"])
+            if task_id in done:
+                continue
+            old = recorded.get(task_id)
+            if ev["EventType"] == EventType.SUB_ORCHESTRATION_INSTANCE_CREATED and old is not None:
+                child = self.conn.execute("SELECT runtime_status, output FROM instances WHERE instance_id = ?",
+                                          (old["InstanceId"],)).fetchone()
+                if child is not None and child[0] == "Failed":
+                    self._plan_rewind(old["InstanceId"], reason, plans)
+                elif child is not None and child[0] == "Completed":  # finished after the parent had failed
+                    plan.answers.append(event(EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED, iso_utc(now_utc()),
+                                              TaskScheduledId=task_id, Result=child[1]))
+                elif child is None or child[0] in TERMINAL_STATUSES:
+                    plan.children.append(dict(old))
+                continue
+            if old is None:
+                plan.events.append(ev)  # taken in the failing episode, never carried out
+            if ev["EventType"] == EventType.SUB_ORCHESTRATION_INSTANCE_CREATED:
+                plan.children.append(ev)
+            elif ev["EventType"] == EventType.TASK_SCHEDULED:
+                plan.work.append((task_id, ev["Name"], ev.get("Input")))
+            else:
+                plan.timers.append((task_id, ev["FireAt"]))
+        plans.append(plan)
+
+    def _apply_rewind(self, plan: RewindPlan, reason: str | None, commit: _Commit) -> None:
+        conn = self.conn
+        now = now_utc()
+        conn.execute("DELETE FROM history WHERE instance_id = ?", (plan.instance_id,))
+        inst = _Instance(plan.instance_id, plan.name, plan.execution_id, "Running", plan.input, plan.state)
+        inst.custom_status, inst.parent = plan.custom, plan.parent
+        self._running[inst.id] = inst
+        for created in plan.children:
+            self._start_child(inst, created, now)  # names it in the history event it was given
+        for index, (ev, inbox_id) in enumerate(inst.pending):  # a refused child's failure, kept in the file
+            if inbox_id is None:
+                cur = conn.execute("INSERT INTO inbox (instance_id, event) VALUES (?, ?)", (inst.id, json.dumps(ev)))
+                inst.pending[index] = (ev, cur.lastrowid)
+        self._append_history(inst, plan.events)
+        for task_id, name, raw_input in plan.work:
+            self._add_work(inst, task_id, name, raw_input, commit)
+        for timer_id, fire_at in plan.timers:
+            self._add_timer(inst, timer_id, fire_at, commit)
+        marker = event(EventType.GENERIC_EVENT, iso_utc(now), Data=json.dumps({"Rewound": True, "Reason": reason}))
+        for ev in [*plan.answers, marker]:
+            cur = conn.execute("INSERT INTO inbox (instance_id, event) VALUES (?, ?)", (inst.id, json.dumps(ev)))
+            inst.pending.append((ev, cur.lastrowid))
+        conn.execute(
+            "UPDATE instances SET runtime_status = 'Running', output = NULL, failure = NULL, last_updated_time = ?,"
+            " engine_state = ? WHERE instance_id = ?",
+            (status_time(now), json.dumps(inst.state.to_json()), inst.id),
+        )
+        self._mark_ready(inst.id)
+
     # -- activities ------------------------------------------------------------------------------------------
     def _dispatch(self, item: tuple[int, str, str, int, str, str | None]) -> None:
         if self._stopping:
@@ -602,12 +796,13 @@ class DurableEngine:
                 return
             spec = self._activities.get(name)
             try:
-                if spec is None:
+                if spec is None and name != HTTP_ACTIVITY:
                     raise LookupError(f"The function '{name}' doesn't exist, is disabled, or is not an activity "
                                       "function.")
                 value = decode_activity_input(raw_input)
                 context = InvocationContext(name, self.app.app_dir)
-                result = await _call_activity(spec, value, self._executor, context)
+                result = await (perform_http(raw_input) if name == HTTP_ACTIVITY
+                                else _call_activity(spec, value, self._executor, context))  # type: ignore[arg-type]
                 ev = event(EventType.TASK_COMPLETED, iso_utc(now_utc()), TaskScheduledId=task_id,
                            Result=encode_activity_output(result))
             except asyncio.CancelledError:
@@ -636,6 +831,8 @@ class DurableEngine:
             inst = _Instance(instance_id, name, execution_id, status, input_text,
                              EngineState.from_json(json.loads(engine_state or "{}")))
             inst.custom_status = custom
+            if (link := self._subs.parent_of(instance_id)) is not None:
+                inst.parent = link.instance_id
             inst.parts = [r[0] for r in conn.execute(
                 "SELECT event FROM history WHERE instance_id = ? ORDER BY seq", (instance_id,))]
             inst.persisted = len(inst.parts)

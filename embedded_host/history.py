@@ -17,6 +17,9 @@ class EventType:
     TASK_SCHEDULED = 4
     TASK_COMPLETED = 5
     TASK_FAILED = 6
+    SUB_ORCHESTRATION_INSTANCE_CREATED = 7
+    SUB_ORCHESTRATION_INSTANCE_COMPLETED = 8
+    SUB_ORCHESTRATION_INSTANCE_FAILED = 9
     TIMER_CREATED = 10
     TIMER_FIRED = 11
     ORCHESTRATOR_STARTED = 12
@@ -24,6 +27,7 @@ class EventType:
     EVENT_SENT = 14
     EVENT_RAISED = 15
     CONTINUE_AS_NEW = 16
+    GENERIC_EVENT = 17
     EXECUTION_SUSPENDED = 19
     EXECUTION_RESUMED = 20
 
@@ -36,6 +40,9 @@ _NAMES = {
     4: "TaskScheduled",
     5: "TaskCompleted",
     6: "TaskFailed",
+    7: "SubOrchestrationInstanceCreated",
+    8: "SubOrchestrationInstanceCompleted",
+    9: "SubOrchestrationInstanceFailed",
     10: "TimerCreated",
     11: "TimerFired",
     12: "OrchestratorStarted",
@@ -43,6 +50,7 @@ _NAMES = {
     14: "EventSent",
     15: "EventRaised",
     16: "ContinueAsNew",
+    17: "GenericEvent",
     19: "ExecutionSuspended",
     20: "ExecutionResumed",
 }

@@ -36,6 +36,7 @@ from .loader import FunctionSpec, LoadedApp
 from .queries import InstanceQuery, parse_time
 from .responses import json_response as _json
 from .responses import problem as _problem
+from .rewind import RewindRefusedError
 from .routing import RouteTemplate
 from .static_pages import add_static_pages
 from .timeutil import now_utc, status_time
@@ -220,8 +221,12 @@ class _Durable:
         code = self.engine.resume(request.match_info["instance_id"], request.query.get("reason"))
         return web.Response(status=code)
 
-    async def unsupported(self, request: web.Request) -> web.Response:
-        return _problem(501, "Not Implemented", "The embedded host does not implement this Durable operation.")
+    async def rewind(self, request: web.Request) -> web.Response:
+        try:
+            code = self.engine.rewind(request.match_info["instance_id"], request.query.get("reason"))
+        except RewindRefusedError as exc:  # plain text: the SDK's client raises it as the message
+            return web.Response(status=409, text=str(exc))
+        return web.Response(status=code)
 
     def add_routes(self, app: web.Application, root: str, policy: AccessPolicy, level: AccessLevel) -> None:
         def guard(handler: Handler) -> Handler:
@@ -240,7 +245,7 @@ class _Durable:
         app.router.add_post(root + "/instances/{instance_id}/terminate", guard(self.terminate))
         app.router.add_post(root + "/instances/{instance_id}/suspend", guard(self.suspend))
         app.router.add_post(root + "/instances/{instance_id}/resume", guard(self.resume))
-        app.router.add_post(root + "/instances/{instance_id}/rewind", guard(self.unsupported))
+        app.router.add_post(root + "/instances/{instance_id}/rewind", guard(self.rewind))
         add_entity_routes(app, root, self.engine.entities, guard)
 
 

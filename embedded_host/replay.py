@@ -14,9 +14,11 @@ id is drawn before any action that episode creates, and the host knows exactly w
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from .durable_http import HTTP_ACTIVITY
 from .history import EventType
 
 __all__ = [
@@ -31,8 +33,11 @@ __all__ = [
 
 CALL_ACTIVITY = 0
 CALL_ACTIVITY_WITH_RETRY = 1
+CALL_SUB_ORCHESTRATOR = 2
+CALL_SUB_ORCHESTRATOR_WITH_RETRY = 3
 CONTINUE_AS_NEW = 4
 CREATE_TIMER = 5
+CALL_HTTP = 8
 WAIT_FOR_EXTERNAL_EVENT = 6
 WHEN_ANY = 11
 WHEN_ALL = 12
@@ -58,22 +63,26 @@ class NonDeterminismError(Exception):
 
 
 class UnsupportedActionError(Exception):
-    """The orchestrator asked for something this host does not implement (sub-orchestrations, entities, HTTP)."""
+    """The orchestrator asked for something this host does not implement."""
 
 
 @dataclass
 class RetryChain:
-    """The attempts of one ``CallActivityWithRetry``."""
+    """The attempts of one ``CallActivityWithRetry`` or ``CallSubOrchestratorWithRetry``."""
 
     name: str
     input: str | None
     first_ms: int
     max_attempts: int
     attempt: int = 1
+    # Set for a sub-orchestration chain: every attempt creates a child (``instance_id`` None = a new default id).
+    sub_orchestration: bool = False
+    instance_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "input": self.input, "first_ms": self.first_ms,
-                "max_attempts": self.max_attempts, "attempt": self.attempt}
+                "max_attempts": self.max_attempts, "attempt": self.attempt,
+                "sub_orchestration": self.sub_orchestration, "instance_id": self.instance_id}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RetryChain:
@@ -109,7 +118,7 @@ class EngineState:
     def is_retry_event(self, ev: dict[str, Any]) -> bool:
         """Whether replaying ``ev`` makes the SDK draw a hidden retry id (so it needs an episode alone)."""
         etype = ev["EventType"]
-        if etype == EventType.TASK_FAILED:
+        if etype in (EventType.TASK_FAILED, EventType.SUB_ORCHESTRATION_INSTANCE_FAILED):
             return ev.get("TaskScheduledId") in self.retry_tasks
         if etype == EventType.TIMER_FIRED:
             return ev.get("TimerId") in self.retry_timers
@@ -121,6 +130,8 @@ class ActionPlan:
     """What to do after an episode: new tasks (id, name, input), new timers (id, fireAt), and flags."""
 
     activities: list[tuple[int, str, str | None]] = field(default_factory=list)
+    # (id, orchestrator name, input, instance id as given or None)
+    sub_orchestrations: list[tuple[int, str, str | None, str | None]] = field(default_factory=list)
     timers: list[tuple[int, str]] = field(default_factory=list)
     continue_as_new: dict[str, Any] | None = None
     entity_messages: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # (id, action)
@@ -148,7 +159,7 @@ def flatten_actions(actions: Any) -> list[dict[str, Any]]:
 
 def _leaf_key(action: dict[str, Any]) -> tuple[int, str | None]:
     atype = int(action.get("actionType", -1))
-    if atype in (CALL_ACTIVITY, CALL_ACTIVITY_WITH_RETRY):
+    if atype in (CALL_ACTIVITY, CALL_ACTIVITY_WITH_RETRY, CALL_SUB_ORCHESTRATOR, CALL_SUB_ORCHESTRATOR_WITH_RETRY):
         return atype, action.get("functionName")
     if atype == WAIT_FOR_EXTERNAL_EVENT:
         return atype, action.get("externalEventName")
@@ -194,6 +205,26 @@ def plan_actions(state: EngineState, actions: Any) -> ActionPlan:
                     first_ms=int(options.get("firstRetryIntervalInMilliseconds") or 0),
                     max_attempts=int(options.get("maxNumberOfAttempts") or 1),
                 )
+        elif atype in (CALL_SUB_ORCHESTRATOR, CALL_SUB_ORCHESTRATOR_WITH_RETRY):
+            task_id = state.next_id
+            state.next_id += 1
+            name = str(action.get("functionName"))
+            raw_input, child_id = action.get("input"), action.get("instanceId") or None
+            plan.sub_orchestrations.append((task_id, name, raw_input, child_id))
+            if atype == CALL_SUB_ORCHESTRATOR_WITH_RETRY:
+                options = action.get("retryOptions") or {}
+                state.retry_tasks[task_id] = RetryChain(
+                    name=name,
+                    input=raw_input,
+                    first_ms=int(options.get("firstRetryIntervalInMilliseconds") or 0),
+                    max_attempts=int(options.get("maxNumberOfAttempts") or 1),
+                    sub_orchestration=True,
+                    instance_id=child_id,
+                )
+        elif atype == CALL_HTTP:  # the extension's built-in HTTP activity: one task, the request as input
+            task_id = state.next_id
+            state.next_id += 1
+            plan.activities.append((task_id, HTTP_ACTIVITY, json.dumps(action.get("httpRequest"))))
         elif atype == CREATE_TIMER:
             timer_id = state.next_id
             state.next_id += 1
@@ -209,7 +240,8 @@ def plan_actions(state: EngineState, actions: Any) -> ActionPlan:
         else:
             raise UnsupportedActionError(
                 f"{_describe(key)} is not supported by the embedded host "
-                "(supported: activities with or without retry, timers, external events, continue-as-new)"
+                "(supported: activities and sub-orchestrations with or without retry, timers, external events, "
+                "durable HTTP, entity calls and signals, continue-as-new)"
             )
         recorded.append(key)
     return plan

@@ -65,8 +65,13 @@ def _public_history(events: list[dict[str, Any]], with_output: bool) -> list[dic
                     "InstanceId"):
             if ev.get(key) not in (None, -1):
                 item[key] = ev[key]
-        if etype == EventType.TASK_SCHEDULED:
+        if etype in (EventType.TASK_SCHEDULED, EventType.SUB_ORCHESTRATION_INSTANCE_CREATED):
             item["FunctionName"] = ev.get("Name")
+        if etype == EventType.SUB_ORCHESTRATION_INSTANCE_CREATED:
+            item["InstanceId"] = ev.get("InstanceId")
+        if etype == EventType.EXECUTION_STARTED and ev.get("ParentInstance"):
+            # DTFx's ExecutionStarted.ParentInstance: which instance (and task) a sub-orchestration answers to
+            item["ParentInstance"] = ev["ParentInstance"]
         if with_output:
             if "Result" in ev:
                 item["Result"] = _loads(ev.get("Result"))

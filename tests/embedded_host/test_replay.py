@@ -39,8 +39,19 @@ def test_missing_action_is_non_determinism() -> None:
 
 
 def test_unsupported_action_is_reported() -> None:
-    with pytest.raises(UnsupportedActionError, match="CallSubOrchestrator"):
-        plan_actions(EngineState(), [[{"actionType": 2, "functionName": "x"}]])
+    with pytest.raises(UnsupportedActionError, match="action type 99"):
+        plan_actions(EngineState(), [[{"actionType": 99, "functionName": "x"}]])
+
+
+def test_sub_orchestrations_share_the_id_counter() -> None:
+    state = EngineState()
+    retry = {"firstRetryIntervalInMilliseconds": 5, "maxNumberOfAttempts": 2}
+    plan = plan_actions(state, [[_act("a"), {"actionType": 2, "functionName": "child", "input": "1"},
+                                 {"actionType": 3, "functionName": "child", "instanceId": "c", "retryOptions": retry}]])
+    assert plan.activities == [(0, "a", "null")]
+    assert plan.sub_orchestrations == [(1, "child", "1", None), (2, "child", None, "c")]
+    chain = EngineState.from_json(state.to_json()).retry_tasks[2]
+    assert chain.sub_orchestration and chain.instance_id == "c" and chain.max_attempts == 2
 
 
 def test_state_round_trips() -> None:

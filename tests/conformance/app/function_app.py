@@ -7,6 +7,8 @@ own beside ``patterns``).
 import azure.durable_functions as df
 import azure.functions as func
 import entities
+import patterns
 
 app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(entities.bp)
+app.register_functions(patterns.bp)

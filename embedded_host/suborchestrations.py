@@ -1,0 +1,97 @@
+"""Sub-orchestrations: the parent/child link, the child's default instance id and the completion it sends back.
+
+Semantics follow the Durable Task Framework, which the extension runs on:
+
+- the parent's history records ``SubOrchestrationInstanceCreated`` (EventId = the task id, the child's name,
+  instance id and input); the child is an instance of its own, whose ``ExecutionStarted`` carries
+  ``ParentInstance`` (the parent's name, instance, execution and the task id);
+- a child started without an instance id is named ``"{parent execution id}:{task id}"`` (DTFx's
+  ``CreateSubOrchestrationInstanceCore``; the extension passes a missing id through to it), so a replay after a
+  crash names it the same again;
+- when the child ends, the parent gets ``SubOrchestrationInstanceCompleted`` (its output) or
+  ``SubOrchestrationInstanceFailed`` (failed or terminated), with ``TaskScheduledId`` = that task id.
+
+The link lives in its own table, written in the engine's single transaction together with the child's instance
+row and the parent's history, so a kill -9 can neither lose a child nor create it twice.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any, NamedTuple
+
+from .history import EventType, event
+
+__all__ = ["ParentLink", "SubOrchestrations", "completion_event", "default_instance_id"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sub_orchestrations (
+    instance_id TEXT PRIMARY KEY,
+    parent_instance_id TEXT NOT NULL,
+    parent_execution_id TEXT NOT NULL,
+    parent_name TEXT NOT NULL,
+    task_id INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+
+
+class ParentLink(NamedTuple):
+    """Where a child's result goes: the parent instance, the execution that asked, and its task id."""
+
+    instance_id: str
+    execution_id: str
+    name: str
+    task_id: int
+
+    def as_parent_instance(self) -> dict[str, Any]:
+        """The ``ParentInstance`` of the child's ``ExecutionStarted`` (DTFx ``ParentInstance``)."""
+        return {"Name": self.name, "Version": "", "TaskScheduleId": self.task_id,
+                "OrchestrationInstance": {"InstanceId": self.instance_id, "ExecutionId": self.execution_id}}
+
+
+def default_instance_id(parent_execution_id: str, task_id: int) -> str:
+    """The child id DTFx picks when the orchestrator gives none."""
+    return f"{parent_execution_id}:{task_id}"
+
+
+def completion_event(link: ParentLink, status: str, output_text: str | None, failure: str | None,
+                     stamp: str) -> dict[str, Any]:
+    """What the parent's inbox gets when the child ends (a terminated child counts as failed, as in DTFx)."""
+    if status == "Completed":
+        return event(EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED, stamp, TaskScheduledId=link.task_id,
+                     Result=output_text)
+    if status == "Terminated":
+        reason = f"The sub-orchestration was terminated: {failure or 'no reason given'}"
+        return event(EventType.SUB_ORCHESTRATION_INSTANCE_FAILED, stamp, TaskScheduledId=link.task_id,
+                     Reason=reason, Details=None)
+    # Details in the shape this host gives a failed activity's (the child's failure text is all there is).
+    return event(EventType.SUB_ORCHESTRATION_INSTANCE_FAILED, stamp, TaskScheduledId=link.task_id,
+                 Reason=failure or "The sub-orchestration failed.", Details=json.dumps({"Message": failure}))
+
+
+class SubOrchestrations:
+    """The ``sub_orchestrations`` table: which parent task each child instance answers to."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        conn.executescript(_SCHEMA)
+
+    def link(self, child_id: str, parent: ParentLink) -> None:
+        """Record (or, for a re-created child, replace) the child's parent; runs inside the caller's transaction."""
+        self.conn.execute(
+            "INSERT OR REPLACE INTO sub_orchestrations (instance_id, parent_instance_id, parent_execution_id,"
+            " parent_name, task_id) VALUES (?, ?, ?, ?, ?)",
+            (child_id, parent.instance_id, parent.execution_id, parent.name, parent.task_id),
+        )
+
+    def parent_of(self, child_id: str) -> ParentLink | None:
+        row = self.conn.execute(
+            "SELECT parent_instance_id, parent_execution_id, parent_name, task_id FROM sub_orchestrations"
+            " WHERE instance_id = ?", (child_id,),
+        ).fetchone()
+        return ParentLink(*row) if row is not None else None
+
+    def forget(self, instance_id: str) -> None:
+        """Drop the instance's own link (purge, or a fresh start under the same id); its children keep theirs."""
+        self.conn.execute("DELETE FROM sub_orchestrations WHERE instance_id = ?", (instance_id,))
