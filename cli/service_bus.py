@@ -26,6 +26,10 @@ def _client(settings: Settings) -> Any:
         raise CliError("Service Bus is configured but azure-servicebus is missing: pip install '.[azure]'") from None
     if settings.service_bus_connection:
         return ServiceBusClient.from_connection_string(settings.service_bus_connection)
+    if not settings.service_bus_namespace:
+        raise CliError(
+            "Service Bus is not configured: set ServiceBusConnection or ServiceBusConnection__fullyQualifiedNamespace"
+        )
     from azure.identity import DefaultAzureCredential
 
     return ServiceBusClient(settings.service_bus_namespace, credential=DefaultAzureCredential())
@@ -39,11 +43,13 @@ def send_to_service_bus(settings: Settings, messages: Iterable[OutgoingMessage])
     with _client(settings) as client, client.get_queue_sender(settings.pipeline_queue_name) as sender:
         batch = sender.create_message_batch()
         for message in messages:
+            # The SDK's key type is str | bytes: a dict typed by str keys alone is not accepted as one.
+            properties: dict[str | bytes, Any] = {key: value for key, value in message.application_properties.items()}
             sb = ServiceBusMessage(
                 message.body,
                 message_id=message.message_id,
                 content_type=message.content_type,
-                application_properties=message.application_properties,
+                application_properties=properties,
             )
             try:
                 batch.add_message(sb)

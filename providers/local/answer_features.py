@@ -227,7 +227,9 @@ def uncovered_share(question: str, passage_terms: Sequence[frozenset[str]]) -> f
     return sum(weight for term, weight in idf.items() if term not in seen) / total
 
 
-def question_features(scores: np.ndarray, semantic: np.ndarray, passage_measures: Sequence[float]) -> np.ndarray:
+def question_features(
+    scores: np.ndarray, semantic: np.ndarray, passage_measures: Sequence[float] | np.ndarray
+) -> np.ndarray:
     """One row of QUESTION_FEATURES from the sentence scores (log-odds), cosines and PASSAGE_MEASURES."""
     ordered = np.sort(scores)[::-1] if len(scores) else np.array([-10.0])
     second = ordered[1] if len(ordered) > 1 else ordered[0] - 2.0

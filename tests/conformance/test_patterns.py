@@ -209,7 +209,8 @@ def test_rewind_a_failed_instance_and_its_failed_child(app_host: AppHost, kill_a
     (app_host.markers / "rew-2-child.fixed").touch()
     assert app_host.http.post(urls["rewindPostUri"].replace("{text}", "fixed")).status_code == 202
     assert app_host.http.post(parent_urls["rewindPostUri"].replace("{text}", "fixed")).status_code == 202
-    app_host.wait_runs("rew-1", 3)  # the failed step ran again; the last step (0.5 s) is in flight
+    # The failed step ran again and its result is committed (the last step, 0.5 s, has started and is in flight).
+    app_host.wait_runs("rew-1", 4)
     kill_and_restart("rew-1")
     status = app_host.wait("rew-1")
     assert status["runtimeStatus"] == "Completed", status
