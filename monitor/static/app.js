@@ -166,6 +166,8 @@ function renderRun(run) {
 async function loadRun() {
   const id = state.runId;
   byId("run-id").textContent = id;
+  // Another run's details never stand under this id while it loads.
+  if (state.run && state.run.instanceId !== id) byId("run-body").hidden = true;
   try {
     const run = await api.getRun(id);
     if (id !== state.runId) return;
