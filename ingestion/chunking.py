@@ -108,11 +108,11 @@ _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
 
-BlockKind = Literal["heading", "prose", "item", "code", "table", "title"]
+_BlockKind = Literal["heading", "prose", "item", "code", "table", "title"]
 
 
 class _Block(NamedTuple):
-    kind: BlockKind  # "title": a front matter title
+    kind: _BlockKind  # "title": a front matter title
     text: str  # the Markdown as written, lines joined; a heading's or title's words
     level: int = 0  # a heading's
     rows: tuple[str, ...] = ()  # a table's data rows, cells joined by " | "
