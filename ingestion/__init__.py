@@ -2,7 +2,8 @@
 
 - `ingestion.sources`: which files (the folder walk, binary refusal), how a file is named as a source,
   its content hash and chunk ids, and the bundled sample corpus (`CORPUS_DIR`).
-- `ingestion.chunking`: Markdown, text and HTML into heading-aware chunks, and text into sentences.
+- `ingestion.chunking`: Markdown (read with markdown-it-py), text and HTML into heading-aware chunks,
+  packed to a size budget, and chunk text into sentences and table rows.
 - `ingestion.ingest`: the one ingestion loop (`index_paths`) and the `IndexWriter` interface it writes
   through: the local SQLite index (`providers.local.sqlite_index.SqliteIndex`) and Azure AI Search
   (`providers.azure.search_index.AzureSearchIndexer`) both implement it.

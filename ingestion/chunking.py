@@ -5,17 +5,24 @@ title, so a passage read alone still says what it is about, and keyword search c
 headings. Long sections are packed to about `target_chars`, cut only between sentences (or
 list items, code blocks, tables), with about `overlap_chars` of trailing sentences repeated at
 the start of the next chunk so a thought split across the cut is still found whole once.
+Markdown is read with markdown-it-py (CommonMark, GFM tables, YAML front matter): its block tokens
+give the sections and the units a chunk is cut between, and a chunk keeps its Markdown as written.
 HTML is first turned into Markdown-like text with the stdlib parser, keeping its headings.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from mdit_py_plugins.front_matter import front_matter_plugin
 
 __all__ = [
     "CHUNKER_VERSION",
@@ -30,7 +37,7 @@ __all__ = [
 ]
 
 # Part of every stored content hash: bump it and ingestion re-chunks files that did not change.
-CHUNKER_VERSION = "2"
+CHUNKER_VERSION = "3"
 
 DocumentKind = Literal["markdown", "text", "html"]
 _KINDS: dict[str, DocumentKind] = {
@@ -67,9 +74,6 @@ _SENTENCE_END = re.compile(r"[.!?][\"')\]]*\s+")
 _ABBREVIATIONS = frozenset({"e.g", "i.e", "etc", "vs", "cf", "approx"})
 # Titles abbreviate only when capitalised: "Dr. Smith", but "took 10 ms. Then" ends a sentence.
 _TITLES = frozenset({"Mr", "Mrs", "Ms", "Dr", "St", "No", "Fig"})
-_LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d{1,3}[.)])\s+")
-_FENCE = re.compile(r"^\s*(```|~~~)")
-_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 
 
 def _split_prose(text: str) -> list[str]:
@@ -93,62 +97,87 @@ def _split_prose(text: str) -> list[str]:
     return sentences
 
 
-def _blocks(text: str) -> Iterator[tuple[str, str]]:
-    """Blocks of a section body as (kind, text): 'prose', 'item', 'code' or 'table'."""
+# --- Markdown blocks -----------------------------------------------------------------------------
+
+# Block structure only: the inline rules (emphasis, links) would double the parse time, and a chunk
+# keeps its Markdown as written.
+_MARKDOWN = MarkdownIt("commonmark").enable("table").use(front_matter_plugin).disable(["inline", "text_join"])
+_FRONT_MATTER_TITLE = re.compile(r"""^title:[ \t]*["']?(.*?)["']?[ \t]*$""", re.IGNORECASE | re.MULTILINE)
+_LIST_MARKER = re.compile(r"^(?:[-*+]|\d{1,9}[.)])\s+")
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
+_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+
+_BlockKind = Literal["heading", "prose", "item", "code", "table", "title"]
+
+
+class _Block(NamedTuple):
+    kind: _BlockKind  # "title": a front matter title
+    text: str  # the Markdown as written, lines joined; a heading's or title's words
+    level: int = 0  # a heading's
+    rows: tuple[str, ...] = ()  # a table's data rows, cells joined by " | "
+
+
+def _clean_inline(text: str) -> str:
+    # Links keep their words, bold loses its markers: quotes read as plain sentences.
+    if "[" not in text and "**" not in text and "__" not in text:  # most blocks: skip the regexes
+        return text
+    return _STRONG.sub(r"\2", _LINK.sub(r"\1", text))
+
+
+def _blocks(text: str) -> Iterator[_Block]:
+    """The blocks of a Markdown text in order; lists and quotes are read as their paragraphs."""
     lines = text.splitlines()
-    i = 0
-    paragraph: list[str] = []
+    tokens = _MARKDOWN.parse(text)
 
-    def flush() -> Iterator[tuple[str, str]]:
-        if paragraph:
-            yield "prose", " ".join(line.strip() for line in paragraph)
-            paragraph.clear()
+    def source(token: Token) -> list[str]:  # the lines a block was written on
+        start, end = token.map or (0, 0)
+        return lines[start:end]
 
-    while i < len(lines):
-        line = lines[i]
-        if _FENCE.match(line):
-            yield from flush()
-            fence = _FENCE.match(line).group(1)  # type: ignore[union-attr]
-            block = [line]
-            i += 1
-            while i < len(lines):
-                block.append(lines[i])
-                i += 1
-                if lines[i - 1].strip().startswith(fence):
-                    break
-            yield "code", "\n".join(block)
-            continue
-        stripped = line.strip()
-        if stripped.startswith("|"):
-            yield from flush()
-            block = []
-            while i < len(lines) and lines[i].strip().startswith("|"):
-                block.append(lines[i].strip())
-                i += 1
-            yield "table", "\n".join(block)
-            continue
-        if not stripped or _HEADING.match(stripped):
-            yield from flush()
-        elif _LIST_MARKER.match(line):
-            yield from flush()
-            paragraph.append(line)
-            # A list item runs until a blank line or the next item.
-            while (
-                i + 1 < len(lines)
-                and lines[i + 1].strip()
-                and not _LIST_MARKER.match(lines[i + 1])
-                and not _FENCE.match(lines[i + 1])
-                and not lines[i + 1].strip().startswith("|")
-            ):
-                i += 1
-                paragraph.append(lines[i])
-            item = " ".join(part.strip() for part in paragraph)
-            paragraph.clear()
-            yield "item", item
-        else:
-            paragraph.append(line)
-        i += 1
-    yield from flush()
+    for i, token in enumerate(tokens):
+        kind = token.type
+        if kind == "heading_open" and token.level == 0:
+            yield _Block("heading", _clean_inline(tokens[i + 1].content).strip(), level=int(token.tag[1]))
+        elif kind in ("paragraph_open", "heading_open", "html_block"):
+            written = _clean_inline(" ".join(line.strip() for line in source(token)))
+            yield _Block("item" if tokens[i - 1].type == "list_item_open" else "prose", written)
+        elif kind == "fence":
+            yield _Block("code", "\n".join(source(token)))
+        elif kind == "code_block":  # fenced, so it stays code once cut out of its indentation
+            yield _Block("code", f"```\n{token.content}```")
+        elif kind == "table_open":
+            written = _clean_inline("\n".join(line.strip() for line in source(token)))
+            yield _Block("table", written, rows=_table_rows(tokens, i))
+        elif kind == "front_matter":
+            title = _FRONT_MATTER_TITLE.search(token.content)
+            if title and title.group(1):
+                yield _Block("title", title.group(1))
+
+
+def _table_rows(tokens: list[Token], start: int) -> tuple[str, ...]:
+    """A table's body rows as their non-empty cells joined by " | " (the header only names columns)."""
+    rows: list[str] = []
+    in_body = False
+    for token in itertools.islice(tokens, start, None):
+        if token.type == "table_close":
+            break
+        if token.type == "tbody_open":
+            in_body = True
+        elif token.type == "tr_open":
+            cells: list[str] = []
+        elif token.type == "inline" and in_body:
+            cells.append(" ".join(_clean_inline(token.content).split()))
+        elif token.type == "tr_close" and in_body and any(cells):
+            rows.append(" | ".join(cell for cell in cells if cell))
+    return tuple(rows)
+
+
+def _sentences(block: _Block) -> list[str]:
+    if block.kind == "prose":
+        return _split_prose(block.text)
+    if block.kind == "item":
+        return _split_prose(_LIST_MARKER.sub("", block.text, count=1))
+    return []
 
 
 def split_sentences(text: str) -> list[str]:
@@ -156,16 +185,7 @@ def split_sentences(text: str) -> list[str]:
 
     Code blocks, tables and headings are left out: they are worth searching but not quoting.
     """
-    sentences: list[str] = []
-    for kind, block in _blocks(text):
-        if kind == "prose":
-            sentences.extend(_split_prose(block))
-        elif kind == "item":
-            sentences.extend(_split_prose(_LIST_MARKER.sub("", block, count=1)))
-    return sentences
-
-
-_TABLE_RULE = re.compile(r"^\|?[\s:|-]+\|?$")
+    return [sentence for block in _blocks(text) for sentence in _sentences(block)]
 
 
 def quotable_units(text: str) -> list[str]:
@@ -175,90 +195,43 @@ def quotable_units(text: str) -> list[str]:
     columns, and the separator row are left out): "Student annual pass | $71.00 per year". Code
     blocks are left out here; a chunk that is nothing but code is quoted whole by the answerer.
     """
-    units: list[str] = []
-    for kind, block in _blocks(text):
-        if kind == "prose":
-            units.extend(_split_prose(block))
-        elif kind == "item":
-            units.extend(_split_prose(_LIST_MARKER.sub("", block, count=1)))
-        elif kind == "table":
-            rows = block.splitlines()
-            has_header = len(rows) > 1 and _TABLE_RULE.match(rows[1]) is not None
-            for row in rows[2:] if has_header else rows:
-                cells = [" ".join(cell.split()) for cell in row.strip().strip("|").split("|")]
-                if any(cells) and not _TABLE_RULE.match(row):
-                    units.append(" | ".join(cell for cell in cells if cell))
-    return units
-
-
-# --- Markdown sections ---------------------------------------------------------------------------
-
-_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_STRONG = re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1")
-_COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
-_SETEXT = re.compile(r"^\s*(=+|-+)\s*$")
-
-
-def _clean_inline(text: str) -> str:
-    # Links keep their words, bold loses its markers: quotes read as plain sentences.
-    return _STRONG.sub(r"\2", _LINK.sub(r"\1", text))
-
-
-def _sections(text: str) -> Iterator[tuple[list[tuple[int, str]], str]]:
-    """(heading path as (level, text) pairs, body) for each section, in document order."""
-    path: list[tuple[int, str]] = []
-    body: list[str] = []
-    in_fence: str | None = None
-    for line in text.splitlines():
-        fence = _FENCE.match(line)
-        if fence:
-            marker = fence.group(1)
-            in_fence = None if in_fence == marker else (in_fence or marker)
-            body.append(line)
-            continue
-        if in_fence:
-            body.append(line)
-            continue
-        heading = _HEADING.match(line)
-        setext = _SETEXT.match(line) if body and body[-1].strip() and not _LIST_MARKER.match(body[-1]) else None
-        if setext and not body[-1].lstrip().startswith("|"):
-            level, title = (1 if setext.group(1).startswith("=") else 2), body.pop().strip()
-        elif heading:
-            level, title = len(heading.group(1)), heading.group(2)
-        else:
-            body.append(line)
-            continue
-        yield list(path), "\n".join(body)
-        body = []
-        while path and path[-1][0] >= level:
-            path.pop()
-        path.append((level, _clean_inline(title).strip()))
-    yield list(path), "\n".join(body)
-
-
-def _strip_front_matter(text: str) -> tuple[str, str | None]:
-    if not text.startswith("---\n"):
-        return text, None
-    end = text.find("\n---", 4)
-    if end < 0:
-        return text, None
-    title = None
-    for line in text[4:end].splitlines():
-        if line.lower().startswith("title:"):
-            title = line.split(":", 1)[1].strip().strip("\"'") or None
-    return text[end + 4 :].lstrip("-\n"), title
+    return [unit for block in _blocks(text) for unit in (block.rows if block.kind == "table" else _sentences(block))]
 
 
 # --- packing -------------------------------------------------------------------------------------
 
 
-def _units(body: str, target_chars: int) -> Iterator[tuple[str, str]]:
+def _table_pieces(table: str, target_chars: int) -> list[str]:
+    """A table far over the target as tables of whole rows, each under the header row it needs."""
+    if len(table) <= target_chars * 3 // 2:
+        return [table]
+    lines = table.split("\n")
+    head = "\n".join(lines[:2])  # the header and delimiter rows
+    pieces = [head]
+    for row in lines[2:]:
+        if pieces[-1] != head and len(pieces[-1]) + len(row) >= target_chars:
+            pieces.append(head)
+        pieces[-1] += "\n" + row
+    return pieces
+
+
+def _units(blocks: list[_Block], target_chars: int) -> Iterator[tuple[str, str]]:
     """(separator before, text) units a chunk may be cut between."""
     first = True
-    for kind, block in _blocks(body):
-        pieces = _split_prose(block) if kind == "prose" else [block]
+    previous = ""
+    for block in blocks:
+        if block.kind == "prose":
+            pieces = _split_prose(block.text)
+        else:
+            pieces = _table_pieces(block.text, target_chars) if block.kind == "table" else [block.text]
         for n, piece in enumerate(pieces):
-            separator = "" if first else (" " if n else ("\n" if kind == "item" else "\n\n"))
+            # Sentences run on; items of one list stay on consecutive lines; a blank line parts the rest.
+            if first:
+                separator = ""
+            elif n and block.kind == "prose":
+                separator = " "
+            else:
+                separator = "\n" if block.kind == previous == "item" else "\n\n"
             first = False
             # A single unit far over the target (a giant sentence or code block) is cut at spaces.
             while len(piece) > target_chars * 3 // 2:
@@ -267,9 +240,10 @@ def _units(body: str, target_chars: int) -> Iterator[tuple[str, str]]:
                 yield separator, piece[:cut]
                 piece, separator = piece[cut:].lstrip(), " "
             yield separator, piece
+        previous = block.kind
 
 
-def _pack(body: str, target_chars: int, overlap_chars: int) -> list[str]:
+def _pack(blocks: list[_Block], target_chars: int, overlap_chars: int) -> list[str]:
     chunks: list[str] = []
     current: list[tuple[str, str]] = []
     fresh = 0  # units in `current` not already emitted as overlap
@@ -278,7 +252,7 @@ def _pack(body: str, target_chars: int, overlap_chars: int) -> list[str]:
         return "".join((sep if i else "") + text for i, (sep, text) in enumerate(units)).strip()
 
     size = 0
-    for separator, text in _units(body, target_chars):
+    for separator, text in _units(blocks, target_chars):
         if current and fresh and size + len(separator) + len(text) > target_chars:
             chunks.append(render(current))
             tail: list[tuple[str, str]] = []
@@ -310,9 +284,17 @@ def chunk_document(
     declared: str | None = None
     if kind == "html":
         text, declared = html_to_markdown(text)
-    elif kind == "markdown":
-        text, declared = _strip_front_matter(_COMMENT.sub("", text))
-    sections = [([], text)] if kind == "text" else list(_sections(text))
+    blocks = list(_blocks(_COMMENT.sub("", text) if kind == "markdown" else text))
+    # Sections as (heading path of (level, words) pairs, blocks); plain text has a single one.
+    sections: list[tuple[list[tuple[int, str]], list[_Block]]] = [([], [])]
+    for block in blocks:
+        if block.kind == "title":
+            declared = declared or block.text
+        elif block.kind == "heading" and kind != "text":
+            path = [heading for heading in sections[-1][0] if heading[0] < block.level]
+            sections.append(([*path, (block.level, block.text)], []))
+        else:
+            sections[-1][1].append(_Block("prose", block.text) if block.kind == "heading" else block)
     h1 = next((path[0][1] for path, _ in sections if path and path[0][0] == 1), None)
     title = declared or h1 or fallback
 
@@ -322,10 +304,7 @@ def chunk_document(
         if not headings or headings[0] != title:
             headings.insert(0, title)
         section_title = TITLE_SEPARATOR.join(headings)
-        cleaned = _clean_inline(body).strip()
-        if not cleaned:
-            continue
-        for content in _pack(cleaned, target_chars, overlap_chars):
+        for content in _pack(body, target_chars, overlap_chars):
             chunks.append(Chunk(ordinal=len(chunks), title=section_title, content=content))
     return ParsedDocument(title=title, chunks=chunks)
 
