@@ -64,32 +64,44 @@ def _plan(a: argparse.Namespace) -> dict[str, tuple[Callable[[Path], Figures], s
     """Scenario name -> (runner, the command that reproduces just that row)."""
     cmd = ".venv/bin/python bench/chaos.py --only {} {}"
     return {
-        "crash": (lambda w: run_crash(w, questions=a.crash_questions, kills=a.kills, slow_ms=a.slow_ms),
-                  cmd.format("crash", f"--crash-questions {a.crash_questions} --kills {a.kills} "
-                                      f"--slow-ms {a.slow_ms}")),
-        "faults": (lambda w: run_faults(w, questions=a.fault_questions, rate=a.fault_rate,
-                                        max_attempts=a.max_attempts),
-                   cmd.format("faults", f"--fault-questions {a.fault_questions} --fault-rate {a.fault_rate} "
-                                        f"--max-attempts {a.max_attempts}")),
-        "permanent": (lambda w: run_permanent_failures(w, questions=a.permanent_questions),
-                      cmd.format("permanent", f"--permanent-questions {a.permanent_questions}")),
-        "duplicates": (lambda w: run_duplicates(w, questions=a.duplicate_questions, copies=a.copies,
-                                                clients=a.clients),
-                       cmd.format("duplicates", f"--duplicate-questions {a.duplicate_questions} "
-                                                f"--copies {a.copies} --clients {a.clients}")),
-        "bad-input": (lambda w: run_bad_queue_input(w, repeat=a.bad_input_rounds),
-                      cmd.format("bad-input", f"--bad-input-rounds {a.bad_input_rounds}")),
+        "crash": (
+            lambda w: run_crash(w, questions=a.crash_questions, kills=a.kills, slow_ms=a.slow_ms),
+            cmd.format("crash", f"--crash-questions {a.crash_questions} --kills {a.kills} --slow-ms {a.slow_ms}"),
+        ),
+        "faults": (
+            lambda w: run_faults(w, questions=a.fault_questions, rate=a.fault_rate, max_attempts=a.max_attempts),
+            cmd.format(
+                "faults",
+                f"--fault-questions {a.fault_questions} --fault-rate {a.fault_rate} --max-attempts {a.max_attempts}",
+            ),
+        ),
+        "permanent": (
+            lambda w: run_permanent_failures(w, questions=a.permanent_questions),
+            cmd.format("permanent", f"--permanent-questions {a.permanent_questions}"),
+        ),
+        "duplicates": (
+            lambda w: run_duplicates(w, questions=a.duplicate_questions, copies=a.copies, clients=a.clients),
+            cmd.format(
+                "duplicates", f"--duplicate-questions {a.duplicate_questions} --copies {a.copies} --clients {a.clients}"
+            ),
+        ),
+        "bad-input": (
+            lambda w: run_bad_queue_input(w, repeat=a.bad_input_rounds),
+            cmd.format("bad-input", f"--bad-input-rounds {a.bad_input_rounds}"),
+        ),
         "load": (lambda w: run_load(w, questions=a.load), cmd.format("load", f"--load {a.load}")),
-        "webhook": (lambda w: run_webhook_outage(w, questions=a.webhook_events, down_s=a.down_s,
-                                                 window_s=a.window_s),
-                    cmd.format("webhook", f"--webhook-events {a.webhook_events} --down-s {a.down_s} "
-                                          f"--window-s {a.window_s}")),
+        "webhook": (
+            lambda w: run_webhook_outage(w, questions=a.webhook_events, down_s=a.down_s, window_s=a.window_s),
+            cmd.format("webhook", f"--webhook-events {a.webhook_events} --down-s {a.down_s} --window-s {a.window_s}"),
+        ),
     }
 
 
 def _row(figures: Figures, command: str) -> str:
-    return (f"| {figures.test} | {figures.size} | {figures.lost} | {figures.duplicated} | "
-            f"{figures.server_errors} | {figures.peak_rss_mb} MB | {figures.seconds} s | `{command}` |")
+    return (
+        f"| {figures.test} | {figures.size} | {figures.lost} | {figures.duplicated} | "
+        f"{figures.server_errors} | {figures.peak_rss_mb} MB | {figures.seconds} s | `{command}` |"
+    )
 
 
 def _notes(figures: Figures) -> str:

@@ -42,15 +42,21 @@ async def main() -> None:
             # 1. latency of one 4-step pipeline, sequentially; 5 episodes (start + 4 completions) per run
             runs = [await _one(host, "four_steps", 0) for _ in range(300)]
             per_step = [r / 4 for r in runs]
-            print(f"one 4-step run (sequential): p50 {statistics.median(runs) * 1e3:.2f} ms,"
-                  f" p99 {_pct(runs, 0.99) * 1e3:.2f} ms")
-            print(f"engine overhead per step: p50 {statistics.median(per_step) * 1e3:.3f} ms,"
-                  f" p99 {_pct(per_step, 0.99) * 1e3:.3f} ms")
+            print(
+                f"one 4-step run (sequential): p50 {statistics.median(runs) * 1e3:.2f} ms,"
+                f" p99 {_pct(runs, 0.99) * 1e3:.2f} ms"
+            )
+            print(
+                f"engine overhead per step: p50 {statistics.median(per_step) * 1e3:.3f} ms,"
+                f" p99 {_pct(per_step, 0.99) * 1e3:.3f} ms"
+            )
             # 2. sequential steps/s in one long instance
             steps = 200
             elapsed = await _one(host, "many_steps", steps)
-            print(f"one instance, {steps} sequential steps: {steps / elapsed:.0f} steps/s"
-                  f" ({elapsed / steps * 1e3:.2f} ms/step, history grows to {steps * 4} events)")
+            print(
+                f"one instance, {steps} sequential steps: {steps / elapsed:.0f} steps/s"
+                f" ({elapsed / steps * 1e3:.2f} ms/step, history grows to {steps * 4} events)"
+            )
             # 3. throughput: 50 pipelines in flight
             total, in_flight = 1000, 50
             sem = asyncio.Semaphore(in_flight)
@@ -66,9 +72,11 @@ async def main() -> None:
             wall = time.perf_counter() - start
             episodes = host.engine.episodes - episodes0  # type: ignore[union-attr]
             commits = host.engine.commits - commits0  # type: ignore[union-attr]
-            print(f"{total} pipelines, {in_flight} in flight: {total / wall:.0f} pipelines/s,"
-                  f" latency p50 {statistics.median(latencies) * 1e3:.1f} ms p99 {_pct(latencies, 0.99) * 1e3:.1f} ms,"
-                  f" {episodes / commits:.1f} episodes per commit")
+            print(
+                f"{total} pipelines, {in_flight} in flight: {total / wall:.0f} pipelines/s,"
+                f" latency p50 {statistics.median(latencies) * 1e3:.1f} ms p99 {_pct(latencies, 0.99) * 1e3:.1f} ms,"
+                f" {episodes / commits:.1f} episodes per commit"
+            )
 
 
 if __name__ == "__main__":

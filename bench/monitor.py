@@ -41,29 +41,48 @@ def fill(db: Path, count: int) -> None:
         created = now - timedelta(seconds=rng.uniform(0, 7200))
         status = rng.choices(["Completed", "Failed", "Terminated"], [90, 8, 2])[0]
         question = f"Question {i}: how does the pipeline retry a failed step?"
-        output = {"instance_id": f"run-{i:05d}", "question": question, "answer": "It waits on a durable timer. [1]",
-                  "citations": [{"id": "c1", "title": "Retries", "source": "corpus/retries.md", "score": 0.8,
-                                 "quote": "Each attempt is an activity call; a durable timer waits out the backoff."}],
-                  "models": {"embed_query": "minilm"},
-                  "timings_ms": {s: round(rng.lognormvariate(3, 0.8), 2) for s in STEPS}}
-        rows.append((
-            f"run-{i:05d}", "pipeline_orchestrator", status,
-            json.dumps({"question": {"question": question, "top_k": 3}, "source": "http"}),
-            json.dumps(output) if status == "Completed" else json.dumps("step generate_answer failed"),
-            json.dumps({"step": "publish_result", "done": True}),
-            created.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            (created + timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%SZ"), f"exec-{i}",
-        ))
+        output = {
+            "instance_id": f"run-{i:05d}",
+            "question": question,
+            "answer": "It waits on a durable timer. [1]",
+            "citations": [
+                {
+                    "id": "c1",
+                    "title": "Retries",
+                    "source": "corpus/retries.md",
+                    "score": 0.8,
+                    "quote": "Each attempt is an activity call; a durable timer waits out the backoff.",
+                }
+            ],
+            "models": {"embed_query": "minilm"},
+            "timings_ms": {s: round(rng.lognormvariate(3, 0.8), 2) for s in STEPS},
+        }
+        rows.append(
+            (
+                f"run-{i:05d}",
+                "pipeline_orchestrator",
+                status,
+                json.dumps({"question": {"question": question, "top_k": 3}, "source": "http"}),
+                json.dumps(output) if status == "Completed" else json.dumps("step generate_answer failed"),
+                json.dumps({"step": "publish_result", "done": True}),
+                created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                (created + timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                f"exec-{i}",
+            )
+        )
     conn.execute("BEGIN")
     conn.executemany(
         "INSERT INTO instances (instance_id, name, runtime_status, input, output, custom_status, created_time,"
-        " last_updated_time, execution_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        " last_updated_time, execution_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
     conn.execute("COMMIT")
     conn.close()
 
 
-async def timed(http: aiohttp.ClientSession, path: str, headers: dict[str, str] | None = None,
-                repeat: int = 20) -> tuple[float, float, aiohttp.ClientResponse, list]:
+async def timed(
+    http: aiohttp.ClientSession, path: str, headers: dict[str, str] | None = None, repeat: int = 20
+) -> tuple[float, float, aiohttp.ClientResponse, list]:
     times = []
     for _ in range(repeat):
         started = time.perf_counter()
@@ -80,8 +99,9 @@ def browser_first_page(url: str) -> float | None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu",
-                                                                     "--no-first-run"])
+        browser = pw.chromium.launch(
+            executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+        )
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         samples = []
         for _ in range(5):
@@ -98,8 +118,10 @@ async def main(count: int) -> None:
     started = time.perf_counter()
     fill(data / "durable.sqlite", count)
     print(f"filled {count} runs in {time.perf_counter() - started:.1f} s")
-    async with EmbeddedHost(APP, data, consume_queues=False, pages={PAGE_PREFIX: PAGE_DIR}) as host, \
-            aiohttp.ClientSession(host.base_url) as http:
+    async with (
+        EmbeddedHost(APP, data, consume_queues=False, pages={PAGE_PREFIX: PAGE_DIR}) as host,
+        aiohttp.ClientSession(host.base_url) as http,
+    ):
         first = await timed(http, f"{LIST}?top=25&showInput=false")
         print(f"first page (top=25): median {first[0]:.1f} ms, max {first[1]:.1f} ms")
         token = first[2].headers["x-ms-continuation-token"]
@@ -116,8 +138,10 @@ async def main(count: int) -> None:
         runs = 0
         tok = ""
         while True:
-            resp = await http.get(f"{LIST}?top=1000&showInput=false&createdTimeFrom={hour_from}",
-                                  headers={"x-ms-continuation-token": tok} if tok else {})
+            resp = await http.get(
+                f"{LIST}?top=1000&showInput=false&createdTimeFrom={hour_from}",
+                headers={"x-ms-continuation-token": tok} if tok else {},
+            )
             runs += len(await resp.json())
             tok = resp.headers["x-ms-continuation-token"]
             if not tok:

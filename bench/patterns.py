@@ -44,18 +44,24 @@ async def main() -> None:
             # 1. fan-out/fan-in of 1,000 activities (one instance), five runs
             for name, kind in (("fan_out", "async"), ("fan_out_sync", "sync, thread pool")):
                 fan = [await _run(host, name, 1000) for _ in range(5)]
-                print(f"fan-out/fan-in of 1,000 activities ({kind}): median {statistics.median(fan):.3f} s,"
-                      f" max {max(fan):.3f} s (runs: {', '.join(f'{t:.3f}' for t in fan)})")
+                print(
+                    f"fan-out/fan-in of 1,000 activities ({kind}): median {statistics.median(fan):.3f} s,"
+                    f" max {max(fan):.3f} s (runs: {', '.join(f'{t:.3f}' for t in fan)})"
+                )
             # 2. a call's latency, sequential runs, interleaved so drift hits all three alike
             runs = 300
             activity, activity_p90 = await _median_ms(host, "one_activity", runs)
             sub, sub_p90 = await _median_ms(host, "one_sub_orchestration", runs)
             nested, nested_p90 = await _median_ms(host, "sub_orchestration_with_activity", runs)
             print(f"parent -> activity:                  p50 {activity:.2f} ms, p90 {activity_p90:.2f} ms")
-            print(f"parent -> sub-orchestration:         p50 {sub:.2f} ms, p90 {sub_p90:.2f} ms"
-                  f"  (adds {sub - activity:+.2f} ms over the activity call)")
-            print(f"parent -> sub-orchestration -> activity: p50 {nested:.2f} ms, p90 {nested_p90:.2f} ms"
-                  f"  (the sub-orchestration layer adds {nested - activity:+.2f} ms)")
+            print(
+                f"parent -> sub-orchestration:         p50 {sub:.2f} ms, p90 {sub_p90:.2f} ms"
+                f"  (adds {sub - activity:+.2f} ms over the activity call)"
+            )
+            print(
+                f"parent -> sub-orchestration -> activity: p50 {nested:.2f} ms, p90 {nested_p90:.2f} ms"
+                f"  (the sub-orchestration layer adds {nested - activity:+.2f} ms)"
+            )
             print(f"episodes {host.engine.episodes}, commits {host.engine.commits}")
 
 

@@ -30,6 +30,7 @@ _STAMP = re.compile(r'"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z)"')
 
 def _shifted(text: str, offset: timedelta) -> str:
     """The document with every timestamp moved by ``offset`` (the same for all, so timers still line up)."""
+
     def move(match: re.Match[str]) -> str:
         moment = datetime.fromisoformat(match.group(1).replace("Z", "+00:00")) + offset
         return '"' + moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ") + '"'
@@ -73,8 +74,10 @@ def main() -> None:
             files = _write(folder, count, parts)
             elapsed, summaries = _run(files)
             clean = sum(s["clean"] for s in summaries)
-            print(f"{count} histories, {parts} process(es): {elapsed:.1f} s wall, {clean} clean, "
-                  f"{elapsed / count * 1e3:.2f} ms per history")
+            print(
+                f"{count} histories, {parts} process(es): {elapsed:.1f} s wall, {clean} clean, "
+                f"{elapsed / count * 1e3:.2f} ms per history"
+            )
 
 
 if __name__ == "__main__":

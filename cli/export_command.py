@@ -48,8 +48,10 @@ def _local(statuses: Sequence[str], since: str | None, top: int | None) -> Itera
 
     path = state_path(data_dir())
     if not path.exists():
-        raise CliError(f"no local state in {data_dir()} (run `pipeline ask` or `pipeline serve` first, "
-                       "or set PIPELINE_EXPORT_URL to export from a deployed app)")
+        raise CliError(
+            f"no local state in {data_dir()} (run `pipeline ask` or `pipeline serve` first, "
+            "or set PIPELINE_EXPORT_URL to export from a deployed app)"
+        )
     conn = connect(path)
     query = InstanceQuery(statuses=tuple(statuses), created_from=since, top=min(top or MAX_PAGE_SIZE, MAX_PAGE_SIZE))
     left = top
@@ -69,8 +71,9 @@ def _local(statuses: Sequence[str], since: str | None, top: int | None) -> Itera
         conn.close()
 
 
-def _remote(base: str, key: str | None, statuses: Sequence[str], since: str | None,
-            top: int | None) -> Iterator[dict[str, Any]]:
+def _remote(
+    base: str, key: str | None, statuses: Sequence[str], since: str | None, top: int | None
+) -> Iterator[dict[str, Any]]:
     import httpx
 
     headers = {"x-functions-key": key} if key else {}
@@ -95,8 +98,11 @@ def _remote(base: str, key: str | None, statuses: Sequence[str], since: str | No
                 if top and seen >= top:
                     return
                 instance_id = item.get("instanceId")
-                one = _get(http, f"{_DURABLE}/{instance_id}",
-                           params={"showHistory": "true", "showHistoryOutput": "true", "showInput": "true"})
+                one = _get(
+                    http,
+                    f"{_DURABLE}/{instance_id}",
+                    params={"showHistory": "true", "showHistoryOutput": "true", "showInput": "true"},
+                )
                 seen += 1
                 yield one.json()
             token = listing.headers.get("x-ms-continuation-token")
@@ -112,8 +118,10 @@ def _get(http: Any, path: str, **kwargs: Any) -> Any:
     except httpx.HTTPError as exc:
         raise CliError(f"cannot reach the Durable HTTP API at PIPELINE_EXPORT_URL: {type(exc).__name__}") from None
     if response.status_code in (401, 403):
-        raise CliError(f"the Durable HTTP API answered {response.status_code}: set PIPELINE_EXPORT_KEY to the "
-                       "app's durabletask_extension system key")
+        raise CliError(
+            f"the Durable HTTP API answered {response.status_code}: set PIPELINE_EXPORT_KEY to the "
+            "app's durabletask_extension system key"
+        )
     if response.status_code not in (200, 202):
         raise CliError(f"the Durable HTTP API answered {response.status_code} for {path}")
     return response

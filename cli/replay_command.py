@@ -110,11 +110,16 @@ def run_replay(paths: Sequence[Path], *, app_dir: Path | None, as_json: bool) ->
             else:
                 handle = handles.get(recording.name)
                 if handle is None:
-                    reports.append(ReplayReport(
-                        source, "error", recording.instance_id, recording.name,
-                        message=f"a history of orchestrator {recording.name!r}; this app's orchestrators are "
-                                f"{', '.join(sorted(handles))}",
-                    ))
+                    reports.append(
+                        ReplayReport(
+                            source,
+                            "error",
+                            recording.instance_id,
+                            recording.name,
+                            message=f"a history of orchestrator {recording.name!r}; this app's orchestrators are "
+                            f"{', '.join(sorted(handles))}",
+                        )
+                    )
                 else:
                     reports.append(check_recording(recording, handle, source=source))
         if not as_json:
@@ -122,11 +127,21 @@ def run_replay(paths: Sequence[Path], *, app_dir: Path | None, as_json: bool) ->
     counts = {kind: sum(r.outcome == kind for r in reports) for kind in ("clean", "diverged", "raises", "error")}
     broken = counts["diverged"] + counts["raises"]
     if as_json:
-        print(json.dumps({"instances": [r.to_json() for r in reports], "summary": counts,
-                          **({"advice": FIX_ADVICE} if broken else {})}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "instances": [r.to_json() for r in reports],
+                    "summary": counts,
+                    **({"advice": FIX_ADVICE} if broken else {}),
+                },
+                indent=2,
+            )
+        )
     else:
-        print(f"{len(reports)} checked: {counts['clean']} clean, {counts['diverged']} diverged, "
-              f"{counts['raises']} raised, {counts['error']} unreadable")
+        print(
+            f"{len(reports)} checked: {counts['clean']} clean, {counts['diverged']} diverged, "
+            f"{counts['raises']} raised, {counts['error']} unreadable"
+        )
         if broken:
             print(f"not safe to deploy: {FIX_ADVICE}", file=sys.stderr)
     if not reports:

@@ -51,12 +51,13 @@ def run_serve(*, host: str, port: int, app_dir: Path | None, allow_hosts: Sequen
     allowed = [*settings().allowed_hosts, *allow_hosts]
     from monitor import PAGE_DIR, PAGE_PREFIX
 
-    server = EmbeddedHost(app, data_dir(), host=host, port=port, allowed_hosts=allowed,
-                          pages={PAGE_PREFIX: PAGE_DIR})
+    server = EmbeddedHost(app, data_dir(), host=host, port=port, allowed_hosts=allowed, pages={PAGE_PREFIX: PAGE_DIR})
 
     def announce(_host: object) -> None:
-        print(f"serving {app} on {_listening_url(host, server.base_url)} (state in {data_dir()}); Ctrl-C stops",
-              flush=True)
+        print(
+            f"serving {app} on {_listening_url(host, server.base_url)} (state in {data_dir()}); Ctrl-C stops",
+            flush=True,
+        )
         print(f"monitor: {server.base_url}{PAGE_PREFIX}/", flush=True)
         _announce_keys(server)
 

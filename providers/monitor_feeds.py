@@ -79,13 +79,21 @@ def _local_dead_letters(settings: Settings) -> list[dict[str, Any]]:
     finally:
         conn.close()
     rows = [
-        {"queue": f"{queue}/$deadletterqueue", "message_id": mid, "reason": reason, "description": desc,
-         "delivery_count": count, "dead_lettered_at": at, "body": _text(bytes(body))}
+        {
+            "queue": f"{queue}/$deadletterqueue",
+            "message_id": mid,
+            "reason": reason,
+            "description": desc,
+            "delivery_count": count,
+            "dead_lettered_at": at,
+            "body": _text(bytes(body)),
+        }
         for queue, mid, body, reason, desc, count, at in dead
     ]
     for mid, body, at in rejected:
-        rows.append({**rejected_row(settings.pipeline_dead_letter_queue_name, mid, bytes(body)),
-                     "dead_lettered_at": at})
+        rows.append(
+            {**rejected_row(settings.pipeline_dead_letter_queue_name, mid, bytes(body)), "dead_lettered_at": at}
+        )
     rows.sort(key=lambda r: r.get("dead_lettered_at") or 0, reverse=True)
     return rows
 
@@ -104,11 +112,16 @@ def _service_bus_dead_letters(settings: Settings) -> list[dict[str, Any]]:
     with client:
         with client.get_queue_receiver(queue, sub_queue=ServiceBusSubQueue.DEAD_LETTER) as receiver:
             for message in receiver.peek_messages(max_message_count=MAX_ROWS):
-                rows.append({
-                    "queue": f"{queue}/$deadletterqueue", "message_id": message.message_id,
-                    "reason": message.dead_letter_reason, "description": message.dead_letter_error_description,
-                    "delivery_count": message.delivery_count, "body": _text(b"".join(message.body)),
-                })
+                rows.append(
+                    {
+                        "queue": f"{queue}/$deadletterqueue",
+                        "message_id": message.message_id,
+                        "reason": message.dead_letter_reason,
+                        "description": message.dead_letter_error_description,
+                        "delivery_count": message.delivery_count,
+                        "body": _text(b"".join(message.body)),
+                    }
+                )
         with client.get_queue_receiver(rejected) as receiver:
             for message in receiver.peek_messages(max_message_count=MAX_ROWS):
                 rows.append(rejected_row(rejected, message.message_id, b"".join(message.body)))
@@ -120,9 +133,13 @@ def read_undelivered_events(settings: Settings) -> dict[str, Any]:
     from providers.plan import ProviderPlan
 
     if ProviderPlan.from_settings(settings).events.backend == "event-grid":
-        return {"source": "event-grid", "available": False, "items": [],
-                "detail": "Event Grid keeps undelivered events in the dead-letter blob container of its "
-                          "subscription; this app cannot read them."}
+        return {
+            "source": "event-grid",
+            "available": False,
+            "items": [],
+            "detail": "Event Grid keeps undelivered events in the dead-letter blob container of its "
+            "subscription; this app cannot read them.",
+        }
     path = Path(settings.pipeline_data_dir) / UNDELIVERED_FILE
     items: list[dict[str, Any]] = []
     if path.exists():

@@ -44,8 +44,12 @@ def _retried(status: dict[str, Any]) -> bool:
 
 def _permanent(status: dict[str, Any]) -> bool:
     # the search step fails for good, and the Failed event is still published before the run fails
-    return (status["runtimeStatus"] == "Failed" and "TimerCreated" not in _kinds(status)
-            and _published(status)[-1] == "publish_result" and "search_documents" in _published(status))
+    return (
+        status["runtimeStatus"] == "Failed"
+        and "TimerCreated" not in _kinds(status)
+        and _published(status)[-1] == "publish_result"
+        and "search_documents" in _published(status)
+    )
 
 
 def _publish_failed(status: dict[str, Any]) -> bool:
@@ -64,8 +68,7 @@ def _retry_seed() -> int:
 
 SCENARIOS: dict[str, tuple[dict[str, str], Callable[[dict[str, Any]], bool]]] = {
     "clean": ({}, _clean),
-    "retry": ({"PIPELINE_FAULTS": "generation=transient:0.5", "PIPELINE_FAULTS_SEED": str(_retry_seed())},
-              _retried),
+    "retry": ({"PIPELINE_FAULTS": "generation=transient:0.5", "PIPELINE_FAULTS_SEED": str(_retry_seed())}, _retried),
     "permanent-failure": ({"PIPELINE_FAULTS": "retrieval=permanent:1"}, _permanent),
     "publish-failed": ({"PIPELINE_FAULTS": "events=permanent:1"}, _publish_failed),
 }
@@ -90,8 +93,9 @@ def record(name: str, env: dict[str, str], check: Callable[[dict[str, Any]], boo
         raise SystemExit(f"{name}: expected one exported history, found {len(files)}")
     status = json.loads(files[0].read_text())
     if not check(status):
-        raise SystemExit(f"{name}: the run did not have the expected shape: {status['runtimeStatus']}, "
-                         f"{_kinds(status)}")
+        raise SystemExit(
+            f"{name}: the run did not have the expected shape: {status['runtimeStatus']}, {_kinds(status)}"
+        )
     return status
 
 

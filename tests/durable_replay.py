@@ -85,15 +85,27 @@ class ReplayDriver:
         outcome = Outcome(False, None, None, None, [])
         pending = [
             event(
-                EventType.EXECUTION_STARTED, _ts(self.now), Name=name, Version="", Input=input_text,
+                EventType.EXECUTION_STARTED,
+                _ts(self.now),
+                Name=name,
+                Version="",
+                Input=input_text,
                 OrchestrationInstance={"InstanceId": self.instance_id, "ExecutionId": "e1"},
             )
         ]
         for _ in range(max_episodes):
             self.episodes += 1
             new_events = [event(EventType.ORCHESTRATOR_STARTED, _ts(self.now)), *pending]
-            episode = execute(self.handle, state, name=name, instance_id=self.instance_id, input_text=input_text,
-                              old_parts=parts, new_events=new_events, now=self.now)
+            episode = execute(
+                self.handle,
+                state,
+                name=name,
+                instance_id=self.instance_id,
+                input_text=input_text,
+                old_parts=parts,
+                new_events=new_events,
+                now=self.now,
+            )
             outcome.custom_status = episode.custom_status
             pending = [self._perform(ev, outcome) for ev in episode.scheduled] if episode.status is None else []
             appended = [*new_events, *episode.scheduled, event(EventType.ORCHESTRATOR_COMPLETED, _ts(self.now))]
@@ -103,8 +115,14 @@ class ReplayDriver:
             parts.extend(json.dumps(ev) for ev in appended)
             if episode.status == "Completed":
                 outcome.done, outcome.output = True, episode.output
-                outcome.history.append(event(EventType.EXECUTION_COMPLETED, _ts(self.now), OrchestrationStatus=1,
-                                             Result=json.dumps(episode.output)))
+                outcome.history.append(
+                    event(
+                        EventType.EXECUTION_COMPLETED,
+                        _ts(self.now),
+                        OrchestrationStatus=1,
+                        Result=json.dumps(episode.output),
+                    )
+                )
                 return outcome
             if episode.status == "Failed":
                 outcome.error = str(episode.output)
@@ -116,8 +134,14 @@ class ReplayDriver:
 
     def replay(self, history: list[dict[str, Any]]) -> dict[str, Any]:
         """The SDK's answer to a whole recorded history of the last run, as on a later replay."""
-        state, error = call_orchestrator(self.handle, name="", instance_id=self.instance_id,
-                                         input_text=self.input_text, history=json.dumps(history), replaying=True)
+        state, error = call_orchestrator(
+            self.handle,
+            name="",
+            instance_id=self.instance_id,
+            input_text=self.input_text,
+            history=json.dumps(history),
+            replaying=True,
+        )
         if state is None:
             raise AssertionError(error)
         return state

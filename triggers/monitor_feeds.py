@@ -28,8 +28,9 @@ bp = df.Blueprint()
 
 def _json(data: dict[str, Any]) -> func.HttpResponse:
     # no-store: the feeds change all the time, and hold question text a shared cache should not keep.
-    return func.HttpResponse(json.dumps(data, default=str), mimetype="application/json",
-                             headers={"Cache-Control": "no-store"})
+    return func.HttpResponse(
+        json.dumps(data, default=str), mimetype="application/json", headers={"Cache-Control": "no-store"}
+    )
 
 
 @bp.function_name(DEAD_LETTERS_FUNCTION)

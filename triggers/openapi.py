@@ -100,8 +100,12 @@ def build_document() -> dict[str, Any]:
                 "get": {
                     "operationId": "list_undelivered_events",
                     "summary": "CloudEvents that no webhook took within the retry window (local event sink only).",
-                    "responses": {"200": {"description": "`source`, `available` and `items`.",
-                                          "content": {"application/json": {}}}},
+                    "responses": {
+                        "200": {
+                            "description": "`source`, `available` and `items`.",
+                            "content": {"application/json": {}},
+                        }
+                    },
                 }
             },
             "/api/openapi.json": {

@@ -536,4 +536,3 @@ def _open_error(what: str, error: Exception) -> ProviderError:
     if isinstance(error, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
         return ProviderError.transient(f"{what}: {error}")
     return ProviderError.configuration(f"{what}: {error}")
-

@@ -22,14 +22,24 @@ from tests.processes import Server
 pytestmark = pytest.mark.e2e
 
 DURABLE = "/runtime/webhooks/durabletask/instances"
-XSS = "<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 2\"> What is a task hub?"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
+XSS = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2"> What is a task hub?'
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 
 def _chromium() -> str:
-    for candidate in (os.environ.get("CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"),
-                      shutil.which("chromium-browser")):
+    for candidate in (
+        os.environ.get("CHROMIUM"),
+        "/usr/bin/chromium",
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+    ):
         if candidate and Path(candidate).is_file():
             return candidate
     pytest.skip("no chromium executable (install Debian's `chromium`, as .ci/run does, or set CHROMIUM)")
@@ -69,8 +79,9 @@ def _wait(predicate: Any, timeout: float = 20.0) -> None:
 def test_monitor_lists_opens_terminates_and_purges(serve, browser, tmp_path: Path) -> None:
     shots = tmp_path / "screenshots"
     shots.mkdir()
-    flaky = serve(PIPELINE_FAULTS="generation=transient:0.5", PIPELINE_FAULTS_SEED="1",
-                  PIPELINE_RETRY_MAX_ATTEMPTS="6").start()
+    flaky = serve(
+        PIPELINE_FAULTS="generation=transient:0.5", PIPELINE_FAULTS_SEED="1", PIPELINE_RETRY_MAX_ATTEMPTS="6"
+    ).start()
     ids = [f"flaky-{i}" for i in range(4)]
     outcome = {}
     for instance_id in ids:  # one at a time, so the seeded faults fall the same way every run
@@ -93,8 +104,12 @@ def test_monitor_lists_opens_terminates_and_purges(serve, browser, tmp_path: Pat
     server = serve(PIPELINE_FAULTS="embeddings=slow:1:15000").start()
     assert server.ask({"question": "What is a task hub?", "request_id": "stuck"}).status_code == 202
     assert server.cli("enqueue", "--raw", "{not json", "--message-id", "poison-1").returncode == 0
-    _wait(lambda: any(d["message_id"] == "poison-1" for d in
-                      httpx.get(f"{server.base_url}/api/monitor/dead-letters").json()["items"]))
+    _wait(
+        lambda: any(
+            d["message_id"] == "poison-1"
+            for d in httpx.get(f"{server.base_url}/api/monitor/dead-letters").json()["items"]
+        )
+    )
 
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     errors: list[str] = []
@@ -108,16 +123,18 @@ def test_monitor_lists_opens_terminates_and_purges(serve, browser, tmp_path: Pat
     assert "Failed" in listed["doomed"] and "Completed" in listed[retried]
     assert all(outcome[i] in listed[i] for i in ids)
     assert "Running" in listed["stuck"] and "embed_query" in listed["stuck"]
-    page.wait_for_function("() => [...document.querySelectorAll('#chart-runs rect')].some("
-                           "r => Number(r.getAttribute('height')) > 0)")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#chart-runs rect')].some(r => Number(r.getAttribute('height')) > 0)"
+    )
     page.wait_for_selector("#chart-steps tbody th")  # p50/p95 rows from the completed runs' timings
     page.screenshot(path=str(shots / "runs-1280.png"), full_page=False)
 
     # Filters: status and id prefix go to the Durable API; only matching rows stay.
     page.check("#filters input[value=Failed]")
     page.click("#filters button[type=submit]")
-    page.wait_for_function("() => [...document.querySelectorAll('#runs tbody tr')].every("
-                           "r => r.dataset.instance === 'doomed')")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#runs tbody tr')].every(r => r.dataset.instance === 'doomed')"
+    )
     page.uncheck("#filters input[value=Failed]")
     page.fill("#filters input[name=prefix]", "flaky-")
     page.select_option("#filters select[name=top]", "10")
@@ -171,8 +188,9 @@ def test_monitor_lists_opens_terminates_and_purges(serve, browser, tmp_path: Pat
     page.wait_for_selector("#confirm[open]")
     page.screenshot(path=str(shots / "confirm-terminate.png"))
     page.click("#confirm-ok")
-    page.wait_for_function("() => document.querySelector('#run-facts .status').textContent === 'Terminated'",
-                           timeout=15000)
+    page.wait_for_function(
+        "() => document.querySelector('#run-facts .status').textContent === 'Terminated'", timeout=15000
+    )
     assert httpx.get(f"{server.base_url}{DURABLE}/stuck").json()["runtimeStatus"] == "Terminated"
 
     # Purge: cancel first (nothing happens), then confirm (gone from the API, back to the list).
@@ -226,4 +244,8 @@ def test_monitor_lists_opens_terminates_and_purges(serve, browser, tmp_path: Pat
     assert not errors, errors
     page.close()
     assert sorted(p.name for p in shots.iterdir()) == [
-        "confirm-terminate.png", "run-narrow.png", "run-retried.png", "runs-1280.png"]
+        "confirm-terminate.png",
+        "run-narrow.png",
+        "run-retried.png",
+        "runs-1280.png",
+    ]

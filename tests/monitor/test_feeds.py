@@ -30,13 +30,19 @@ def test_dead_letters_of_both_kinds_newest_first(settings: Settings) -> None:
         queue.send(b'{"question": "<script>alert(1)</script>"}', message_id="poison")
         message = queue.receive()[0]
         queue.abandon(message)  # one delivery allowed: dead-lettered
-    envelope = {"DeadLetterReason": "InvalidJson", "DeadLetterErrorDescription": "not JSON",
-                "message_id": "orig-7", "body": "{nope"}
+    envelope = {
+        "DeadLetterReason": "InvalidJson",
+        "DeadLetterErrorDescription": "not JSON",
+        "message_id": "orig-7",
+        "body": "{nope",
+    }
     with LocalQueue(db, settings.pipeline_dead_letter_queue_name) as rejected:
         rejected.send(json.dumps(envelope).encode(), message_id="copy-7")
     items = read_dead_letters(settings)["items"]
     assert [(i["message_id"], i["reason"]) for i in items] == [
-        ("orig-7", "InvalidJson"), ("poison", "MaxDeliveryCountExceeded")]
+        ("orig-7", "InvalidJson"),
+        ("poison", "MaxDeliveryCountExceeded"),
+    ]
     assert items[0]["body"] == "{nope" and "<script>" in items[1]["body"]
 
 

@@ -23,8 +23,10 @@ def test_assets_are_small_local_and_never_parse_data_as_markup() -> None:
 
 
 async def _serve(tmp_path, scenario) -> None:
-    async with (EmbeddedHost(BASIC_APP, tmp_path / "data", pages={PAGE_PREFIX: PAGE_DIR}) as host,
-                aiohttp.ClientSession(host.base_url) as http):
+    async with (
+        EmbeddedHost(BASIC_APP, tmp_path / "data", pages={PAGE_PREFIX: PAGE_DIR}) as host,
+        aiohttp.ClientSession(host.base_url) as http,
+    ):
         await scenario(http)
 
 

@@ -298,4 +298,3 @@ def test_failures_in_the_real_extensions_shape_are_read_back_exactly() -> None:
     outcome = ReplayDriver(HANDLE, activities, failure=extension_failure).run(ORCHESTRATOR_NAME, run_input())
     failure = outcome.calls[-1][1]["failure"]
     assert (failure["error_kind"], failure["attempts"], failure["message"]) == ("rejected", 1, message)
-

@@ -60,7 +60,6 @@ def test_a_changed_order_still_diverges_in_azure_shape() -> None:
     def searches_first(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
         yield context.call_activity("search_documents", context.get_input())
 
-    report = check_recording(read_recording(_load("clean")), df.Orchestrator.create(searches_first),
-                             source="clean")
+    report = check_recording(read_recording(_load("clean")), df.Orchestrator.create(searches_first), source="clean")
     assert report.outcome == "diverged" and report.event_index == 1
     assert "'embed_query'" in (report.recorded or "") and "'search_documents'" in (report.scheduled or "")

@@ -78,9 +78,16 @@ def test_a_status_without_history_says_how_to_get_one() -> None:
 
 
 def test_sdk_shaped_history_with_an_unknown_event_number_is_refused() -> None:
-    doc = {"name": "pipeline_orchestrator", "instanceId": "x", "runtimeStatus": "Running", "input": {},
-           "historyEvents": [{"EventType": 0, "EventId": -1, "Timestamp": "2026-01-01T00:00:00Z", "Name": "p"},
-                             {"EventType": 21, "EventId": -1, "Timestamp": "2026-01-01T00:00:00Z"}]}
+    doc = {
+        "name": "pipeline_orchestrator",
+        "instanceId": "x",
+        "runtimeStatus": "Running",
+        "input": {},
+        "historyEvents": [
+            {"EventType": 0, "EventId": -1, "Timestamp": "2026-01-01T00:00:00Z", "Name": "p"},
+            {"EventType": 21, "EventId": -1, "Timestamp": "2026-01-01T00:00:00Z"},
+        ],
+    }
     with pytest.raises(RecordingError, match="historyEvents\\[1\\]"):
         read_recording(doc)
 

@@ -30,8 +30,10 @@ Edit = tuple[str, str, str]
 
 CASES: dict[str, tuple[list[Edit], dict[str, str]]] = {
     "reordered steps": (
-        [(ORCH, "step(StepName.EMBED_QUERY, {", "step(StepName.SEARCH_DOCUMENTS, {"),
-         (ORCH, "                    StepName.SEARCH_DOCUMENTS,\n", "                    StepName.EMBED_QUERY,\n")],
+        [
+            (ORCH, "step(StepName.EMBED_QUERY, {", "step(StepName.SEARCH_DOCUMENTS, {"),
+            (ORCH, "                    StepName.SEARCH_DOCUMENTS,\n", "                    StepName.EMBED_QUERY,\n"),
+        ],
         {"clean": "diverged", "retry": "diverged", "permanent-failure": "diverged", "publish-failed": "diverged"},
     ),
     "removed step": (
@@ -39,8 +41,13 @@ CASES: dict[str, tuple[list[Edit], dict[str, str]]] = {
         {"clean": "diverged", "retry": "diverged", "permanent-failure": "clean", "publish-failed": "diverged"},
     ),
     "renamed activity": (
-        [("orchestration/retry.py", "context.call_activity(step.value,",
-          'context.call_activity("compose_answer" if step is StepName.GENERATE_ANSWER else step.value,')],
+        [
+            (
+                "orchestration/retry.py",
+                "context.call_activity(step.value,",
+                'context.call_activity("compose_answer" if step is StepName.GENERATE_ANSWER else step.value,',
+            )
+        ],
         {"clean": "diverged", "retry": "diverged", "permanent-failure": "clean", "publish-failed": "diverged"},
     ),
     # Renaming the step itself also changes the input contract (retry policies are keyed by step name):
@@ -50,13 +57,17 @@ CASES: dict[str, tuple[list[Edit], dict[str, str]]] = {
         {"clean": "raises", "retry": "raises", "permanent-failure": "raises", "publish-failed": "raises"},
     ),
     "changed retry timer": (
-        [("orchestration/retry.py", "policy.delay_ms(attempt, error.retry_after_s))",
-          "policy.delay_ms(attempt, error.retry_after_s) * 3)")],
+        [
+            (
+                "orchestration/retry.py",
+                "policy.delay_ms(attempt, error.retry_after_s))",
+                "policy.delay_ms(attempt, error.retry_after_s) * 3)",
+            )
+        ],
         {"clean": "clean", "retry": "diverged", "permanent-failure": "clean", "publish-failed": "clean"},
     ),
     "new step before the end": (
-        [(ORCH, PUBLISH_LINE,
-          AUDIT_LINE + PUBLISH_LINE)],
+        [(ORCH, PUBLISH_LINE, AUDIT_LINE + PUBLISH_LINE)],
         {"clean": "diverged", "retry": "diverged", "permanent-failure": "clean", "publish-failed": "diverged"},
     ),
     "activity-only change": (
@@ -65,8 +76,22 @@ CASES: dict[str, tuple[list[Edit], dict[str, str]]] = {
     ),
 }
 
-_SKIP = shutil.ignore_patterns(".venv", ".git", ".pipeline", "tests", "bench", "evaluation", "corpus", "docs",
-                               "infra", "dashboards", "examples", "__pycache__", "*.egg-info", ".ruff_cache")
+_SKIP = shutil.ignore_patterns(
+    ".venv",
+    ".git",
+    ".pipeline",
+    "tests",
+    "bench",
+    "evaluation",
+    "corpus",
+    "docs",
+    "infra",
+    "dashboards",
+    "examples",
+    "__pycache__",
+    "*.egg-info",
+    ".ruff_cache",
+)
 
 
 def _replay(app: Path) -> tuple[int, dict]:
@@ -74,7 +99,11 @@ def _replay(app: Path) -> tuple[int, dict]:
     env["PIPELINE_DATA_DIR"] = str(app / ".pipeline")
     done = subprocess.run(
         [sys.executable, "-m", "cli.main", "replay", "--app", str(app), "--json", str(CORPUS)],
-        cwd=app, env=env, capture_output=True, text=True, timeout=120,
+        cwd=app,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     try:
         return done.returncode, json.loads(done.stdout)

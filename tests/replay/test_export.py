@@ -83,8 +83,14 @@ class _FakeDurableApi(BaseHTTPRequestHandler):
         clean = json.loads((CORPUS / "clean.json").read_text())
         if url.path == root:
             second = self.headers.get("x-ms-continuation-token") == "page-2"
-            items = [{**clean, "instanceId": "b", "runtimeStatus": "Running"}] if second else [
-                {**clean, "instanceId": "a"}, {**clean, "instanceId": "old", "createdTime": "2001-01-01T00:00:00Z"}]
+            items = (
+                [{**clean, "instanceId": "b", "runtimeStatus": "Running"}]
+                if second
+                else [
+                    {**clean, "instanceId": "a"},
+                    {**clean, "instanceId": "old", "createdTime": "2001-01-01T00:00:00Z"},
+                ]
+            )
             for item in items:
                 item.pop("historyEvents")
             self._send(200, json.dumps(items).encode(), {} if second else {"x-ms-continuation-token": "page-2"})

@@ -178,8 +178,13 @@ def test_openapi_document_is_3_1_and_covers_every_route() -> None:
     resp = openapi_document._function._func(func.HttpRequest("GET", "http://h/api/openapi.json", body=b""))
     doc = json.loads(resp.get_body())
     assert doc["openapi"] == "3.1.0"
-    assert set(doc["paths"]) == {"/api/pipeline/start", "/api/pipeline/{instance_id}", "/api/openapi.json",
-                                 "/api/monitor/dead-letters", "/api/monitor/undelivered-events"}
+    assert set(doc["paths"]) == {
+        "/api/pipeline/start",
+        "/api/pipeline/{instance_id}",
+        "/api/openapi.json",
+        "/api/monitor/dead-letters",
+        "/api/monitor/undelivered-events",
+    }
     question = doc["components"]["schemas"]["Question"]
     assert question["additionalProperties"] is False
     assert question["properties"]["top_k"]["maximum"] == 20
