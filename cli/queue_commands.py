@@ -88,11 +88,8 @@ def run_dead_letters(*, as_json: bool) -> int:
     """Messages the queue dead-lettered (max deliveries) and those the app rejected, with their reasons:
     from Service Bus when it is configured, else from the local queue."""
     s = settings()
-    if s.service_bus_namespace or s.service_bus_connection:
-        rows = peek_dead_letters(s, rejected_row)
-    else:
-        rows = _local_dead_letters()
-    rows = dedupe_dead_letters(rows)
+    on_azure = bool(s.service_bus_namespace or s.service_bus_connection)
+    rows = dedupe_dead_letters(peek_dead_letters(s) if on_azure else _local_dead_letters())
     if as_json:
         print(json.dumps(rows, indent=2, default=str))
         return 0

@@ -7,12 +7,13 @@ removes a message.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from cli.errors import CliError
 from cli.producer import OutgoingMessage
 from config import Settings
+from providers.monitor_feeds import peek_service_bus_dead_letters, service_bus_client
 
 __all__ = ["MAX_PEEK", "peek_dead_letters", "send_to_service_bus"]
 
@@ -21,18 +22,11 @@ MAX_PEEK = 1000
 
 def _client(settings: Settings) -> Any:
     try:
-        from azure.servicebus import ServiceBusClient
+        return service_bus_client(settings)
     except ImportError:
         raise CliError("Service Bus is configured but azure-servicebus is missing: pip install '.[azure]'") from None
-    if settings.service_bus_connection:
-        return ServiceBusClient.from_connection_string(settings.service_bus_connection)
-    if not settings.service_bus_namespace:
-        raise CliError(
-            "Service Bus is not configured: set ServiceBusConnection or ServiceBusConnection__fullyQualifiedNamespace"
-        )
-    from azure.identity import DefaultAzureCredential
-
-    return ServiceBusClient(settings.service_bus_namespace, credential=DefaultAzureCredential())
+    except ValueError as error:
+        raise CliError(str(error)) from None
 
 
 def send_to_service_bus(settings: Settings, messages: Iterable[OutgoingMessage]) -> int:
@@ -63,36 +57,6 @@ def send_to_service_bus(settings: Settings, messages: Iterable[OutgoingMessage])
     return sent
 
 
-def peek_dead_letters(
-    settings: Settings, rejected_row: Callable[[str, str, bytes], dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """The queue's own dead-letter sub-queue (max deliveries exceeded, with Service Bus's reason) and the
-    app's dead-letter queue of invalid messages (the reason in each body, read by `rejected_row`)."""
-    from azure.servicebus import ServiceBusSubQueue
-
-    queue, rejected = settings.pipeline_queue_name, settings.pipeline_dead_letter_queue_name
-    rows: list[dict[str, Any]] = []
-    with _client(settings) as client:
-        with client.get_queue_receiver(queue, sub_queue=ServiceBusSubQueue.DEAD_LETTER) as receiver:
-            for message in receiver.peek_messages(max_message_count=MAX_PEEK):
-                rows.append(
-                    {
-                        "queue": f"{queue}/$deadletterqueue",
-                        "message_id": message.message_id,
-                        "reason": message.dead_letter_reason,
-                        "description": message.dead_letter_error_description,
-                        "delivery_count": message.delivery_count,
-                        "body": _text(b"".join(message.body)),
-                    }
-                )
-        with client.get_queue_receiver(rejected) as receiver:
-            for message in receiver.peek_messages(max_message_count=MAX_PEEK):
-                rows.append(rejected_row(rejected, message.message_id, b"".join(message.body)))
-    return rows
-
-
-def _text(body: bytes) -> str:
-    try:
-        return body.decode("utf-8")
-    except UnicodeDecodeError:
-        return body.hex()
+def peek_dead_letters(settings: Settings) -> list[dict[str, Any]]:
+    """What Service Bus holds as dead letters (the queue's sub-queue and the app's rejected-message queue)."""
+    return peek_service_bus_dead_letters(_client(settings), settings, limit=MAX_PEEK)

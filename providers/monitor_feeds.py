@@ -16,7 +16,14 @@ from typing import Any
 
 from config import Settings
 
-__all__ = ["MAX_ROWS", "read_dead_letters", "read_undelivered_events", "rejected_row"]
+__all__ = [
+    "MAX_ROWS",
+    "peek_service_bus_dead_letters",
+    "read_dead_letters",
+    "read_undelivered_events",
+    "rejected_row",
+    "service_bus_client",
+]
 
 MAX_ROWS = 500
 STATE_FILE = "durable.sqlite"  # the embedded host's state file name (kept in step with `embedded_host.host.state_path`)
@@ -51,7 +58,8 @@ def _text(body: bytes) -> str:
 def read_dead_letters(settings: Settings) -> dict[str, Any]:
     """``{"source", "items"}``: newest first, at most ``MAX_ROWS``."""
     if settings.service_bus_namespace or settings.service_bus_connection:
-        return {"source": "service-bus", "items": _service_bus_dead_letters(settings)[:MAX_ROWS]}
+        client = service_bus_client(settings)
+        return {"source": "service-bus", "items": peek_service_bus_dead_letters(client, settings)[:MAX_ROWS]}
     return {"source": "local", "items": _local_dead_letters(settings)[:MAX_ROWS]}
 
 
@@ -98,20 +106,31 @@ def _local_dead_letters(settings: Settings) -> list[dict[str, Any]]:
     return rows
 
 
-def _service_bus_dead_letters(settings: Settings) -> list[dict[str, Any]]:
-    from azure.servicebus import ServiceBusClient, ServiceBusSubQueue
+def service_bus_client(settings: Settings) -> Any:
+    """A client for the configured namespace: its connection string, else the identity (`DefaultAzureCredential`)."""
+    from azure.servicebus import ServiceBusClient
 
     if settings.service_bus_connection:
-        client = ServiceBusClient.from_connection_string(settings.service_bus_connection)
-    else:
-        from azure.identity import DefaultAzureCredential
+        return ServiceBusClient.from_connection_string(settings.service_bus_connection)
+    if not settings.service_bus_namespace:
+        raise ValueError(
+            "Service Bus is not configured: set ServiceBusConnection or ServiceBusConnection__fullyQualifiedNamespace"
+        )
+    from azure.identity import DefaultAzureCredential
 
-        client = ServiceBusClient(settings.service_bus_namespace or "", credential=DefaultAzureCredential())
+    return ServiceBusClient(settings.service_bus_namespace, credential=DefaultAzureCredential())
+
+
+def peek_service_bus_dead_letters(client: Any, settings: Settings, *, limit: int = MAX_ROWS) -> list[dict[str, Any]]:
+    """The queue's own dead-letter sub-queue (max deliveries exceeded, with Service Bus's reason) and the
+    app's dead-letter queue of invalid messages (the reason in each body, read by `rejected_row`); peeked."""
+    from azure.servicebus import ServiceBusSubQueue
+
     queue, rejected = settings.pipeline_queue_name, settings.pipeline_dead_letter_queue_name
     rows: list[dict[str, Any]] = []
     with client:
         with client.get_queue_receiver(queue, sub_queue=ServiceBusSubQueue.DEAD_LETTER) as receiver:
-            for message in receiver.peek_messages(max_message_count=MAX_ROWS):
+            for message in receiver.peek_messages(max_message_count=limit):
                 rows.append(
                     {
                         "queue": f"{queue}/$deadletterqueue",
@@ -123,7 +142,7 @@ def _service_bus_dead_letters(settings: Settings) -> list[dict[str, Any]]:
                     }
                 )
         with client.get_queue_receiver(rejected) as receiver:
-            for message in receiver.peek_messages(max_message_count=MAX_ROWS):
+            for message in receiver.peek_messages(max_message_count=limit):
                 rows.append(rejected_row(rejected, message.message_id, b"".join(message.body)))
     return rows
 

@@ -116,7 +116,7 @@ def test_dead_letters_come_from_the_sub_queue_and_the_apps_dead_letter_queue(mon
     )
     monkeypatch.setattr(service_bus, "_client", lambda settings: client)
 
-    rows = service_bus.peek_dead_letters(SETTINGS, rejected_row)
+    rows = service_bus.peek_dead_letters(SETTINGS)
 
     assert [(r["queue"], r["message_id"], r["reason"]) for r in rows] == [
         ("questions/$deadletterqueue", "m-9", "MaxDeliveryCountExceeded"),
