@@ -86,8 +86,9 @@ class _Instance:
         "status",
     )
 
-    def __init__(self, instance_id: str, name: str, execution_id: str, status: str, input_text: str | None,
-                 state: EngineState) -> None:
+    def __init__(
+        self, instance_id: str, name: str, execution_id: str, status: str, input_text: str | None, state: EngineState
+    ) -> None:
         self.id = instance_id
         self.name = name
         self.execution_id = execution_id
@@ -113,8 +114,9 @@ class _Commit:
 class DurableEngine:
     """Runs the app's orchestrations and activities; the HTTP layer calls its client operations."""
 
-    def __init__(self, app: LoadedApp, db_path: Path, *, owner: str | None = None,
-                 activity_grace_s: float = 10.0) -> None:
+    def __init__(
+        self, app: LoadedApp, db_path: Path, *, owner: str | None = None, activity_grace_s: float = 10.0
+    ) -> None:
         install_parse_cache()
         entity_functions = check_entities(app)  # refuses at start-up, before the file is opened
         if refused := token_source_users((f.name, f.func) for f in app.of_kind("orchestration")):
@@ -187,18 +189,21 @@ class DurableEngine:
         execution_id = uuid.uuid4().hex
         now = now_utc()
         started = event(
-            EventType.EXECUTION_STARTED, iso_utc(now), Name=name, Version="", Input=input_text,
+            EventType.EXECUTION_STARTED,
+            iso_utc(now),
+            Name=name,
+            Version="",
+            Input=input_text,
             OrchestrationInstance={"InstanceId": instance_id, "ExecutionId": execution_id},
-            ParentInstance=None, Generation=0,
+            ParentInstance=None,
+            Generation=0,
         )
         conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
             row = conn.execute("SELECT runtime_status FROM instances WHERE instance_id = ?", (instance_id,)).fetchone()
             if row is not None and row[0] not in TERMINAL_STATUSES:
-                raise InstanceExistsError(
-                    f"An Orchestration instance with the status {row[0]} already exists."
-                )
+                raise InstanceExistsError(f"An Orchestration instance with the status {row[0]} already exists.")
             if row is not None:  # a finished instance is overwritten and runs again, as in Azure
                 self._purge_rows(instance_id)
             conn.execute(
@@ -206,8 +211,9 @@ class DurableEngine:
                 " execution_id, engine_state) VALUES (?, ?, 'Pending', ?, ?, ?, ?, '{}')",
                 (instance_id, name, input_text, status_time(now), status_time(now), execution_id),
             )
-            cur = conn.execute("INSERT INTO inbox (instance_id, event) VALUES (?, ?)",
-                               (instance_id, json.dumps(started)))
+            cur = conn.execute(
+                "INSERT INTO inbox (instance_id, event) VALUES (?, ?)", (instance_id, json.dumps(started))
+            )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -243,17 +249,27 @@ class DurableEngine:
                 "SELECT runtime_status FROM instances WHERE instance_id = ?", (instance_id,)
             ).fetchone()
             return 404 if row is None else 410
-        cur = self.conn.execute("INSERT INTO inbox (instance_id, event) VALUES (?, ?)",
-                                (instance_id, json.dumps(ev)))
+        cur = self.conn.execute("INSERT INTO inbox (instance_id, event) VALUES (?, ?)", (instance_id, json.dumps(ev)))
         inst.pending.append((ev, cur.lastrowid))
         self._mark_ready(instance_id)
         return 202
 
-    def get_status(self, instance_id: str, *, show_history: bool = False, show_history_output: bool = False,
-                   show_input: bool = True) -> dict[str, Any] | None:
+    def get_status(
+        self,
+        instance_id: str,
+        *,
+        show_history: bool = False,
+        show_history_output: bool = False,
+        show_input: bool = True,
+    ) -> dict[str, Any] | None:
         """The status JSON the extension returns, or None when the instance does not exist."""
-        return read_status(self.conn, instance_id, show_history=show_history,
-                           show_history_output=show_history_output, show_input=show_input)
+        return read_status(
+            self.conn,
+            instance_id,
+            show_history=show_history,
+            show_history_output=show_history_output,
+            show_input=show_input,
+        )
 
     def list_statuses(self) -> list[dict[str, Any]]:
         rows = self.conn.execute("SELECT instance_id FROM instances ORDER BY created_time").fetchall()
@@ -380,8 +396,9 @@ class DurableEngine:
                     self._dispatch(item)
 
     def _tick(self) -> None:
-        if not (self._staged or self._ready or self.entities.ready
-                or (self._timers and self._timers[0][0] <= time.time())):
+        if not (
+            self._staged or self._ready or self.entities.ready or (self._timers and self._timers[0][0] <= time.time())
+        ):
             return
         commit = _Commit()
         conn = self.conn
@@ -476,13 +493,17 @@ class DurableEngine:
             if etype == EventType.EXECUTION_SUSPENDED:
                 continue
             if etype in (EventType.EXECUTION_RESUMED, EventType.EXECUTION_TERMINATED):
-                held = [item for item in list(inst.pending)[:index]
-                        if item[0]["EventType"] != EventType.EXECUTION_SUSPENDED]
-                dropped = [i for e, i in list(inst.pending)[:index]
-                           if e["EventType"] == EventType.EXECUTION_SUSPENDED and i is not None]
+                held = [
+                    item for item in list(inst.pending)[:index] if item[0]["EventType"] != EventType.EXECUTION_SUSPENDED
+                ]
+                dropped = [
+                    i
+                    for e, i in list(inst.pending)[:index]
+                    if e["EventType"] == EventType.EXECUTION_SUSPENDED and i is not None
+                ]
                 if dropped:
                     self.conn.executemany("DELETE FROM inbox WHERE id = ?", [(i,) for i in dropped])
-                rest = list(inst.pending)[index + 1:]
+                rest = list(inst.pending)[index + 1 :]
                 inst.pending = deque([(ev, inbox_id), *held, *rest])
                 if etype == EventType.EXECUTION_RESUMED:
                     inst.status = "Running"
@@ -496,11 +517,14 @@ class DurableEngine:
             self.conn.execute("DELETE FROM inbox WHERE id = ?", (inbox_id,))
         now = now_utc()
         stamp = iso_utc(now)
-        self._append_history(inst, [event(EventType.ORCHESTRATOR_STARTED, stamp), ev,
-                                    event(EventType.ORCHESTRATOR_COMPLETED, stamp)])
+        self._append_history(
+            inst, [event(EventType.ORCHESTRATOR_STARTED, stamp), ev, event(EventType.ORCHESTRATOR_COMPLETED, stamp)]
+        )
         inst.status = "Suspended"
-        self.conn.execute("UPDATE instances SET runtime_status = 'Suspended', last_updated_time = ?"
-                          " WHERE instance_id = ?", (status_time(now), inst.id))
+        self.conn.execute(
+            "UPDATE instances SET runtime_status = 'Suspended', last_updated_time = ? WHERE instance_id = ?",
+            (status_time(now), inst.id),
+        )
 
     def _episode(self, inst: _Instance, batch: list[tuple[dict[str, Any], int | None]], commit: _Commit) -> None:
         self.episodes += 1
@@ -516,20 +540,30 @@ class DurableEngine:
         spec = self._orchestrators.get(inst.name)
         if spec is None:
             message = f"The orchestrator function '{inst.name}' does not exist in this app."
-            self._finish(inst, commit, "Failed", message, message,
-                         [*new_events, event(EventType.ORCHESTRATOR_COMPLETED, stamp)])
+            self._finish(
+                inst, commit, "Failed", message, message, [*new_events, event(EventType.ORCHESTRATOR_COMPLETED, stamp)]
+            )
             return
-        result = execute(handle_of(spec.func, spec.trigger_name), inst.state, name=inst.name, instance_id=inst.id,
-                         input_text=inst.input, old_parts=inst.parts, new_events=new_events, now=now,
-                         parent_instance_id=inst.parent)
+        result = execute(
+            handle_of(spec.func, spec.trigger_name),
+            inst.state,
+            name=inst.name,
+            instance_id=inst.id,
+            input_text=inst.input,
+            old_parts=inst.parts,
+            new_events=new_events,
+            now=now,
+            parent_instance_id=inst.parent,
+        )
         if result.sdk_state is not None:
             custom = result.custom_status
             inst.custom_status = json.dumps(custom) if custom is not None else None
         if result.status != "Failed" and (missing := self.entities.missing_target(result.scheduled)):
             # The extension checks the entity function exists when the orchestrator sends to it, and fails it.
             message = f"Orchestrator function '{inst.name}' failed: {missing}"
-            self._finish(inst, commit, "Failed", message, message,
-                         [*new_events, event(EventType.ORCHESTRATOR_COMPLETED, stamp)])
+            self._finish(
+                inst, commit, "Failed", message, message, [*new_events, event(EventType.ORCHESTRATOR_COMPLETED, stamp)]
+            )
             return
         if result.continue_as_new is not None:
             for ev in result.scheduled:  # entity messages of the last episode still go out, as in DTFx
@@ -561,8 +595,9 @@ class DurableEngine:
             (inst.status, inst.custom_status, status_time(now), json.dumps(inst.state.to_json()), inst.id),
         )
 
-    def _continue_as_new(self, inst: _Instance, action: dict[str, Any], appended: list[dict[str, Any]],
-                         commit: _Commit) -> None:
+    def _continue_as_new(
+        self, inst: _Instance, action: dict[str, Any], appended: list[dict[str, Any]], commit: _Commit
+    ) -> None:
         conn = self.conn
         for table in ("history", "work_items", "timers"):
             conn.execute(f"DELETE FROM {table} WHERE instance_id = ?", (inst.id,))
@@ -572,9 +607,14 @@ class DurableEngine:
         inst.parts = []
         inst.persisted = 0
         started = event(
-            EventType.EXECUTION_STARTED, iso_utc(now_utc()), Name=inst.name, Version="", Input=inst.input,
+            EventType.EXECUTION_STARTED,
+            iso_utc(now_utc()),
+            Name=inst.name,
+            Version="",
+            Input=inst.input,
             OrchestrationInstance={"InstanceId": inst.id, "ExecutionId": inst.execution_id},
-            ParentInstance=self._parent_instance(inst), Generation=0,
+            ParentInstance=self._parent_instance(inst),
+            Generation=0,
         )
         inst.pending.appendleft((started, None))  # unprocessed raised events carry over, as DTFx preserves them
         conn.execute(
@@ -583,16 +623,30 @@ class DurableEngine:
             (inst.input, inst.custom_status, status_time(now_utc()), inst.execution_id, inst.id),
         )
 
-    def _finish(self, inst: _Instance, commit: _Commit, status: str, output: Any, failure: str | None,
-                appended: list[dict[str, Any]]) -> None:
+    def _finish(
+        self,
+        inst: _Instance,
+        commit: _Commit,
+        status: str,
+        output: Any,
+        failure: str | None,
+        appended: list[dict[str, Any]],
+    ) -> None:
         conn = self.conn
         stamp = iso_utc(now_utc())
         output_text = json.dumps(output) if output is not None else None
         if status == "Terminated":
             appended.append(event(EventType.EXECUTION_TERMINATED, stamp, Input=output))
         else:
-            appended.append(event(EventType.EXECUTION_COMPLETED, stamp, OrchestrationStatus=status,
-                                  Result=output_text, FailureDetails=failure))
+            appended.append(
+                event(
+                    EventType.EXECUTION_COMPLETED,
+                    stamp,
+                    OrchestrationStatus=status,
+                    Result=output_text,
+                    FailureDetails=failure,
+                )
+            )
         self._append_history(inst, appended)
         inst.status = status
         for table in ("inbox", "work_items", "timers"):
@@ -600,8 +654,15 @@ class DurableEngine:
         conn.execute(
             "UPDATE instances SET runtime_status = ?, output = ?, custom_status = ?, failure = ?,"
             " last_updated_time = ?, engine_state = ? WHERE instance_id = ?",
-            (status, output_text, inst.custom_status, failure, status_time(now_utc()),
-             json.dumps(inst.state.to_json()), inst.id),
+            (
+                status,
+                output_text,
+                inst.custom_status,
+                failure,
+                status_time(now_utc()),
+                json.dumps(inst.state.to_json()),
+                inst.id,
+            ),
         )
         inst.pending.clear()
         self._running.pop(inst.id, None)
@@ -617,8 +678,18 @@ class DurableEngine:
         ev["InstanceId"] = child_id
         refusal = self._child_refusal(parent, name, child_id)
         if refusal is not None:  # the parent's task fails at once, where its code can catch it
-            parent.pending.append((event(EventType.SUB_ORCHESTRATION_INSTANCE_FAILED, iso_utc(now),
-                                         TaskScheduledId=task_id, Reason=refusal, Details=None), None))
+            parent.pending.append(
+                (
+                    event(
+                        EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
+                        iso_utc(now),
+                        TaskScheduledId=task_id,
+                        Reason=refusal,
+                        Details=None,
+                    ),
+                    None,
+                )
+            )
             return
         conn = self.conn
         if conn.execute("SELECT 1 FROM instances WHERE instance_id = ?", (child_id,)).fetchone():
@@ -626,9 +697,14 @@ class DurableEngine:
         link = ParentLink(parent.id, parent.execution_id, parent.name, task_id)
         execution_id = uuid.uuid4().hex
         started = event(
-            EventType.EXECUTION_STARTED, iso_utc(now), Name=name, Version="", Input=ev.get("Input"),
+            EventType.EXECUTION_STARTED,
+            iso_utc(now),
+            Name=name,
+            Version="",
+            Input=ev.get("Input"),
             OrchestrationInstance={"InstanceId": child_id, "ExecutionId": execution_id},
-            ParentInstance=link.as_parent_instance(), Generation=0,
+            ParentInstance=link.as_parent_instance(),
+            Generation=0,
         )
         conn.execute(
             "INSERT INTO instances (instance_id, name, runtime_status, input, created_time, last_updated_time,"
@@ -645,12 +721,16 @@ class DurableEngine:
 
     def _child_refusal(self, parent: _Instance, name: str, child_id: str) -> str | None:
         if name not in self._orchestrators:
-            return (f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function. "
-                    f"Additional info: the following are the known orchestrator functions: "
-                    f"{', '.join(sorted(self._orchestrators)) or '(none)'}.")
+            return (
+                f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function. "
+                f"Additional info: the following are the known orchestrator functions: "
+                f"{', '.join(sorted(self._orchestrators)) or '(none)'}."
+            )
         if child_id.lower() in (parent.id.lower(), (parent.parent or "").lower()):
-            return ("The instance ID of a sub-orchestration must be different than the instance ID of a parent "
-                    "orchestration.")
+            return (
+                "The instance ID of a sub-orchestration must be different than the instance ID of a parent "
+                "orchestration."
+            )
         if (other := self._running.get(child_id)) is not None:
             return f"An Orchestration instance with the status {other.status} already exists."
         return None
@@ -665,8 +745,9 @@ class DurableEngine:
         parent = self._running.get(link.instance_id) if link is not None else None
         if link is None or parent is None or parent.execution_id != link.execution_id:
             return
-        ev = completion_event(link, status, output_text, detail if isinstance(detail, str) else None,
-                              iso_utc(now_utc()))
+        ev = completion_event(
+            link, status, output_text, detail if isinstance(detail, str) else None, iso_utc(now_utc())
+        )
         cur = self.conn.execute("INSERT INTO inbox (instance_id, event) VALUES (?, ?)", (parent.id, json.dumps(ev)))
         parent.pending.append((ev, cur.lastrowid))
         self._mark_ready(parent.id)
@@ -709,15 +790,26 @@ class DurableEngine:
         spec = self._orchestrators.get(name)
         if spec is None:
             raise RewindRefusedError(f"The orchestrator function '{name}' does not exist in this app.")
-        original = [json.loads(r[0]) for r in self.conn.execute(
-            "SELECT event FROM history WHERE instance_id = ? ORDER BY seq", (instance_id,))]
+        original = [
+            json.loads(r[0])
+            for r in self.conn.execute("SELECT event FROM history WHERE instance_id = ? ORDER BY seq", (instance_id,))
+        ]
         events = rewrite_history(original, reason)
         link = self._subs.parent_of(instance_id)
-        plan = RewindPlan(instance_id, name, execution_id, input_text, custom, link.instance_id if link else None,
-                           events)
-        result = execute(handle_of(spec.func, spec.trigger_name), plan.state, name=name, instance_id=instance_id,
-                         input_text=input_text, old_parts=[], new_events=events, now=now_utc(),
-                         parent_instance_id=plan.parent)
+        plan = RewindPlan(
+            instance_id, name, execution_id, input_text, custom, link.instance_id if link else None, events
+        )
+        result = execute(
+            handle_of(spec.func, spec.trigger_name),
+            plan.state,
+            name=name,
+            instance_id=instance_id,
+            input_text=input_text,
+            old_parts=[],
+            new_events=events,
+            now=now_utc(),
+            parent_instance_id=plan.parent,
+        )
         if retried := failed_retries(plan.state, original):
             raise RewindRefusedError(
                 f"Rewind of '{instance_id}' is not supported by the embedded host: a call_activity_with_retry or "
@@ -732,13 +824,20 @@ class DurableEngine:
                 continue
             old = recorded.get(task_id)
             if ev["EventType"] == EventType.SUB_ORCHESTRATION_INSTANCE_CREATED and old is not None:
-                child = self.conn.execute("SELECT runtime_status, output FROM instances WHERE instance_id = ?",
-                                          (old["InstanceId"],)).fetchone()
+                child = self.conn.execute(
+                    "SELECT runtime_status, output FROM instances WHERE instance_id = ?", (old["InstanceId"],)
+                ).fetchone()
                 if child is not None and child[0] == "Failed":
                     self._plan_rewind(old["InstanceId"], reason, plans)
                 elif child is not None and child[0] == "Completed":  # finished after the parent had failed
-                    plan.answers.append(event(EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED, iso_utc(now_utc()),
-                                              TaskScheduledId=task_id, Result=child[1]))
+                    plan.answers.append(
+                        event(
+                            EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED,
+                            iso_utc(now_utc()),
+                            TaskScheduledId=task_id,
+                            Result=child[1],
+                        )
+                    )
                 elif child is None or child[0] in TERMINAL_STATUSES:
                     plan.children.append(dict(old))
                 continue
@@ -789,30 +888,44 @@ class DurableEngine:
         self._activity_tasks.add(task)
         task.add_done_callback(self._activity_tasks.discard)
 
-    async def _run_activity(self, row_id: int, instance_id: str, execution_id: str, task_id: int, name: str,
-                            raw_input: str | None) -> None:
+    async def _run_activity(
+        self, row_id: int, instance_id: str, execution_id: str, task_id: int, name: str, raw_input: str | None
+    ) -> None:
         async with self._sem:
             if self._stopping:
                 return
             spec = self._activities.get(name)
             try:
                 if spec is None and name != HTTP_ACTIVITY:
-                    raise LookupError(f"The function '{name}' doesn't exist, is disabled, or is not an activity "
-                                      "function.")
+                    raise LookupError(
+                        f"The function '{name}' doesn't exist, is disabled, or is not an activity function."
+                    )
                 value = decode_activity_input(raw_input)
                 context = InvocationContext(name, self.app.app_dir)
-                result = await (perform_http(raw_input) if name == HTTP_ACTIVITY
-                                else _call_activity(spec, value, self._executor, context))  # type: ignore[arg-type]
-                ev = event(EventType.TASK_COMPLETED, iso_utc(now_utc()), TaskScheduledId=task_id,
-                           Result=encode_activity_output(result))
+                result = await (
+                    perform_http(raw_input)
+                    if name == HTTP_ACTIVITY
+                    else _call_activity(spec, value, self._executor, context)
+                )  # type: ignore[arg-type]
+                ev = event(
+                    EventType.TASK_COMPLETED,
+                    iso_utc(now_utc()),
+                    TaskScheduledId=task_id,
+                    Result=encode_activity_output(result),
+                )
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                details = json.dumps({"Message": f"{type(exc).__name__}: {exc}",
-                                      "StackTrace": "".join(traceback.format_exception(exc))})
-                ev = event(EventType.TASK_FAILED, iso_utc(now_utc()), TaskScheduledId=task_id,
-                           Reason=f"Activity function '{name}' failed: {type(exc).__name__}: {exc}",
-                           Details=details)
+                details = json.dumps(
+                    {"Message": f"{type(exc).__name__}: {exc}", "StackTrace": "".join(traceback.format_exception(exc))}
+                )
+                ev = event(
+                    EventType.TASK_FAILED,
+                    iso_utc(now_utc()),
+                    TaskScheduledId=task_id,
+                    Reason=f"Activity function '{name}' failed: {type(exc).__name__}: {exc}",
+                    Details=details,
+                )
         self._staged.append((row_id, instance_id, execution_id, ev))
         self._wake.set()
 
@@ -828,30 +941,47 @@ class DurableEngine:
             " FROM instances WHERE runtime_status IN ('Pending', 'Running', 'Suspended')"
         ).fetchall()
         for instance_id, name, execution_id, status, input_text, custom, engine_state in rows:
-            inst = _Instance(instance_id, name, execution_id, status, input_text,
-                             EngineState.from_json(json.loads(engine_state or "{}")))
+            inst = _Instance(
+                instance_id,
+                name,
+                execution_id,
+                status,
+                input_text,
+                EngineState.from_json(json.loads(engine_state or "{}")),
+            )
             inst.custom_status = custom
             if (link := self._subs.parent_of(instance_id)) is not None:
                 inst.parent = link.instance_id
-            inst.parts = [r[0] for r in conn.execute(
-                "SELECT event FROM history WHERE instance_id = ? ORDER BY seq", (instance_id,))]
+            inst.parts = [
+                r[0]
+                for r in conn.execute("SELECT event FROM history WHERE instance_id = ? ORDER BY seq", (instance_id,))
+            ]
             inst.persisted = len(inst.parts)
             for inbox_id, text in conn.execute(
-                    "SELECT id, event FROM inbox WHERE instance_id = ? ORDER BY id", (instance_id,)):
+                "SELECT id, event FROM inbox WHERE instance_id = ? ORDER BY id", (instance_id,)
+            ):
                 inst.pending.append((json.loads(text), inbox_id))
             self._running[instance_id] = inst
             if inst.pending:
                 self._ready.add(instance_id)
         for row_id, instance_id, execution_id, timer_id, due, text in conn.execute(
-                "SELECT id, instance_id, execution_id, timer_id, fire_at, fire_at_text FROM timers"):
+            "SELECT id, instance_id, execution_id, timer_id, fire_at, fire_at_text FROM timers"
+        ):
             heapq.heappush(self._timers, (due, row_id, instance_id, execution_id, timer_id, text))
         self.entities.recover()
-        conn.execute("UPDATE work_items SET lease_owner = ?, lease_expires = ?, attempts = attempts + 1",
-                     (self.owner, time.time() + _LEASE_S))
-        return [tuple(r) for r in conn.execute(  # type: ignore[misc]
-            "SELECT id, instance_id, execution_id, task_id, name, input FROM work_items ORDER BY id")]
+        conn.execute(
+            "UPDATE work_items SET lease_owner = ?, lease_expires = ?, attempts = attempts + 1",
+            (self.owner, time.time() + _LEASE_S),
+        )
+        return [
+            tuple(r)
+            for r in conn.execute(  # type: ignore[misc]
+                "SELECT id, instance_id, execution_id, task_id, name, input FROM work_items ORDER BY id"
+            )
+        ]
 
 
-async def _call_activity(spec: FunctionSpec, value: Any, executor: ThreadPoolExecutor,
-                         context: InvocationContext) -> Any:
+async def _call_activity(
+    spec: FunctionSpec, value: Any, executor: ThreadPoolExecutor, context: InvocationContext
+) -> Any:
     return await call_function(spec, {spec.trigger_name: value}, executor=executor, context=context)

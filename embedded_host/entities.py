@@ -80,8 +80,7 @@ def _is_coroutine_function(func: Any) -> bool:
 class EntityHost:
     """The entity side of the engine: enqueue requests, run batches, read state. Used on the loop thread."""
 
-    def __init__(self, functions: dict[str, FunctionSpec], conn: sqlite3.Connection,
-                 wake: Callable[[], None]) -> None:
+    def __init__(self, functions: dict[str, FunctionSpec], conn: sqlite3.Connection, wake: Callable[[], None]) -> None:
         self._functions = functions  # from check_entities
         self._conn = conn
         self._wake = wake
@@ -101,10 +100,14 @@ class EntityHost:
     def unknown_message(self, name: str) -> str:
         """The extension's words for an entity name no function serves."""
         known = "', '".join(self._functions)
-        extra = f"The following are the known entity functions: '{known}'." if known else \
-            "No entity functions are currently registered!"
-        return (f"The function '{name}' doesn't exist, is disabled, or is not an entity function. "
-                f"Additional info: {extra}")
+        extra = (
+            f"The following are the known entity functions: '{known}'."
+            if known
+            else "No entity functions are currently registered!"
+        )
+        return (
+            f"The function '{name}' doesn't exist, is disabled, or is not an entity function. Additional info: {extra}"
+        )
 
     def missing_target(self, scheduled: list[dict[str, Any]]) -> str | None:
         """Why an episode's entity messages cannot be sent (an entity no function serves), or None."""
@@ -127,14 +130,14 @@ class EntityHost:
         self._wake()
 
     def _enqueue(self, entity_id: str, request_text: str) -> None:
-        self._conn.execute("INSERT INTO entity_requests (entity_id, request) VALUES (?, ?)",
-                           (entity_id, request_text))
+        self._conn.execute("INSERT INTO entity_requests (entity_id, request) VALUES (?, ?)", (entity_id, request_text))
         self.ready.add(entity_id)
 
     def read(self, name: str, key: str) -> str | None:
         """The entity's state as JSON text, or None when it does not exist."""
-        row = self._conn.execute("SELECT state FROM entities WHERE entity_id = ?",
-                                 (scheduler_id(name, key),)).fetchone()
+        row = self._conn.execute(
+            "SELECT state FROM entities WHERE entity_id = ?", (scheduler_id(name, key),)
+        ).fetchone()
         return None if row is None else row[0]
 
     # -- batches -----------------------------------------------------------------------------------------------
@@ -179,11 +182,13 @@ class EntityHost:
                 conn.execute("DELETE FROM entities WHERE entity_id = ?", (entity_id,))
         for request, (result, is_error) in zip(requests, outcome, strict=True):
             if not request.get("signal") and request.get("parent"):
-                deliver(str(request["parent"]),
-                        response_event(str(request["id"]), result, is_error=is_error, stamp=stamp))
+                deliver(
+                    str(request["parent"]), response_event(str(request["id"]), result, is_error=is_error, stamp=stamp)
+                )
 
-    def _call(self, entity_id: str, exists: bool, state: str | None, requests: list[dict[str, Any]]
-              ) -> tuple[list[tuple[str | None, bool]], bool, str | None] | str:
+    def _call(
+        self, entity_id: str, exists: bool, state: str | None, requests: list[dict[str, Any]]
+    ) -> tuple[list[tuple[str | None, bool]], bool, str | None] | str:
         """Call the entity function: (per-operation results, exists, state), or why the whole call failed."""
         name, key = split_scheduler_id(entity_id)
         spec = self._functions.get(name)

@@ -89,8 +89,15 @@ def _body_bytes(body: bytes | str) -> bytes:
 class LocalQueue:
     """One named queue in the state file; thread-safe; open it from any process."""
 
-    def __init__(self, db_path: Path, name: str, *, max_delivery_count: int = 10,
-                 lock_duration_s: float = 30.0, connection: sqlite3.Connection | None = None) -> None:
+    def __init__(
+        self,
+        db_path: Path,
+        name: str,
+        *,
+        max_delivery_count: int = 10,
+        lock_duration_s: float = 30.0,
+        connection: sqlite3.Connection | None = None,
+    ) -> None:
         self.db_path = Path(db_path)
         self.name = name
         self.max_delivery_count = max_delivery_count
@@ -110,17 +117,29 @@ class LocalQueue:
         self.close()
 
     # -- producing -------------------------------------------------------------------------------------------
-    def send(self, body: bytes | str, message_id: str | None = None,
-             application_properties: Mapping[str, Any] | None = None, content_type: str | None = None,
-             correlation_id: str | None = None) -> str:
+    def send(
+        self,
+        body: bytes | str,
+        message_id: str | None = None,
+        application_properties: Mapping[str, Any] | None = None,
+        content_type: str | None = None,
+        correlation_id: str | None = None,
+    ) -> str:
         """Enqueue one message durably; returns its ``message_id`` (a new uuid hex when not given)."""
         message_id = message_id or uuid.uuid4().hex
         with self._lock:
             self._conn.execute(
                 "INSERT INTO queue_messages (queue, message_id, body, content_type, correlation_id,"
                 " application_properties, enqueued_time) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (self.name, message_id, _body_bytes(body), content_type, correlation_id,
-                 json.dumps(dict(application_properties or {})), time.time()),
+                (
+                    self.name,
+                    message_id,
+                    _body_bytes(body),
+                    content_type,
+                    correlation_id,
+                    json.dumps(dict(application_properties or {})),
+                    time.time(),
+                ),
             )
         return message_id
 
@@ -154,12 +173,21 @@ class LocalQueue:
                         " locked_until = ? WHERE seq = ?",
                         (token, until, seq),
                     )
-                    received.append(QueueMessage(
-                        seq=seq, queue=self.name, message_id=mid, body=bytes(body), content_type=ctype,
-                        correlation_id=corr, application_properties=json.loads(props or "{}"),
-                        enqueued_time_utc=_utc(enq) or datetime.now(UTC), delivery_count=count + 1,
-                        lock_token=token, locked_until_utc=_utc(until) or datetime.now(UTC),
-                    ))
+                    received.append(
+                        QueueMessage(
+                            seq=seq,
+                            queue=self.name,
+                            message_id=mid,
+                            body=bytes(body),
+                            content_type=ctype,
+                            correlation_id=corr,
+                            application_properties=json.loads(props or "{}"),
+                            enqueued_time_utc=_utc(enq) or datetime.now(UTC),
+                            delivery_count=count + 1,
+                            lock_token=token,
+                            locked_until_utc=_utc(until) or datetime.now(UTC),
+                        )
+                    )
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -181,8 +209,11 @@ class LocalQueue:
             )
         return cur.rowcount
 
-    def complete(self, message: QueueMessage,
-                 outputs: Iterable[tuple[str, bytes | str, Mapping[str, Any] | None, str | None]] = ()) -> bool:
+    def complete(
+        self,
+        message: QueueMessage,
+        outputs: Iterable[tuple[str, bytes | str, Mapping[str, Any] | None, str | None]] = (),
+    ) -> bool:
         """Settle a message as done and, in the same transaction, send ``outputs`` (queue, body, props, type).
 
         Returns False (and sends nothing) when the lock was lost: the message will be delivered again.
@@ -221,8 +252,7 @@ class LocalQueue:
                 if row is not None:
                     if row[0] >= self.max_delivery_count:
                         conn.execute("UPDATE queue_messages SET last_error = ? WHERE seq = ?", (error, message.seq))
-                        self._dead_letter_row(message.seq, MAX_DELIVERY_REASON,
-                                              self._max_delivery_text(row[0], error))
+                        self._dead_letter_row(message.seq, MAX_DELIVERY_REASON, self._max_delivery_text(row[0], error))
                     else:
                         conn.execute(
                             "UPDATE queue_messages SET lock_token = NULL, locked_until = NULL, last_error = ?"
@@ -250,8 +280,10 @@ class LocalQueue:
                 raise
 
     def _max_delivery_text(self, count: int, error: str | None) -> str:
-        return (f"Message could not be consumed after {count} delivery attempts. "
-                f"Last error: {error or 'lock expired (consumer stopped)'}")
+        return (
+            f"Message could not be consumed after {count} delivery attempts. "
+            f"Last error: {error or 'lock expired (consumer stopped)'}"
+        )
 
     def _dead_letter_row(self, seq: int, reason: str, description: str | None) -> None:
         self._conn.execute(
@@ -279,9 +311,17 @@ class LocalQueue:
             ).fetchall()
         return [
             QueueMessage(
-                seq=seq, queue=self.name, message_id=mid, body=bytes(body), content_type=ctype, correlation_id=corr,
-                application_properties=json.loads(props or "{}"), enqueued_time_utc=_utc(enq) or datetime.now(UTC),
-                delivery_count=count, lock_token="", locked_until_utc=_utc(enq) or datetime.now(UTC),
+                seq=seq,
+                queue=self.name,
+                message_id=mid,
+                body=bytes(body),
+                content_type=ctype,
+                correlation_id=corr,
+                application_properties=json.loads(props or "{}"),
+                enqueued_time_utc=_utc(enq) or datetime.now(UTC),
+                delivery_count=count,
+                lock_token="",
+                locked_until_utc=_utc(enq) or datetime.now(UTC),
             )
             for seq, mid, body, ctype, corr, props, enq, count in rows
         ]
@@ -312,11 +352,19 @@ def _dead_letters(conn: sqlite3.Connection, lock: threading.Lock, queue: str | N
             reason = str(properties.get(DEAD_LETTER_REASON_PROPERTY))
             desc = properties.get(DEAD_LETTER_DESCRIPTION_PROPERTY)
             dead_at = enq
-        letters.append(DeadLetter(
-            queue=q, message_id=mid, body=bytes(body), reason=reason, description=desc,
-            application_properties=properties, enqueued_time_utc=_utc(enq), dead_lettered_time_utc=_utc(dead_at),
-            delivery_count=count,
-        ))
+        letters.append(
+            DeadLetter(
+                queue=q,
+                message_id=mid,
+                body=bytes(body),
+                reason=reason,
+                description=desc,
+                application_properties=properties,
+                enqueued_time_utc=_utc(enq),
+                dead_lettered_time_utc=_utc(dead_at),
+                delivery_count=count,
+            )
+        )
     return letters
 
 

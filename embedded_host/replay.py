@@ -80,9 +80,15 @@ class RetryChain:
     instance_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "input": self.input, "first_ms": self.first_ms,
-                "max_attempts": self.max_attempts, "attempt": self.attempt,
-                "sub_orchestration": self.sub_orchestration, "instance_id": self.instance_id}
+        return {
+            "name": self.name,
+            "input": self.input,
+            "first_ms": self.first_ms,
+            "max_attempts": self.max_attempts,
+            "attempt": self.attempt,
+            "sub_orchestration": self.sub_orchestration,
+            "instance_id": self.instance_id,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RetryChain:
@@ -188,7 +194,7 @@ def plan_actions(state: EngineState, actions: Any) -> ActionPlan:
             f"at action #{len(leaves)}, which the orchestrator no longer takes"
         )
     plan = ActionPlan()
-    for action in leaves[len(recorded):]:
+    for action in leaves[len(recorded) :]:
         key = _leaf_key(action)
         atype = key[0]
         if atype in (CALL_ACTIVITY, CALL_ACTIVITY_WITH_RETRY):

@@ -21,20 +21,38 @@ from .replay import EngineState
 
 __all__ = ["SCHEDULING", "RewindPlan", "RewindRefusedError", "completed_ids", "failed_retries", "rewrite_history"]
 
-_UNDONE = frozenset({EventType.TASK_FAILED, EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
-                     EventType.EXECUTION_COMPLETED, EventType.EXECUTION_FAILED})
+_UNDONE = frozenset(
+    {
+        EventType.TASK_FAILED,
+        EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
+        EventType.EXECUTION_COMPLETED,
+        EventType.EXECUTION_FAILED,
+    }
+)
 _FAILURES = frozenset({EventType.TASK_FAILED, EventType.SUB_ORCHESTRATION_INSTANCE_FAILED})
-_DONE = {EventType.TASK_COMPLETED: "TaskScheduledId", EventType.TIMER_FIRED: "TimerId",
-         EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED: "TaskScheduledId"}
-SCHEDULING = frozenset({EventType.TASK_SCHEDULED, EventType.TIMER_CREATED,
-                        EventType.SUB_ORCHESTRATION_INSTANCE_CREATED})
+_DONE = {
+    EventType.TASK_COMPLETED: "TaskScheduledId",
+    EventType.TIMER_FIRED: "TimerId",
+    EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED: "TaskScheduledId",
+}
+SCHEDULING = frozenset(
+    {EventType.TASK_SCHEDULED, EventType.TIMER_CREATED, EventType.SUB_ORCHESTRATION_INSTANCE_CREATED}
+)
 
 
 class RewindPlan:
     """What rewinding one instance writes: its rewritten history and what must run again."""
 
-    def __init__(self, instance_id: str, name: str, execution_id: str, input_text: str | None,
-                 custom: str | None, parent: str | None, events: list[dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        instance_id: str,
+        name: str,
+        execution_id: str,
+        input_text: str | None,
+        custom: str | None,
+        parent: str | None,
+        events: list[dict[str, Any]],
+    ) -> None:
         self.instance_id, self.name, self.execution_id = instance_id, name, execution_id
         self.input, self.custom, self.parent = input_text, custom, parent
         self.events = events

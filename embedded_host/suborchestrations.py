@@ -46,8 +46,12 @@ class ParentLink(NamedTuple):
 
     def as_parent_instance(self) -> dict[str, Any]:
         """The ``ParentInstance`` of the child's ``ExecutionStarted`` (DTFx ``ParentInstance``)."""
-        return {"Name": self.name, "Version": "", "TaskScheduleId": self.task_id,
-                "OrchestrationInstance": {"InstanceId": self.instance_id, "ExecutionId": self.execution_id}}
+        return {
+            "Name": self.name,
+            "Version": "",
+            "TaskScheduleId": self.task_id,
+            "OrchestrationInstance": {"InstanceId": self.instance_id, "ExecutionId": self.execution_id},
+        }
 
 
 def default_instance_id(parent_execution_id: str, task_id: int) -> str:
@@ -55,19 +59,31 @@ def default_instance_id(parent_execution_id: str, task_id: int) -> str:
     return f"{parent_execution_id}:{task_id}"
 
 
-def completion_event(link: ParentLink, status: str, output_text: str | None, failure: str | None,
-                     stamp: str) -> dict[str, Any]:
+def completion_event(
+    link: ParentLink, status: str, output_text: str | None, failure: str | None, stamp: str
+) -> dict[str, Any]:
     """What the parent's inbox gets when the child ends (a terminated child counts as failed, as in DTFx)."""
     if status == "Completed":
-        return event(EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED, stamp, TaskScheduledId=link.task_id,
-                     Result=output_text)
+        return event(
+            EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED, stamp, TaskScheduledId=link.task_id, Result=output_text
+        )
     if status == "Terminated":
         reason = f"The sub-orchestration was terminated: {failure or 'no reason given'}"
-        return event(EventType.SUB_ORCHESTRATION_INSTANCE_FAILED, stamp, TaskScheduledId=link.task_id,
-                     Reason=reason, Details=None)
+        return event(
+            EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
+            stamp,
+            TaskScheduledId=link.task_id,
+            Reason=reason,
+            Details=None,
+        )
     # Details in the shape this host gives a failed activity's (the child's failure text is all there is).
-    return event(EventType.SUB_ORCHESTRATION_INSTANCE_FAILED, stamp, TaskScheduledId=link.task_id,
-                 Reason=failure or "The sub-orchestration failed.", Details=json.dumps({"Message": failure}))
+    return event(
+        EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
+        stamp,
+        TaskScheduledId=link.task_id,
+        Reason=failure or "The sub-orchestration failed.",
+        Details=json.dumps({"Message": failure}),
+    )
 
 
 class SubOrchestrations:
@@ -88,7 +104,8 @@ class SubOrchestrations:
     def parent_of(self, child_id: str) -> ParentLink | None:
         row = self.conn.execute(
             "SELECT parent_instance_id, parent_execution_id, parent_name, task_id FROM sub_orchestrations"
-            " WHERE instance_id = ?", (child_id,),
+            " WHERE instance_id = ?",
+            (child_id,),
         ).fetchone()
         return ParentLink(*row) if row is not None else None
 
