@@ -238,13 +238,7 @@ def plan_actions(state: EngineState, actions: Any) -> ActionPlan:
             raw_input = action.get("input")
             plan.activities.append(ScheduledTask(task_id, name, raw_input))
             if atype == CALL_ACTIVITY_WITH_RETRY:
-                options = action.get("retryOptions") or {}
-                state.retry_tasks[task_id] = RetryChain(
-                    name=name,
-                    input=raw_input,
-                    first_ms=int(options.get("firstRetryIntervalInMilliseconds") or 0),
-                    max_attempts=int(options.get("maxNumberOfAttempts") or 1),
-                )
+                state.retry_tasks[task_id] = _retry_chain(name, raw_input, action)
         elif atype in (CALL_SUB_ORCHESTRATOR, CALL_SUB_ORCHESTRATOR_WITH_RETRY):
             task_id = state.next_id
             state.next_id += 1
@@ -252,15 +246,8 @@ def plan_actions(state: EngineState, actions: Any) -> ActionPlan:
             raw_input, child_id = action.get("input"), action.get("instanceId") or None
             plan.sub_orchestrations.append(ScheduledChild(task_id, name, raw_input, child_id))
             if atype == CALL_SUB_ORCHESTRATOR_WITH_RETRY:
-                options = action.get("retryOptions") or {}
-                state.retry_tasks[task_id] = RetryChain(
-                    name=name,
-                    input=raw_input,
-                    first_ms=int(options.get("firstRetryIntervalInMilliseconds") or 0),
-                    max_attempts=int(options.get("maxNumberOfAttempts") or 1),
-                    sub_orchestration=True,
-                    instance_id=child_id,
-                )
+                chain = _retry_chain(name, raw_input, action, sub_orchestration=True, instance_id=child_id)
+                state.retry_tasks[task_id] = chain
         elif atype == CALL_HTTP:  # the extension's built-in HTTP activity: one task, the request as input
             task_id = state.next_id
             state.next_id += 1
@@ -285,3 +272,10 @@ def plan_actions(state: EngineState, actions: Any) -> ActionPlan:
             )
         recorded.append(key)
     return plan
+
+
+def _retry_chain(name: str, raw_input: str | None, action: dict[str, Any], **child: Any) -> RetryChain:
+    """The chain of a ``*_with_retry`` call, from its ``retryOptions``."""
+    options = action.get("retryOptions") or {}
+    first_ms = int(options.get("firstRetryIntervalInMilliseconds") or 0)
+    return RetryChain(name, raw_input, first_ms, int(options.get("maxNumberOfAttempts") or 1), **child)

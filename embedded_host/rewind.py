@@ -101,22 +101,15 @@ def failed_retries(state: EngineState, original: list[dict[str, Any]]) -> list[i
 
 
 def plan_rewind(
-    store: DurableStore, orchestrators: dict[str, FunctionSpec], instance_id: str, reason: str | None
-) -> list[RewindPlan]:
-    """The plans of the instance and its failed children (children first); reads only, writes nothing."""
-    plans: list[RewindPlan] = []
-    _plan(store, orchestrators, instance_id, reason, plans)
-    return plans
-
-
-def _plan(
     store: DurableStore,
     orchestrators: dict[str, FunctionSpec],
     instance_id: str,
     reason: str | None,
-    plans: list[RewindPlan],
-) -> None:
-    """Replay the instance's rewritten history from scratch to learn what must run again."""
+    plans: list[RewindPlan] | None = None,
+) -> list[RewindPlan]:
+    """The plans of the instance and its failed children, children first: replays the rewritten history from
+    scratch to learn what must run again. Reads only, writes nothing."""
+    plans = [] if plans is None else plans
     row = store.instance(instance_id)
     assert row is not None  # the caller checked it, or it is a child the parent's history names
     spec = orchestrators.get(row.name)
@@ -153,7 +146,7 @@ def _plan(
         if ev["EventType"] == EventType.SUB_ORCHESTRATION_INSTANCE_CREATED and old is not None:
             child = store.instance(old["InstanceId"])
             if child is not None and child.runtime_status == "Failed":
-                _plan(store, orchestrators, old["InstanceId"], reason, plans)
+                plan_rewind(store, orchestrators, old["InstanceId"], reason, plans)
             elif child is not None and child.runtime_status == "Completed":  # finished after the parent had failed
                 plan.answers.append(
                     event(
@@ -175,3 +168,4 @@ def _plan(
         else:
             plan.timers.append(ScheduledTimer(task_id, ev["FireAt"]))
     plans.append(plan)
+    return plans
