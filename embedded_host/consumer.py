@@ -130,7 +130,8 @@ class QueueConsumer:
                 continue
             task = asyncio.create_task(self._handle(spec, queue, messages[0]))
             self._inflight.add(task)
-            task.add_done_callback(lambda t: (self._inflight.discard(t), slots.release()))
+            task.add_done_callback(self._inflight.discard)
+            task.add_done_callback(lambda _task: slots.release())
 
     async def _handle(self, spec: FunctionSpec, queue: LocalQueue, msg: QueueMessage) -> None:
         outs = {binding.name: Out() for binding in spec.outputs}

@@ -185,7 +185,7 @@ def _retry_followups(
     for ev in new_events:
         etype = ev["EventType"]
         if etype in (EventType.TASK_COMPLETED, EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED):
-            state.retry_tasks.pop(ev.get("TaskScheduledId"), None)
+            state.retry_tasks.pop(ev.get("TaskScheduledId", -1), None)
         elif (
             etype in (EventType.TASK_FAILED, EventType.SUB_ORCHESTRATION_INSTANCE_FAILED)
             and ev.get("TaskScheduledId") in state.retry_tasks

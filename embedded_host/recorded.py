@@ -137,8 +137,8 @@ def read_recording(doc: Any) -> RecordedInstance:
     raw_events = doc.get("historyEvents")
     if not isinstance(raw_events, list):
         raise RecordingError("no historyEvents: save the status with showHistory=true&showHistoryOutput=true")
-    events = [(i, _normalise(i, raw, doc)) for i, raw in enumerate(raw_events)]
-    events = [(i, ev) for i, ev in events if ev is not None]
+    normalised = ((i, _normalise(i, raw, doc)) for i, raw in enumerate(raw_events))
+    events = [(i, ev) for i, ev in normalised if ev is not None]
     if not events or events[0][1]["EventType"] != EventType.EXECUTION_STARTED:
         first = _NAMES.get(events[0][1]["EventType"], "?") if events else "nothing"
         raise RecordingError(f"truncated history: it starts with {first}, not ExecutionStarted")
