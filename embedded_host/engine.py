@@ -144,8 +144,10 @@ class DurableEngine:
     # -- lifecycle -------------------------------------------------------------------------------------------
     async def start(self) -> None:
         """Reload running instances, re-lease every work item (the previous owner is gone) and start the loop."""
+        work = self._recover()
         self._loop_task = asyncio.create_task(self._run(), name="durable-engine")
-        self._reload()
+        for item in work:
+            self._dispatch(item)
         if self._ready or self._timers:
             self._wake.set()
 

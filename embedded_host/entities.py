@@ -144,7 +144,7 @@ class EntityHost:
         answer = self._call(entity_id, exists, state, requests)
         if isinstance(answer, str):  # the function failed as a whole: the state stays, every caller hears why
             log.warning("entity %s: a batch of %d operations failed: %s", entity_id, len(requests), answer)
-            results = [Outcome(json.dumps(answer), True)] * len(requests)
+            results = [_Outcome(json.dumps(answer), True)] * len(requests)
         else:
             results = answer.results
             if answer.exists:
@@ -171,11 +171,11 @@ class EntityHost:
                 raise ValueError(f"it answered {len(results)} results for {len(requests)} operations")
         except Exception as exc:  # user errors inside an operation are results; this is the handler failing
             return f"Entity function '{spec.name}' failed: {type(exc).__name__}: {exc}"
-        outcome = [Outcome(r.get("result"), bool(r.get("isError"))) for r in results]
+        outcome = [_Outcome(r.get("result"), bool(r.get("isError"))) for r in results]
         return _Batch(outcome, bool(parsed.get("entityExists")), parsed.get("entityState"))
 
 
-class Outcome(NamedTuple):
+class _Outcome(NamedTuple):
     """One operation's answer: its result (JSON text) and whether it is an error."""
 
     result: str | None
@@ -186,6 +186,6 @@ class Outcome(NamedTuple):
 class _Batch:
     """What the entity function answered for a batch: the results, and whether and how the entity exists."""
 
-    results: list[Outcome]
+    results: list[_Outcome]
     exists: bool
     state: str | None
