@@ -590,17 +590,15 @@ class DurableEngine:
         inst.persisted += len(texts)
 
     def _add_work(self, inst: _Instance, task_id: int, name: str, raw_input: str | None, commit: _Commit) -> None:
-        lease = time.time() + _LEASE_S
-        commit.work.append(
-            self.store.add_work_item(inst.id, inst.execution_id, task_id, name, raw_input, self.owner, lease)
-        )
+        item = WorkItem(0, inst.id, inst.execution_id, task_id, name, raw_input)
+        commit.work.append(self.store.add_work_item(item, self.owner, time.time() + _LEASE_S))
 
     def _add_timer(self, inst: _Instance, timer_id: int, fire_at: str, commit: _Commit) -> None:
         try:
             due = parse_iso(fire_at).timestamp()
         except ValueError:
             due = time.time()
-        commit.timers.append(self.store.add_timer(inst.id, inst.execution_id, timer_id, due, fire_at))
+        commit.timers.append(self.store.add_timer(Timer(due, 0, inst.id, inst.execution_id, timer_id, fire_at)))
 
     # -- sub-orchestrations (semantics in suborchestrations.py) ----------------------------------------------
     def _start_child(self, parent: _Instance, ev: dict[str, Any], now: datetime) -> None:
@@ -657,7 +655,7 @@ class DurableEngine:
     def _apply_rewind(self, plan: RewindPlan, reason: str | None, commit: _Commit) -> None:
         now = now_utc()
         row = plan.instance
-        self.store.clear_history(row.instance_id)
+        self.store.rewind(row.instance_id, status_time(now), json.dumps(plan.state.to_json()))
         inst = _Instance(row.instance_id, row.name, row.execution_id, "Running", row.input, plan.state, plan.parent)
         inst.custom_status = row.custom_status
         self._running[inst.id] = inst
@@ -672,7 +670,6 @@ class DurableEngine:
         marker = event(EventType.GENERIC_EVENT, iso_utc(now), Data=json.dumps({"Rewound": True, "Reason": reason}))
         for ev in [*plan.answers, marker]:
             self._deliver(inst, ev)
-        self.store.rewound(inst.id, status_time(now), json.dumps(inst.state.to_json()))
 
     # -- activities ------------------------------------------------------------------------------------------
     def _dispatch(self, item: WorkItem) -> None:

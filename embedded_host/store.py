@@ -263,8 +263,9 @@ class DurableStore:
             (status, output, custom, failure, now, state, instance_id),
         )
 
-    def rewound(self, instance_id: str, now: str, state: str) -> None:
-        """A rewound instance runs again (its history is rewritten by the caller)."""
+    def rewind(self, instance_id: str, now: str, state: str) -> None:
+        """A rewound instance runs again: its history goes (the caller writes the rewritten one)."""
+        self._delete_rows(instance_id, "history")
         self.conn.execute(
             "UPDATE instances SET runtime_status = 'Running', output = NULL, failure = NULL, last_updated_time = ?,"
             " engine_state = ? WHERE instance_id = ?",
@@ -290,9 +291,6 @@ class DurableStore:
         rows = [(instance_id, seq, text) for seq, text in enumerate(texts, first_seq)]
         self.conn.executemany("INSERT INTO history (instance_id, seq, event) VALUES (?, ?, ?)", rows)
 
-    def clear_history(self, instance_id: str) -> None:
-        self._delete_rows(instance_id, "history")
-
     def deliver(self, instance_id: str, ev: dict[str, Any]) -> InboxEvent:
         """Put an event in the instance's inbox."""
         cur = self.conn.execute("INSERT INTO inbox (instance_id, event) VALUES (?, ?)", (instance_id, json.dumps(ev)))
@@ -306,22 +304,14 @@ class DurableStore:
         self.conn.executemany("DELETE FROM inbox WHERE id = ?", [(i,) for i in inbox_ids])
 
     # -- work items and timers -------------------------------------------------------------------------------
-    def add_work_item(
-        self,
-        instance_id: str,
-        execution_id: str,
-        task_id: int,
-        name: str,
-        input_text: str | None,
-        owner: str,
-        lease_expires: float,
-    ) -> WorkItem:
+    def add_work_item(self, item: WorkItem, owner: str, lease_expires: float) -> WorkItem:
+        """Insert a work item leased to ``owner``; returns it with the id the row got."""
         cur = self.conn.execute(
             "INSERT INTO work_items (instance_id, execution_id, task_id, name, input, lease_owner, lease_expires)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (instance_id, execution_id, task_id, name, input_text, owner, lease_expires),
+            (*item[1:], owner, lease_expires),
         )
-        return WorkItem(int(cur.lastrowid or 0), instance_id, execution_id, task_id, name, input_text)
+        return item._replace(id=int(cur.lastrowid or 0))
 
     def take_work_item(self, row_id: int) -> bool:
         """Delete a finished work item; False when it was gone already (its instance ended or restarted)."""
@@ -335,12 +325,13 @@ class DurableStore:
         sql = "SELECT id, instance_id, execution_id, task_id, name, input FROM work_items ORDER BY id"
         return [WorkItem(*row) for row in self.conn.execute(sql)]
 
-    def add_timer(self, instance_id: str, execution_id: str, timer_id: int, fire_at: float, fire_at_text: str) -> Timer:
+    def add_timer(self, timer: Timer) -> Timer:
+        """Insert a timer; returns it with the id the row got."""
         cur = self.conn.execute(
             "INSERT INTO timers (instance_id, execution_id, timer_id, fire_at, fire_at_text) VALUES (?, ?, ?, ?, ?)",
-            (instance_id, execution_id, timer_id, fire_at, fire_at_text),
+            (timer.instance_id, timer.execution_id, timer.timer_id, timer.fire_at, timer.fire_at_text),
         )
-        return Timer(fire_at, int(cur.lastrowid or 0), instance_id, execution_id, timer_id, fire_at_text)
+        return timer._replace(id=int(cur.lastrowid or 0))
 
     def take_timer(self, row_id: int) -> bool:
         """Delete a fired timer; False when it was gone already."""
