@@ -17,6 +17,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from .keys import HostKeys
 from .responses import problem
@@ -164,7 +165,7 @@ def require_key(policy: AccessPolicy, level: AccessLevel, handler: Handler) -> H
     return guarded
 
 
-def access_middleware(policy: AccessPolicy) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def access_middleware(policy: AccessPolicy) -> Middleware:
     """The Host and Origin checks, before any route (keys are checked per route, which knows its level)."""
 
     @web.middleware

@@ -59,8 +59,10 @@ class ReplayReport:
         if self.outcome == "clean":
             return f"{who}: replays cleanly" + (f" ({self.message})" if self.message else "")
         if self.outcome == "diverged":
-            return (f"{who}: diverges at historyEvents[{self.event_index}]: the history recorded "
-                    f"{self.recorded}, the code {self.scheduled}")
+            return (
+                f"{who}: diverges at historyEvents[{self.event_index}]: the history recorded "
+                f"{self.recorded}, the code {self.scheduled}"
+            )
         if self.outcome == "raises":
             where = f" at historyEvents[{self.event_index}]" if self.event_index is not None else ""
             return f"{who}: raises{where}: {self.message}"
@@ -103,11 +105,20 @@ def check_recording(recording: RecordedInstance, handle: OrchestratorHandle, *, 
         first_index = episode.inputs[0][0]
         if episode.inputs[0][1]["EventType"] == EventType.EXECUTION_TERMINATED:
             break
-        new_events = [event(EventType.ORCHESTRATOR_STARTED, episode.started.isoformat()),
-                      *(ev for _, ev in episode.inputs)]
-        result = execute(handle, state, name=recording.name, instance_id=recording.instance_id,
-                         input_text=recording.input_text, old_parts=parts, new_events=new_events,
-                         now=episode.started)
+        new_events = [
+            event(EventType.ORCHESTRATOR_STARTED, episode.started.isoformat()),
+            *(ev for _, ev in episode.inputs),
+        ]
+        result = execute(
+            handle,
+            state,
+            name=recording.name,
+            instance_id=recording.instance_id,
+            input_text=recording.input_text,
+            old_parts=parts,
+            new_events=new_events,
+            now=episode.started,
+        )
         if result.diverged is not None:
             return _parted(report, first_index, "one path", f"took another: {result.diverged}")
         for produced in result.scheduled:
@@ -133,7 +144,7 @@ def check_recording(recording: RecordedInstance, handle: OrchestratorHandle, *, 
             return report
         parts.extend(json.dumps(ev) for ev in new_events)
         # the recorded events this episode matched join the history replayed next, as the host wrote them
-        parts.extend(json.dumps(ev) for _, ev in expected[cursor - len(result.scheduled):cursor])
+        parts.extend(json.dumps(ev) for _, ev in expected[cursor - len(result.scheduled) : cursor])
     if cursor < len(expected):
         index, recorded = expected[cursor]
         return _parted(report, index, describe_event(recorded), "never scheduled it")

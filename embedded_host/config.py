@@ -54,9 +54,7 @@ class HostConfig:
         return cls(
             hub_name=hub,
             max_concurrent_activities=max(1, int(durable.get("maxConcurrentActivityFunctions") or 10)),
-            max_concurrent_orchestrations=max(
-                1, int(durable.get("maxConcurrentOrchestratorFunctions") or 100)
-            ),
+            max_concurrent_orchestrations=max(1, int(durable.get("maxConcurrentOrchestratorFunctions") or 100)),
             route_prefix=str(prefix or "").strip("/"),
             # Service Bus keeps maxDeliveryCount on the queue, not in host.json; accept it here for local use.
             max_delivery_count=max(1, int(service_bus.get("maxDeliveryCount") or 10)),

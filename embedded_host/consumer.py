@@ -70,8 +70,16 @@ def _outgoing(value: Any) -> list[tuple[bytes | str, dict[str, Any] | None, str 
 class QueueConsumer:
     """One polling loop per Service Bus trigger function."""
 
-    def __init__(self, loaded: LoadedApp, queue_factory: Callable[[str], LocalQueue], client_json: Callable[[], str],
-                 executor: Any, *, concurrency: int = 4, poll_s: float = 0.1) -> None:
+    def __init__(
+        self,
+        loaded: LoadedApp,
+        queue_factory: Callable[[str], LocalQueue],
+        client_json: Callable[[], str],
+        executor: Any,
+        *,
+        concurrency: int = 4,
+        poll_s: float = 0.1,
+    ) -> None:
         self.loaded = loaded
         self.queue_factory = queue_factory
         self.client_json = client_json
@@ -122,21 +130,26 @@ class QueueConsumer:
                 continue
             task = asyncio.create_task(self._handle(spec, queue, messages[0]))
             self._inflight.add(task)
-            task.add_done_callback(lambda t: (self._inflight.discard(t), slots.release()))
+            task.add_done_callback(self._inflight.discard)
+            task.add_done_callback(lambda _task: slots.release())
 
     async def _handle(self, spec: FunctionSpec, queue: LocalQueue, msg: QueueMessage) -> None:
         outs = {binding.name: Out() for binding in spec.outputs}
         kwargs: dict[str, Any] = {spec.trigger_name: _service_bus_message(msg), **outs}
         if spec.client_binding:
             kwargs[spec.client_binding] = self.client_json()
-        traceparent = msg.application_properties.get("traceparent") or msg.application_properties.get(
-            "Diagnostic-Id")
+        traceparent = msg.application_properties.get("traceparent") or msg.application_properties.get("Diagnostic-Id")
         context = InvocationContext(spec.name, self.loaded.app_dir, str(traceparent) if traceparent else None)
         try:
             await call_function(spec, kwargs, executor=self.executor, context=context)
         except Exception as exc:
-            log.warning("function '%s' failed on message %s (delivery %d): %s", spec.name, msg.message_id,
-                        msg.delivery_count, exc)
+            log.warning(
+                "function '%s' failed on message %s (delivery %d): %s",
+                spec.name,
+                msg.message_id,
+                msg.delivery_count,
+                exc,
+            )
             queue.abandon(msg, f"{type(exc).__name__}: {exc}")
             return
         outputs = []

@@ -56,8 +56,9 @@ async def perform(raw_input: str | None, *, client: httpx.AsyncClient | None = N
     owned = client is None
     http = client or httpx.AsyncClient(timeout=_REQUEST_TIMEOUT_S, follow_redirects=False)
     try:
-        response = await http.request(str(request.get("method") or "GET").upper(), str(request["uri"]),
-                                      headers=headers, content=body)
+        response = await http.request(
+            str(request.get("method") or "GET").upper(), str(request["uri"]), headers=headers, content=body
+        )
         while response.status_code == 202 and "location" in response.headers:
             await asyncio.sleep(_poll_wait(response.headers.get("retry-after")))
             location = str(response.url.join(response.headers["location"]))
@@ -121,8 +122,7 @@ def _user_source(func: Any) -> str | None:
                 return textwrap.dedent(inspect.getsource(fn))
             except (OSError, TypeError):
                 return None
-        stack.extend(cell.cell_contents for cell in (getattr(fn, "__closure__", None) or ())
-                     if _has_contents(cell))
+        stack.extend(cell.cell_contents for cell in (getattr(fn, "__closure__", None) or ()) if _has_contents(cell))
         if (wrapped := getattr(fn, "__wrapped__", None)) is not None:
             stack.append(wrapped)
     return None

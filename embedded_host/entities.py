@@ -20,31 +20,19 @@ import json
 import logging
 import sqlite3
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from .config import HostConfigError
 from .entity_protocol import batch_context, request_message, response_event, scheduler_id, split_scheduler_id
 from .history import EventType
 from .loader import FunctionSpec, LoadedApp
+from .store import DurableStore
 from .timeutil import iso_utc, now_utc
 
-__all__ = ["ENTITY_SCHEMA", "EntityHost", "check_entities"]
+__all__ = ["EntityHost", "check_entities"]
 
 log = logging.getLogger("embedded_host.entities")
-
-ENTITY_SCHEMA = """
-CREATE TABLE IF NOT EXISTS entities (
-    entity_id TEXT PRIMARY KEY,
-    state TEXT,
-    last_modified_time TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS entity_requests (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    entity_id TEXT NOT NULL,
-    request TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS entity_requests_by_entity ON entity_requests(entity_id, id);
-"""
 
 # Operations per entity function call; more wait for the next tick, so one busy entity cannot hold the loop.
 MAX_BATCH = 100
@@ -80,18 +68,16 @@ def _is_coroutine_function(func: Any) -> bool:
 class EntityHost:
     """The entity side of the engine: enqueue requests, run batches, read state. Used on the loop thread."""
 
-    def __init__(self, functions: dict[str, FunctionSpec], conn: sqlite3.Connection,
-                 wake: Callable[[], None]) -> None:
+    def __init__(self, functions: dict[str, FunctionSpec], conn: sqlite3.Connection, wake: Callable[[], None]) -> None:
         self._functions = functions  # from check_entities
-        self._conn = conn
+        self._store = DurableStore(conn)
         self._wake = wake
-        conn.executescript(ENTITY_SCHEMA)
         self.ready: set[str] = set()  # entity ids with queued requests
         self.batches = 0
 
     def recover(self) -> None:
         """Rebuild the set of entities with work from the file (after a restart or a rolled-back tick)."""
-        self.ready = {row[0] for row in self._conn.execute("SELECT DISTINCT entity_id FROM entity_requests")}
+        self.ready = self._store.entities_with_requests()
         if self.ready:
             self._wake()
 
@@ -101,10 +87,14 @@ class EntityHost:
     def unknown_message(self, name: str) -> str:
         """The extension's words for an entity name no function serves."""
         known = "', '".join(self._functions)
-        extra = f"The following are the known entity functions: '{known}'." if known else \
-            "No entity functions are currently registered!"
-        return (f"The function '{name}' doesn't exist, is disabled, or is not an entity function. "
-                f"Additional info: {extra}")
+        extra = (
+            f"The following are the known entity functions: '{known}'."
+            if known
+            else "No entity functions are currently registered!"
+        )
+        return (
+            f"The function '{name}' doesn't exist, is disabled, or is not an entity function. Additional info: {extra}"
+        )
 
     def missing_target(self, scheduled: list[dict[str, Any]]) -> str | None:
         """Why an episode's entity messages cannot be sent (an entity no function serves), or None."""
@@ -127,64 +117,48 @@ class EntityHost:
         self._wake()
 
     def _enqueue(self, entity_id: str, request_text: str) -> None:
-        self._conn.execute("INSERT INTO entity_requests (entity_id, request) VALUES (?, ?)",
-                           (entity_id, request_text))
+        self._store.queue_request(entity_id, request_text)
         self.ready.add(entity_id)
 
     def read(self, name: str, key: str) -> str | None:
         """The entity's state as JSON text, or None when it does not exist."""
-        row = self._conn.execute("SELECT state FROM entities WHERE entity_id = ?",
-                                 (scheduler_id(name, key),)).fetchone()
-        return None if row is None else row[0]
+        return self._store.entity(scheduler_id(name, key))[1]
 
     # -- batches -----------------------------------------------------------------------------------------------
     def run(self, deliver: Deliver) -> None:
         """Run one batch for every entity with queued requests (inside the engine's tick transaction)."""
         ready, self.ready = self.ready, set()
         for entity_id in sorted(ready):
-            rows = self._conn.execute(
-                "SELECT id, request FROM entity_requests WHERE entity_id = ? ORDER BY id LIMIT ?",
-                (entity_id, MAX_BATCH + 1),
-            ).fetchall()
-            if len(rows) > MAX_BATCH:
+            requests, more = self._store.take_requests(entity_id, MAX_BATCH)
+            if more:
                 self.ready.add(entity_id)
-                rows = rows[:MAX_BATCH]
-            if rows:
-                self._run_batch(entity_id, [(row_id, json.loads(text)) for row_id, text in rows], deliver)
+            if requests:
+                self._run_batch(entity_id, requests, deliver)
         if self.ready:
             self._wake()
 
-    def _run_batch(self, entity_id: str, rows: list[tuple[int, dict[str, Any]]], deliver: Deliver) -> None:
+    def _run_batch(self, entity_id: str, requests: list[dict[str, Any]], deliver: Deliver) -> None:
         self.batches += 1
-        conn = self._conn
-        requests = [request for _, request in rows]
-        conn.executemany("DELETE FROM entity_requests WHERE id = ?", [(row_id,) for row_id, _ in rows])
-        row = conn.execute("SELECT state FROM entities WHERE entity_id = ?", (entity_id,)).fetchone()
-        exists, state = row is not None, None if row is None else row[0]
+        exists, state = self._store.entity(entity_id)
         stamp = iso_utc(now_utc())
         answer = self._call(entity_id, exists, state, requests)
         if isinstance(answer, str):  # the function failed as a whole: the state stays, every caller hears why
             log.warning("entity %s: a batch of %d operations failed: %s", entity_id, len(requests), answer)
-            outcome = [(json.dumps(answer), True)] * len(requests)
+            results = [_Outcome(json.dumps(answer), True)] * len(requests)
         else:
-            outcome, exists_after, state_after = answer
-            if exists_after:
-                conn.execute(
-                    "INSERT INTO entities (entity_id, state, last_modified_time) VALUES (?, ?, ?)"
-                    " ON CONFLICT(entity_id) DO UPDATE SET state = excluded.state,"
-                    " last_modified_time = excluded.last_modified_time",
-                    (entity_id, state_after, stamp),
-                )
+            results = answer.results
+            if answer.exists:
+                self._store.save_entity(entity_id, answer.state, stamp)
             elif exists:  # destructed: the extension no longer reports the entity
-                conn.execute("DELETE FROM entities WHERE entity_id = ?", (entity_id,))
-        for request, (result, is_error) in zip(requests, outcome, strict=True):
+                self._store.delete_entity(entity_id)
+        for request, (result, is_error) in zip(requests, results, strict=True):
             if not request.get("signal") and request.get("parent"):
-                deliver(str(request["parent"]),
-                        response_event(str(request["id"]), result, is_error=is_error, stamp=stamp))
+                deliver(
+                    str(request["parent"]), response_event(str(request["id"]), result, is_error=is_error, stamp=stamp)
+                )
 
-    def _call(self, entity_id: str, exists: bool, state: str | None, requests: list[dict[str, Any]]
-              ) -> tuple[list[tuple[str | None, bool]], bool, str | None] | str:
-        """Call the entity function: (per-operation results, exists, state), or why the whole call failed."""
+    def _call(self, entity_id: str, exists: bool, state: str | None, requests: list[dict[str, Any]]) -> _Batch | str:
+        """Call the entity function: its results and the entity afterwards, or why the whole call failed."""
         name, key = split_scheduler_id(entity_id)
         spec = self._functions.get(name)
         if spec is None:
@@ -197,5 +171,21 @@ class EntityHost:
                 raise ValueError(f"it answered {len(results)} results for {len(requests)} operations")
         except Exception as exc:  # user errors inside an operation are results; this is the handler failing
             return f"Entity function '{spec.name}' failed: {type(exc).__name__}: {exc}"
-        outcome = [(r.get("result"), bool(r.get("isError"))) for r in results]
-        return outcome, bool(parsed.get("entityExists")), parsed.get("entityState")
+        outcome = [_Outcome(r.get("result"), bool(r.get("isError"))) for r in results]
+        return _Batch(outcome, bool(parsed.get("entityExists")), parsed.get("entityState"))
+
+
+class _Outcome(NamedTuple):
+    """One operation's answer: its result (JSON text) and whether it is an error."""
+
+    result: str | None
+    is_error: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    """What the entity function answered for a batch: the results, and whether and how the entity exists."""
+
+    results: list[_Outcome]
+    exists: bool
+    state: str | None

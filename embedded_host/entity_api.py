@@ -76,8 +76,9 @@ class _EntityRoutes:
         return _problem(501, "Not Implemented", "The embedded host does not list entities.")
 
 
-def add_entity_routes(app: web.Application, root: str, entities: EntityHost,
-                      guard: Callable[[Handler], Handler]) -> None:
+def add_entity_routes(
+    app: web.Application, root: str, entities: EntityHost, guard: Callable[[Handler], Handler]
+) -> None:
     """Add the entity routes under ``root`` (the RPC or webhook base path), each behind ``guard``."""
     routes = _EntityRoutes(entities)
     app.router.add_get(root + "/entities/{name}", guard(routes.list_entities))

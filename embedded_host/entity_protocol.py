@@ -61,8 +61,7 @@ def request_message(operation: str, input_text: str | None, *, signal: bool, par
     return message
 
 
-def event_sent(task_id: int, action: dict[str, Any], *, instance_id: str, stamp: str,
-               signal: bool) -> dict[str, Any]:
+def event_sent(task_id: int, action: dict[str, Any], *, instance_id: str, stamp: str, signal: bool) -> dict[str, Any]:
     """The ``EventSent`` the extension records for a ``CallEntity``/``SignalEntity`` action.
 
     The action's ``input`` is the SDK's JSON text of the value; the extension hands that string to
@@ -70,14 +69,23 @@ def event_sent(task_id: int, action: dict[str, Any], *, instance_id: str, stamp:
     is drawn once, here, and read back from history on every replay, so it need not be deterministic.
     """
     raw = action.get("input")
-    message = request_message(str(action.get("operation")), None if raw is None else json.dumps(raw),
-                              signal=signal, parent=None if signal else instance_id)
-    return event(EventType.EVENT_SENT, stamp, task_id, InstanceId=str(action.get("instanceId")),
-                 Name=EVENT_NAME, Input=json.dumps(message))
+    message = request_message(
+        str(action.get("operation")),
+        None if raw is None else json.dumps(raw),
+        signal=signal,
+        parent=None if signal else instance_id,
+    )
+    return event(
+        EventType.EVENT_SENT,
+        stamp,
+        task_id,
+        InstanceId=str(action.get("instanceId")),
+        Name=EVENT_NAME,
+        Input=json.dumps(message),
+    )
 
 
-def batch_context(name: str, key: str, exists: bool, state: str | None,
-                  requests: list[dict[str, Any]]) -> str:
+def batch_context(name: str, key: str, exists: bool, state: str | None, requests: list[dict[str, Any]]) -> str:
     """The entity trigger's context JSON (the extension's ``EntityContextToString``)."""
     batch = [{"name": r.get("op"), "input": r.get("input"), "isSignal": bool(r.get("signal"))} for r in requests]
     return json.dumps({"self": {"name": name, "key": key}, "exists": exists, "state": state, "batch": batch})

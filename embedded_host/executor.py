@@ -49,18 +49,33 @@ class Episode:
     sdk_state: dict[str, Any] | None = None
 
 
-def call_orchestrator(handle: OrchestratorHandle, *, name: str, instance_id: str, input_text: str | None,
-                      history: str, replaying: bool = False,
-                      parent_instance_id: str | None = None) -> tuple[dict[str, Any] | None, str | None]:
+def call_orchestrator(
+    handle: OrchestratorHandle,
+    *,
+    name: str,
+    instance_id: str,
+    input_text: str | None,
+    history: str,
+    replaying: bool = False,
+    parent_instance_id: str | None = None,
+) -> tuple[dict[str, Any] | None, str | None]:
     """Run the SDK over ``history`` (the JSON text of the event list); returns (state, user error).
 
     When user code raises, the SDK raises too, with its state JSON after a marker: that state still holds the
     actions taken before the failure, which the host must carry out or compare like any other.
     """
     context = (
-        '{"history":' + history + ',"input":' + json.dumps(input_text) + ',"instanceId":'
-        + json.dumps(instance_id) + ',"isReplaying":' + ("true" if replaying else "false")
-        + ',"parentInstanceId":' + json.dumps(parent_instance_id) + ','
+        '{"history":'
+        + history
+        + ',"input":'
+        + json.dumps(input_text)
+        + ',"instanceId":'
+        + json.dumps(instance_id)
+        + ',"isReplaying":'
+        + ("true" if replaying else "false")
+        + ',"parentInstanceId":'
+        + json.dumps(parent_instance_id)
+        + ","
         '"upperSchemaVersion":2,"upperSchemaVersionNew":2}'
     )
     try:
@@ -77,18 +92,33 @@ def call_orchestrator(handle: OrchestratorHandle, *, name: str, instance_id: str
         return None, f"Orchestrator function '{name}' failed: {type(exc).__name__}: {exc}"
 
 
-def execute(handle: OrchestratorHandle, state: EngineState, *, name: str, instance_id: str,
-            input_text: str | None, old_parts: list[str], new_events: list[dict[str, Any]],
-            now: datetime, parent_instance_id: str | None = None) -> Episode:
+def execute(
+    handle: OrchestratorHandle,
+    state: EngineState,
+    *,
+    name: str,
+    instance_id: str,
+    input_text: str | None,
+    old_parts: list[str],
+    new_events: list[dict[str, Any]],
+    now: datetime,
+    parent_instance_id: str | None = None,
+) -> Episode:
     """Replay ``old_parts`` (events as JSON text) + ``new_events`` and say what the episode adds.
 
     ``state`` is the host's id counter and record of actions taken; it is updated in place. ``now`` stamps
     the scheduled events and places retry timers (the episode's ``OrchestratorStarted`` time).
     """
     history = "[" + ",".join(old_parts + [json.dumps(ev) for ev in new_events]) + "]"
-    sdk_state, error = call_orchestrator(handle, name=name, instance_id=instance_id, input_text=input_text,
-                                         history=history, replaying=bool(old_parts),
-                                         parent_instance_id=parent_instance_id)
+    sdk_state, error = call_orchestrator(
+        handle,
+        name=name,
+        instance_id=instance_id,
+        input_text=input_text,
+        history=history,
+        replaying=bool(old_parts),
+        parent_instance_id=parent_instance_id,
+    )
     episode = Episode(sdk_state=sdk_state)
     if sdk_state is None:
         episode.status, episode.output = "Failed", error
@@ -109,18 +139,31 @@ def execute(handle: OrchestratorHandle, state: EngineState, *, name: str, instan
         episode.status, episode.output = "Failed", f"Orchestrator function '{name}' failed: {error}"
         return episode
     for task_id, action in plan.entity_messages:
-        episode.scheduled.append(event_sent(task_id, action, instance_id=instance_id, stamp=stamp,
-                                            signal=action.get("actionType") == SIGNAL_ENTITY))
+        episode.scheduled.append(
+            event_sent(
+                task_id, action, instance_id=instance_id, stamp=stamp, signal=action.get("actionType") == SIGNAL_ENTITY
+            )
+        )
     if plan.continue_as_new is not None:
         episode.continue_as_new = plan.continue_as_new
         return episode
     for task_id, activity, raw_input in plan.activities:
-        episode.scheduled.append(event(EventType.TASK_SCHEDULED, stamp, task_id, Name=activity, Version="",
-                                       Input=raw_input))
+        episode.scheduled.append(
+            event(EventType.TASK_SCHEDULED, stamp, task_id, Name=activity, Version="", Input=raw_input)
+        )
     for task_id, orchestrator, raw_input, child_id in plan.sub_orchestrations:
         # InstanceId None: the host names the child (it knows the execution id the default is made from).
-        episode.scheduled.append(event(EventType.SUB_ORCHESTRATION_INSTANCE_CREATED, stamp, task_id,
-                                       Name=orchestrator, Version="", InstanceId=child_id, Input=raw_input))
+        episode.scheduled.append(
+            event(
+                EventType.SUB_ORCHESTRATION_INSTANCE_CREATED,
+                stamp,
+                task_id,
+                Name=orchestrator,
+                Version="",
+                InstanceId=child_id,
+                Input=raw_input,
+            )
+        )
     for timer_id, fire_at in plan.timers:
         episode.scheduled.append(event(EventType.TIMER_CREATED, stamp, timer_id, FireAt=fire_at))
     episode.scheduled.sort(key=lambda ev: ev["EventId"])
@@ -129,8 +172,9 @@ def execute(handle: OrchestratorHandle, state: EngineState, *, name: str, instan
     return episode
 
 
-def _retry_followups(state: EngineState, new_events: list[dict[str, Any]], stamp: str,
-                     now: datetime) -> list[dict[str, Any]]:
+def _retry_followups(
+    state: EngineState, new_events: list[dict[str, Any]], stamp: str, now: datetime
+) -> list[dict[str, Any]]:
     """What DTFx's retry interceptor adds for ``CallActivityWithRetry`` and ``CallSubOrchestratorWithRetry``.
 
     A failed attempt with attempts left: a timer; when it fires, the next attempt (a new child for a
@@ -141,9 +185,11 @@ def _retry_followups(state: EngineState, new_events: list[dict[str, Any]], stamp
     for ev in new_events:
         etype = ev["EventType"]
         if etype in (EventType.TASK_COMPLETED, EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED):
-            state.retry_tasks.pop(ev.get("TaskScheduledId"), None)
-        elif (etype in (EventType.TASK_FAILED, EventType.SUB_ORCHESTRATION_INSTANCE_FAILED)
-              and ev.get("TaskScheduledId") in state.retry_tasks):
+            state.retry_tasks.pop(ev.get("TaskScheduledId", -1), None)
+        elif (
+            etype in (EventType.TASK_FAILED, EventType.SUB_ORCHESTRATION_INSTANCE_FAILED)
+            and ev.get("TaskScheduledId") in state.retry_tasks
+        ):
             chain = state.retry_tasks.pop(ev["TaskScheduledId"])
             timer_id = state.next_id
             state.next_id += 1
@@ -158,10 +204,19 @@ def _retry_followups(state: EngineState, new_events: list[dict[str, Any]], stamp
                 chain.attempt += 1
                 state.retry_tasks[task_id] = chain
                 if chain.sub_orchestration:
-                    added.append(event(EventType.SUB_ORCHESTRATION_INSTANCE_CREATED, stamp, task_id,
-                                       Name=chain.name, Version="", InstanceId=chain.instance_id,
-                                       Input=chain.input))
+                    added.append(
+                        event(
+                            EventType.SUB_ORCHESTRATION_INSTANCE_CREATED,
+                            stamp,
+                            task_id,
+                            Name=chain.name,
+                            Version="",
+                            InstanceId=chain.instance_id,
+                            Input=chain.input,
+                        )
+                    )
                 else:
-                    added.append(event(EventType.TASK_SCHEDULED, stamp, task_id, Name=chain.name, Version="",
-                                       Input=chain.input))
+                    added.append(
+                        event(EventType.TASK_SCHEDULED, stamp, task_id, Name=chain.name, Version="", Input=chain.input)
+                    )
     return added

@@ -99,9 +99,18 @@ class _DirLock:
 class EmbeddedHost:
     """Runs a Durable Functions Python v2 app folder offline (see the package docstring for the API)."""
 
-    def __init__(self, app_dir: Path | str, data_dir: Path | str, *, host: str = "127.0.0.1", port: int = 0,
-                 consume_queues: bool = True, activity_grace_s: float = 10.0,
-                 allowed_hosts: Iterable[str] = (), pages: Mapping[str, Path] | None = None) -> None:
+    def __init__(
+        self,
+        app_dir: Path | str,
+        data_dir: Path | str,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        consume_queues: bool = True,
+        activity_grace_s: float = 10.0,
+        allowed_hosts: Iterable[str] = (),
+        pages: Mapping[str, Path] | None = None,
+    ) -> None:
         self.app_dir = Path(app_dir).resolve()
         self.data_dir = Path(data_dir).resolve()
         self.host = host
@@ -167,8 +176,12 @@ class EmbeddedHost:
             triggers = loaded.of_kind("serviceBus")
             name = (triggers[0].queue_name if triggers else None) or "questions"
         if name not in self._queues:
-            self._queues[name] = LocalQueue(self.db_path, name, max_delivery_count=loaded.config.max_delivery_count,
-                                            lock_duration_s=loaded.config.lock_duration_s)
+            self._queues[name] = LocalQueue(
+                self.db_path,
+                name,
+                max_delivery_count=loaded.config.max_delivery_count,
+                lock_duration_s=loaded.config.lock_duration_s,
+            )
         return self._queues[name]
 
     def send(self, body: bytes | str, *, queue: str | None = None, **kwargs: Any) -> str:
@@ -197,8 +210,9 @@ class EmbeddedHost:
             await self._runner.setup()
             self.port = await _listen(self._runner, self.host, self.requested_port)
             rpc = AccessPolicy.create("127.0.0.1", (), None)
-            self._rpc_runner = web.AppRunner(build_rpc_app(self.engine, self.endpoints, rpc), access_log=None,
-                                             handle_signals=False)
+            self._rpc_runner = web.AppRunner(
+                build_rpc_app(self.engine, self.endpoints, rpc), access_log=None, handle_signals=False
+            )
             await self._rpc_runner.setup()
             self.rpc_port = await _listen(self._rpc_runner, "127.0.0.1", 0)
             await self.engine.start()
@@ -207,8 +221,7 @@ class EmbeddedHost:
                 for spec in self.app.of_kind("serviceBus"):
                     released = self.queue(spec.queue_name or "").release_locks()
                     if released:
-                        log.info("released %d message lock(s) a stopped host left on '%s'", released,
-                                 spec.queue_name)
+                        log.info("released %d message lock(s) a stopped host left on '%s'", released, spec.queue_name)
                 self._consumer = QueueConsumer(self.app, self.queue, self.client_binding, self._executor)
                 self._consumer.start()
         except BaseException:
@@ -248,8 +261,9 @@ class EmbeddedHost:
         await self.start()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.stop()
 
     # -- durable client conveniences -------------------------------------------------------------------------
@@ -260,8 +274,9 @@ class EmbeddedHost:
 
     def get_status(self, instance_id: str, *, show_history: bool = False) -> dict[str, Any] | None:
         """The extension's status JSON for an instance, or None if unknown."""
-        return self._require_engine().get_status(instance_id, show_history=show_history,
-                                                 show_history_output=show_history)
+        return self._require_engine().get_status(
+            instance_id, show_history=show_history, show_history_output=show_history
+        )
 
     async def wait_for_completion(self, instance_id: str, timeout: float = 30.0) -> dict[str, Any] | None:
         """Wait for a terminal status (Completed, Failed, Terminated) and return the status JSON."""
@@ -334,5 +349,3 @@ async def _close_sdk_session() -> None:
     if closer is not None:
         with contextlib.suppress(Exception):
             await closer()
-
-

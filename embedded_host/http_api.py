@@ -117,8 +117,9 @@ class _Durable:
         try:
             instance_id = self.engine.start_instance(name, instance_id, _input_text(body))
         except OrchestratorNotFoundError as exc:
-            return _json(400, {"Message": "One or more of the arguments submitted is incorrect",
-                               "ExceptionMessage": str(exc)})
+            return _json(
+                400, {"Message": "One or more of the arguments submitted is incorrect", "ExceptionMessage": str(exc)}
+            )
         except InstanceExistsError as exc:
             return _json(409, {"Message": str(exc), "ExceptionMessage": str(exc)})
         payload = self.endpoints().management_urls(instance_id)
@@ -144,8 +145,9 @@ class _Durable:
         return _json(200, status)
 
     def _list(self, request: web.Request) -> web.Response:
-        query = InstanceQuery.from_request(request.query, request.query.getall("runtimeStatus", []),
-                                           request.headers.get(CONTINUATION_HEADER))
+        query = InstanceQuery.from_request(
+            request.query, request.query.getall("runtimeStatus", []), request.headers.get(CONTINUATION_HEADER)
+        )
         statuses, token = self.engine.query_instances(query)
         # The extension always sends the header; it is empty on the last page.
         return _json(200, statuses, {CONTINUATION_HEADER: token})
@@ -179,9 +181,14 @@ class _Durable:
         if status is None:
             return web.Response(status=404)
         if status["runtimeStatus"] not in TERMINAL_STATUSES:
-            return _json(412, {"Message": "Only orchestrations in a terminal state can be purged, but the "
-                                          f"orchestration with instance ID {instance_id} has status "
-                                          f"{status['runtimeStatus']}"})
+            return _json(
+                412,
+                {
+                    "Message": "Only orchestrations in a terminal state can be purged, but the "
+                    f"orchestration with instance ID {instance_id} has status "
+                    f"{status['runtimeStatus']}"
+                },
+            )
         return _json(200, {"instancesDeleted": self.engine.purge(instance_id)})
 
     async def purge_filtered(self, request: web.Request) -> web.Response:
@@ -189,11 +196,11 @@ class _Durable:
             return _json(400, {"Message": "Please provide value for 'createdTimeFrom' parameter."})
         query = InstanceQuery.from_request(request.query, request.query.getall("runtimeStatus", []))
         if query.created_to is None:  # the extension purges up to now when no end is given
-            query = InstanceQuery(statuses=query.statuses, created_from=query.created_from,
-                                  created_to=status_time(now_utc()))
+            query = InstanceQuery(
+                statuses=query.statuses, created_from=query.created_from, created_to=status_time(now_utc())
+            )
         else:  # the purge filter has no id prefix, whatever the query string says
-            query = InstanceQuery(statuses=query.statuses, created_from=query.created_from,
-                                  created_to=query.created_to)
+            query = InstanceQuery(statuses=query.statuses, created_from=query.created_from, created_to=query.created_to)
         deleted = self.engine.purge_where(query)
         if not deleted:
             return web.Response(status=404)
@@ -205,11 +212,18 @@ class _Durable:
         try:
             new_id = self.engine.restart(instance_id, new_instance_id=flag != "false")
         except LookupError as exc:
-            return _json(400, {"Message": "InstanceId does not match a valid orchestration instance.",
-                               "ExceptionMessage": str(exc)})
+            return _json(
+                400,
+                {"Message": "InstanceId does not match a valid orchestration instance.", "ExceptionMessage": str(exc)},
+            )
         except InstanceExistsError as exc:
-            return _json(409, {"Message": "A non-terminal instance with this instance ID already exists.",
-                               "ExceptionMessage": str(exc)})
+            return _json(
+                409,
+                {
+                    "Message": "A non-terminal instance with this instance ID already exists.",
+                    "ExceptionMessage": str(exc),
+                },
+            )
         payload = self.endpoints().management_urls(new_id)
         return _json(202, payload, {"Location": payload["statusQueryGetUri"], "Retry-After": "1"})
 
@@ -267,7 +281,7 @@ class _AppRoutes:
         if path == self.prefix:
             return ""
         if path.lower().startswith(self.prefix.lower() + "/"):
-            return path[len(self.prefix) + 1:]
+            return path[len(self.prefix) + 1 :]
         return None
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -284,8 +298,9 @@ class _AppRoutes:
                 continue
             return await self._invoke(spec, request, params)
         if method_mismatch:
-            return _problem(405, "Method Not Allowed", f"{request.method} is not allowed on {request.path}.",
-                            request.path)
+            return _problem(
+                405, "Method Not Allowed", f"{request.method} is not allowed on {request.path}.", request.path
+            )
         return _problem(404, "Not Found", f"No route for {request.path}.", request.path)
 
     async def _invoke(self, spec: FunctionSpec, request: web.Request, params: dict[str, str]) -> web.StreamResponse:
@@ -314,8 +329,9 @@ class _AppRoutes:
         kwargs: dict[str, Any] = {spec.trigger_name: req}
         if spec.client_binding:
             kwargs[spec.client_binding] = self.client_json()
-        context = InvocationContext(spec.name, self.loaded.app_dir, request.headers.get("traceparent"),
-                                    request.headers.get("tracestate", ""))
+        context = InvocationContext(
+            spec.name, self.loaded.app_dir, request.headers.get("traceparent"), request.headers.get("tracestate", "")
+        )
         try:
             result = await call_function(spec, kwargs, executor=self.executor, context=context)
         except Exception:

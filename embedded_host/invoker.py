@@ -74,8 +74,9 @@ class _RetryContext(func_abc.RetryContext):
 class InvocationContext(func.Context):
     """The ``context`` argument of a function invocation."""
 
-    def __init__(self, function_name: str, function_directory: Path, traceparent: str | None = None,
-                 tracestate: str = "") -> None:
+    def __init__(
+        self, function_name: str, function_directory: Path, traceparent: str | None = None, tracestate: str = ""
+    ) -> None:
         self._invocation_id = str(uuid.uuid4())
         self._function_name = function_name
         self._function_directory = str(function_directory)
@@ -136,8 +137,13 @@ def encode_activity_output(value: Any) -> str:
     return str(datum.value)
 
 
-async def call_function(spec: FunctionSpec, kwargs: Mapping[str, Any], *, executor: Executor | None,
-                        context: InvocationContext | None = None) -> Any:
+async def call_function(
+    spec: FunctionSpec,
+    kwargs: Mapping[str, Any],
+    *,
+    executor: Executor | None,
+    context: InvocationContext | None = None,
+) -> Any:
     """Invoke a function with keyword arguments (binding names), sync ones off the event loop."""
     args = dict(kwargs)
     if spec.accepts_context:

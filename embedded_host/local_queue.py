@@ -14,12 +14,12 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .store import connect
+from .store import connect, transaction
 
 __all__ = ["DEAD_LETTER_REASON_PROPERTY", "DeadLetter", "LocalQueue", "QueueMessage", "list_dead_letters"]
 
@@ -89,8 +89,15 @@ def _body_bytes(body: bytes | str) -> bytes:
 class LocalQueue:
     """One named queue in the state file; thread-safe; open it from any process."""
 
-    def __init__(self, db_path: Path, name: str, *, max_delivery_count: int = 10,
-                 lock_duration_s: float = 30.0, connection: sqlite3.Connection | None = None) -> None:
+    def __init__(
+        self,
+        db_path: Path,
+        name: str,
+        *,
+        max_delivery_count: int = 10,
+        lock_duration_s: float = 30.0,
+        connection: sqlite3.Connection | None = None,
+    ) -> None:
         self.db_path = Path(db_path)
         self.name = name
         self.max_delivery_count = max_delivery_count
@@ -110,17 +117,29 @@ class LocalQueue:
         self.close()
 
     # -- producing -------------------------------------------------------------------------------------------
-    def send(self, body: bytes | str, message_id: str | None = None,
-             application_properties: Mapping[str, Any] | None = None, content_type: str | None = None,
-             correlation_id: str | None = None) -> str:
+    def send(
+        self,
+        body: bytes | str,
+        message_id: str | None = None,
+        application_properties: Mapping[str, Any] | None = None,
+        content_type: str | None = None,
+        correlation_id: str | None = None,
+    ) -> str:
         """Enqueue one message durably; returns its ``message_id`` (a new uuid hex when not given)."""
         message_id = message_id or uuid.uuid4().hex
         with self._lock:
             self._conn.execute(
                 "INSERT INTO queue_messages (queue, message_id, body, content_type, correlation_id,"
                 " application_properties, enqueued_time) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (self.name, message_id, _body_bytes(body), content_type, correlation_id,
-                 json.dumps(dict(application_properties or {})), time.time()),
+                (
+                    self.name,
+                    message_id,
+                    _body_bytes(body),
+                    content_type,
+                    correlation_id,
+                    json.dumps(dict(application_properties or {})),
+                    time.time(),
+                ),
             )
         return message_id
 
@@ -129,41 +148,33 @@ class LocalQueue:
         """Peek-lock up to ``max_messages`` messages (oldest first); each delivery adds one to its count."""
         now = time.time()
         received: list[QueueMessage] = []
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                rows = conn.execute(
-                    "SELECT seq, message_id, body, content_type, correlation_id, application_properties,"
-                    " enqueued_time, delivery_count, last_error FROM queue_messages"
-                    " WHERE queue = ? AND state = 'active' AND (locked_until IS NULL OR locked_until <= ?)"
-                    " ORDER BY seq LIMIT ?",
-                    (self.name, now, max_messages * 2 + 4),
-                ).fetchall()
-                for seq, mid, body, ctype, corr, props, enq, count, last_error in rows:
-                    if count >= self.max_delivery_count:
-                        # Its last lock expired after the final delivery (consumer crashed): as Service Bus does.
-                        self._dead_letter_row(seq, MAX_DELIVERY_REASON, self._max_delivery_text(count, last_error))
-                        continue
-                    if len(received) >= max_messages:
-                        break
-                    token = uuid.uuid4().hex
-                    until = now + self.lock_duration_s
-                    conn.execute(
-                        "UPDATE queue_messages SET delivery_count = delivery_count + 1, lock_token = ?,"
-                        " locked_until = ? WHERE seq = ?",
-                        (token, until, seq),
-                    )
-                    received.append(QueueMessage(
-                        seq=seq, queue=self.name, message_id=mid, body=bytes(body), content_type=ctype,
-                        correlation_id=corr, application_properties=json.loads(props or "{}"),
-                        enqueued_time_utc=_utc(enq) or datetime.now(UTC), delivery_count=count + 1,
-                        lock_token=token, locked_until_utc=_utc(until) or datetime.now(UTC),
-                    ))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._lock, transaction(self._conn) as conn:
+            rows = conn.execute(
+                "SELECT seq, message_id, body, content_type, correlation_id, application_properties,"
+                " enqueued_time, delivery_count, last_error FROM queue_messages"
+                " WHERE queue = ? AND state = 'active' AND (locked_until IS NULL OR locked_until <= ?)"
+                " ORDER BY seq LIMIT ?",
+                (self.name, now, max_messages * 2 + 4),
+            ).fetchall()
+            for seq, mid, body, ctype, corr, props, enq, count, last_error in rows:
+                if count >= self.max_delivery_count:
+                    # Its last lock expired after the final delivery (consumer crashed): as Service Bus does.
+                    self._dead_letter_row(seq, MAX_DELIVERY_REASON, self._max_delivery_text(count, last_error))
+                    continue
+                if len(received) >= max_messages:
+                    break
+                token = uuid.uuid4().hex
+                until = now + self.lock_duration_s
+                conn.execute(
+                    "UPDATE queue_messages SET delivery_count = delivery_count + 1, lock_token = ?,"
+                    " locked_until = ? WHERE seq = ?",
+                    (token, until, seq),
+                )
+                message = self._message((seq, mid, body, ctype, corr, props, enq, count))
+                until_utc = _utc(until) or datetime.now(UTC)
+                received.append(
+                    replace(message, delivery_count=count + 1, lock_token=token, locked_until_utc=until_utc)
+                )
         return received
 
     def release_locks(self) -> int:
@@ -181,77 +192,61 @@ class LocalQueue:
             )
         return cur.rowcount
 
-    def complete(self, message: QueueMessage,
-                 outputs: Iterable[tuple[str, bytes | str, Mapping[str, Any] | None, str | None]] = ()) -> bool:
+    def complete(
+        self,
+        message: QueueMessage,
+        outputs: Iterable[tuple[str, bytes | str, Mapping[str, Any] | None, str | None]] = (),
+    ) -> bool:
         """Settle a message as done and, in the same transaction, send ``outputs`` (queue, body, props, type).
 
         Returns False (and sends nothing) when the lock was lost: the message will be delivered again.
         """
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                deleted = conn.execute(
-                    "DELETE FROM queue_messages WHERE seq = ? AND lock_token = ?", (message.seq, message.lock_token)
-                ).rowcount
-                if deleted:
-                    now = time.time()
-                    for queue, body, props, ctype in outputs:
-                        conn.execute(
-                            "INSERT INTO queue_messages (queue, message_id, body, content_type,"
-                            " application_properties, enqueued_time) VALUES (?, ?, ?, ?, ?, ?)",
-                            (queue, uuid.uuid4().hex, _body_bytes(body), ctype, json.dumps(dict(props or {})), now),
-                        )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._lock, transaction(self._conn) as conn:
+            deleted = conn.execute(
+                "DELETE FROM queue_messages WHERE seq = ? AND lock_token = ?", (message.seq, message.lock_token)
+            ).rowcount
+            if deleted:
+                now = time.time()
+                for queue, body, props, ctype in outputs:
+                    conn.execute(
+                        "INSERT INTO queue_messages (queue, message_id, body, content_type,"
+                        " application_properties, enqueued_time) VALUES (?, ?, ?, ?, ?, ?)",
+                        (queue, uuid.uuid4().hex, _body_bytes(body), ctype, json.dumps(dict(props or {})), now),
+                    )
         return bool(deleted)
 
     def abandon(self, message: QueueMessage, error: str | None = None) -> None:
         """Release the lock for another delivery; past the max delivery count the message is dead-lettered."""
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                row = conn.execute(
-                    "SELECT delivery_count FROM queue_messages WHERE seq = ? AND lock_token = ?",
-                    (message.seq, message.lock_token),
-                ).fetchone()
-                if row is not None:
-                    if row[0] >= self.max_delivery_count:
-                        conn.execute("UPDATE queue_messages SET last_error = ? WHERE seq = ?", (error, message.seq))
-                        self._dead_letter_row(message.seq, MAX_DELIVERY_REASON,
-                                              self._max_delivery_text(row[0], error))
-                    else:
-                        conn.execute(
-                            "UPDATE queue_messages SET lock_token = NULL, locked_until = NULL, last_error = ?"
-                            " WHERE seq = ?",
-                            (error, message.seq),
-                        )
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._lock, transaction(self._conn) as conn:
+            row = conn.execute(
+                "SELECT delivery_count FROM queue_messages WHERE seq = ? AND lock_token = ?",
+                (message.seq, message.lock_token),
+            ).fetchone()
+            if row is not None:
+                if row[0] >= self.max_delivery_count:
+                    conn.execute("UPDATE queue_messages SET last_error = ? WHERE seq = ?", (error, message.seq))
+                    self._dead_letter_row(message.seq, MAX_DELIVERY_REASON, self._max_delivery_text(row[0], error))
+                else:
+                    conn.execute(
+                        "UPDATE queue_messages SET lock_token = NULL, locked_until = NULL, last_error = ?"
+                        " WHERE seq = ?",
+                        (error, message.seq),
+                    )
 
     def dead_letter(self, message: QueueMessage, reason: str, description: str | None = None) -> None:
         """Move a locked message to the dead-letter sub-queue."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                row = self._conn.execute(
-                    "SELECT 1 FROM queue_messages WHERE seq = ? AND lock_token = ?", (message.seq, message.lock_token)
-                ).fetchone()
-                if row is not None:
-                    self._dead_letter_row(message.seq, reason, description)
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+        with self._lock, transaction(self._conn) as conn:
+            row = conn.execute(
+                "SELECT 1 FROM queue_messages WHERE seq = ? AND lock_token = ?", (message.seq, message.lock_token)
+            ).fetchone()
+            if row is not None:
+                self._dead_letter_row(message.seq, reason, description)
 
     def _max_delivery_text(self, count: int, error: str | None) -> str:
-        return (f"Message could not be consumed after {count} delivery attempts. "
-                f"Last error: {error or 'lock expired (consumer stopped)'}")
+        return (
+            f"Message could not be consumed after {count} delivery attempts. "
+            f"Last error: {error or 'lock expired (consumer stopped)'}"
+        )
 
     def _dead_letter_row(self, seq: int, reason: str, description: str | None) -> None:
         self._conn.execute(
@@ -277,14 +272,24 @@ class LocalQueue:
                 " delivery_count FROM queue_messages WHERE queue = ? AND state = 'active' ORDER BY seq LIMIT ?",
                 (self.name, max_messages),
             ).fetchall()
-        return [
-            QueueMessage(
-                seq=seq, queue=self.name, message_id=mid, body=bytes(body), content_type=ctype, correlation_id=corr,
-                application_properties=json.loads(props or "{}"), enqueued_time_utc=_utc(enq) or datetime.now(UTC),
-                delivery_count=count, lock_token="", locked_until_utc=_utc(enq) or datetime.now(UTC),
-            )
-            for seq, mid, body, ctype, corr, props, enq, count in rows
-        ]
+        return [self._message(row) for row in rows]
+
+    def _message(self, row: tuple[Any, ...]) -> QueueMessage:
+        """A message from its row (``seq`` … ``delivery_count``) as ``peek`` shows it: not locked."""
+        seq, mid, body, ctype, corr, props, enq, count = row
+        return QueueMessage(
+            seq=seq,
+            queue=self.name,
+            message_id=mid,
+            body=bytes(body),
+            content_type=ctype,
+            correlation_id=corr,
+            application_properties=json.loads(props or "{}"),
+            enqueued_time_utc=_utc(enq) or datetime.now(UTC),
+            delivery_count=count,
+            lock_token="",
+            locked_until_utc=_utc(enq) or datetime.now(UTC),
+        )
 
     def dead_letters(self) -> list[DeadLetter]:
         """This queue's dead-letter sub-queue."""
@@ -312,11 +317,19 @@ def _dead_letters(conn: sqlite3.Connection, lock: threading.Lock, queue: str | N
             reason = str(properties.get(DEAD_LETTER_REASON_PROPERTY))
             desc = properties.get(DEAD_LETTER_DESCRIPTION_PROPERTY)
             dead_at = enq
-        letters.append(DeadLetter(
-            queue=q, message_id=mid, body=bytes(body), reason=reason, description=desc,
-            application_properties=properties, enqueued_time_utc=_utc(enq), dead_lettered_time_utc=_utc(dead_at),
-            delivery_count=count,
-        ))
+        letters.append(
+            DeadLetter(
+                queue=q,
+                message_id=mid,
+                body=bytes(body),
+                reason=reason,
+                description=desc,
+                application_properties=properties,
+                enqueued_time_utc=_utc(enq),
+                dead_lettered_time_utc=_utc(dead_at),
+                delivery_count=count,
+            )
+        )
     return letters
 
 

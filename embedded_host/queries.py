@@ -38,8 +38,16 @@ __all__ = [
 DEFAULT_PAGE_SIZE = 100
 # Azure Table storage answers at most 1,000 rows a request; a bigger `top` would only hold the engine's loop.
 MAX_PAGE_SIZE = 1000
-RUNTIME_STATUSES = ("Running", "Completed", "ContinuedAsNew", "Failed", "Canceled", "Terminated", "Pending",
-                    "Suspended")
+RUNTIME_STATUSES = (
+    "Running",
+    "Completed",
+    "ContinuedAsNew",
+    "Failed",
+    "Canceled",
+    "Terminated",
+    "Pending",
+    "Suspended",
+)
 
 
 def parse_time(text: str | None) -> str | None:
@@ -75,8 +83,9 @@ class InstanceQuery:
     after: tuple[str, str] | None = field(default=None)
 
     @classmethod
-    def from_request(cls, query: Mapping[str, str], values: Iterable[str] = (),
-                     token: str | None = None) -> InstanceQuery:
+    def from_request(
+        cls, query: Mapping[str, str], values: Iterable[str] = (), token: str | None = None
+    ) -> InstanceQuery:
         """Read the query string as the extension does; ``values`` are every ``runtimeStatus`` given."""
         wanted = [part.strip() for value in values for part in value.split(",")]
         statuses = tuple(dict.fromkeys(s for s in wanted if s in RUNTIME_STATUSES))
@@ -159,7 +168,8 @@ def selected_ids(conn: sqlite3.Connection, query: InstanceQuery, statuses: Itera
     chosen = tuple(s for s in query.statuses if s in allowed) if query.statuses else allowed
     if not chosen:
         return []
-    narrowed = InstanceQuery(statuses=chosen, created_from=query.created_from, created_to=query.created_to,
-                             prefix=query.prefix)
+    narrowed = InstanceQuery(
+        statuses=chosen, created_from=query.created_from, created_to=query.created_to, prefix=query.prefix
+    )
     condition, params = narrowed.where()
     return [r[0] for r in conn.execute(f"SELECT instance_id FROM instances WHERE {condition}", params)]

@@ -23,19 +23,41 @@ __all__ = ["RecordedEpisode", "RecordedInstance", "RecordingError", "read_record
 
 # Every DTFx event type, so a history from another version names what it used instead of "unknown".
 _DTFX_TYPES = {
-    "ExecutionStarted": 0, "ExecutionCompleted": 1, "ExecutionFailed": 2, "ExecutionTerminated": 3,
-    "TaskScheduled": 4, "TaskCompleted": 5, "TaskFailed": 6, "SubOrchestrationInstanceCreated": 7,
-    "SubOrchestrationInstanceCompleted": 8, "SubOrchestrationInstanceFailed": 9, "TimerCreated": 10,
-    "TimerFired": 11, "OrchestratorStarted": 12, "OrchestratorCompleted": 13, "EventSent": 14,
-    "EventRaised": 15, "ContinueAsNew": 16, "GenericEvent": 17, "HistoryState": 18, "ExecutionSuspended": 19,
+    "ExecutionStarted": 0,
+    "ExecutionCompleted": 1,
+    "ExecutionFailed": 2,
+    "ExecutionTerminated": 3,
+    "TaskScheduled": 4,
+    "TaskCompleted": 5,
+    "TaskFailed": 6,
+    "SubOrchestrationInstanceCreated": 7,
+    "SubOrchestrationInstanceCompleted": 8,
+    "SubOrchestrationInstanceFailed": 9,
+    "TimerCreated": 10,
+    "TimerFired": 11,
+    "OrchestratorStarted": 12,
+    "OrchestratorCompleted": 13,
+    "EventSent": 14,
+    "EventRaised": 15,
+    "ContinueAsNew": 16,
+    "GenericEvent": 17,
+    "HistoryState": 18,
+    "ExecutionSuspended": 19,
     "ExecutionResumed": 20,
 }
 _NAMES = {v: k for k, v in _DTFX_TYPES.items()}
 _REPLAYABLE = frozenset({0, 1, 2, 3, 4, 5, 6, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20})
 _SCHEDULING = frozenset({EventType.TASK_SCHEDULED, EventType.TIMER_CREATED})
 _ENDINGS = frozenset({EventType.EXECUTION_COMPLETED, EventType.EXECUTION_FAILED, EventType.EXECUTION_TERMINATED})
-_INPUTS = frozenset({EventType.EXECUTION_STARTED, EventType.TASK_COMPLETED, EventType.TASK_FAILED,
-                     EventType.TIMER_FIRED, EventType.EVENT_RAISED})
+_INPUTS = frozenset(
+    {
+        EventType.EXECUTION_STARTED,
+        EventType.TASK_COMPLETED,
+        EventType.TASK_FAILED,
+        EventType.TIMER_FIRED,
+        EventType.EVENT_RAISED,
+    }
+)
 _FRACTION = re.compile(r"\.\d{7,}")
 _TERMINAL = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
 
@@ -87,9 +109,14 @@ class RecordedInstance:
         for position, (index, ev) in enumerate(self.events):
             if ev["EventType"] not in _INPUTS:
                 continue
-            clock = next((later["Timestamp"] for _, later in self.events[position + 1:]
-                          if later["EventType"] in _SCHEDULING or later["EventType"] in _ENDINGS),
-                         ev["Timestamp"])
+            clock = next(
+                (
+                    later["Timestamp"]
+                    for _, later in self.events[position + 1 :]
+                    if later["EventType"] in _SCHEDULING or later["EventType"] in _ENDINGS
+                ),
+                ev["Timestamp"],
+            )
             episodes.append(RecordedEpisode(_time(clock, index), [(index, ev)]))
         return episodes
 
@@ -106,13 +133,12 @@ class RecordedInstance:
 def read_recording(doc: Any) -> RecordedInstance:
     """A status JSON document as a :class:`RecordedInstance`, or a :class:`RecordingError` saying why not."""
     if not isinstance(doc, dict) or ("runtimeStatus" not in doc and "historyEvents" not in doc):
-        raise RecordingError("not a Durable instance status (expected an object with runtimeStatus and "
-                             "historyEvents)")
+        raise RecordingError("not a Durable instance status (expected an object with runtimeStatus and historyEvents)")
     raw_events = doc.get("historyEvents")
     if not isinstance(raw_events, list):
         raise RecordingError("no historyEvents: save the status with showHistory=true&showHistoryOutput=true")
-    events = [(i, _normalise(i, raw, doc)) for i, raw in enumerate(raw_events)]
-    events = [(i, ev) for i, ev in events if ev is not None]
+    normalised = ((i, _normalise(i, raw, doc)) for i, raw in enumerate(raw_events))
+    events = [(i, ev) for i, ev in normalised if ev is not None]
     if not events or events[0][1]["EventType"] != EventType.EXECUTION_STARTED:
         first = _NAMES.get(events[0][1]["EventType"], "?") if events else "nothing"
         raise RecordingError(f"truncated history: it starts with {first}, not ExecutionStarted")
@@ -160,8 +186,18 @@ def _normalise(index: int, raw: Any, doc: dict[str, Any]) -> dict[str, Any] | No
             ev.setdefault("Version", "")  # the SDK requires it; older exports may lack it
         return ev
     fields: dict[str, Any] = {}
-    for key in ("Name", "TaskScheduledId", "TimerId", "FireAt", "Reason", "Details", "OrchestrationStatus",
-                "Version", "ScheduledTime", "FunctionName"):
+    for key in (
+        "Name",
+        "TaskScheduledId",
+        "TimerId",
+        "FireAt",
+        "Reason",
+        "Details",
+        "OrchestrationStatus",
+        "Version",
+        "ScheduledTime",
+        "FunctionName",
+    ):
         if key in raw:
             fields[key] = raw[key]
     if "Name" not in fields and "FunctionName" in raw:
@@ -220,8 +256,9 @@ def _unfold_schedules(events: list[tuple[int, dict[str, Any]]]) -> list[tuple[in
         if scheduled["EventType"] == EventType.TIMER_CREATED:
             timers_by_fire.setdefault(str(scheduled.get("FireAt")), task_id)
     out: list[tuple[int, dict[str, Any]]] = []
-    pending = sorted(((when, s) for when, _, s in created if s["EventType"] == EventType.TASK_SCHEDULED),
-                     key=lambda item: item[0])
+    pending = sorted(
+        ((when, s) for when, _, s in created if s["EventType"] == EventType.TASK_SCHEDULED), key=lambda item: item[0]
+    )
     for index, ev in events:
         while pending and pending[0][0] <= ev["Timestamp"] and ev["EventType"] not in _SCHEDULING:
             out.append((index, pending.pop(0)[1]))
@@ -243,11 +280,15 @@ def _check_complete(recorded: RecordedInstance) -> None:
             scheduled_ids.add(ev.get("EventId"))
         elif etype in (EventType.TASK_COMPLETED, EventType.TASK_FAILED):
             if ev.get("TaskScheduledId") not in scheduled_ids:
-                raise RecordingError(f"truncated or edited history: historyEvents[{index}] completes task "
-                                     f"{ev.get('TaskScheduledId')}, which no earlier event scheduled")
+                raise RecordingError(
+                    f"truncated or edited history: historyEvents[{index}] completes task "
+                    f"{ev.get('TaskScheduledId')}, which no earlier event scheduled"
+                )
         elif etype == EventType.TIMER_FIRED and ev.get("TimerId") not in scheduled_ids:
-            raise RecordingError(f"truncated or edited history: historyEvents[{index}] fires timer "
-                                 f"{ev.get('TimerId')}, which no earlier event created")
+            raise RecordingError(
+                f"truncated or edited history: historyEvents[{index}] fires timer "
+                f"{ev.get('TimerId')}, which no earlier event created"
+            )
     if recorded.runtime_status in _TERMINAL and recorded.ending is None:
         last_index, last = recorded.events[-1]
         raise RecordingError(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .durable_http import HTTP_ACTIVITY
 from .history import EventType
@@ -24,8 +24,12 @@ from .history import EventType
 __all__ = [
     "ActionPlan",
     "EngineState",
+    "EntityMessage",
     "NonDeterminismError",
     "RetryChain",
+    "ScheduledChild",
+    "ScheduledTask",
+    "ScheduledTimer",
     "UnsupportedActionError",
     "flatten_actions",
     "plan_actions",
@@ -80,9 +84,15 @@ class RetryChain:
     instance_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "input": self.input, "first_ms": self.first_ms,
-                "max_attempts": self.max_attempts, "attempt": self.attempt,
-                "sub_orchestration": self.sub_orchestration, "instance_id": self.instance_id}
+        return {
+            "name": self.name,
+            "input": self.input,
+            "first_ms": self.first_ms,
+            "max_attempts": self.max_attempts,
+            "attempt": self.attempt,
+            "sub_orchestration": self.sub_orchestration,
+            "instance_id": self.instance_id,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RetryChain:
@@ -125,16 +135,46 @@ class EngineState:
         return False
 
 
+class ScheduledTask(NamedTuple):
+    """An activity call the orchestrator asked for, under its task id."""
+
+    task_id: int
+    name: str
+    input: str | None
+
+
+class ScheduledChild(NamedTuple):
+    """A sub-orchestration the orchestrator asked for; ``instance_id`` as given (None: the host names it)."""
+
+    task_id: int
+    name: str
+    input: str | None
+    instance_id: str | None
+
+
+class ScheduledTimer(NamedTuple):
+    """A durable timer the orchestrator asked for (``fire_at`` as the SDK wrote it)."""
+
+    timer_id: int
+    fire_at: str
+
+
+class EntityMessage(NamedTuple):
+    """A call or signal to an entity, under the id it draws."""
+
+    task_id: int
+    action: dict[str, Any]
+
+
 @dataclass
 class ActionPlan:
-    """What to do after an episode: new tasks (id, name, input), new timers (id, fireAt), and flags."""
+    """What to do after an episode: new tasks, children, timers and entity messages, and continue-as-new."""
 
-    activities: list[tuple[int, str, str | None]] = field(default_factory=list)
-    # (id, orchestrator name, input, instance id as given or None)
-    sub_orchestrations: list[tuple[int, str, str | None, str | None]] = field(default_factory=list)
-    timers: list[tuple[int, str]] = field(default_factory=list)
+    activities: list[ScheduledTask] = field(default_factory=list)
+    sub_orchestrations: list[ScheduledChild] = field(default_factory=list)
+    timers: list[ScheduledTimer] = field(default_factory=list)
     continue_as_new: dict[str, Any] | None = None
-    entity_messages: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # (id, action)
+    entity_messages: list[EntityMessage] = field(default_factory=list)
 
 
 def flatten_actions(actions: Any) -> list[dict[str, Any]]:
@@ -188,7 +228,7 @@ def plan_actions(state: EngineState, actions: Any) -> ActionPlan:
             f"at action #{len(leaves)}, which the orchestrator no longer takes"
         )
     plan = ActionPlan()
-    for action in leaves[len(recorded):]:
+    for action in leaves[len(recorded) :]:
         key = _leaf_key(action)
         atype = key[0]
         if atype in (CALL_ACTIVITY, CALL_ACTIVITY_WITH_RETRY):
@@ -196,46 +236,33 @@ def plan_actions(state: EngineState, actions: Any) -> ActionPlan:
             state.next_id += 1
             name = str(action.get("functionName"))
             raw_input = action.get("input")
-            plan.activities.append((task_id, name, raw_input))
+            plan.activities.append(ScheduledTask(task_id, name, raw_input))
             if atype == CALL_ACTIVITY_WITH_RETRY:
-                options = action.get("retryOptions") or {}
-                state.retry_tasks[task_id] = RetryChain(
-                    name=name,
-                    input=raw_input,
-                    first_ms=int(options.get("firstRetryIntervalInMilliseconds") or 0),
-                    max_attempts=int(options.get("maxNumberOfAttempts") or 1),
-                )
+                state.retry_tasks[task_id] = _retry_chain(name, raw_input, action)
         elif atype in (CALL_SUB_ORCHESTRATOR, CALL_SUB_ORCHESTRATOR_WITH_RETRY):
             task_id = state.next_id
             state.next_id += 1
             name = str(action.get("functionName"))
             raw_input, child_id = action.get("input"), action.get("instanceId") or None
-            plan.sub_orchestrations.append((task_id, name, raw_input, child_id))
+            plan.sub_orchestrations.append(ScheduledChild(task_id, name, raw_input, child_id))
             if atype == CALL_SUB_ORCHESTRATOR_WITH_RETRY:
-                options = action.get("retryOptions") or {}
-                state.retry_tasks[task_id] = RetryChain(
-                    name=name,
-                    input=raw_input,
-                    first_ms=int(options.get("firstRetryIntervalInMilliseconds") or 0),
-                    max_attempts=int(options.get("maxNumberOfAttempts") or 1),
-                    sub_orchestration=True,
-                    instance_id=child_id,
-                )
+                chain = _retry_chain(name, raw_input, action, sub_orchestration=True, instance_id=child_id)
+                state.retry_tasks[task_id] = chain
         elif atype == CALL_HTTP:  # the extension's built-in HTTP activity: one task, the request as input
             task_id = state.next_id
             state.next_id += 1
-            plan.activities.append((task_id, HTTP_ACTIVITY, json.dumps(action.get("httpRequest"))))
+            plan.activities.append(ScheduledTask(task_id, HTTP_ACTIVITY, json.dumps(action.get("httpRequest"))))
         elif atype == CREATE_TIMER:
             timer_id = state.next_id
             state.next_id += 1
-            plan.timers.append((timer_id, str(action.get("fireAt"))))
+            plan.timers.append(ScheduledTimer(timer_id, str(action.get("fireAt"))))
         elif atype == WAIT_FOR_EXTERNAL_EVENT:
             pass  # waits draw no id: the SDK matches EventRaised by name
         elif atype == CONTINUE_AS_NEW:
             plan.continue_as_new = action
         elif atype in (CALL_ENTITY, SIGNAL_ENTITY):
             # Both draw an id, as DTFx's SendEvent does (the SDK bumps its counter for a signal too).
-            plan.entity_messages.append((state.next_id, action))
+            plan.entity_messages.append(EntityMessage(state.next_id, action))
             state.next_id += 1
         else:
             raise UnsupportedActionError(
@@ -245,3 +272,10 @@ def plan_actions(state: EngineState, actions: Any) -> ActionPlan:
             )
         recorded.append(key)
     return plan
+
+
+def _retry_chain(name: str, raw_input: str | None, action: dict[str, Any], **child: Any) -> RetryChain:
+    """The chain of a ``*_with_retry`` call, from its ``retryOptions``."""
+    options = action.get("retryOptions") or {}
+    first_ms = int(options.get("firstRetryIntervalInMilliseconds") or 0)
+    return RetryChain(name, raw_input, first_ms, int(options.get("maxNumberOfAttempts") or 1), **child)

@@ -8,41 +8,63 @@ activities are scheduled again under their old task ids, and a failed child is r
 What has to run again is found by replaying the rewritten history from scratch through the orchestrator (the
 same replay core as every episode): every task it has asked for that has no completion left in the history
 (the failed ones, and those still in flight when the instance failed, whose work items were dropped then).
-The engine carries that out (engine.py, ``rewind``).
+The engine carries the plans out, all in one transaction (engine.py, ``rewind``).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
+from .executor import execute, handle_of
 from .history import EventType, event
-from .replay import EngineState
+from .loader import FunctionSpec
+from .replay import EngineState, ScheduledTask, ScheduledTimer
+from .store import DurableStore, InstanceRow
+from .timeutil import iso_utc, now_utc
 
-__all__ = ["SCHEDULING", "RewindPlan", "RewindRefusedError", "completed_ids", "failed_retries", "rewrite_history"]
+__all__ = [
+    "SCHEDULING",
+    "RewindPlan",
+    "RewindRefusedError",
+    "completed_ids",
+    "failed_retries",
+    "plan_rewind",
+    "rewrite_history",
+]
 
-_UNDONE = frozenset({EventType.TASK_FAILED, EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
-                     EventType.EXECUTION_COMPLETED, EventType.EXECUTION_FAILED})
+_UNDONE = frozenset(
+    {
+        EventType.TASK_FAILED,
+        EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
+        EventType.EXECUTION_COMPLETED,
+        EventType.EXECUTION_FAILED,
+    }
+)
 _FAILURES = frozenset({EventType.TASK_FAILED, EventType.SUB_ORCHESTRATION_INSTANCE_FAILED})
-_DONE = {EventType.TASK_COMPLETED: "TaskScheduledId", EventType.TIMER_FIRED: "TimerId",
-         EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED: "TaskScheduledId"}
-SCHEDULING = frozenset({EventType.TASK_SCHEDULED, EventType.TIMER_CREATED,
-                        EventType.SUB_ORCHESTRATION_INSTANCE_CREATED})
+_DONE = {
+    EventType.TASK_COMPLETED: "TaskScheduledId",
+    EventType.TIMER_FIRED: "TimerId",
+    EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED: "TaskScheduledId",
+}
+SCHEDULING = frozenset(
+    {EventType.TASK_SCHEDULED, EventType.TIMER_CREATED, EventType.SUB_ORCHESTRATION_INSTANCE_CREATED}
+)
 
 
+@dataclass(slots=True)
 class RewindPlan:
     """What rewinding one instance writes: its rewritten history and what must run again."""
 
-    def __init__(self, instance_id: str, name: str, execution_id: str, input_text: str | None,
-                 custom: str | None, parent: str | None, events: list[dict[str, Any]]) -> None:
-        self.instance_id, self.name, self.execution_id = instance_id, name, execution_id
-        self.input, self.custom, self.parent = input_text, custom, parent
-        self.events = events
-        self.state = EngineState()
-        self.work: list[tuple[int, str, str | None]] = []
-        self.timers: list[tuple[int, str]] = []
-        self.children: list[dict[str, Any]] = []  # SubOrchestrationInstanceCreated events to (re)start
-        self.answers: list[dict[str, Any]] = []  # completions of children that finished after the failure
+    instance: InstanceRow  # as it failed
+    parent: str | None  # the parent instance of a sub-orchestration
+    events: list[dict[str, Any]]  # the rewritten history
+    state: EngineState = field(default_factory=EngineState)
+    work: list[ScheduledTask] = field(default_factory=list)
+    timers: list[ScheduledTimer] = field(default_factory=list)
+    children: list[dict[str, Any]] = field(default_factory=list)  # SubOrchestrationInstanceCreated to (re)start
+    answers: list[dict[str, Any]] = field(default_factory=list)  # completions of children that ended after it
 
 
 class RewindRefusedError(Exception):
@@ -76,3 +98,74 @@ def failed_retries(state: EngineState, original: list[dict[str, Any]]) -> list[i
     """
     failed = {ev.get("TaskScheduledId") for ev in original if ev.get("EventType") in _FAILURES}
     return sorted(task_id for task_id in state.retry_tasks if task_id in failed)
+
+
+def plan_rewind(
+    store: DurableStore,
+    orchestrators: dict[str, FunctionSpec],
+    instance_id: str,
+    reason: str | None,
+    plans: list[RewindPlan] | None = None,
+) -> list[RewindPlan]:
+    """The plans of the instance and its failed children, children first: replays the rewritten history from
+    scratch to learn what must run again. Reads only, writes nothing."""
+    plans = [] if plans is None else plans
+    row = store.instance(instance_id)
+    assert row is not None  # the caller checked it, or it is a child the parent's history names
+    spec = orchestrators.get(row.name)
+    if spec is None:
+        raise RewindRefusedError(f"The orchestrator function '{row.name}' does not exist in this app.")
+    original = [json.loads(text) for text in store.history(instance_id)]
+    events = rewrite_history(original, reason)
+    link = store.parent_of(instance_id)
+    plan = RewindPlan(row, link.instance_id if link else None, events)
+    result = execute(
+        handle_of(spec.func, spec.trigger_name),
+        plan.state,
+        name=row.name,
+        instance_id=instance_id,
+        input_text=row.input,
+        old_parts=[],
+        new_events=events,
+        now=now_utc(),
+        parent_instance_id=plan.parent,
+    )
+    if retried := failed_retries(plan.state, original):
+        raise RewindRefusedError(
+            f"Rewind of '{instance_id}' is not supported by the embedded host: a call_activity_with_retry or "
+            f"call_sub_orchestrator_with_retry (task {retried[0]}) has failed attempts, whose retry ids "
+            "cannot be replayed back."
+        )
+    done = completed_ids(events)
+    recorded = {int(ev["EventId"]): ev for ev in events if ev.get("EventType") in SCHEDULING}
+    for ev in result.scheduled:
+        task_id = int(ev["EventId"])
+        if task_id in done:
+            continue
+        old = recorded.get(task_id)
+        if ev["EventType"] == EventType.SUB_ORCHESTRATION_INSTANCE_CREATED and old is not None:
+            child = store.instance(old["InstanceId"])
+            if child is not None and child.runtime_status == "Failed":
+                plan_rewind(store, orchestrators, old["InstanceId"], reason, plans)
+            elif child is not None and child.runtime_status == "Completed":  # finished after the parent had failed
+                plan.answers.append(
+                    event(
+                        EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED,
+                        iso_utc(now_utc()),
+                        TaskScheduledId=task_id,
+                        Result=child.output,
+                    )
+                )
+            elif child is None or child.runtime_status in ("Terminated", "Canceled"):
+                plan.children.append(dict(old))
+            continue
+        if old is None:
+            plan.events.append(ev)  # taken in the failing episode, never carried out
+        if ev["EventType"] == EventType.SUB_ORCHESTRATION_INSTANCE_CREATED:
+            plan.children.append(ev)
+        elif ev["EventType"] == EventType.TASK_SCHEDULED:
+            plan.work.append(ScheduledTask(task_id, ev["Name"], ev.get("Input")))
+        else:
+            plan.timers.append(ScheduledTimer(task_id, ev["FireAt"]))
+    plans.append(plan)
+    return plans

@@ -8,8 +8,13 @@ from dataclasses import dataclass
 __all__ = ["RouteTemplate"]
 
 _PARAM = re.compile(r"\{(\*?)([A-Za-z_][A-Za-z0-9_]*)(?::([^}?]+))?(\?)?\}")
-_CONSTRAINTS = {"int": r"-?\d+", "long": r"-?\d+", "guid": r"[0-9a-fA-F-]{32,36}", "bool": r"(?i:true|false)",
-                "alpha": r"[A-Za-z]+"}
+_CONSTRAINTS = {
+    "int": r"-?\d+",
+    "long": r"-?\d+",
+    "guid": r"[0-9a-fA-F-]{32,36}",
+    "bool": r"(?i:true|false)",
+    "alpha": r"[A-Za-z]+",
+}
 
 
 @dataclass
@@ -25,7 +30,7 @@ class RouteTemplate:
         position = 0
         template = template.strip("/")
         for found in _PARAM.finditer(template):
-            pattern += re.escape(template[position:found.start()])
+            pattern += re.escape(template[position : found.start()])
             star, name, constraint, optional = found.groups()
             body = r".*" if star else _CONSTRAINTS.get((constraint or "").split(":")[0].lower(), r"[^/]+")
             group = f"(?P<{name}>{body})"

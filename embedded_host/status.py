@@ -15,8 +15,14 @@ from .history import EventType, event_type_name
 __all__ = ["read_status"]
 
 
-def read_status(conn: sqlite3.Connection, instance_id: str, *, show_history: bool = False,
-                show_history_output: bool = False, show_input: bool = True) -> dict[str, Any] | None:
+def read_status(
+    conn: sqlite3.Connection,
+    instance_id: str,
+    *,
+    show_history: bool = False,
+    show_history_output: bool = False,
+    show_input: bool = True,
+) -> dict[str, Any] | None:
     """The status JSON the extension returns, or None when the instance does not exist."""
     row = conn.execute(
         "SELECT name, runtime_status, input, output, custom_status, created_time, last_updated_time"
@@ -37,9 +43,7 @@ def read_status(conn: sqlite3.Connection, instance_id: str, *, show_history: boo
         "lastUpdatedTime": updated,
     }
     if show_history:
-        rows = conn.execute(
-            "SELECT event FROM history WHERE instance_id = ? ORDER BY seq", (instance_id,)
-        ).fetchall()
+        rows = conn.execute("SELECT event FROM history WHERE instance_id = ? ORDER BY seq", (instance_id,)).fetchall()
         result["historyEvents"] = _public_history([json.loads(r[0]) for r in rows], show_history_output)
     return result
 
@@ -61,8 +65,16 @@ def _public_history(events: list[dict[str, Any]], with_output: bool) -> list[dic
         if etype in (EventType.ORCHESTRATOR_STARTED, EventType.ORCHESTRATOR_COMPLETED):
             continue
         item: dict[str, Any] = {"EventType": event_type_name(int(etype or 0)), "Timestamp": ev.get("Timestamp")}
-        for key in ("EventId", "Name", "TaskScheduledId", "TimerId", "FireAt", "Reason", "OrchestrationStatus",
-                    "InstanceId"):
+        for key in (
+            "EventId",
+            "Name",
+            "TaskScheduledId",
+            "TimerId",
+            "FireAt",
+            "Reason",
+            "OrchestrationStatus",
+            "InstanceId",
+        ):
             if ev.get(key) not in (None, -1):
                 item[key] = ev[key]
         if etype in (EventType.TASK_SCHEDULED, EventType.SUB_ORCHESTRATION_INSTANCE_CREATED):

@@ -1,17 +1,26 @@
-"""The SQLite file that holds all durable state: instances, history, inbox, work items, timers, queues.
+"""The SQLite file that holds all durable state, and the durable engine's reads and writes of it.
 
 One file, WAL, ``synchronous=NORMAL``: a commit survives a process crash (kill -9); a power loss may lose the
 last few commits (WAL frames not yet checkpointed to disk), never corrupt the file. Only the host's engine
 writes the durable tables, from one thread, so there is no lock contention; the local queue may be written by
 other processes (a CLI ``enqueue``), which ``busy_timeout`` covers.
+
+:class:`DurableStore` holds every SQL statement of the engine (instances, history, inbox, work items, timers,
+sub-orchestration links, entities); :func:`transaction` is the one way anything here opens a write transaction.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any, NamedTuple
 
-__all__ = ["SCHEMA", "connect"]
+from .suborchestrations import ParentLink
+
+__all__ = ["SCHEMA", "DurableStore", "InboxEvent", "InstanceRow", "Timer", "WorkItem", "connect", "transaction"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS instances (
@@ -81,16 +90,302 @@ CREATE TABLE IF NOT EXISTS queue_messages (
     dead_lettered_time REAL
 );
 CREATE INDEX IF NOT EXISTS queue_ready ON queue_messages(queue, state, seq);
+CREATE TABLE IF NOT EXISTS sub_orchestrations (
+    instance_id TEXT PRIMARY KEY,
+    parent_instance_id TEXT NOT NULL,
+    parent_execution_id TEXT NOT NULL,
+    parent_name TEXT NOT NULL,
+    task_id INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS entities (
+    entity_id TEXT PRIMARY KEY,
+    state TEXT,
+    last_modified_time TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS entity_requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    entity_id TEXT NOT NULL,
+    request TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entity_requests_by_entity ON entity_requests(entity_id, id);
 """
 
 
 def connect(path: Path, *, check_same_thread: bool = True) -> sqlite3.Connection:
     """Open the state file with the pragmas every user of it needs, creating the schema if missing."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE ... COMMIT), never implicit.
+    # isolation_level=None: transactions are explicit (`transaction`), never implicit.
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=check_same_thread, timeout=30.0)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA busy_timeout=30000")
     conn.executescript(SCHEMA)
     return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``; on any error (a cancellation too) roll back and re-raise.
+
+    IMMEDIATE takes the write lock up front, so a transaction never fails half-way on a lock upgrade.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:  # SQLite may have rolled back already (e.g. a full disk)
+            conn.execute("ROLLBACK")
+        raise
+
+
+class WorkItem(NamedTuple):
+    """An activity call to run: a ``work_items`` row without its lease."""
+
+    id: int
+    instance_id: str
+    execution_id: str
+    task_id: int
+    name: str
+    input: str | None
+
+
+class Timer(NamedTuple):
+    """A durable timer; ordered by when it is due (then by row), so the engine keeps them in a heap."""
+
+    fire_at: float
+    id: int
+    instance_id: str
+    execution_id: str
+    timer_id: int
+    fire_at_text: str
+
+
+class InboxEvent(NamedTuple):
+    """A new event for an instance and its ``inbox`` row (None while it lives only in memory)."""
+
+    event: dict[str, Any]
+    inbox_id: int | None
+
+
+class InstanceRow(NamedTuple):
+    """An ``instances`` row as the engine reads it back."""
+
+    instance_id: str
+    name: str
+    runtime_status: str
+    execution_id: str
+    input: str | None
+    output: str | None
+    custom_status: str | None
+    engine_state: str
+
+
+_INSTANCE = (
+    "SELECT instance_id, name, runtime_status, execution_id, input, output, custom_status, engine_state FROM instances"
+)
+
+
+class DurableStore:
+    """The durable engine's SQL, one method per thing it reads or writes; writes run inside `transaction`."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self.conn)
+
+    # -- instances -------------------------------------------------------------------------------------------
+    def runtime_status(self, instance_id: str) -> str | None:
+        row = self.conn.execute("SELECT runtime_status FROM instances WHERE instance_id = ?", (instance_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def instance(self, instance_id: str) -> InstanceRow | None:
+        row = self.conn.execute(_INSTANCE + " WHERE instance_id = ?", (instance_id,)).fetchone()
+        return None if row is None else InstanceRow(*row)
+
+    def live_instances(self) -> list[InstanceRow]:
+        """Instances still to run (Pending, Running, Suspended)."""
+        sql = _INSTANCE + " WHERE runtime_status IN ('Pending', 'Running', 'Suspended')"
+        return [InstanceRow(*row) for row in self.conn.execute(sql)]
+
+    def instance_ids(self) -> list[str]:
+        """Every instance id, oldest first."""
+        return [row[0] for row in self.conn.execute("SELECT instance_id FROM instances ORDER BY created_time")]
+
+    def create_instance(self, instance_id: str, name: str, input_text: str | None, execution_id: str, now: str) -> None:
+        self.conn.execute(
+            "INSERT INTO instances (instance_id, name, runtime_status, input, created_time, last_updated_time,"
+            " execution_id, engine_state) VALUES (?, ?, 'Pending', ?, ?, ?, ?, '{}')",
+            (instance_id, name, input_text, now, now, execution_id),
+        )
+
+    def save_progress(self, instance_id: str, status: str, custom: str | None, now: str, state: str) -> None:
+        """After an episode that did not end the instance."""
+        self.conn.execute(
+            "UPDATE instances SET runtime_status = ?, custom_status = ?, last_updated_time = ?, engine_state = ?"
+            " WHERE instance_id = ?",
+            (status, custom, now, state, instance_id),
+        )
+
+    def suspend(self, instance_id: str, now: str) -> None:
+        self.conn.execute(
+            "UPDATE instances SET runtime_status = 'Suspended', last_updated_time = ? WHERE instance_id = ?",
+            (now, instance_id),
+        )
+
+    def new_execution(
+        self, instance_id: str, execution_id: str, input_text: str | None, custom: str | None, now: str
+    ) -> None:
+        """Continue-as-new: the execution's history, work items and timers go; the inbox stays."""
+        self._delete_rows(instance_id, "history", "work_items", "timers")
+        self.conn.execute(
+            "UPDATE instances SET runtime_status = 'Running', input = ?, custom_status = ?, output = NULL,"
+            " last_updated_time = ?, execution_id = ?, engine_state = '{}' WHERE instance_id = ?",
+            (input_text, custom, now, execution_id, instance_id),
+        )
+
+    def finish(
+        self,
+        instance_id: str,
+        status: str,
+        output: str | None,
+        custom: str | None,
+        failure: str | None,
+        now: str,
+        state: str,
+    ) -> None:
+        """A terminal status: nothing is left to deliver or run."""
+        self._delete_rows(instance_id, "inbox", "work_items", "timers")
+        self.conn.execute(
+            "UPDATE instances SET runtime_status = ?, output = ?, custom_status = ?, failure = ?,"
+            " last_updated_time = ?, engine_state = ? WHERE instance_id = ?",
+            (status, output, custom, failure, now, state, instance_id),
+        )
+
+    def rewind(self, instance_id: str, now: str, state: str) -> None:
+        """A rewound instance runs again: its history goes (the caller writes the rewritten one)."""
+        self._delete_rows(instance_id, "history")
+        self.conn.execute(
+            "UPDATE instances SET runtime_status = 'Running', output = NULL, failure = NULL, last_updated_time = ?,"
+            " engine_state = ? WHERE instance_id = ?",
+            (now, state, instance_id),
+        )
+
+    def purge(self, instance_id: str) -> int:
+        """Delete the instance and everything of it (its own parent link too; its children keep theirs)."""
+        self._delete_rows(instance_id, "history", "inbox", "work_items", "timers", "sub_orchestrations")
+        return self.conn.execute("DELETE FROM instances WHERE instance_id = ?", (instance_id,)).rowcount
+
+    def _delete_rows(self, instance_id: str, *tables: str) -> None:
+        for table in tables:
+            self.conn.execute(f"DELETE FROM {table} WHERE instance_id = ?", (instance_id,))
+
+    # -- history and inbox -----------------------------------------------------------------------------------
+    def history(self, instance_id: str) -> list[str]:
+        """The instance's history events as JSON text, in order."""
+        sql = "SELECT event FROM history WHERE instance_id = ? ORDER BY seq"
+        return [row[0] for row in self.conn.execute(sql, (instance_id,))]
+
+    def append_history(self, instance_id: str, first_seq: int, texts: list[str]) -> None:
+        rows = [(instance_id, seq, text) for seq, text in enumerate(texts, first_seq)]
+        self.conn.executemany("INSERT INTO history (instance_id, seq, event) VALUES (?, ?, ?)", rows)
+
+    def deliver(self, instance_id: str, ev: dict[str, Any]) -> InboxEvent:
+        """Put an event in the instance's inbox."""
+        cur = self.conn.execute("INSERT INTO inbox (instance_id, event) VALUES (?, ?)", (instance_id, json.dumps(ev)))
+        return InboxEvent(ev, cur.lastrowid)
+
+    def inbox(self, instance_id: str) -> list[InboxEvent]:
+        sql = "SELECT event, id FROM inbox WHERE instance_id = ? ORDER BY id"
+        return [InboxEvent(json.loads(text), row_id) for text, row_id in self.conn.execute(sql, (instance_id,))]
+
+    def take_from_inbox(self, inbox_ids: Iterable[int]) -> None:
+        self.conn.executemany("DELETE FROM inbox WHERE id = ?", [(i,) for i in inbox_ids])
+
+    # -- work items and timers -------------------------------------------------------------------------------
+    def add_work_item(self, item: WorkItem, owner: str, lease_expires: float) -> WorkItem:
+        """Insert a work item leased to ``owner``; returns it with the id the row got."""
+        cur = self.conn.execute(
+            "INSERT INTO work_items (instance_id, execution_id, task_id, name, input, lease_owner, lease_expires)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (*item[1:], owner, lease_expires),
+        )
+        return item._replace(id=int(cur.lastrowid or 0))
+
+    def take_work_item(self, row_id: int) -> bool:
+        """Delete a finished work item; False when it was gone already (its instance ended or restarted)."""
+        return bool(self.conn.execute("DELETE FROM work_items WHERE id = ?", (row_id,)).rowcount)
+
+    def lease_all_work(self, owner: str, lease_expires: float) -> list[WorkItem]:
+        """Take over every work item (after a restart the previous owner is gone), counting an attempt."""
+        self.conn.execute(
+            "UPDATE work_items SET lease_owner = ?, lease_expires = ?, attempts = attempts + 1", (owner, lease_expires)
+        )
+        sql = "SELECT id, instance_id, execution_id, task_id, name, input FROM work_items ORDER BY id"
+        return [WorkItem(*row) for row in self.conn.execute(sql)]
+
+    def add_timer(self, timer: Timer) -> Timer:
+        """Insert a timer; returns it with the id the row got."""
+        cur = self.conn.execute(
+            "INSERT INTO timers (instance_id, execution_id, timer_id, fire_at, fire_at_text) VALUES (?, ?, ?, ?, ?)",
+            (timer.instance_id, timer.execution_id, timer.timer_id, timer.fire_at, timer.fire_at_text),
+        )
+        return timer._replace(id=int(cur.lastrowid or 0))
+
+    def take_timer(self, row_id: int) -> bool:
+        """Delete a fired timer; False when it was gone already."""
+        return bool(self.conn.execute("DELETE FROM timers WHERE id = ?", (row_id,)).rowcount)
+
+    def timers(self) -> list[Timer]:
+        sql = "SELECT fire_at, id, instance_id, execution_id, timer_id, fire_at_text FROM timers"
+        return [Timer(*row) for row in self.conn.execute(sql)]
+
+    # -- sub-orchestrations ----------------------------------------------------------------------------------
+    def link_child(self, child_id: str, parent: ParentLink) -> None:
+        """Record (or, for a re-created child, replace) which parent task the child answers to."""
+        self.conn.execute(
+            "INSERT OR REPLACE INTO sub_orchestrations (instance_id, parent_instance_id, parent_execution_id,"
+            " parent_name, task_id) VALUES (?, ?, ?, ?, ?)",
+            (child_id, *parent),
+        )
+
+    def parent_of(self, child_id: str) -> ParentLink | None:
+        row = self.conn.execute(
+            "SELECT parent_instance_id, parent_execution_id, parent_name, task_id FROM sub_orchestrations"
+            " WHERE instance_id = ?",
+            (child_id,),
+        ).fetchone()
+        return ParentLink(*row) if row is not None else None
+
+    # -- entities --------------------------------------------------------------------------------------------
+    def queue_request(self, entity_id: str, request_text: str) -> None:
+        self.conn.execute("INSERT INTO entity_requests (entity_id, request) VALUES (?, ?)", (entity_id, request_text))
+
+    def entities_with_requests(self) -> set[str]:
+        return {row[0] for row in self.conn.execute("SELECT DISTINCT entity_id FROM entity_requests")}
+
+    def take_requests(self, entity_id: str, limit: int) -> tuple[list[dict[str, Any]], bool]:
+        """Remove and return the entity's oldest ``limit`` requests, and whether more are queued."""
+        rows = self.conn.execute(
+            "SELECT id, request FROM entity_requests WHERE entity_id = ? ORDER BY id LIMIT ?", (entity_id, limit + 1)
+        ).fetchall()
+        taken = rows[:limit]
+        self.conn.executemany("DELETE FROM entity_requests WHERE id = ?", [(row_id,) for row_id, _ in taken])
+        return [json.loads(text) for _, text in taken], len(rows) > limit
+
+    def entity(self, entity_id: str) -> tuple[bool, str | None]:
+        """Whether the entity exists, and its state as JSON text."""
+        row = self.conn.execute("SELECT state FROM entities WHERE entity_id = ?", (entity_id,)).fetchone()
+        return row is not None, None if row is None else row[0]
+
+    def save_entity(self, entity_id: str, state: str | None, stamp: str) -> None:
+        self.conn.execute(
+            "INSERT INTO entities (entity_id, state, last_modified_time) VALUES (?, ?, ?)"
+            " ON CONFLICT(entity_id) DO UPDATE SET state = excluded.state,"
+            " last_modified_time = excluded.last_modified_time",
+            (entity_id, state, stamp),
+        )
+
+    def delete_entity(self, entity_id: str) -> None:
+        self.conn.execute("DELETE FROM entities WHERE entity_id = ?", (entity_id,))

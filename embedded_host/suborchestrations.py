@@ -11,29 +11,19 @@ Semantics follow the Durable Task Framework, which the extension runs on:
 - when the child ends, the parent gets ``SubOrchestrationInstanceCompleted`` (its output) or
   ``SubOrchestrationInstanceFailed`` (failed or terminated), with ``TaskScheduledId`` = that task id.
 
-The link lives in its own table, written in the engine's single transaction together with the child's instance
-row and the parent's history, so a kill -9 can neither lose a child nor create it twice.
+The link lives in its own table (``sub_orchestrations``, store.py), written in the engine's single transaction
+together with the child's instance row and the parent's history, so a kill -9 can neither lose a child nor
+create it twice.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any, NamedTuple
 
 from .history import EventType, event
 
-__all__ = ["ParentLink", "SubOrchestrations", "completion_event", "default_instance_id"]
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS sub_orchestrations (
-    instance_id TEXT PRIMARY KEY,
-    parent_instance_id TEXT NOT NULL,
-    parent_execution_id TEXT NOT NULL,
-    parent_name TEXT NOT NULL,
-    task_id INTEGER NOT NULL
-) WITHOUT ROWID;
-"""
+__all__ = ["ParentLink", "completion_event", "default_instance_id"]
 
 
 class ParentLink(NamedTuple):
@@ -46,8 +36,12 @@ class ParentLink(NamedTuple):
 
     def as_parent_instance(self) -> dict[str, Any]:
         """The ``ParentInstance`` of the child's ``ExecutionStarted`` (DTFx ``ParentInstance``)."""
-        return {"Name": self.name, "Version": "", "TaskScheduleId": self.task_id,
-                "OrchestrationInstance": {"InstanceId": self.instance_id, "ExecutionId": self.execution_id}}
+        return {
+            "Name": self.name,
+            "Version": "",
+            "TaskScheduleId": self.task_id,
+            "OrchestrationInstance": {"InstanceId": self.instance_id, "ExecutionId": self.execution_id},
+        }
 
 
 def default_instance_id(parent_execution_id: str, task_id: int) -> str:
@@ -55,43 +49,28 @@ def default_instance_id(parent_execution_id: str, task_id: int) -> str:
     return f"{parent_execution_id}:{task_id}"
 
 
-def completion_event(link: ParentLink, status: str, output_text: str | None, failure: str | None,
-                     stamp: str) -> dict[str, Any]:
+def completion_event(
+    link: ParentLink, status: str, output_text: str | None, failure: str | None, stamp: str
+) -> dict[str, Any]:
     """What the parent's inbox gets when the child ends (a terminated child counts as failed, as in DTFx)."""
     if status == "Completed":
-        return event(EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED, stamp, TaskScheduledId=link.task_id,
-                     Result=output_text)
+        return event(
+            EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED, stamp, TaskScheduledId=link.task_id, Result=output_text
+        )
     if status == "Terminated":
         reason = f"The sub-orchestration was terminated: {failure or 'no reason given'}"
-        return event(EventType.SUB_ORCHESTRATION_INSTANCE_FAILED, stamp, TaskScheduledId=link.task_id,
-                     Reason=reason, Details=None)
-    # Details in the shape this host gives a failed activity's (the child's failure text is all there is).
-    return event(EventType.SUB_ORCHESTRATION_INSTANCE_FAILED, stamp, TaskScheduledId=link.task_id,
-                 Reason=failure or "The sub-orchestration failed.", Details=json.dumps({"Message": failure}))
-
-
-class SubOrchestrations:
-    """The ``sub_orchestrations`` table: which parent task each child instance answers to."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-        conn.executescript(_SCHEMA)
-
-    def link(self, child_id: str, parent: ParentLink) -> None:
-        """Record (or, for a re-created child, replace) the child's parent; runs inside the caller's transaction."""
-        self.conn.execute(
-            "INSERT OR REPLACE INTO sub_orchestrations (instance_id, parent_instance_id, parent_execution_id,"
-            " parent_name, task_id) VALUES (?, ?, ?, ?, ?)",
-            (child_id, parent.instance_id, parent.execution_id, parent.name, parent.task_id),
+        return event(
+            EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
+            stamp,
+            TaskScheduledId=link.task_id,
+            Reason=reason,
+            Details=None,
         )
-
-    def parent_of(self, child_id: str) -> ParentLink | None:
-        row = self.conn.execute(
-            "SELECT parent_instance_id, parent_execution_id, parent_name, task_id FROM sub_orchestrations"
-            " WHERE instance_id = ?", (child_id,),
-        ).fetchone()
-        return ParentLink(*row) if row is not None else None
-
-    def forget(self, instance_id: str) -> None:
-        """Drop the instance's own link (purge, or a fresh start under the same id); its children keep theirs."""
-        self.conn.execute("DELETE FROM sub_orchestrations WHERE instance_id = ?", (instance_id,))
+    # Details in the shape this host gives a failed activity's (the child's failure text is all there is).
+    return event(
+        EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
+        stamp,
+        TaskScheduledId=link.task_id,
+        Reason=failure or "The sub-orchestration failed.",
+        Details=json.dumps({"Message": failure}),
+    )
