@@ -3,8 +3,10 @@
 It plays the Azure Functions host and the Durable extension for an unmodified ``function_app.py``: HTTP
 triggers (with route templates, ``/{routePrefix}/...``), Service Bus queue triggers and queue output bindings
 (on a local durable queue), orchestrators replayed through the app's own Durable SDK, activities on a bounded
-pool, durable entities (``entities``), and the Durable HTTP APIs the SDK's client calls. It imports nothing of
-the app's packages.
+pool, sub-orchestrations (``suborchestrations``), durable entities (``entities``), durable HTTP
+(``durable_http``), rewind (``rewind``), and the Durable HTTP APIs the SDK's client calls. ``engine`` runs
+episodes, work items and timers; ``store`` holds all of their SQL and the one transaction helper. It imports
+nothing of the app's packages.
 
 Public API (for the CLI)::
 

@@ -116,6 +116,12 @@ def plan_rewind(
     if spec is None:
         raise RewindRefusedError(f"The orchestrator function '{row.name}' does not exist in this app.")
     original = [json.loads(text) for text in store.history(instance_id)]
+    if any(ev.get("EventType") == EventType.EVENT_SENT for ev in original):
+        # Operations already sent cannot be taken back, and replaying the rewound history would send them again.
+        raise RewindRefusedError(
+            f"Rewind of '{instance_id}' is not supported by the embedded host: it has sent entity operations, "
+            "which a rewind would send again."
+        )
     events = rewrite_history(original, reason)
     link = store.parent_of(instance_id)
     plan = RewindPlan(row, link.instance_id if link else None, events)
@@ -161,6 +167,11 @@ def plan_rewind(
             continue
         if old is None:
             plan.events.append(ev)  # taken in the failing episode, never carried out
+        if ev["EventType"] == EventType.EVENT_SENT:
+            raise RewindRefusedError(
+                f"Rewind of '{instance_id}' is not supported by the embedded host: the rewound orchestrator "
+                "sends entity operations that its failed episode never sent."
+            )
         if ev["EventType"] == EventType.SUB_ORCHESTRATION_INSTANCE_CREATED:
             plan.children.append(ev)
         elif ev["EventType"] == EventType.TASK_SCHEDULED:

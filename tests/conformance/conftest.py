@@ -43,7 +43,10 @@ class AppHost:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "cli.main", "serve", "--app", str(APP), "--port", str(self.port)],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -94,8 +97,9 @@ class AppHost:
         resp = self.http.get(f"{API}/instances/{instance_id}", params=params)
         return None if resp.status_code == 404 else resp.json()
 
-    def wait(self, instance_id: str, timeout: float = 20.0, until: tuple[str, ...] = ("Completed", "Failed",
-                                                                                         "Terminated")) -> dict:
+    def wait(
+        self, instance_id: str, timeout: float = 20.0, until: tuple[str, ...] = ("Completed", "Failed", "Terminated")
+    ) -> dict:
         deadline = time.monotonic() + timeout
         status: dict[str, Any] | None = None
         while time.monotonic() < deadline:
@@ -155,8 +159,12 @@ class Backend:
                 if path == "/job" or (path == "/job/status" and polls < 3):
                     self._send(202, b"", {"Location": "/job/status", "Retry-After": "0"})
                 else:
-                    reply = {"path": path, "method": self.command, "body": body.decode(),
-                             "auth": self.headers.get("Authorization")}
+                    reply = {
+                        "path": path,
+                        "method": self.command,
+                        "body": body.decode(),
+                        "auth": self.headers.get("Authorization"),
+                    }
                     self._send(200, json.dumps(reply).encode(), {"Content-Type": "application/json"})
 
             def _send(self, code: int, body: bytes, headers: dict[str, str]) -> None:

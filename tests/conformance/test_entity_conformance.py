@@ -51,7 +51,10 @@ class _Serve:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "cli.main", "serve", "--app", str(APP), "--port", str(self.port)],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -105,14 +108,14 @@ def test_counters_are_exact_across_a_kill_mid_run(tmp_path: Path) -> None:
     server.start()
     try:
         # The SDK client's signal_entity, through the app's HTTP function; 202 = all queued durably.
-        signalled = httpx.post(f"{server.base}/api/counters/shared?op=add&value=1&times={CLIENT_SIGNALS}",
-                               timeout=30)
+        signalled = httpx.post(f"{server.base}/api/counters/shared?op=add&value=1&times={CLIENT_SIGNALS}", timeout=30)
         assert signalled.status_code == 202
         ids = [f"workflow-{n}" for n in range(WORKFLOWS)]
         for n, instance_id in enumerate(ids):
             order = {"key": f"w{n}", "signals": SIGNALS, "calls": CALLS, "slow": True}
-            started = httpx.post(f"{server.base}{WEBHOOKS}/orchestrators/counter_workflow/{instance_id}",
-                                 json=order, timeout=10)
+            started = httpx.post(
+                f"{server.base}{WEBHOOKS}/orchestrators/counter_workflow/{instance_id}", json=order, timeout=10
+            )
             assert started.status_code == 202
         # Watch the state file (WAL lets a reader in): once a batch has committed with operations left queued,
         # the next batch (100 slow operations) is running; kill then.
@@ -132,15 +135,13 @@ def test_counters_are_exact_across_a_kill_mid_run(tmp_path: Path) -> None:
             status = _wait_done(server, instance_id)
             assert status["runtimeStatus"] == "Completed", status
             expected = list(range(SIGNALS + 1, SIGNALS + CALLS + 1))
-            assert status["output"] == {"seen": expected, "error": f"counter w{n} refuses",
-                                        "final": SIGNALS + CALLS}
+            assert status["output"] == {"seen": expected, "error": f"counter w{n} refuses", "final": SIGNALS + CALLS}
             answers = [e["Name"] for e in status["historyEvents"] if e["EventType"] == "EventRaised"]
             assert len(answers) == len(set(answers)) == CALLS + 2  # each call answered exactly once
             assert _state(server, f"w{n}") == SIGNALS + CALLS
         # Read through the SDK client's read_entity_state.
         read = httpx.get(f"{server.base}/api/counters/shared", timeout=10).json()
         assert read == {"exists": True, "state": CLIENT_SIGNALS}
-        assert httpx.get(f"{server.base}/api/counters/never", timeout=10).json() == {"exists": False,
-                                                                                     "state": None}
+        assert httpx.get(f"{server.base}/api/counters/never", timeout=10).json() == {"exists": False, "state": None}
     finally:
         server.stop()

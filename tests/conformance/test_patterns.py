@@ -84,8 +84,9 @@ def test_monitor_with_continue_as_new(app_host: AppHost, kill_and_restart) -> No
 
 
 def test_activity_retry(app_host: AppHost, kill_and_restart) -> None:
-    app_host.start_pattern("activity_retry", "retry-1",
-                           {"key": "retry-1", "fail_times": 2, "attempts": 5, "retry_ms": 300})
+    app_host.start_pattern(
+        "activity_retry", "retry-1", {"key": "retry-1", "fail_times": 2, "attempts": 5, "retry_ms": 300}
+    )
     app_host.wait_runs("retry-1", 1)
     kill_and_restart("retry-1")
     status = app_host.wait("retry-1")
@@ -118,15 +119,20 @@ def test_sub_orchestrations_with_and_without_instance_id(app_host: AppHost, kill
         _at_least_once(app_host.runs(key), ["0", "1"])
     # no child was created twice: exactly these four sub_child instances answer to subs-1
     listed = app_host.http.get("/runtime/webhooks/durabletask/instances", params={"top": "1000"}).json()
-    assert sorted(s["instanceId"] for s in listed if s["name"] == "sub_child"
-                  and s["instanceId"] in children) == sorted(children)
+    assert sorted(
+        s["instanceId"] for s in listed if s["name"] == "sub_child" and s["instanceId"] in children
+    ) == sorted(children)
 
 
 def test_failing_and_retried_sub_orchestrations(app_host: AppHost, kill_and_restart) -> None:
-    app_host.start_pattern("sub_retry_parent", "subretry-1",
-                           {"key": "subretry-1", "fail_times": 1, "attempts": 3, "named": True, "retry_ms": 400})
-    app_host.start_pattern("sub_retry_parent", "subretry-2",
-                           {"key": "subretry-2", "fail_times": 2, "attempts": 4, "retry_ms": 400})
+    app_host.start_pattern(
+        "sub_retry_parent",
+        "subretry-1",
+        {"key": "subretry-1", "fail_times": 1, "attempts": 3, "named": True, "retry_ms": 400},
+    )
+    app_host.start_pattern(
+        "sub_retry_parent", "subretry-2", {"key": "subretry-2", "fail_times": 2, "attempts": 4, "retry_ms": 400}
+    )
     app_host.start_pattern("sub_failing_parent", "subfail-1", {"key": "subfail-1"})
     app_host.wait_runs("subretry-2", 1)
     kill_and_restart("subretry-1", "subretry-2")
@@ -173,9 +179,17 @@ def test_suspend_and_resume_across_a_restart(app_host: AppHost, kill_and_restart
 
 
 def test_durable_http_with_202_polling(app_host: AppHost, kill_and_restart, backend) -> None:
-    app_host.start_pattern("durable_http", "http-hello", {"key": "http-hello", "method": "POST",
-                                                          "url": backend.url + "/hello", "content": {"a": 1},
-                                                          "headers": {"Authorization": "Bearer local"}})
+    app_host.start_pattern(
+        "durable_http",
+        "http-hello",
+        {
+            "key": "http-hello",
+            "method": "POST",
+            "url": backend.url + "/hello",
+            "content": {"a": 1},
+            "headers": {"Authorization": "Bearer local"},
+        },
+    )
     app_host.start_pattern("durable_http", "http-job", {"key": "http-job", "url": backend.url + "/job"})
     hello = app_host.wait("http-hello")
     assert hello["runtimeStatus"] == "Completed", hello

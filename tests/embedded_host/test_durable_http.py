@@ -12,7 +12,7 @@ import pytest
 from embedded_host import EmbeddedHost, HostConfigError
 from embedded_host.durable_http import DurableHttpError, perform, token_source_users
 
-APP_WITH_TOKEN = '''
+APP_WITH_TOKEN = """
 import azure.durable_functions as df
 import azure.functions as func
 
@@ -28,7 +28,7 @@ def arm_lister(context):
 @app.orchestration_trigger(context_name="context")
 def plain(context):
     return (yield context.call_http("GET", "http://127.0.0.1:9/", None, {"Authorization": "Bearer x"}))
-'''
+"""
 
 
 def test_an_orchestrator_with_a_token_source_is_refused_at_start_up(tmp_path: Path) -> None:
@@ -61,8 +61,11 @@ def test_token_source_users_reads_the_users_function() -> None:
 
 
 def test_a_request_that_still_carries_a_token_source_fails_clearly() -> None:
-    request = {"method": "GET", "uri": "https://management.azure.com/",
-               "tokenSource": {"resource": "https://management.core.windows.net/", "kind": "AzureManagedIdentity"}}
+    request = {
+        "method": "GET",
+        "uri": "https://management.azure.com/",
+        "tokenSource": {"resource": "https://management.core.windows.net/", "kind": "AzureManagedIdentity"},
+    }
     with pytest.raises(DurableHttpError, match="no managed identity locally"):
         asyncio.run(perform(json.dumps(request)))
 

@@ -36,8 +36,12 @@ def test_scheduler_ids_are_the_sdks() -> None:
 def test_event_sent_carries_a_request_message() -> None:
     call = {"actionType": 7, "instanceId": "@counter@k", "operation": "add", "input": "5"}
     ev = event_sent(3, call, instance_id="orch", stamp="2026-01-01T00:00:00Z", signal=False)
-    assert (ev["EventType"], ev["EventId"], ev["InstanceId"], ev["Name"]) == (EventType.EVENT_SENT, 3, "@counter@k",
-                                                                             "op")
+    assert (ev["EventType"], ev["EventId"], ev["InstanceId"], ev["Name"]) == (
+        EventType.EVENT_SENT,
+        3,
+        "@counter@k",
+        "op",
+    )
     message = json.loads(ev["Input"])
     # the SDK's JSON text, serialized once more by RequestMessage.SetInput
     assert message["input"] == '"5"' and message["op"] == "add" and message["parent"] == "orch"
@@ -59,12 +63,15 @@ def test_entity_actions_draw_ids_in_order() -> None:
     assert plan_actions(state, actions).entity_messages == []  # replayed: nothing new
 
 
-@pytest.mark.parametrize(("body", "media", "expected"), [
-    (b'"\\"5\\""', "application/json", '"\\"5\\""'),  # the SDK client's double-encoded input
-    (b'{"a": 1}', "application/json", '{"a":1}'),
-    (b"hello", "text/plain", '"hello"'),
-    (b"", "application/json", None),
-])
+@pytest.mark.parametrize(
+    ("body", "media", "expected"),
+    [
+        (b'"\\"5\\""', "application/json", '"\\"5\\""'),  # the SDK client's double-encoded input
+        (b'{"a": 1}', "application/json", '{"a":1}'),
+        (b"hello", "text/plain", '"hello"'),
+        (b"", "application/json", None),
+    ],
+)
 def test_operation_input_as_the_extension_stores_it(body: bytes, media: str, expected: str | None) -> None:
     assert operation_input(body, media) == expected
 
@@ -112,7 +119,10 @@ def test_a_batch_commits_state_answers_and_removal_together(tmp_path: Path) -> N
     assert entities.read("Counter", "k") == "3"
     assert conn.execute("SELECT COUNT(*) FROM entity_requests").fetchone()[0] == 0
     assert [(i, ev["Name"], json.loads(ev["Input"])) for i, ev in answers] == [
-        ("orch", "r0", {"result": "1"}), ("orch", "r1", {"result": "2"}), ("orch", "r2", {"result": "3"})]
+        ("orch", "r0", {"result": "1"}),
+        ("orch", "r1", {"result": "2"}),
+        ("orch", "r2", {"result": "3"}),
+    ]
 
 
 def test_failed_operations_and_unknown_entities_answer_with_an_exception(tmp_path: Path) -> None:
@@ -203,8 +213,13 @@ def test_the_sdk_client_signals_and_reads_state(tmp_path: Path) -> None:
             assert (await _http(s, "GET", f"{base}{ENTITIES}/Counter/other"))[0] == 404
             status, body = await _http(s, "POST", f"{base}{ENTITIES}/nope/c?op=add")
             assert status == 400 and "'nope' doesn't exist" in body["Message"]
-            status, body = await _http(s, "POST", f"{base}{ENTITIES}/Counter/c?op=add", data=b"{x",
-                                       headers={"Content-Type": "application/json"})
+            status, body = await _http(
+                s,
+                "POST",
+                f"{base}{ENTITIES}/Counter/c?op=add",
+                data=b"{x",
+                headers={"Content-Type": "application/json"},
+            )
             assert status == 400 and body["Message"].startswith("Could not parse JSON content")
             assert (await _http(s, "GET", f"{base}{ENTITIES}/Counter"))[0] == 501
             assert (await _http(s, "DELETE", f"{base}{ENTITIES}/Counter/c"))[0] == 202

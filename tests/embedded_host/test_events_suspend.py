@@ -49,8 +49,7 @@ def test_public_raise_event_takes_any_json_body_and_buffers_early_events(run_hos
             urls = await resp.json()
             # Last first: every event but the last-raised arrives before the orchestrator waits for it.
             for name, body, _ in reversed(PAYLOADS):
-                resp = await http.post(urls["sendEventPostUri"].replace("{eventName}", name), data=body,
-                                       headers=JSON)
+                resp = await http.post(urls["sendEventPostUri"].replace("{eventName}", name), data=body, headers=JSON)
                 assert resp.status == 202, (name, await resp.text())
             status = await host.wait_for_completion("ev-1", 15)
             assert status and status["runtimeStatus"] == "Completed", status
@@ -112,8 +111,7 @@ def test_suspend_holds_timers_and_events_until_resume(run_host) -> None:
             resp = await http.post(urls["suspendPostUri"].replace("{text}", "hold+on"))
             assert resp.status == 202
             await _until(host, "sus-1", "Suspended")
-            resp = await http.post(urls["sendEventPostUri"].replace("{eventName}", "go"), data=b'"yes"',
-                                   headers=JSON)
+            resp = await http.post(urls["sendEventPostUri"].replace("{eventName}", "go"), data=b'"yes"', headers=JSON)
             assert resp.status == 202  # accepted and held
             await asyncio.sleep(0.6)  # the timer is due meanwhile
             resp = await http.get(urls["statusQueryGetUri"])

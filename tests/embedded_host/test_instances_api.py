@@ -51,8 +51,16 @@ def test_list_filters_and_pages_with_the_continuation_header(run_host) -> None:
                     break
             assert pages == 3
             assert seen == ["bad-1"] + [f"seq-{i}" for i in range(6, -1, -1)]  # newest first, each once
-            assert set(page[0]) >= {"name", "instanceId", "runtimeStatus", "input", "output", "customStatus",
-                                    "createdTime", "lastUpdatedTime"}
+            assert set(page[0]) >= {
+                "name",
+                "instanceId",
+                "runtimeStatus",
+                "input",
+                "output",
+                "customStatus",
+                "createdTime",
+                "lastUpdatedTime",
+            }
 
             resp = await http.get(f"{WEBHOOKS}/instances", params={"runtimeStatus": "Failed,Terminated"})
             assert [s["instanceId"] for s in await resp.json()] == ["bad-1"]
@@ -60,8 +68,10 @@ def test_list_filters_and_pages_with_the_continuation_header(run_host) -> None:
             assert len(await resp.json()) == 8
             resp = await http.get(f"{WEBHOOKS}/instances", params={"runtimeStatus": "NoSuchStatus"})
             assert len(await resp.json()) == 8  # unknown names are dropped, as the extension's enum parse does
-            resp = await http.get(f"{WEBHOOKS}/instances", params={
-                "createdTimeFrom": "2026-01-01T00:00:02Z", "createdTimeTo": "2026-01-01T00:00:04.000Z"})
+            resp = await http.get(
+                f"{WEBHOOKS}/instances",
+                params={"createdTimeFrom": "2026-01-01T00:00:02Z", "createdTimeTo": "2026-01-01T00:00:04.000Z"},
+            )
             assert [s["instanceId"] for s in await resp.json()] == ["seq-4", "seq-3", "seq-2"]
             resp = await http.get(f"{WEBHOOKS}/instances", params={"instanceIdPrefix": "seq-", "top": "2"})
             page = await resp.json()
@@ -93,13 +103,17 @@ def test_purge_one_and_by_filter(run_host) -> None:
             assert host.get_status("p-0") is None
             resp = await http.delete(f"{WEBHOOKS}/instances", params={"runtimeStatus": "Completed"})
             assert resp.status == 400 and "createdTimeFrom" in (await resp.json())["Message"]
-            resp = await http.delete(f"{WEBHOOKS}/instances", params={
-                "createdTimeFrom": "2026-02-01T00:00:00Z", "createdTimeTo": "2026-02-01T00:00:01Z"})
+            resp = await http.delete(
+                f"{WEBHOOKS}/instances",
+                params={"createdTimeFrom": "2026-02-01T00:00:00Z", "createdTimeTo": "2026-02-01T00:00:01Z"},
+            )
             assert resp.status == 200 and await resp.json() == {"instancesDeleted": 1}
             assert host.get_status("p-1") is None and host.get_status("p-2") is not None
             # Running instances are never purged by a filter; nothing selected is a 404.
-            resp = await http.delete(f"{WEBHOOKS}/instances", params={
-                "createdTimeFrom": "2000-01-01T00:00:00Z", "runtimeStatus": "Running,Pending"})
+            resp = await http.delete(
+                f"{WEBHOOKS}/instances",
+                params={"createdTimeFrom": "2000-01-01T00:00:00Z", "runtimeStatus": "Running,Pending"},
+            )
             assert resp.status == 404 and host.get_status("waiting") is not None
             resp = await http.delete(f"{WEBHOOKS}/instances", params={"createdTimeFrom": "2000-01-01T00:00:00Z"})
             assert await resp.json() == {"instancesDeleted": 1}
@@ -133,8 +147,9 @@ def test_restart_starts_the_same_input_again(run_host) -> None:
 
 
 def test_query_parsing_matches_the_extension() -> None:
-    q = InstanceQuery.from_request({"top": "0", "showInput": "FALSE", "createdTimeFrom": "garbage"},
-                                   ["Running,Bogus", "Failed"])
+    q = InstanceQuery.from_request(
+        {"top": "0", "showInput": "FALSE", "createdTimeFrom": "garbage"}, ["Running,Bogus", "Failed"]
+    )
     assert q.statuses == ("Running", "Failed") and q.top == 100 and q.show_input is False
     assert q.created_from is None
     assert InstanceQuery.from_request({"top": "5000"}).top == 1000
@@ -153,8 +168,9 @@ def test_every_instance_once_at_any_page_size(run_host, top: str) -> None:
             ids: list[str] = []
             token = ""
             for _ in range(10):
-                resp = await http.get(f"{WEBHOOKS}/instances", params={"top": top},
-                                      headers={TOKEN: token} if token else {})
+                resp = await http.get(
+                    f"{WEBHOOKS}/instances", params={"top": top}, headers={TOKEN: token} if token else {}
+                )
                 ids += [s["instanceId"] for s in await resp.json()]
                 token = resp.headers[TOKEN]
                 if not token:

@@ -46,8 +46,16 @@ def test_unsupported_action_is_reported() -> None:
 def test_sub_orchestrations_share_the_id_counter() -> None:
     state = EngineState()
     retry = {"firstRetryIntervalInMilliseconds": 5, "maxNumberOfAttempts": 2}
-    plan = plan_actions(state, [[_act("a"), {"actionType": 2, "functionName": "child", "input": "1"},
-                                 {"actionType": 3, "functionName": "child", "instanceId": "c", "retryOptions": retry}]])
+    plan = plan_actions(
+        state,
+        [
+            [
+                _act("a"),
+                {"actionType": 2, "functionName": "child", "input": "1"},
+                {"actionType": 3, "functionName": "child", "instanceId": "c", "retryOptions": retry},
+            ]
+        ],
+    )
     assert plan.activities == [(0, "a", "null")]
     assert plan.sub_orchestrations == [(1, "child", "1", None), (2, "child", None, "c")]
     chain = EngineState.from_json(state.to_json()).retry_tasks[2]

@@ -82,3 +82,18 @@ def test_rewind_of_a_retried_call_is_refused_and_changes_nothing(run_app) -> Non
         assert host.engine.get_status("rr")["runtimeStatus"] == "Failed"
 
     run_app(scenario)
+
+
+def test_rewind_of_an_instance_that_sent_entity_operations_is_refused(run_app) -> None:
+    async def scenario(host: EmbeddedHost, markers: Path) -> None:
+        # A signal to an entity no function serves fails the orchestration, as the extension fails it.
+        order = {"key": "re", "signals": 1, "calls": 0, "entity": "NoSuchEntity"}
+        host.engine.start_instance("counter_workflow", "re", json.dumps(order))
+        failed = await host.wait_for_completion("re", 10)
+        assert failed is not None and failed["runtimeStatus"] == "Failed"
+        async with aiohttp.ClientSession() as http:
+            resp = await http.post(f"{host.rpc_base_url}{RPC_PATH}instances/re/rewind?reason=try")
+            assert resp.status == 409 and "entity operations" in await resp.text()
+        assert host.engine.get_status("re")["runtimeStatus"] == "Failed"
+
+    run_app(scenario)

@@ -48,19 +48,25 @@ def test_children_with_and_without_instance_id(run_app) -> None:
         output = status["output"]
         assert output["named"] == {"child": "p1-named", "parent": "p1", "steps": ["p1-named:0", "p1-named:1"]}
         history = _history(host, "p1")
-        execution_id = json.loads(host.engine.conn.execute(
-            "SELECT event FROM history WHERE instance_id = 'p1' AND seq = 1").fetchone()[0]
+        execution_id = json.loads(
+            host.engine.conn.execute("SELECT event FROM history WHERE instance_id = 'p1' AND seq = 1").fetchone()[0]
         )["OrchestrationInstance"]["ExecutionId"]
         created = [e for e in history if e["EventType"] == "SubOrchestrationInstanceCreated"]
         # DTFx's default child id: the parent's execution id and the task id
         assert [(e["EventId"], e["InstanceId"]) for e in created] == [
-            (0, "p1-named"), (1, f"{execution_id}:1"), (2, f"{execution_id}:2")]
+            (0, "p1-named"),
+            (1, f"{execution_id}:1"),
+            (2, f"{execution_id}:2"),
+        ]
         assert [c["child"] for c in output["fanned"]] == [f"{execution_id}:1", f"{execution_id}:2"]
         done = [e["TaskScheduledId"] for e in history if e["EventType"] == "SubOrchestrationInstanceCompleted"]
         assert sorted(done) == [0, 1, 2]
         assert {e["EventType"] for e in history} == {
-            "ExecutionStarted", "SubOrchestrationInstanceCreated", "SubOrchestrationInstanceCompleted",
-            "ExecutionCompleted"}
+            "ExecutionStarted",
+            "SubOrchestrationInstanceCreated",
+            "SubOrchestrationInstanceCompleted",
+            "ExecutionCompleted",
+        }
         child = host.engine.get_status("p1-named", show_history=True)
         assert child is not None and child["runtimeStatus"] == "Completed" and child["name"] == "sub_child"
         assert child["input"] == {"key": "p1-named", "sleep": 0}
@@ -89,13 +95,18 @@ def test_retried_child_gets_a_new_child_per_attempt(run_app, tmp_path: Path) -> 
     async def scenario(host: EmbeddedHost) -> None:
         status = await _run(host, "sub_retry_parent", "r1", {"key": "r1", "fail_times": 1, "attempts": 3})
         assert status["runtimeStatus"] == "Completed" and status["output"]["result"] == "ok after 2"
-        kinds = [(e["EventType"], e.get("EventId", e.get("TaskScheduledId", e.get("TimerId"))))
-                 for e in _history(host, "r1")]
-        assert kinds[1:-1] == [("SubOrchestrationInstanceCreated", 0), ("SubOrchestrationInstanceFailed", 0),
-                               ("TimerCreated", 1), ("TimerFired", 1), ("SubOrchestrationInstanceCreated", 2),
-                               ("SubOrchestrationInstanceCompleted", 2)]
-        named = await _run(host, "sub_retry_parent", "r2",
-                           {"key": "r2", "fail_times": 1, "attempts": 3, "named": True})
+        kinds = [
+            (e["EventType"], e.get("EventId", e.get("TaskScheduledId", e.get("TimerId")))) for e in _history(host, "r1")
+        ]
+        assert kinds[1:-1] == [
+            ("SubOrchestrationInstanceCreated", 0),
+            ("SubOrchestrationInstanceFailed", 0),
+            ("TimerCreated", 1),
+            ("TimerFired", 1),
+            ("SubOrchestrationInstanceCreated", 2),
+            ("SubOrchestrationInstanceCompleted", 2),
+        ]
+        named = await _run(host, "sub_retry_parent", "r2", {"key": "r2", "fail_times": 1, "attempts": 3, "named": True})
         assert named["output"] == {"child": "r2-child", "result": "ok after 2"}
         exhausted = await _run(host, "sub_retry_parent", "r3", {"key": "r3", "fail_times": 5, "attempts": 2})
         assert exhausted["output"]["caught"].startswith("Orchestrator function 'flaky_child' failed")
@@ -135,7 +146,6 @@ def test_terminating_the_parent_leaves_the_child_running(run_app) -> None:
         assert [e["EventType"] for e in _history(host, "t2")][-1] == "ExecutionTerminated"
 
     run_app(scenario)
-
 
 
 def test_children_a_host_cannot_start_fail_the_parents_task(run_app) -> None:

@@ -96,8 +96,10 @@ def chaining(context: df.DurableOrchestrationContext):
 @bp.orchestration_trigger(context_name="context", orchestration=FAN_OUT_FAN_IN)
 def fan_out_fan_in(context: df.DurableOrchestrationContext):
     data = context.get_input()
-    tasks = [context.call_activity("work", {"key": data["key"], "n": n, "sleep": data["sleep"]})
-             for n in range(int(data["width"]))]
+    tasks = [
+        context.call_activity("work", {"key": data["key"], "n": n, "sleep": data["sleep"]})
+        for n in range(int(data["width"]))
+    ]
     results = yield context.task_all(tasks)
     return len(results)
 
@@ -130,8 +132,9 @@ def monitor(context: df.DurableOrchestrationContext):
 @bp.orchestration_trigger(context_name="context", orchestration=ACTIVITY_RETRY)
 def activity_retry(context: df.DurableOrchestrationContext):
     data = context.get_input()
-    options = df.RetryOptions(first_retry_interval_in_milliseconds=int(data.get("retry_ms", 50)),
-                              max_number_of_attempts=int(data["attempts"]))
+    options = df.RetryOptions(
+        first_retry_interval_in_milliseconds=int(data.get("retry_ms", 50)), max_number_of_attempts=int(data["attempts"])
+    )
     try:
         return (yield context.call_activity_with_retry("flaky", options, data))
     except Exception as exc:  # the pattern: an orchestrator catches a failed task
@@ -155,12 +158,15 @@ def sub_parent(context: df.DurableOrchestrationContext):
     """Children with and without an instance id, in sequence and fanned out."""
     data = context.get_input()
     key, sleep = data["key"], data.get("sleep", 0)
-    named = yield context.call_sub_orchestrator(SUB_CHILD, {"key": f"{key}-named", "sleep": sleep},
-                                                f"{context.instance_id}-named")
-    fanned = yield context.task_all([
-        context.call_sub_orchestrator(SUB_CHILD, {"key": f"{key}-fan{i}", "sleep": sleep})
-        for i in range(int(data.get("width", 2)))
-    ])
+    named = yield context.call_sub_orchestrator(
+        SUB_CHILD, {"key": f"{key}-named", "sleep": sleep}, f"{context.instance_id}-named"
+    )
+    fanned = yield context.task_all(
+        [
+            context.call_sub_orchestrator(SUB_CHILD, {"key": f"{key}-fan{i}", "sleep": sleep})
+            for i in range(int(data.get("width", 2)))
+        ]
+    )
     return {"named": named, "fanned": fanned}
 
 
@@ -186,8 +192,9 @@ def flaky_child(context: df.DurableOrchestrationContext):
 @bp.orchestration_trigger(context_name="context", orchestration=SUB_RETRY_PARENT)
 def sub_retry_parent(context: df.DurableOrchestrationContext):
     data = context.get_input()
-    options = df.RetryOptions(first_retry_interval_in_milliseconds=int(data.get("retry_ms", 50)),
-                              max_number_of_attempts=int(data["attempts"]))
+    options = df.RetryOptions(
+        first_retry_interval_in_milliseconds=int(data.get("retry_ms", 50)), max_number_of_attempts=int(data["attempts"])
+    )
     child_id = f"{context.instance_id}-child" if data.get("named") else None
     try:
         return (yield context.call_sub_orchestrator_with_retry(FLAKY_CHILD, options, data, child_id))
@@ -237,8 +244,7 @@ __all__ = ["bp"]
 def durable_http(context: df.DurableOrchestrationContext):
     """call_http: the host makes the request (following 202 polling) and returns the response."""
     data = context.get_input()
-    response = yield context.call_http(data.get("method", "GET"), data["url"], data.get("content"),
-                                       data.get("headers"))
+    response = yield context.call_http(data.get("method", "GET"), data["url"], data.get("content"), data.get("headers"))
     after = yield context.call_activity("work", {"key": data["key"], "n": 0, "sleep": 0})
     return {"status": response["statusCode"], "content": response["content"], "after": after}
 
@@ -260,5 +266,8 @@ def rewindable(context: df.DurableOrchestrationContext):
 @bp.orchestration_trigger(context_name="context", orchestration=REWIND_PARENT)
 def rewind_parent(context: df.DurableOrchestrationContext):
     data = context.get_input()
-    return {"child": (yield context.call_sub_orchestrator(REWINDABLE, {"key": data["key"] + "-child"},
-                                                          data["key"] + "-child"))}
+    return {
+        "child": (
+            yield context.call_sub_orchestrator(REWINDABLE, {"key": data["key"] + "-child"}, data["key"] + "-child")
+        )
+    }
