@@ -158,6 +158,7 @@ def check_recording(recording: RecordedInstance, handle: OrchestratorHandle, *, 
             old_parts=parts,
             new_events=new_events,
             now=episode.started,
+            parent_instance_id=recording.parent_instance_id,
         )
         if result.diverged is not None:
             return _parted(report, first_index, "one path", f"took another: {result.diverged}")

@@ -108,6 +108,8 @@ class RecordedInstance:
     events: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     # False for Azure's folded shape: its episode clocks are only known to within an episode's duration
     clock_exact: bool = True
+    # A sub-orchestration's parent (``ExecutionStarted.ParentInstance``; Azure's status JSON leaves it out)
+    parent_instance_id: str | None = None
 
     @property
     def scheduled(self) -> list[tuple[int, dict[str, Any]]]:
@@ -173,6 +175,10 @@ def read_recording(doc: Any) -> RecordedInstance:
         started["Input"] = None if doc.get("input") is None else json.dumps(doc.get("input"))
     status = doc.get("runtimeStatus")
     recorded = RecordedInstance(instance_id, name, status, started["Input"], events)
+    parent = started.get("ParentInstance")
+    if isinstance(parent, dict) and isinstance(parent.get("OrchestrationInstance"), dict):
+        # a child's code may read context.parent_instance_id, so the replay must hand it the same one
+        recorded.parent_instance_id = parent["OrchestrationInstance"].get("InstanceId")
     if _has_folded_schedules(events):
         recorded.events = _unfold_schedules(events)
         recorded.clock_exact = False
@@ -223,6 +229,7 @@ def _normalise(index: int, raw: Any, doc: dict[str, Any]) -> dict[str, Any] | No
         "ScheduledTime",
         "FunctionName",
         "InstanceId",
+        "ParentInstance",
     ):
         if key in raw:
             fields[key] = raw[key]

@@ -54,6 +54,8 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                 done = await host.wait_for_completion(run, 20)
                 assert done is not None and done["runtimeStatus"] == "Completed", done
                 statuses[run] = host.engine.get_status(run, show_history=True, show_history_output=True)
+            for child in ("subs-named", _children(statuses["subs"])[1]):  # one named, one named by the host
+                statuses[child] = host.engine.get_status(child, show_history=True, show_history_output=True)
             handles = {spec.name: handle_of(spec.func, spec.trigger_name) for spec in host.app.of_kind("orchestration")}
         return {"statuses": statuses, "handles": handles}
 
@@ -61,6 +63,10 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         return asyncio.run(record())
     finally:
         patch.undo()
+
+
+def _children(status: dict[str, Any]) -> list[str]:
+    return [e["InstanceId"] for e in status["historyEvents"] if e["EventType"] == "SubOrchestrationInstanceCreated"]
 
 
 def _doc(recorded: dict[str, Any], run: str) -> dict[str, Any]:
@@ -224,6 +230,22 @@ def test_sub_orchestration_histories_replay_cleanly(recorded: dict[str, Any], ru
     assert children and [ev["EventId"] for _, ev in recording.scheduled] == list(range(len(recording.scheduled)))
     report = check_recording(recording, recorded["handles"][RUNS[run][0]], source=run)
     assert report.ok, report.line()
+
+
+def test_a_child_history_replays_with_its_parent_id(recorded: dict[str, Any]) -> None:
+    child_handle = recorded["handles"]["sub_child"]
+    parents: list[str | None] = []
+
+    def watched(context: str) -> str:  # the child reads context.parent_instance_id: it must get the recorded one
+        parents.append(json.loads(context)["parentInstanceId"])
+        return child_handle(context)  # type: ignore[no-any-return]
+
+    for child in ("subs-named", _children(recorded["statuses"]["subs"])[1]):
+        doc = _doc(recorded, child)
+        assert doc["historyEvents"][0]["ParentInstance"]["OrchestrationInstance"]["InstanceId"] == "subs"
+        report = _check(doc, watched)
+        assert report.ok, report.line()
+    assert parents and set(parents) == {"subs"}
 
 
 @pytest.mark.parametrize("shape", ["embedded", "azure"])
