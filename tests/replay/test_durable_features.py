@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,21 @@ RUNS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
+class _Backend(BaseHTTPRequestHandler):
+    """What a durable HTTP call reaches: 200 with a small JSON body."""
+
+    def do_GET(self) -> None:
+        body = b'{"ok": true}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Each run's status with history (by run name), and the app's orchestrators (under "handles")."""
@@ -54,6 +71,23 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                 done = await host.wait_for_completion(run, 20)
                 assert done is not None and done["runtimeStatus"] == "Completed", done
                 statuses[run] = host.engine.get_status(run, show_history=True, show_history_output=True)
+            # rewound after a failure (an activity's, then a child's): their GenericEvents keep what was undone
+            for run, name in (("rewound", "rewindable"), ("rewound-parent", "rewind_parent")):
+                host.engine.start_instance(name, run, json.dumps({"key": run}))
+                assert (await host.wait_for_completion(run, 20) or {}).get("runtimeStatus") == "Failed"
+                (tmp / "markers" / f"{run}{'-child' if name == 'rewind_parent' else ''}.fixed").touch()
+                assert host.engine.rewind(run, "fixed") == 202
+                assert (await host.wait_for_completion(run, 20) or {}).get("runtimeStatus") == "Completed"
+                statuses[run] = host.engine.get_status(run, show_history=True, show_history_output=True)
+            server = ThreadingHTTPServer(("127.0.0.1", 0), _Backend)
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            try:
+                url = f"http://127.0.0.1:{server.server_address[1]}/job"
+                host.engine.start_instance("durable_http", "http", json.dumps({"key": "http", "url": url}))
+                assert (await host.wait_for_completion("http", 20) or {}).get("runtimeStatus") == "Completed"
+                statuses["http"] = host.engine.get_status("http", show_history=True, show_history_output=True)
+            finally:
+                server.shutdown()
             for child in ("subs-named", _children(statuses["subs"])[1]):  # one named, one named by the host
                 statuses[child] = host.engine.get_status(child, show_history=True, show_history_output=True)
             handles = {spec.name: handle_of(spec.func, spec.trigger_name) for spec in host.app.of_kind("orchestration")}
@@ -302,6 +336,19 @@ def test_a_retried_child_with_fewer_attempts_parts_at_the_failure(recorded: dict
     ]
     report = _check(doc, _handle(_fewer_child_attempts))
     assert not report.ok and report.event_index is not None and report.event_index >= 2, report.line()
+
+
+@pytest.mark.parametrize("run", ["rewound", "rewound-parent", "http"])
+def test_rewound_and_durable_http_histories_replay_cleanly(recorded: dict[str, Any], run: str) -> None:
+    doc = _doc(recorded, run)
+    kinds = _kinds(doc)
+    if run == "http":
+        assert doc["historyEvents"][1]["Name"] == "BuiltIn::HttpActivity"
+    else:
+        assert "GenericEvent" in kinds
+    name = {"rewound": "rewindable", "rewound-parent": "rewind_parent", "http": "durable_http"}[run]
+    report = _check(doc, recorded["handles"][name])
+    assert report.ok, report.line()
 
 
 # -- entities ----------------------------------------------------------------------------------------------------
