@@ -182,7 +182,7 @@ def read_recording(doc: Any) -> RecordedInstance:
     if _has_folded_schedules(events):
         recorded.events = _unfold_schedules(events)
         recorded.clock_exact = False
-    _check_entity_answers(recorded.events)
+    _read_entity_answers(recorded.events)
     _check_complete(recorded)
     return recorded
 
@@ -252,7 +252,7 @@ def _normalise(index: int, raw: Any, doc: dict[str, Any]) -> dict[str, Any] | No
         fields["Input"] = _message_text(index, raw.get("Input"))
     if etype == EventType.EVENT_RAISED:
         if "Input" not in raw:
-            fields["_no_input"] = True  # refused later if it answers an entity call (_check_entity_answers)
+            fields["_no_input"] = True  # refused later if it answers an entity call (_read_entity_answers)
         fields["Input"] = _as_text(raw.get("Input"))
     if etype in (EventType.EXECUTION_COMPLETED, EventType.EXECUTION_FAILED) and "Result" in raw:
         fields["Result"] = _as_text(raw["Result"])
@@ -284,21 +284,31 @@ def _message_text(index: int, value: Any) -> str:
     return json.dumps(message)
 
 
-def _check_entity_answers(events: list[tuple[int, dict[str, Any]]]) -> None:
-    """An entity call's answer without its payload (Azure's status API drops ``EventRaised.Input`` in some
-    versions) would replay as a null answer, which the SDK cannot read: refuse it by name."""
+def _read_entity_answers(events: list[tuple[int, dict[str, Any]]]) -> None:
+    """Entity calls' answers (``EventRaised`` named by a request id) as the SDK reads them.
+
+    Without its payload (Azure's status API drops ``EventRaised.Input`` in some versions) an answer would
+    replay as null, which the SDK cannot read: refused by name. A payload shown as the text it was stored
+    as (Azure, where the embedded host shows it parsed) is taken as that JSON text, not encoded again.
+    """
     calls: dict[str, str] = {}
     for index, ev in events:
         etype = ev["EventType"]
         if etype == EventType.EVENT_SENT:
             message = json.loads(ev["Input"])
             calls[str(message.get("id"))] = f"{message.get('op')!r} on {ev.get('InstanceId')}"
-        elif etype == EventType.EVENT_RAISED and ev.pop("_no_input", False) and ev.get("Name") in calls:
-            raise RecordingError(
-                f"historyEvents[{index}] is the EventRaised that answers entity operation "
-                f"{calls[ev['Name']]} but has no Input (Azure's status API leaves it out): the replay needs "
-                "the entity's answer"
-            )
+        elif etype == EventType.EVENT_RAISED and ev.get("Name") in calls:
+            if ev.pop("_no_input", False):
+                raise RecordingError(
+                    f"historyEvents[{index}] is the EventRaised that answers entity operation "
+                    f"{calls[ev['Name']]} but has no Input (Azure's status API leaves it out): the replay "
+                    "needs the entity's answer"
+                )
+            shown = json.loads(ev["Input"]) if ev.get("Input") is not None else None
+            if isinstance(shown, str) and shown.lstrip().startswith("{"):
+                ev["Input"] = shown
+        elif etype == EventType.EVENT_RAISED:
+            ev.pop("_no_input", None)
 
 
 def _has_folded_schedules(events: list[tuple[int, dict[str, Any]]]) -> bool:

@@ -150,10 +150,11 @@ def _sdk_shape(doc: dict[str, Any]) -> dict[str, Any]:
     return {**doc, "historyEvents": events}
 
 
-def _azure_shape(doc: dict[str, Any], *, event_inputs: bool = True) -> dict[str, Any]:
+def _azure_shape(doc: dict[str, Any], *, event_inputs: bool | str = True) -> dict[str, Any]:
     """As Azure's status API shows it (DurableClient.GetStatusAsync): no EventId/TaskScheduledId/TimerId, each
     TaskScheduled and SubOrchestrationInstanceCreated folded into its completion (FunctionName, ScheduledTime),
-    EventSent as stored (its Input as JSON text), and EventRaised without Input in older extension versions."""
+    EventSent as stored (its Input as JSON text), and EventRaised without Input in older extension versions
+    (``event_inputs=False``) or with it as stored (``event_inputs="text"``)."""
     created = {
         e["EventId"]: e
         for e in doc["historyEvents"]
@@ -174,6 +175,8 @@ def _azure_shape(doc: dict[str, Any], *, event_inputs: bool = True) -> dict[str,
             ev["Input"] = json.dumps(raw["Input"])
         if raw["EventType"] == "EventRaised" and not event_inputs:
             ev.pop("Input")
+        elif raw["EventType"] == "EventRaised" and event_inputs == "text":
+            ev["Input"] = json.dumps(raw["Input"])
         events.append(ev)
     return {**doc, "historyEvents": events}
 
@@ -354,11 +357,16 @@ def test_rewound_and_durable_http_histories_replay_cleanly(recorded: dict[str, A
 # -- entities ----------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("shape", ["embedded", "sdk", "azure"])
+@pytest.mark.parametrize("shape", ["embedded", "sdk", "azure", "azure-text"])
 def test_entity_calls_and_signals_replay_cleanly(recorded: dict[str, Any], shape: str) -> None:
     doc = _doc(recorded, "entities")
     assert _kinds(doc).count("EventSent") == 5 and _kinds(doc).count("EventRaised") == 3
-    doc = {"embedded": doc, "sdk": _sdk_shape(doc), "azure": _azure_shape(doc)}[shape]
+    doc = {
+        "embedded": doc,
+        "sdk": _sdk_shape(doc),
+        "azure": _azure_shape(doc),
+        "azure-text": _azure_shape(doc, event_inputs="text"),
+    }[shape]
     recording = read_recording(doc)
     assert [ev["EventType"] for _, ev in recording.scheduled] == [EventType.EVENT_SENT] * 5
     report = check_recording(recording, recorded["handles"]["counter_workflow"], source=shape)
