@@ -415,3 +415,19 @@ def test_cli_replays_the_recordings_against_the_app(
     assert main(["replay", "--app", str(APP), "--json", str(tmp_path)]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["summary"] == {"clean": len(RUNS), "diverged": 0, "raises": 0, "error": 0}
+
+
+def test_an_azure_history_in_flight_keeps_the_children_still_running(recorded: dict[str, Any]) -> None:
+    doc = _doc(recorded, "subs")
+    doc["historyEvents"], doc["runtimeStatus"] = doc["historyEvents"][:5], "Running"  # both fanned out, none back
+    azure = _azure_shape(doc)
+    assert (
+        _kinds(azure)
+        == ["ExecutionStarted", "SubOrchestrationInstanceCompleted"] + ["SubOrchestrationInstanceCreated"] * 2
+    )
+    recording = read_recording(azure)
+    assert [ev["EventId"] for _, ev in recording.scheduled] == [0, 1, 2]
+    report = check_recording(recording, recorded["handles"]["sub_parent"], source="in-flight")
+    assert report.ok, report.line()
+    report = check_recording(read_recording(_azure_shape(doc)), _handle(_renamed_fanned_child), source="in-flight")
+    assert report.outcome == "diverged" and report.event_index == 3, report.line()
