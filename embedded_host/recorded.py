@@ -2,10 +2,13 @@
 back into the event list the SDK replays, split into the episodes it was built in.
 
 Three shapes are read: the embedded host's status JSON (event types by name, no ``OrchestratorStarted``
-markers, results as JSON values), Azure's (the same, and ``TaskScheduled`` folded into each completion as
-``FunctionName``/``ScheduledTime``), and the SDK's own shape (event types as numbers, results as JSON text,
-as the extension hands it to the worker). Anything else is a :class:`RecordingError` with a message that
-says what is wrong with that one file.
+markers, results as JSON values), Azure's (the same, no ``EventId``s, and ``TaskScheduled`` and
+``SubOrchestrationInstanceCreated`` folded into each completion as ``FunctionName``/``ScheduledTime``), and
+the SDK's own shape (event types as numbers, results as JSON text, as the extension hands it to the worker).
+Sub-orchestrations and entity messages (``EventSent``, answered by an ``EventRaised`` named by the request id)
+are read in all three; Azure's status API leaves out the ``Input`` of ``EventRaised`` in some extension
+versions, and an entity call's answer cannot be replayed without it. Anything else is a
+:class:`RecordingError` with a message that says what is wrong with that one file.
 """
 
 from __future__ import annotations
@@ -46,14 +49,34 @@ _DTFX_TYPES = {
     "ExecutionResumed": 20,
 }
 _NAMES = {v: k for k, v in _DTFX_TYPES.items()}
-_REPLAYABLE = frozenset({0, 1, 2, 3, 4, 5, 6, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20})
-_SCHEDULING = frozenset({EventType.TASK_SCHEDULED, EventType.TIMER_CREATED})
+_SCHEDULING = frozenset(
+    {
+        EventType.TASK_SCHEDULED,
+        EventType.SUB_ORCHESTRATION_INSTANCE_CREATED,
+        EventType.TIMER_CREATED,
+        EventType.EVENT_SENT,
+    }
+)
+_COMPLETIONS = frozenset(
+    {
+        EventType.TASK_COMPLETED,
+        EventType.TASK_FAILED,
+        EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED,
+        EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
+    }
+)
+# A completion's scheduling event, which Azure's status JSON folds into it
+_SCHEDULED_BY = {
+    EventType.TASK_COMPLETED: EventType.TASK_SCHEDULED,
+    EventType.TASK_FAILED: EventType.TASK_SCHEDULED,
+    EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED: EventType.SUB_ORCHESTRATION_INSTANCE_CREATED,
+    EventType.SUB_ORCHESTRATION_INSTANCE_FAILED: EventType.SUB_ORCHESTRATION_INSTANCE_CREATED,
+}
 _ENDINGS = frozenset({EventType.EXECUTION_COMPLETED, EventType.EXECUTION_FAILED, EventType.EXECUTION_TERMINATED})
 _INPUTS = frozenset(
     {
         EventType.EXECUTION_STARTED,
-        EventType.TASK_COMPLETED,
-        EventType.TASK_FAILED,
+        *_COMPLETIONS,
         EventType.TIMER_FIRED,
         EventType.EVENT_RAISED,
     }
@@ -85,6 +108,8 @@ class RecordedInstance:
     events: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     # False for Azure's folded shape: its episode clocks are only known to within an episode's duration
     clock_exact: bool = True
+    # A sub-orchestration's parent (``ExecutionStarted.ParentInstance``; Azure's status JSON leaves it out)
+    parent_instance_id: str | None = None
 
     @property
     def scheduled(self) -> list[tuple[int, dict[str, Any]]]:
@@ -150,9 +175,14 @@ def read_recording(doc: Any) -> RecordedInstance:
         started["Input"] = None if doc.get("input") is None else json.dumps(doc.get("input"))
     status = doc.get("runtimeStatus")
     recorded = RecordedInstance(instance_id, name, status, started["Input"], events)
+    parent = started.get("ParentInstance")
+    if isinstance(parent, dict) and isinstance(parent.get("OrchestrationInstance"), dict):
+        # a child's code may read context.parent_instance_id, so the replay must hand it the same one
+        recorded.parent_instance_id = parent["OrchestrationInstance"].get("InstanceId")
     if _has_folded_schedules(events):
         recorded.events = _unfold_schedules(events)
         recorded.clock_exact = False
+    _read_entity_answers(recorded.events)
     _check_complete(recorded)
     return recorded
 
@@ -170,13 +200,14 @@ def _normalise(index: int, raw: Any, doc: dict[str, Any]) -> dict[str, Any] | No
                 "extension and SDK does not know (recorded by a newer or older one?)"
             )
         etype = _DTFX_TYPES[etype]
-    if etype not in _REPLAYABLE:
+    elif etype not in _NAMES:
         raise RecordingError(
-            f"historyEvents[{index}] is {_NAMES.get(etype, etype)}, which pipeline replay does not support "
-            "(sub-orchestrations)"
+            f"historyEvents[{index}] has event type number {etype}, which this version of the Durable "
+            "extension and SDK does not know (recorded by a newer or older one?)"
         )
-    if etype in (EventType.ORCHESTRATOR_COMPLETED, 14, 17, 18, 19, 20):
-        # no input to the orchestrator, nothing it scheduled (the SDK skips suspend/resume markers too)
+    if etype in (EventType.ORCHESTRATOR_COMPLETED, 17, 18, 19, 20):
+        # no input to the orchestrator, nothing it scheduled (the SDK skips suspend/resume markers too; a
+        # rewind's GenericEvents keep the failures it undid, which the rewound replay no longer sees)
         return None
     if internal:
         ev = dict(raw)
@@ -197,6 +228,8 @@ def _normalise(index: int, raw: Any, doc: dict[str, Any]) -> dict[str, Any] | No
         "Version",
         "ScheduledTime",
         "FunctionName",
+        "InstanceId",
+        "ParentInstance",
     ):
         if key in raw:
             fields[key] = raw[key]
@@ -206,14 +239,20 @@ def _normalise(index: int, raw: Any, doc: dict[str, Any]) -> dict[str, Any] | No
         fields.setdefault("Version", "")
         if "Input" in raw:
             fields["Input"] = _as_text(raw["Input"])
-    if etype == EventType.TASK_COMPLETED:
+    if etype in (EventType.TASK_COMPLETED, EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED):
         if "Result" not in raw:
             raise RecordingError(
-                f"historyEvents[{index}] (TaskCompleted) has no Result: save the status with "
-                "showHistoryOutput=true, the replay needs every activity's result"
+                f"historyEvents[{index}] ({_NAMES[etype]}) has no Result: save the status with "
+                "showHistoryOutput=true, the replay needs every activity's and sub-orchestration's result"
             )
         fields["Result"] = _as_text(raw["Result"])
+    if etype == EventType.SUB_ORCHESTRATION_INSTANCE_CREATED and "Name" not in fields:
+        raise RecordingError(f"historyEvents[{index}] (SubOrchestrationInstanceCreated) has no Name")
+    if etype == EventType.EVENT_SENT:
+        fields["Input"] = _message_text(index, raw.get("Input"))
     if etype == EventType.EVENT_RAISED:
+        if "Input" not in raw:
+            fields["_no_input"] = True  # refused later if it answers an entity call (_read_entity_answers)
         fields["Input"] = _as_text(raw.get("Input"))
     if etype in (EventType.EXECUTION_COMPLETED, EventType.EXECUTION_FAILED) and "Result" in raw:
         fields["Result"] = _as_text(raw["Result"])
@@ -228,26 +267,75 @@ def _as_text(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
 
 
+def _message_text(index: int, value: Any) -> str:
+    """An ``EventSent``'s request message as JSON text: the embedded host shows it parsed, Azure as the text
+    it stored. The SDK reads the request id from it to match the answer, so it must be there."""
+    message = value
+    if isinstance(value, str):
+        try:
+            message = json.loads(value)
+        except ValueError:
+            message = None
+    if not isinstance(message, dict) or "op" not in message or "id" not in message:
+        raise RecordingError(
+            f"historyEvents[{index}] (EventSent) has no entity request message as its Input (save the status "
+            "with showInput=true): the replay needs the request id that matches the entity's answer"
+        )
+    return json.dumps(message)
+
+
+def _read_entity_answers(events: list[tuple[int, dict[str, Any]]]) -> None:
+    """Entity calls' answers (``EventRaised`` named by a request id) as the SDK reads them.
+
+    Without its payload (Azure's status API drops ``EventRaised.Input`` in some versions) an answer would
+    replay as null, which the SDK cannot read: refused by name. A payload shown as the text it was stored
+    as (Azure, where the embedded host shows it parsed) is taken as that JSON text, not encoded again.
+    """
+    calls: dict[str, str] = {}
+    for index, ev in events:
+        etype = ev["EventType"]
+        if etype == EventType.EVENT_SENT:
+            message = json.loads(ev["Input"])
+            calls[str(message.get("id"))] = f"{message.get('op')!r} on {ev.get('InstanceId')}"
+        elif etype == EventType.EVENT_RAISED and ev.get("Name") in calls:
+            if ev.pop("_no_input", False):
+                raise RecordingError(
+                    f"historyEvents[{index}] is the EventRaised that answers entity operation "
+                    f"{calls[ev['Name']]} but has no Input (Azure's status API leaves it out): the replay "
+                    "needs the entity's answer"
+                )
+            shown = json.loads(ev["Input"]) if ev.get("Input") is not None else None
+            if isinstance(shown, str) and shown.lstrip().startswith("{"):
+                ev["Input"] = shown
+        elif etype == EventType.EVENT_RAISED:
+            ev.pop("_no_input", None)
+
+
 def _has_folded_schedules(events: list[tuple[int, dict[str, Any]]]) -> bool:
-    kinds = {ev["EventType"] for _, ev in events}
-    done = [ev for _, ev in events if ev["EventType"] in (EventType.TASK_COMPLETED, EventType.TASK_FAILED)]
-    return EventType.TASK_SCHEDULED not in kinds and any("TaskScheduledId" not in ev for ev in done)
+    """Azure's shape: no event keeps its ``EventId``, so completions have no ``TaskScheduledId`` either."""
+    done = [ev for _, ev in events if ev["EventType"] in _COMPLETIONS]
+    scheduled = [ev for _, ev in events if ev["EventType"] in _SCHEDULING]
+    return any("TaskScheduledId" not in ev for ev in done) or any(ev["EventId"] < 0 for ev in scheduled)
 
 
 def _unfold_schedules(events: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, dict[str, Any]]]:
-    """Azure folds each ``TaskScheduled`` into its completion: put it back, ids in creation order.
+    """Azure folds each ``TaskScheduled`` and ``SubOrchestrationInstanceCreated`` into its completion: put them
+    back, ids in creation order.
 
-    Tasks and timers share one id counter, so ids follow the order of ``ScheduledTime`` and timer creation.
-    A task still running when the status was read has no completion yet, so it cannot be recovered.
+    Tasks, children, timers and entity messages share one id counter, so ids follow the order of
+    ``ScheduledTime`` and of the scheduling events still shown (timers, entity messages, and tasks or children
+    still running, whose completion has not folded them away). A rebuilt child has no instance id: Azure
+    does not show it once the child has ended.
     """
     created: list[tuple[str, int, dict[str, Any]]] = []  # (time, order, event scheduled)
     for order, (_, ev) in enumerate(events):
-        if ev["EventType"] in (EventType.TASK_COMPLETED, EventType.TASK_FAILED):
+        if ev["EventType"] in _COMPLETIONS and "TaskScheduledId" not in ev:
             when = str(ev.get("ScheduledTime") or ev["Timestamp"])
-            scheduled = event(EventType.TASK_SCHEDULED, when, -1, Name=ev.get("Name"), Version="", Input=None)
+            kind = _SCHEDULED_BY[ev["EventType"]]
+            scheduled = event(kind, when, -1, Name=ev.get("Name"), Version="", Input=None)
             ev["_scheduled"] = scheduled
             created.append((when, order, scheduled))
-        elif ev["EventType"] == EventType.TIMER_CREATED:
+        elif ev["EventType"] in _SCHEDULING:
             created.append((ev["Timestamp"], order, ev))
     created.sort(key=lambda item: (item[0], item[1]))
     timers_by_fire: dict[str, int] = {}
@@ -256,9 +344,7 @@ def _unfold_schedules(events: list[tuple[int, dict[str, Any]]]) -> list[tuple[in
         if scheduled["EventType"] == EventType.TIMER_CREATED:
             timers_by_fire.setdefault(str(scheduled.get("FireAt")), task_id)
     out: list[tuple[int, dict[str, Any]]] = []
-    pending = sorted(
-        ((when, s) for when, _, s in created if s["EventType"] == EventType.TASK_SCHEDULED), key=lambda item: item[0]
-    )
+    pending = sorted(((when, s) for when, order, s in created if s is not events[order][1]), key=lambda item: item[0])
     for index, ev in events:
         while pending and pending[0][0] <= ev["Timestamp"] and ev["EventType"] not in _SCHEDULING:
             out.append((index, pending.pop(0)[1]))
@@ -278,7 +364,7 @@ def _check_complete(recorded: RecordedInstance) -> None:
         etype = ev["EventType"]
         if etype in _SCHEDULING:
             scheduled_ids.add(ev.get("EventId"))
-        elif etype in (EventType.TASK_COMPLETED, EventType.TASK_FAILED):
+        elif etype in _COMPLETIONS:
             if ev.get("TaskScheduledId") not in scheduled_ids:
                 raise RecordingError(
                     f"truncated or edited history: historyEvents[{index}] completes task "
