@@ -68,19 +68,27 @@ class Webhook:
 
 
 class Server:
-    """`pipeline serve` in a subprocess on its own data dir; restartable, killable."""
+    """`pipeline serve` in a subprocess on its own data dir; restartable (on the same port), killable.
 
-    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
+    `app` serves another app folder (`--app`); it is up when `ready_path` answers 200 (the pipeline app's
+    OpenAPI document by default; the Durable API for any app).
+    """
+
+    def __init__(
+        self, data_dir: Path, env: dict[str, str], *, app: Path | None = None, ready_path: str = "/api/openapi.json"
+    ) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.env = {**os.environ, "PIPELINE_DATA_DIR": str(data_dir), **env}
         self.proc: subprocess.Popen[bytes] | None = None
         self.base_url = f"http://127.0.0.1:{self.port}"
+        self.app_args = ["--app", str(app)] if app is not None else []
+        self.ready_path = ready_path
 
     def start(self, timeout: float = 30.0) -> Server:
         log = open(self.data_dir.parent / f"serve-{self.port}.log", "ab")  # noqa: SIM115 - owned by the process
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "cli.main", "serve", *self.app_args, "--port", str(self.port)],
             cwd=ROOT,
             env=self.env,
             stdout=log,
@@ -91,7 +99,7 @@ class Server:
             if self.proc.poll() is not None:
                 raise AssertionError(f"serve exited with {self.proc.returncode}: {self.log()}")
             try:
-                if httpx.get(self.base_url + "/api/openapi.json", timeout=1).status_code == 200:
+                if httpx.get(self.base_url + self.ready_path, timeout=1).status_code == 200:
                     return self
             except httpx.HTTPError:
                 time.sleep(0.1)

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -19,51 +16,22 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.processes import ROOT, free_port
+from tests.processes import Server
 
 APP = Path(__file__).parent / "app"
 API = "/runtime/webhooks/durabletask"
 
 
-class AppHost:
+class AppHost(Server):
     """`pipeline serve --app` on its own data dir and marker dir; restartable on the same port."""
 
     def __init__(self, root: Path) -> None:
-        self.data_dir = root / "data"
         self.markers = root / "markers"
         self.markers.mkdir(parents=True, exist_ok=True)
-        self.log_path = root / "serve.log"
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.proc: subprocess.Popen[bytes] | None = None
+        super().__init__(
+            root / "data", {"CONFORMANCE_MARKERS": str(self.markers)}, app=APP, ready_path=API + "/instances"
+        )
         self.http = httpx.Client(base_url=self.base_url, timeout=10)
-
-    def start(self, timeout: float = 30.0) -> AppHost:
-        env = {**os.environ, "PIPELINE_DATA_DIR": str(self.data_dir), "CONFORMANCE_MARKERS": str(self.markers)}
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "cli.main", "serve", "--app", str(APP), "--port", str(self.port)],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"serve exited with {self.proc.returncode}: {self.log()}")
-            try:
-                if self.http.get(API + "/instances").status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-        raise AssertionError("serve did not come up: " + self.log())
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
 
     def restart_after_kill(self, *running: str) -> None:
         """kill -9 and start again; the instances named must still be mid-run at the kill (else the test is moot)."""
@@ -73,17 +41,12 @@ class AppHost:
         self.kill()
         self.start()
 
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
+    def close(self) -> None:
+        try:
+            self.stop()
+        except subprocess.TimeoutExpired:
+            self.kill()
         self.http.close()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-3000:] if self.log_path.exists() else ""
 
     # -- driving the app ------------------------------------------------------------------------------------
     def start_pattern(self, name: str, instance_id: str, data: Any) -> dict[str, Any]:
@@ -126,9 +89,10 @@ class AppHost:
 @pytest.fixture(scope="module")
 def app_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppHost]:
     """One host for the module; each pattern kills it with -9 mid-run and starts it again."""
-    host = AppHost(tmp_path_factory.mktemp("conformance")).start()
+    host = AppHost(tmp_path_factory.mktemp("conformance"))
+    host.start()
     yield host
-    host.stop()
+    host.close()
 
 
 @pytest.fixture

@@ -9,11 +9,7 @@ would show in the final values and in the sequence of values each orchestrator's
 
 from __future__ import annotations
 
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,68 +17,19 @@ from typing import Any
 import httpx
 
 from embedded_host.host import state_path
+from tests.processes import Server
 
-ROOT = Path(__file__).resolve().parents[2]
 APP = Path(__file__).resolve().parent / "app"
 WEBHOOKS = "/runtime/webhooks/durabletask"
 SIGNALS, CALLS, WORKFLOWS, CLIENT_SIGNALS = 150, 20, 3, 30  # 150 > MAX_BATCH: some stay queued
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class _Serve:
-    """`pipeline serve --app` on one data dir; killable and restartable."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.data_dir = data_dir
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = data_dir.parent / "serve.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = {**os.environ, "PIPELINE_DATA_DIR": str(self.data_dir), "PYTHONPATH": str(ROOT)}
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "cli.main", "serve", "--app", str(APP), "--port", str(self.port)],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.log.read_text(errors="replace")[-3000:]
-            try:
-                if httpx.get(f"{self.base}{WEBHOOKS}/instances", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        raise AssertionError("serve did not come up: " + self.log.read_text(errors="replace")[-3000:])
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(20)
-
-
-def _state(server: _Serve, key: str) -> Any:
-    response = httpx.get(f"{server.base}{WEBHOOKS}/entities/Counter/{key}", timeout=5)
+def _state(server: Server, key: str) -> Any:
+    response = httpx.get(f"{server.base_url}{WEBHOOKS}/entities/Counter/{key}", timeout=5)
     return response.json() if response.status_code == 200 else None
 
 
-def _queued(server: _Serve) -> int:
+def _queued(server: Server) -> int:
     path = state_path(server.data_dir)
     if not path.exists():
         return 0
@@ -93,10 +40,10 @@ def _queued(server: _Serve) -> int:
             return 0
 
 
-def _wait_done(server: _Serve, instance_id: str, timeout: float = 30) -> dict[str, Any]:
+def _wait_done(server: Server, instance_id: str, timeout: float = 30) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        response = httpx.get(f"{server.base}{WEBHOOKS}/instances/{instance_id}?showHistory=true", timeout=5)
+        response = httpx.get(f"{server.base_url}{WEBHOOKS}/instances/{instance_id}?showHistory=true", timeout=5)
         if response.status_code == 200:
             return dict(response.json())
         time.sleep(0.05)
@@ -104,17 +51,19 @@ def _wait_done(server: _Serve, instance_id: str, timeout: float = 30) -> dict[st
 
 
 def test_counters_are_exact_across_a_kill_mid_run(tmp_path: Path) -> None:
-    server = _Serve(tmp_path / "data")
+    server = Server(tmp_path / "data", {}, app=APP, ready_path=WEBHOOKS + "/instances")
     server.start()
     try:
         # The SDK client's signal_entity, through the app's HTTP function; 202 = all queued durably.
-        signalled = httpx.post(f"{server.base}/api/counters/shared?op=add&value=1&times={CLIENT_SIGNALS}", timeout=30)
+        signalled = httpx.post(
+            f"{server.base_url}/api/counters/shared?op=add&value=1&times={CLIENT_SIGNALS}", timeout=30
+        )
         assert signalled.status_code == 202
         ids = [f"workflow-{n}" for n in range(WORKFLOWS)]
         for n, instance_id in enumerate(ids):
             order = {"key": f"w{n}", "signals": SIGNALS, "calls": CALLS, "slow": True}
             started = httpx.post(
-                f"{server.base}{WEBHOOKS}/orchestrators/counter_workflow/{instance_id}", json=order, timeout=10
+                f"{server.base_url}{WEBHOOKS}/orchestrators/counter_workflow/{instance_id}", json=order, timeout=10
             )
             assert started.status_code == 202
         # Watch the state file (WAL lets a reader in): once a batch has committed with operations left queued,
@@ -140,8 +89,8 @@ def test_counters_are_exact_across_a_kill_mid_run(tmp_path: Path) -> None:
             assert len(answers) == len(set(answers)) == CALLS + 2  # each call answered exactly once
             assert _state(server, f"w{n}") == SIGNALS + CALLS
         # Read through the SDK client's read_entity_state.
-        read = httpx.get(f"{server.base}/api/counters/shared", timeout=10).json()
+        read = httpx.get(f"{server.base_url}/api/counters/shared", timeout=10).json()
         assert read == {"exists": True, "state": CLIENT_SIGNALS}
-        assert httpx.get(f"{server.base}/api/counters/never", timeout=10).json() == {"exists": False, "state": None}
+        assert httpx.get(f"{server.base_url}/api/counters/never", timeout=10).json() == {"exists": False, "state": None}
     finally:
         server.stop()
