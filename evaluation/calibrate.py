@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -51,6 +52,7 @@ __all__ = ["DevSet", "dev_sets", "fit", "main"]
 SETS_DIR = Path(__file__).resolve().parent / "sets"
 # The share of answerable development questions the refusal threshold may refuse (the project's target).
 FALSE_REFUSAL_BUDGET = 0.05
+LISTWISE_L2 = 1e-2  # flat between 1e-2 and 1e-1 leaving each set out; 1e-3 overfits (bench/RESULTS-retrieval.md)
 _THRESHOLDS = np.round(np.arange(0.01, 0.96, 0.01), 3)
 _MARGINS = (0.5, 1.0, 1.5, 2.0, 3.0)
 _MIN_SENTENCE = (-3.0, -2.0, -1.0, 0.0)
@@ -160,11 +162,14 @@ def fit(examples: Sequence[_Example], vectors: SentenceVectors, *, lexical: bool
     without one (`_measure(..., None)`); its selection is then tried without `vectors`, as it runs.
     """
     columns = _columns(lexical)
-    x = np.vstack([e.features for e in examples])[:, columns]
+    # The direction ranks each question's sentences (the answerer quotes its best ones); a one-feature
+    # logistic fit along it turns the ranking into log-odds comparable across questions (the gate reads them).
+    direction = _listwise(examples, columns)
+    x = np.vstack([e.features for e in examples])[:, columns] @ direction
     y = np.concatenate([e.labels for e in examples])
+    (scale,), sentence_bias = _logistic(x[:, None], y)
     sentence = np.zeros(len(SENTENCE_FEATURES))
-    coefficients, sentence_bias = _logistic(x, y)
-    sentence[columns] = coefficients
+    sentence[columns] = scale * direction
     q_columns = [i for i, name in enumerate(QUESTION_FEATURES) if not (lexical and name == "best_semantic")]
     q_rows = _question_rows(examples, sentence, sentence_bias)[:, q_columns]
     answerable = np.array([float(bool(e.question.expected_sources)) for e in examples])
@@ -175,6 +180,49 @@ def fit(examples: Sequence[_Example], vectors: SentenceVectors, *, lexical: bool
     threshold = _best_threshold(examples, draft)
     margin, floor = _best_selection(examples, draft, threshold, None if lexical else vectors)
     return AnswererWeights(sentence, sentence_bias, question, question_bias, threshold, margin, floor)
+
+
+def _listwise(examples: Sequence[_Example], columns: list[int], *, l2: float = LISTWISE_L2) -> np.ndarray:
+    """Sentence weights that rank each answerable question's key-fact sentences above its other sentences.
+
+    Maximises the mean log-probability, under a softmax over one question's sentences, of its
+    positive ones (a listwise ranking loss), L2-regularised, by gradient descent with backtracking.
+    A per-sentence classifier fitted over all questions at once ranks worse within a question: it
+    also spends its weights separating easy questions from hard ones.
+    """
+    groups = [
+        (e.features[:, columns], e.labels > 0)
+        for e in examples
+        if e.question.expected_sources and 0 < e.labels.sum() < len(e.labels)
+    ]
+    if not groups:
+        raise SystemExit("calibration needs answerable questions with a key-fact sentence among others")
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        total, gradient = 0.0, np.zeros_like(w)
+        for x, positive in groups:
+            s = x @ w
+            odds = np.exp(s - s.max())
+            every, kept = odds / odds.sum(), odds * positive
+            total -= math.log(kept.sum() / odds.sum())
+            gradient += x.T @ (every - kept / kept.sum())
+        return total / len(groups) + l2 * float(w @ w), gradient / len(groups) + 2 * l2 * w
+
+    w = np.zeros(len(columns))
+    value, gradient = loss(w)
+    step = 1.0
+    for _ in range(500):
+        while True:
+            candidate = w - step * gradient
+            new_value, new_gradient = loss(candidate)
+            if new_value <= value - 1e-4 * step * float(gradient @ gradient) or step < 1e-8:
+                break
+            step /= 2
+        converged = value - new_value < 1e-9
+        w, value, gradient, step = candidate, new_value, new_gradient, step * 2
+        if converged:
+            break
+    return w
 
 
 def _columns(lexical: bool) -> list[int]:

@@ -3,15 +3,16 @@
 Features, not decisions: `providers.local.extractive` weighs them with weights fitted on the
 development sets (`python -m evaluation.calibrate`), so each number here is a signal a person can
 read: how close in meaning (MiniLM cosine), how many of the question's rarer words a sentence
-holds, whether it is the kind of sentence the question asks for (a reason for "why", a number for
-"how many"), and how well retrieval ranked its passage.
+holds, how well the question's tokens find their counterparts among its tokens, whether it is the
+kind of sentence the question asks for (a reason for "why", a number for "how many"), and how well
+retrieval ranked its passage.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +24,7 @@ __all__ = [
     "SENTENCE_FEATURES",
     "Intent",
     "Sentence",
+    "TokenMatch",
     "intent_of",
     "question_features",
     "sentence_features",
@@ -33,7 +35,7 @@ SENTENCE_FEATURES = (
     "semantic_context",  # cosine(question, the sentence's heading path)
     "lexical",  # idf-weighted share of the question's words in the sentence
     "lexical_context",  # ... in the sentence or its heading path
-    "word_match",  # how well the question's words are matched by the sentence's and heading's (WordMatch)
+    "token_match",  # how well the question's tokens are matched by the sentence's and heading's (TokenMatch)
     "intent",  # the sentence is the kind the question asks for
     "rank",  # 1 / (1 + its passage's standing): fused rankings tie often, and a tie is no evidence
     "lead",  # first sentence of its passage
@@ -44,7 +46,7 @@ QUESTION_FEATURES = (
     "second",  # second best sentence score (log-odds): one lucky sentence is weaker evidence
     "best_semantic",  # best question-sentence cosine
     "uncovered",  # idf share of the question's words found in no passage
-    "weakest_word",  # the question word least matched by any passage word (WordMatch.weakest)
+    "weakest_token",  # the question token least matched by any passage token (TokenMatch.weakest)
 )
 PASSAGE_MEASURES = QUESTION_FEATURES[3:]  # the question features read from the passages, not from sentence scores
 
@@ -131,46 +133,29 @@ def question_words(question: str) -> list[str]:
     return list(dict.fromkeys(w for w in words(question) if w not in STOP_WORDS and w not in _QUESTION_FILLER))
 
 
-def passage_words(texts: Sequence[str]) -> list[str]:
-    """The distinct content words of `texts` (headings included by the caller), in first-seen order."""
-    return list(dict.fromkeys(w for text in texts for w in words(text) if w not in STOP_WORDS))
-
-
 @dataclass(frozen=True, slots=True)
-class WordMatch:
-    """How well each question word is matched by the passages' words.
+class TokenMatch:
+    """How well the question's content tokens are matched by the tokens of each sentence, in context.
 
-    With a model the match is the MiniLM cosine of the two words: a paraphrase ("hidden" for
-    "invisible") still matches well, while a thing the passages never mention (a product, a plan,
-    a setting that is not there) matches nothing. Without one, a word matches only itself.
+    MiniLM's token states before pooling: each token is read in its sentence, so "back" in "bring
+    back" and in "back up" differ, and a paraphrase's words still find their counterparts.
     """
 
-    asked: list[str]
-    column: dict[str, int]  # passage word -> its column in `similarity`
-    similarity: np.ndarray  # (asked words, passage words)
+    question: np.ndarray  # (question tokens, dims), unit rows
 
-    @classmethod
-    def build(cls, question: str, texts: Sequence[str], embed: Callable[[list[str]], np.ndarray] | None) -> WordMatch:
-        asked, offered = question_words(question), passage_words(texts)
-        if embed is not None and asked and offered:
-            matrix = embed([*asked, *offered])
-            similarity = matrix[: len(asked)] @ matrix[len(asked) :].T
-        else:
-            similarity = np.array([[float(a == o) for o in offered] for a in asked]).reshape(len(asked), len(offered))
-        return cls(asked, {word: i for i, word in enumerate(offered)}, similarity)
-
-    def weakest(self) -> float:
-        """The match of the least-matched question word anywhere in the passages (0 when nothing to match)."""
-        if not self.similarity.size:
+    def coverage(self, *states: np.ndarray) -> float:
+        """The mean, over the question's tokens, of their best match among `states`' tokens."""
+        offered = [m for m in states if len(m)]
+        if not len(self.question) or not offered:
             return 0.0
-        return float(self.similarity.max(axis=1).min())
+        return float((self.question @ np.vstack(offered).T).max(axis=1).mean())
 
-    def coverage(self, text: str) -> float:
-        """The mean, over the question's words, of their best match among the words of `text`."""
-        columns = [self.column[w] for w in dict.fromkeys(words(text)) if w in self.column]
-        if not self.asked or not columns:
+    def weakest(self, states: Sequence[np.ndarray]) -> float:
+        """The match of the least-matched question token anywhere in `states` (0 when nothing to match)."""
+        offered = [m for m in states if len(m)]
+        if not len(self.question) or not offered:
             return 0.0
-        return float(self.similarity[:, columns].max(axis=1).mean())
+        return float((self.question @ np.vstack(offered).T).max(axis=1).min())
 
 
 def idf_weights(question_terms: set[str], documents: Sequence[frozenset[str]]) -> dict[str, float]:
@@ -189,7 +174,7 @@ def sentence_features(
     question_vector: np.ndarray,
     sentence_vectors: np.ndarray,
     context_vectors: np.ndarray,
-    word_match: Sequence[float],
+    token_match: Sequence[float],
 ) -> np.ndarray:
     """One row of SENTENCE_FEATURES per sentence. Vectors are unit length (zeros when there is no model)."""
     query = question_terms(question)
@@ -207,7 +192,7 @@ def sentence_features(
             semantic_context[row],
             sum(idf[t] for t in matched) / total,
             sum(idf[t] for t in with_context) / total,
-            word_match[row],
+            token_match[row],
             1.0 if intent.cue is not None and intent.cue.search(sentence.text) else 0.0,
             1.0 / (1.0 + sentence.standing),
             1.0 if sentence.position == 0 else 0.0,

@@ -3,11 +3,12 @@
 It never writes a word of its own beyond the citation markers and, when the passages do not
 answer the question, the fixed refusal with no citations. Each sentence of the retrieved passages
 gets features (`providers.local.answer_features`): closeness in meaning to the question (MiniLM
-cosine, from `SentenceVectors`), the question's rarer words it holds, whether its heading path
-matches, whether it is the kind of sentence the question asks for, how its passage ranked. A
-logistic model weighs them into the odds that the sentence answers the question; a second one
-reads the best odds, the runner-up, the best cosine and the share of question words no passage
-holds into the probability that the passages answer at all. Both were fitted, and the refusal
+cosine, from `SentenceVectors`), the question's rarer words it holds, how well its tokens and its
+heading's match the question's tokens in context, whether its heading path matches, whether it is
+the kind of sentence the question asks for, how its passage ranked. A linear model weighs them into
+the log-odds that the sentence answers the question; a logistic one reads the best odds, the
+runner-up, the best cosine, the share of question words no passage holds and the question's
+least-matched token into the probability that the passages answer at all. Both were fitted, and the refusal
 threshold chosen, on development sets that include unanswerable near-topic questions
 (`python -m evaluation.calibrate` writes `answerer_weights.json`), not tuned by hand.
 
@@ -36,7 +37,7 @@ from providers.local.answer_features import (
     QUESTION_FEATURES,
     SENTENCE_FEATURES,
     Sentence,
-    WordMatch,
+    TokenMatch,
     question_features,
     sentence_features,
     uncovered_share,
@@ -164,23 +165,25 @@ class ExtractiveAnswerer:
             return None  # only stop-words, or nothing quotable: nothing to match
         weights = self._weights
         if self._vectors is not None:
-            # One lookup for the question, the sentences and each distinct heading path.
+            # One lookup for the question, the sentences and each distinct heading path; their token
+            # states come from the same cache, filled by the same forward pass.
             titles = list(dict.fromkeys(passages[s.passage].title for s in sentences))
-            matrix = self._vectors.vectors([question, *[s.text for s in sentences], *titles])
+            texts = [question, *[s.text for s in sentences], *titles]
+            matrix, states = self._vectors.vectors(texts), self._vectors.token_states(texts)
             q_vector, vectors = matrix[0], matrix[1 : 1 + len(sentences)]
-            first_title = 1 + len(sentences)
-            context = matrix[[first_title + titles.index(passages[s.passage].title) for s in sentences]]
+            of_title = [1 + len(sentences) + titles.index(passages[s.passage].title) for s in sentences]
+            context = matrix[of_title]
+            tokens = TokenMatch(states[0])
+            coverage = [tokens.coverage(states[1 + i], states[of_title[i]]) for i in range(len(sentences))]
+            weakest = tokens.weakest(states[1:])
         else:
             q_vector = np.zeros(1, dtype=np.float32)
             vectors = context = np.zeros((len(sentences), 1), dtype=np.float32)
-        texts = [f"{p.title}\n{p.content}" for p in passages]
-        # Word vectors come from the same text-addressed cache: a corpus's words are embedded once.
-        match = WordMatch.build(question, texts, self._vectors.vectors if self._vectors is not None else None)
-        coverage = [match.coverage(f"{passages[s.passage].title} {s.text}") for s in sentences]
+            coverage, weakest = [0.0] * len(sentences), 0.0
         features = sentence_features(sentences, question, q_vector, vectors, context, coverage)
         scores = features @ weights.sentence + weights.sentence_bias
-        uncovered = uncovered_share(question, [frozenset(tokenize(text)) for text in texts])
-        summary = question_features(scores, features[:, 0], (uncovered, match.weakest()))
+        uncovered = uncovered_share(question, [frozenset(tokenize(f"{p.title}\n{p.content}")) for p in passages])
+        summary = question_features(scores, features[:, 0], (uncovered, weakest))
         probability = _sigmoid(float(summary @ weights.question + weights.question_bias))
         return Analysis(sentences, features, scores, summary, probability, vectors)
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from providers.base import Embeddings
 from providers.errors import ProviderError
+from providers.local.hashing_embedder import STOP_WORDS
 
 __all__ = ["INSTALL_HINT", "MODEL_NAME", "MiniLMEmbedder", "model_files"]
 
@@ -53,6 +54,20 @@ def _package_file(package: str, relative: str) -> Path:
     )
 
 
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return (rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def _content_pieces(tokenizer: Any) -> np.ndarray:
+    """For each vocabulary id, whether its piece carries content (not a marker, punctuation or a stop-word)."""
+    vocab: dict[str, int] = tokenizer.get_vocab()
+    content = np.zeros(max(vocab.values()) + 1, dtype=bool)
+    for piece, index in vocab.items():
+        word = piece.removeprefix("##")
+        content[index] = word[:1].isalnum() and not piece.startswith("[") and word not in STOP_WORDS
+    return content
+
+
 def model_files() -> tuple[Path, Path]:
     """(model.onnx, tokenizer.json) of the installed packages; `ProviderError.configuration` if missing."""
     return _package_file(_MODEL_PACKAGE, _MODEL_FILE), _package_file(_TOKENIZER_PACKAGE, _TOKENIZER_FILE)
@@ -78,6 +93,7 @@ class MiniLMEmbedder:
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="minilm")
         self._session: Any = None
         self._tokenizer: Any = None
+        self._content = np.zeros(0, dtype=bool)
 
     @property
     def model(self) -> str:
@@ -88,12 +104,21 @@ class MiniLMEmbedder:
         return 384
 
     def embed(self, texts: Sequence[str]) -> Embeddings:
-        matrix, tokens = self._embed(texts)
+        matrix, tokens, _ = self._embed(texts)
         return Embeddings(vectors=matrix.tolist(), model=self.model, input_tokens=tokens)
 
     def embed_array(self, texts: Sequence[str]) -> np.ndarray:
         """The vectors as one float32 matrix (rows in input order, unit length)."""
         return self._embed(texts)[0]
+
+    def embed_with_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The vectors, and for each text its content tokens' contextual states (unit rows).
+
+        Content tokens are the word pieces that are not markers, punctuation or stop-words; their
+        states come out of the same forward pass as the vector, so they cost nothing more to compute.
+        """
+        matrix, _, states = self._embed(texts, with_tokens=True)
+        return matrix, states
 
     def close(self) -> None:
         """Stop the worker thread (a later call starts the model's work again on a new one)."""
@@ -104,25 +129,30 @@ class MiniLMEmbedder:
         """Load the model now (about 0.2 s) instead of on the first query."""
         self._load()
 
-    def _embed(self, texts: Sequence[str]) -> tuple[np.ndarray, int]:
+    def _embed(self, texts: Sequence[str], *, with_tokens: bool = False) -> tuple[np.ndarray, int, list[np.ndarray]]:
         if isinstance(texts, str):
             raise ProviderError.invalid_input("embed() takes a sequence of texts, not a single string")
         for row, text in enumerate(texts):
             if not isinstance(text, str):
                 raise ProviderError.invalid_input(f"text {row} is {type(text).__name__}, not str")
         out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+        states: list[np.ndarray] = [np.zeros((0, self.dimensions), dtype=np.float32)] * len(texts)
         if not texts:
-            return out, 0
+            return out, 0, states
         session, tokenizer = self._load()
         ids = [encoding.ids for encoding in tokenizer.encode_batch(list(texts))]
+        content = self._content if with_tokens else None
         # Sorting by length keeps each batch's padding small.
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         for rows in self._batches(order, ids):
             # Every forward pass runs on one worker thread, one at a time: concurrent passes each hold
             # their own activations, and glibc keeps what each calling thread freed in that thread's
             # own arena (measured: 3-6 GB peak with eight calling threads, against 0.5 GB this way).
-            out[rows] = self._worker.submit(self._forward, session, [ids[i] for i in rows]).result()
-        return out, sum(len(i) for i in ids)
+            pooled, token_states = self._worker.submit(self._forward, session, [ids[i] for i in rows], content).result()
+            out[rows] = pooled
+            for row, matrix in zip(rows, token_states, strict=False):
+                states[row] = matrix
+        return out, sum(len(i) for i in ids), states
 
     def _batches(self, order: list[int], ids: list[list[int]]) -> list[list[int]]:
         """Rows in length order, cut at `batch_size` texts or about `_BATCH_TOKENS` padded tokens."""
@@ -138,7 +168,9 @@ class MiniLMEmbedder:
         return batches
 
     @staticmethod
-    def _forward(session: Any, batch: list[list[int]]) -> np.ndarray:
+    def _forward(
+        session: Any, batch: list[list[int]], content: np.ndarray | None
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
         length = max(len(ids) for ids in batch)
         token_ids = np.zeros((len(batch), length), dtype=np.int64)
         mask = np.zeros((len(batch), length), dtype=np.int64)
@@ -154,8 +186,10 @@ class MiniLMEmbedder:
             raise ProviderError.internal(f"the MiniLM model failed: {error}") from error
         weights = mask[:, :, None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1.0)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        states: list[np.ndarray] = []
+        if content is not None:
+            states = [_unit(hidden[row, : len(ids)][content[np.asarray(ids)]]) for row, ids in enumerate(batch)]
+        return _unit(pooled), states
 
     def _load(self) -> tuple[Any, Any]:
         if self._session is not None:
@@ -182,6 +216,7 @@ class MiniLMEmbedder:
                     )
                 except Exception as error:
                     raise ProviderError.configuration(f"cannot load {self._model_path}: {error}") from error
+                self._content = _content_pieces(tokenizer)
                 self._tokenizer = tokenizer
                 self._session = session
         return self._session, self._tokenizer

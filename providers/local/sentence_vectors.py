@@ -1,11 +1,13 @@
-"""Sentence vectors for the local answerer, computed once per sentence and kept on disk.
+"""Sentence vectors and token states for the local answerer, computed once per text and kept on disk.
 
-The answerer compares the question with every sentence of the retrieved passages. Embedding 20–30
-sentences per question would cost 80–120 ms on one core, so each sentence's vector is stored by a
-hash of (model, text) in a small SQLite file and in memory: a corpus's sentences are embedded once
-(at indexing, or the first time a passage is read), and a warm answer reads vectors in well under
-a millisecond. Text-addressed, so it serves passages from any retriever and never goes stale: an
-edited sentence is a new key.
+The answerer compares the question with every sentence of the retrieved passages, as a whole (the
+sentence vector) and word piece by word piece (the content tokens' contextual states, read from the
+same forward pass). Embedding 20–30 sentences per question would cost 80–120 ms on one core, so
+each text's vector and token states are stored by a hash of (model, text) in a small SQLite file and
+in memory: a corpus's sentences are embedded once (the first time a passage is read), and a warm
+answer reads them in about a millisecond. Text-addressed, so it serves passages from any retriever
+and never goes stale: an edited sentence is a new key. Token states are kept as int8 with one scale
+per row (cosines move by under 0.01), a quarter of their float32 size.
 """
 
 from __future__ import annotations
@@ -15,15 +17,16 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from hashlib import blake2b
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from providers.local.sqlite_files import connect
 
-__all__ = ["ArrayEmbedder", "SentenceVectors"]
+__all__ = ["ArrayEmbedder", "SentenceVectors", "TokenEmbedder"]
 
 
 class ArrayEmbedder(Protocol):
@@ -36,13 +39,38 @@ class ArrayEmbedder(Protocol):
     def embed_array(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
-class SentenceVectors:
-    """`vectors(texts)` through an in-memory LRU, then the SQLite file (when given), then the model."""
+@runtime_checkable
+class TokenEmbedder(Protocol):
+    """An embedder that also gives each text's content-token states (MiniLM)."""
 
-    def __init__(self, embedder: ArrayEmbedder, path: str | Path | None = None, *, memory: int = 50_000) -> None:
+    def embed_with_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    vector: np.ndarray  # (dims,) float32, unit length
+    tokens: np.ndarray  # (content tokens, dims) int8
+    scales: np.ndarray  # (content tokens,) float32: tokens * scales[:, None] are the states
+
+    @classmethod
+    def of(cls, vector: np.ndarray, states: np.ndarray) -> _Entry:
+        peak = np.abs(states).max(axis=1) if len(states) else np.zeros(0, dtype=np.float32)
+        scales = (np.maximum(peak, 1e-12) / 127.0).astype(np.float32)
+        tokens = np.rint(states / scales[:, None]).astype(np.int8) if len(states) else states.astype(np.int8)
+        return cls(np.asarray(vector, dtype=np.float32), tokens, scales)
+
+    def states(self) -> np.ndarray:
+        return self.tokens.astype(np.float32) * self.scales[:, None]
+
+
+class SentenceVectors:
+    """`vectors(texts)` and `token_states(texts)` through an in-memory LRU, then the SQLite file (when given),
+    then the model. Without a `TokenEmbedder` every text has no token states."""
+
+    def __init__(self, embedder: ArrayEmbedder, path: str | Path | None = None, *, memory: int = 20_000) -> None:
         self._embedder = embedder
         self._path = Path(path) if path is not None else None
-        self._memory: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._memory: OrderedDict[bytes, _Entry] = OrderedDict()
         self._capacity = memory
         self._lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
@@ -53,40 +81,54 @@ class SentenceVectors:
 
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors of `texts`, one row each, in order."""
+        entries = self._entries(texts)
         out = np.zeros((len(texts), self._embedder.dimensions), dtype=np.float32)
-        keys = [self._key(text) for text in texts]
-        missing: dict[bytes, list[int]] = {}
-        with self._lock:
-            for row, key in enumerate(keys):
-                found = self._memory.get(key)
-                if found is None:
-                    missing.setdefault(key, []).append(row)
-                else:
-                    self._memory.move_to_end(key)
-                    out[row] = found
-            stored = self._read(list(missing))
-        for key, vector in stored.items():
-            for row in missing.pop(key):
-                out[row] = vector
-        if missing:
-            rows = [positions[0] for positions in missing.values()]
-            computed = self._embedder.embed_array([texts[row] for row in rows])
-            for (key, positions), vector in zip(missing.items(), computed, strict=True):
-                out[positions] = vector
-                stored[key] = vector
-            self._write({key: stored[key] for key in missing})
-        with self._lock:
-            for key, vector in stored.items():
-                self._memory[key] = vector
-            while len(self._memory) > self._capacity:
-                self._memory.popitem(last=False)
+        for row, entry in enumerate(entries):
+            out[row] = entry.vector
         return out
+
+    def token_states(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Each text's content-token states, (tokens, dims) float32 rows of about unit length."""
+        return [entry.states() for entry in self._entries(texts)]
 
     def close(self) -> None:
         with self._lock:
             if self._connection is not None:
                 self._connection.close()
                 self._connection = None
+
+    def _entries(self, texts: Sequence[str]) -> list[_Entry]:
+        keys = [self._key(text) for text in texts]
+        first: dict[bytes, int] = {}  # each distinct text once: a repeat within one call is embedded once
+        for row, key in enumerate(keys):
+            first.setdefault(key, row)
+        found: dict[bytes, _Entry] = {}
+        with self._lock:
+            for key in first:
+                entry = self._memory.get(key)
+                if entry is not None:
+                    self._memory.move_to_end(key)
+                    found[key] = entry
+            stored = self._read([key for key in first if key not in found])
+        found.update(stored)
+        todo = [key for key in first if key not in found]
+        computed = self._compute([texts[first[key]] for key in todo], todo) if todo else {}
+        found.update(computed)
+        self._write(computed)
+        with self._lock:
+            for key, entry in {**stored, **computed}.items():
+                self._memory[key] = entry
+            while len(self._memory) > self._capacity:
+                self._memory.popitem(last=False)
+        return [found[key] for key in keys]
+
+    def _compute(self, texts: list[str], keys: list[bytes]) -> dict[bytes, _Entry]:
+        if isinstance(self._embedder, TokenEmbedder):
+            vectors, states = self._embedder.embed_with_tokens(texts)
+        else:
+            vectors = self._embedder.embed_array(texts)
+            states = [np.zeros((0, self._embedder.dimensions), dtype=np.float32)] * len(texts)
+        return {key: _Entry.of(v, s) for key, v, s in zip(keys, vectors, states, strict=True)}
 
     def _key(self, text: str) -> bytes:
         return blake2b(f"{self._embedder.model}\0{text}".encode(), digest_size=16).digest()
@@ -97,36 +139,45 @@ class SentenceVectors:
         if self._connection is None:
             try:
                 connection = connect(self._path)
-                connection.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)")
+                with contextlib.suppress(sqlite3.Error):  # the cache's first form (vectors alone), now unread
+                    connection.execute("DROP TABLE IF EXISTS vectors")
+                connection.execute(
+                    "CREATE TABLE IF NOT EXISTS embedded "
+                    "(key BLOB PRIMARY KEY, vector BLOB NOT NULL, tokens BLOB NOT NULL, scales BLOB NOT NULL)"
+                )
             except (OSError, sqlite3.Error):
                 self._path = None  # a cache that cannot be opened is no cache, not a failure
                 return None
             self._connection = connection
         return self._connection
 
-    def _read(self, keys: list[bytes]) -> dict[bytes, np.ndarray]:
+    def _read(self, keys: list[bytes]) -> dict[bytes, _Entry]:
         db = self._db() if keys else None
         if db is None:
             return {}
-        found: dict[bytes, np.ndarray] = {}
+        dims = self._embedder.dimensions
+        found: dict[bytes, _Entry] = {}
         try:
             for start in range(0, len(keys), 500):  # under SQLite's bound-parameter limit
                 batch = keys[start : start + 500]
                 marks = ",".join("?" * len(batch))
-                for key, blob in db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", batch):
-                    vector = np.frombuffer(blob, dtype=np.float32)
-                    if vector.shape[0] == self._embedder.dimensions:
-                        found[bytes(key)] = vector
+                query = f"SELECT key, vector, tokens, scales FROM embedded WHERE key IN ({marks})"
+                for key, vector, tokens, scales in db.execute(query, batch):
+                    v = np.frombuffer(vector, dtype=np.float32)
+                    t = np.frombuffer(tokens, dtype=np.int8)
+                    s = np.frombuffer(scales, dtype=np.float32)
+                    if v.shape[0] == dims and t.shape[0] == s.shape[0] * dims:
+                        found[bytes(key)] = _Entry(v, t.reshape(s.shape[0], dims), s)
         except sqlite3.Error:
             return found
         return found
 
-    def _write(self, vectors: dict[bytes, np.ndarray]) -> None:
+    def _write(self, entries: dict[bytes, _Entry]) -> None:
         with self._lock:
             db = self._db()
-            if db is None or not vectors:
+            if db is None or not entries:
                 return
-            rows = [(key, np.asarray(v, dtype=np.float32).tobytes()) for key, v in vectors.items()]
-            # Another process may hold the write lock: then these vectors are simply recomputed next time.
+            rows = [(k, e.vector.tobytes(), e.tokens.tobytes(), e.scales.tobytes()) for k, e in entries.items()]
+            # Another process may hold the write lock: then these entries are simply recomputed next time.
             with contextlib.suppress(sqlite3.Error):
-                db.executemany("INSERT OR IGNORE INTO vectors(key, vector) VALUES (?, ?)", rows)
+                db.executemany("INSERT OR IGNORE INTO embedded(key, vector, tokens, scales) VALUES (?, ?, ?, ?)", rows)

@@ -1,11 +1,11 @@
-"""What the local answerer measures: question intent, topic words, and how question words are matched."""
+"""What the local answerer measures: question intent, topic words, and how question tokens are matched."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from providers.local.answer_features import WordMatch, intent_of, question_terms, question_words
+from providers.local.answer_features import TokenMatch, intent_of, question_terms, question_words
 from providers.local.hashing_embedder import tokenize
 from providers.local.minilm_embedder import MiniLMEmbedder
 from providers.local.sentence_vectors import SentenceVectors
@@ -46,21 +46,27 @@ def vectors() -> SentenceVectors:
 
 
 def test_a_paraphrased_word_is_matched_and_a_missing_thing_is_not(vectors: SentenceVectors) -> None:
-    passages = ["A received message stays invisible to other consumers while it is locked."]
-    paraphrase = WordMatch.build("For how long is a received item hidden?", passages, vectors.vectors)
-    absent = WordMatch.build("How do I configure Cosmos DB?", passages, vectors.vectors)
-    assert paraphrase.weakest() > absent.weakest() + 0.15
-    assert paraphrase.coverage(passages[0]) > absent.coverage(passages[0])
+    passage = "A received message stays invisible to other consumers while it is locked."
+    paraphrase, absent, offered = vectors.token_states(
+        ["For how long is a received item hidden?", "How do I configure Cosmos DB?", passage]
+    )
+    assert TokenMatch(paraphrase).weakest([offered]) > TokenMatch(absent).weakest([offered]) + 0.1
+    assert TokenMatch(paraphrase).coverage(offered) > TokenMatch(absent).coverage(offered)
 
 
-def test_without_a_model_only_the_same_word_matches() -> None:
-    match = WordMatch.build("Which queue holds dead letters?", ["The dead-letter queue holds them."], None)
-    assert match.asked == ["queue", "holds", "dead", "letters"]
-    assert match.weakest() == 0.0  # "letters" is not "letter": exact words only
-    assert match.coverage("queue holds") == pytest.approx(0.5)
-    assert np.array_equal(match.similarity.max(axis=1), [1.0, 1.0, 1.0, 0.0])
+def test_a_token_is_read_in_its_sentence(vectors: SentenceVectors) -> None:
+    # The same word piece gets a different state in another context: that is what a word list cannot do.
+    river, money = vectors.token_states(["the river bank", "the bank account"])
+    assert river.shape == money.shape == (2, 384)
+    bank_in_river, bank_in_money = river[1], money[0]
+    assert float(bank_in_river @ bank_in_money) < 0.9
+    assert np.allclose(np.linalg.norm(river, axis=1), 1.0, atol=0.02)
 
 
-def test_nothing_to_match_counts_as_uncovered() -> None:
-    assert WordMatch.build("the of and", ["Some passage."], None).weakest() == 0.0
-    assert WordMatch.build("What is a queue?", [], None).weakest() == 0.0
+def test_nothing_to_match_counts_as_uncovered(vectors: SentenceVectors) -> None:
+    (only_stop_words,) = vectors.token_states(["the of and"])
+    assert only_stop_words.shape == (0, 384)
+    (offered,) = vectors.token_states(["Some passage."])
+    assert TokenMatch(only_stop_words).weakest([offered]) == 0.0
+    (question,) = vectors.token_states(["What is a queue?"])
+    assert TokenMatch(question).weakest([]) == 0.0 and TokenMatch(question).coverage() == 0.0

@@ -145,12 +145,12 @@ def test_a_sentence_under_a_matching_heading_beats_an_equal_one_elsewhere(answer
         "Retries > Backoff between attempts",
         "a.md",
         "The orchestrator waits longer before each new attempt of a step.",
-        0.02,
+        0.03,
     )
     off_topic = Passage(
         "b", "Telemetry > Spans", "b.md", "The span of each new attempt of a step records how long it waited.", 0.03
     )
-    # Summed over both retrieval orders, so only the words and the headings differ.
+    # Equal retrieval scores (so equal standing), summed over both orders: only the words and the headings differ.
     totals = {on_topic.content: 0.0, off_topic.content: 0.0}
     for order in ([off_topic, on_topic], [on_topic, off_topic]):
         analysis = answerer.analyse("How is the backoff between attempts chosen?", order)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -60,6 +61,50 @@ def test_an_unwritable_cache_location_degrades_to_memory(tmp_path: Path) -> None
     embedder = _Counting()
     vectors = SentenceVectors(embedder, blocker / "cache.sqlite").vectors(["Still answers."])
     assert vectors.shape == (1, embedder.dimensions) and embedder.calls == ["Still answers."]
+
+
+class _WithTokens(_Counting):
+    """A counting embedder that also gives token states: one row per word, from the hashing embedder."""
+
+    def embed_with_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+        self.calls.extend(texts)
+        return self.inner.embed_array(texts), [self.inner.embed_array(text.split()) for text in texts]
+
+
+def test_token_states_come_from_the_same_pass_and_survive_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "sentence-vectors.sqlite"
+    first = _WithTokens()
+    cache = SentenceVectors(first, path)
+    texts = ["Retries wait durable timers.", "Events carry traceparents."]  # no stop-words: no zero rows
+    vectors = cache.vectors(texts)
+    states = cache.token_states(texts)
+    assert first.calls == texts  # one pass gave both
+    assert [m.shape for m in states] == [(4, first.dimensions), (3, first.dimensions)]
+    exact = [first.inner.embed_array(text.split()) for text in texts]
+    # Kept as int8 with a scale per row: each row is within a rounding step of the exact one.
+    for kept, truth in zip(states, exact, strict=True):
+        assert np.abs(kept - truth).max() <= np.abs(truth).max() / 127 + 1e-6
+        assert np.all(np.sum(kept * truth, axis=1) > 0.99)
+    cache.close()
+
+    second = _WithTokens()
+    again = SentenceVectors(second, path)
+    assert np.allclose(again.vectors(texts), vectors)
+    assert all(np.array_equal(a, b) for a, b in zip(again.token_states(texts), states, strict=True))
+    assert second.calls == []
+
+
+def test_a_cache_file_of_the_first_form_is_read_as_empty(tmp_path: Path) -> None:
+    path = tmp_path / "sentence-vectors.sqlite"
+    with sqlite3.connect(path) as old:
+        old.execute("CREATE TABLE vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)")
+    embedder = _WithTokens()
+    cache = SentenceVectors(embedder, path)
+    assert cache.token_states(["Still answers."])[0].shape == (2, embedder.dimensions)
+    cache.close()
+    with sqlite3.connect(path) as reopened:
+        tables = {name for (name,) in reopened.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables == {"embedded"}
 
 
 class _Other(HashingEmbedder):
