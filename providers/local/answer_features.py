@@ -47,6 +47,7 @@ QUESTION_FEATURES = (
     "best_semantic",  # best question-sentence cosine
     "uncovered",  # idf share of the question's words found in no passage
     "weakest_token",  # the question token least matched by any passage token (TokenMatch.weakest)
+    "unknown_name",  # the question names a thing (a capitalised word) that no passage mentions
 )
 PASSAGE_MEASURES = QUESTION_FEATURES[3:]  # the question features read from the passages, not from sentence scores
 
@@ -210,6 +211,29 @@ def uncovered_share(question: str, passage_terms: Sequence[frozenset[str]]) -> f
     idf = idf_weights(query, list(passage_terms))
     total = sum(idf.values()) or 1.0
     return sum(weight for term, weight in idf.items() if term not in seen) / total
+
+
+# A capitalised word that does not start a sentence: a product, a service, a place, a unit ("Kafka",
+# "YubiKey", "GB"). Paraphrase changes ordinary words; it rarely invents a name the documents lack.
+_NAME = re.compile(r"(?<![\w.])[A-Z][\w-]*[A-Za-z0-9]")
+
+
+def unknown_name(question: str, passage_words: frozenset[str]) -> float:
+    """1.0 when the question names something that the passages never spell (`words`, lower-cased).
+
+    A name is known when each of its words is a passage word or begins one ("Mac": "macos"), so a
+    setting such as `PIPELINE_DATA_DIR` is known where its parts are; a plural counts as its
+    singular ("URLs": "url").
+    """
+    for match in _NAME.finditer(question):
+        before = question[: match.start()].rstrip()
+        if not before or before.endswith((".", "?", "!", ":")) or match.group() == "I":
+            continue
+        for part in words(match.group()):
+            forms = (part, part[:-1]) if len(part) > 3 and part.endswith("s") else (part,)
+            if not any(word.startswith(form) for form in forms for word in passage_words):
+                return 1.0
+    return 0.0
 
 
 def question_features(

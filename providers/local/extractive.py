@@ -7,8 +7,9 @@ cosine, from `SentenceVectors`), the question's rarer words it holds, how well i
 heading's match the question's tokens in context, whether its heading path matches, whether it is
 the kind of sentence the question asks for, how its passage ranked. A linear model weighs them into
 the log-odds that the sentence answers the question; a logistic one reads the best odds, the
-runner-up, the best cosine, the share of question words no passage holds and the question's
-least-matched token into the probability that the passages answer at all. Both were fitted, and the refusal
+runner-up, the best cosine, the share of question words no passage holds, the question's
+least-matched token and whether it names something (a capitalised word) no passage spells into the
+probability that the passages answer at all. Both were fitted, and the refusal
 threshold chosen, on development sets that include unanswerable near-topic questions
 (`python -m evaluation.calibrate` writes `answerer_weights.json`), not tuned by hand.
 
@@ -41,8 +42,9 @@ from providers.local.answer_features import (
     question_features,
     sentence_features,
     uncovered_share,
+    unknown_name,
 )
-from providers.local.hashing_embedder import tokenize
+from providers.local.hashing_embedder import tokenize, words
 from providers.local.sentence_vectors import SentenceVectors
 from providers.refusal import NO_ANSWER, refusal
 
@@ -183,7 +185,8 @@ class ExtractiveAnswerer:
         features = sentence_features(sentences, question, q_vector, vectors, context, coverage)
         scores = features @ weights.sentence + weights.sentence_bias
         uncovered = uncovered_share(question, [frozenset(tokenize(f"{p.title}\n{p.content}")) for p in passages])
-        summary = question_features(scores, features[:, 0], (uncovered, weakest))
+        named = unknown_name(question, frozenset(w for p in passages for w in words(f"{p.title}\n{p.content}")))
+        summary = question_features(scores, features[:, 0], (uncovered, weakest, named))
         probability = _sigmoid(float(summary @ weights.question + weights.question_bias))
         return Analysis(sentences, features, scores, summary, probability, vectors)
 

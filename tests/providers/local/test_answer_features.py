@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from providers.local.answer_features import TokenMatch, intent_of, question_terms, question_words
-from providers.local.hashing_embedder import tokenize
+from providers.local.answer_features import TokenMatch, intent_of, question_terms, question_words, unknown_name
+from providers.local.hashing_embedder import tokenize, words
 from providers.local.minilm_embedder import MiniLMEmbedder
 from providers.local.sentence_vectors import SentenceVectors
 
@@ -70,3 +70,23 @@ def test_nothing_to_match_counts_as_uncovered(vectors: SentenceVectors) -> None:
     assert TokenMatch(only_stop_words).weakest([offered]) == 0.0
     (question,) = vectors.token_states(["What is a queue?"])
     assert TokenMatch(question).weakest([]) == 0.0 and TokenMatch(question).coverage() == 0.0
+
+
+_PASSAGE_WORDS = frozenset(words("PIPELINE_DATA_DIR holds the state on macOS. Each URL gets a POST from Event Grid."))
+
+
+@pytest.mark.parametrize(
+    ("question", "unknown"),
+    [
+        ("Does the pipeline support Kafka?", 1.0),
+        ("Can I use RabbitMQ or Event Grid?", 1.0),  # one unknown name is enough
+        ("What is stored in PIPELINE_CACHE_DIR?", 1.0),  # a setting whose parts are not all there
+        ("What does PIPELINE_DATA_DIR hold?", 0.0),  # split as the passages' words are
+        ("How do I install it on my Mac?", 0.0),  # "macos" begins with "mac"
+        ("Which URLs get a POST?", 0.0),  # a plural is its singular
+        ("Kafka? Is it supported?", 0.0),  # a capital that starts a sentence names nothing
+        ("can i use kafka?", 0.0),  # without capitals there is no telling a name from a word
+    ],
+)
+def test_a_name_the_passages_never_spell_is_unknown(question: str, unknown: float) -> None:
+    assert unknown_name(question, _PASSAGE_WORDS) == unknown

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
 
 from ingestion.ingest import index_paths
 from ingestion.sources import CORPUS_DIR
-from providers.base import Passage
+from providers.base import Answer, Passage
 from providers.errors import ProviderError
 from providers.local.extractive import NO_ANSWER, ExtractiveAnswerer
 from providers.local.minilm_embedder import MiniLMEmbedder
@@ -168,15 +169,42 @@ README_QUESTIONS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def corpus_index(tmp_path_factory: pytest.TempPathFactory, minilm: MiniLMEmbedder) -> Iterator[SqliteIndex]:
+    with SqliteIndex(tmp_path_factory.mktemp("corpus"), embedder=minilm) as index:
+        index_paths([CORPUS_DIR], index=index, embedder=minilm, base=CORPUS_DIR.parent)
+        yield index
+
+
+def _ask_corpus(index: SqliteIndex, minilm: MiniLMEmbedder, question: str) -> Answer:
+    """`question` answered as `pipeline ask` answers it: MiniLM index of the bundled corpus, top 3."""
+    passages = index.search(question, minilm.embed_array([question])[0], top_k=3)
+    return ExtractiveAnswerer(SentenceVectors(minilm)).answer(question, passages)
+
+
 @pytest.mark.parametrize(("question", "facts"), README_QUESTIONS)
 def test_readme_questions_are_answered_on_point(
-    tmp_path_factory: pytest.TempPathFactory, minilm: MiniLMEmbedder, question: str, facts: tuple[str, ...]
+    corpus_index: SqliteIndex, minilm: MiniLMEmbedder, question: str, facts: tuple[str, ...]
 ) -> None:
-    with SqliteIndex(tmp_path_factory.mktemp("readme"), embedder=minilm) as index:
-        index_paths([CORPUS_DIR], index=index, embedder=minilm, base=CORPUS_DIR.parent)
-        passages = index.search(question, minilm.embed_array([question])[0], top_k=3)
-    answer = ExtractiveAnswerer(SentenceVectors(minilm)).answer(question, passages)
+    answer = _ask_corpus(corpus_index, minilm, question)
     assert all(fact in answer.text for fact in facts), answer.text
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Does the pipeline support Kafka?", "How do I deploy it with Terraform?", "Can it run on Kubernetes?"],
+)
+def test_a_question_about_a_product_the_documents_never_name_is_refused(
+    corpus_index: SqliteIndex, minilm: MiniLMEmbedder, question: str
+) -> None:
+    # Before, these were answered with the nearest settings or deployment sentences, each cited.
+    answer = _ask_corpus(corpus_index, minilm, question)
+    assert answer.text == NO_ANSWER and not answer.quotes, answer.text
+
+
+def test_a_named_thing_the_documents_do_mention_is_answered(corpus_index: SqliteIndex, minilm: MiniLMEmbedder) -> None:
+    answer = _ask_corpus(corpus_index, minilm, "How do I send traces to Jaeger?")
+    assert answer.text != NO_ANSWER and "OTEL_EXPORTER_OTLP_ENDPOINT" in answer.text, answer.text
 
 
 def test_passages_that_tie_in_retrieval_stand_level() -> None:
