@@ -189,13 +189,30 @@ def split_sentences(text: str) -> list[str]:
 
 
 def quotable_units(text: str) -> list[str]:
-    """What an extractive answer may quote from a chunk, in order: its sentences and its table rows.
+    """What an extractive answer may quote from a chunk, in order: its sentences, list items and table rows.
+
+    A list item is quoted whole ("`internal`: an unexpected exception. Retried in case it was a
+    one-off."), since its second sentence alone says nothing of what it is about; a long one is cut
+    into sentences.
 
     A table's data row is quoted as its cells joined by " | " (the header row, which only names the
     columns, and the separator row are left out): "Student annual pass | $71.00 per year". Code
     blocks are left out here; a chunk that is nothing but code is quoted whole by the answerer.
     """
-    return [unit for block in _blocks(text) for unit in (block.rows if block.kind == "table" else _sentences(block))]
+    return [unit for block in _blocks(text) for unit in _quotable(block)]
+
+
+_WHOLE_ITEM_CHARS = 400  # a list item up to this long is one quote: its later sentences lean on its first
+
+
+def _quotable(block: _Block) -> list[str]:
+    if block.kind == "table":
+        return list(block.rows)
+    if block.kind == "item":
+        item = " ".join(_LIST_MARKER.sub("", block.text, count=1).split())
+        if len(item) <= _WHOLE_ITEM_CHARS:
+            return [item] if item else []
+    return _sentences(block)
 
 
 # --- packing -------------------------------------------------------------------------------------

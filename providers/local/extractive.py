@@ -33,6 +33,7 @@ import numpy as np
 
 from ingestion.chunking import quotable_units
 from providers.base import Answer, Passage
+from providers.citations import sentences as sentences_of
 from providers.errors import ProviderError
 from providers.local.answer_features import (
     QUESTION_FEATURES,
@@ -195,19 +196,22 @@ class ExtractiveAnswerer:
         order = sorted(range(len(analysis.sentences)), key=lambda i: -analysis.scores[i])
         best = analysis.scores[order[0]]
         chosen: list[int] = []
-        used = 0
+        used = counted = 0
         for i in order:
             sentence = analysis.sentences[i]
-            if len(chosen) == self._max_sentences:
+            if counted == self._max_sentences:
                 break
             if chosen and (analysis.scores[i] < best - w.keep_margin or analysis.scores[i] < w.min_sentence):
                 break
             if any(self._redundant(analysis, i, j) for j in chosen):
                 continue
-            if chosen and used + len(sentence.text) > self._max_chars:
+            # A whole list item may hold two sentences: the limits count sentences and characters, not quotes.
+            size = len(sentences_of(sentence.text))
+            if chosen and (used + len(sentence.text) > self._max_chars or counted + size > self._max_sentences):
                 continue
             chosen.append(i)
             used += len(sentence.text) + 1
+            counted += size
         return chosen
 
     def _redundant(self, analysis: Analysis, i: int, j: int) -> bool:
@@ -231,7 +235,8 @@ class ExtractiveAnswerer:
         for sentence in picked:
             number = numbers.setdefault(sentence.passage, len(numbers) + 1)
             quotes.setdefault(passages[sentence.passage].id, []).append(sentence)
-            parts.append(f"{sentence.text} [{number}]")
+            # A quote of several sentences (a whole list item) carries the marker after each one.
+            parts.extend(f"{piece} [{number}]" for piece in sentences_of(sentence.text))
         return Answer(
             text=" ".join(parts),
             quotes={pid: _quote(sentences) for pid, sentences in quotes.items()},

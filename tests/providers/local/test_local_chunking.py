@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from ingestion.chunking import chunk_document, html_to_markdown, kind_for, split_sentences
+from ingestion.chunking import chunk_document, html_to_markdown, kind_for, quotable_units, split_sentences
 
 MARKDOWN = """# Service Bus
 
@@ -88,3 +88,17 @@ def test_a_unit_ends_a_sentence_and_a_title_does_not() -> None:
         "For larger corpora an index helps.",
         "Ask Dr. Smith about it.",
     ]
+
+
+def test_a_list_item_is_quoted_whole_and_a_long_one_by_sentence() -> None:
+    long_item = "Second. " + "This sentence makes the item long. " * 12
+    text = (
+        "Errors have kinds.\n\n"
+        "- `internal`: an unexpected exception. Retried in case it was a one-off.\n"
+        f"- {long_item.strip()}\n\n"
+        "| kind | retried |\n|---|---|\n| transient | yes |"
+    )
+    units = quotable_units(text)
+    assert units[:2] == ["Errors have kinds.", "`internal`: an unexpected exception. Retried in case it was a one-off."]
+    assert units[2] == "Second." and units[3] == "This sentence makes the item long."
+    assert units[-1] == "transient | yes"

@@ -217,3 +217,21 @@ def test_passages_that_tie_in_retrieval_stand_level() -> None:
     analysis = ExtractiveAnswerer().analyse("Is an invalid message retried?", ranked)
     assert analysis is not None
     assert {s.passage: s.standing for s in analysis.sentences} == {0: 0, 1: 1}
+
+
+def test_a_whole_list_item_cites_each_of_its_sentences_and_the_answer_stays_within_four(
+    answerer: ExtractiveAnswerer,
+) -> None:
+    items = [
+        "- `transient`: throttling, timeouts and dropped connections. These are retried with exponential backoff.",
+        "- `internal`: an unexpected exception in the step. This is retried once, in case it was a one-off.",
+        "- `rejected`: a 4xx answer from a service. This is never retried, since it would fail the same way.",
+    ]
+    passage = Passage("k", "Errors > Kinds", "kinds.md", "Each error has a kind.\n\n" + "\n".join(items), 0.9)
+    answer = answerer.answer("Which failures are retried with exponential backoff?", [passage])
+    sentences = re.split(r"(?<=\])\s+", answer.text)
+    assert 1 <= len(sentences) <= 4 and all(re.search(r"\[1\]$", s) for s in sentences), answer.text
+    # The sentence that answers leans on its item's first one ("These are ..."): quoted whole, never alone.
+    assert answer.text.startswith(
+        "`transient`: throttling, timeouts and dropped connections. [1] These are retried with exponential backoff. [1]"
+    ), answer.text
