@@ -50,8 +50,11 @@ from providers.local.sqlite_index import SqliteIndex
 __all__ = ["DevSet", "dev_sets", "fit", "main"]
 
 SETS_DIR = Path(__file__).resolve().parent / "sets"
-# The share of answerable development questions the refusal threshold may refuse (the project's target).
-FALSE_REFUSAL_BUDGET = 0.05
+# The share of answerable development questions the refusal threshold may refuse. The project's target
+# is 5 % on corpora it has not seen; leaving each set out, false refusals ran up to twice the budget
+# the threshold was fitted with, and 3 % kept every held-out set near or under 5 % while refusing as
+# many unanswerable questions as 5 % did (bench/RESULTS-retrieval.md).
+FALSE_REFUSAL_BUDGET = 0.03
 LISTWISE_L2 = 1e-2  # flat between 1e-2 and 1e-1 leaving each set out; 1e-3 overfits (bench/RESULTS-retrieval.md)
 _THRESHOLDS = np.round(np.arange(0.01, 0.96, 0.01), 3)
 _MARGINS = (0.5, 1.0, 1.5, 2.0, 3.0)
