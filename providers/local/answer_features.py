@@ -28,6 +28,8 @@ __all__ = [
     "intent_of",
     "question_features",
     "sentence_features",
+    "uncovered_share",
+    "unknown_name",
 ]
 
 SENTENCE_FEATURES = (
@@ -138,8 +140,8 @@ def question_words(question: str) -> list[str]:
 class TokenMatch:
     """How well the question's content tokens are matched by the tokens of each sentence, in context.
 
-    MiniLM's token states before pooling: each token is read in its sentence, so "back" in "bring
-    back" and in "back up" differ, and a paraphrase's words still find their counterparts.
+    MiniLM's token states before pooling: each token is read in its sentence, so "bank" in "river
+    bank" and in "bank account" differ, and a paraphrase's words still find their counterparts.
     """
 
     question: np.ndarray  # (question tokens, dims), unit rows
