@@ -225,8 +225,11 @@ def unknown_name(question: str, passage_words: frozenset[str]) -> float:
 
     A name is known when each of its words is a passage word or begins one ("Mac": "macos"), so a
     setting such as `PIPELINE_DATA_DIR` is known where its parts are; a plural counts as its
-    singular ("URLs": "url").
+    singular ("URLs": "url"). A question written in Title Case or capitals names nothing this way.
     """
+    later = [w for w in re.findall(r"[^\W\d_][\w-]*", question)[1:] if w != "I"]
+    if later and sum(w[0].isupper() for w in later) >= 0.7 * len(later):
+        return 0.0  # Title Case or ALL CAPS: capitals mark the style, not names
     for match in _NAME.finditer(question):
         before = question[: match.start()].rstrip()
         if not before or before.endswith((".", "?", "!", ":")) or match.group() == "I":

@@ -86,6 +86,8 @@ _PASSAGE_WORDS = frozenset(words("PIPELINE_DATA_DIR holds the state on macOS. Ea
         ("Which URLs get a POST?", 0.0),  # a plural is its singular
         ("Kafka? Is it supported?", 0.0),  # a capital that starts a sentence names nothing
         ("can i use kafka?", 0.0),  # without capitals there is no telling a name from a word
+        ("What Happens To A Broken POST?", 0.0),  # Title Case: capitals are the style, not names
+        ("WHERE IS THE STATE ON MY MAC?", 0.0),
     ],
 )
 def test_a_name_the_passages_never_spell_is_unknown(question: str, unknown: float) -> None:
