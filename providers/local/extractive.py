@@ -168,11 +168,11 @@ class ExtractiveAnswerer:
             return None  # only stop-words, or nothing quotable: nothing to match
         weights = self._weights
         if self._vectors is not None:
-            # One lookup for the question, the sentences and each distinct heading path; their token
-            # states come from the same cache, filled by the same forward pass.
+            # One lookup for the question, the sentences and each distinct heading path: vectors and
+            # token states, filled by the same forward pass.
             titles = list(dict.fromkeys(passages[s.passage].title for s in sentences))
             texts = [question, *[s.text for s in sentences], *titles]
-            matrix, states = self._vectors.vectors(texts), self._vectors.token_states(texts)
+            matrix, states = self._vectors.vectors_and_states(texts)
             q_vector, vectors = matrix[0], matrix[1 : 1 + len(sentences)]
             of_title = [1 + len(sentences) + titles.index(passages[s.passage].title) for s in sentences]
             context = matrix[of_title]

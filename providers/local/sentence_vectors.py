@@ -82,15 +82,22 @@ class SentenceVectors:
 
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors of `texts`, one row each, in order."""
-        entries = self._entries(texts)
-        out = np.zeros((len(texts), self._embedder.dimensions), dtype=np.float32)
-        for row, entry in enumerate(entries):
-            out[row] = entry.vector
-        return out
+        return self._stacked(self._entries(texts))
 
     def token_states(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Each text's content-token states, (tokens, dims) float32 rows of about unit length."""
         return [entry.states() for entry in self._entries(texts)]
+
+    def vectors_and_states(self, texts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Both of the above from one lookup (the answerer needs both for the same texts)."""
+        entries = self._entries(texts)
+        return self._stacked(entries), [entry.states() for entry in entries]
+
+    def _stacked(self, entries: list[_Entry]) -> np.ndarray:
+        out = np.zeros((len(entries), self._embedder.dimensions), dtype=np.float32)
+        for row, entry in enumerate(entries):
+            out[row] = entry.vector
+        return out
 
     def close(self) -> None:
         with self._lock:
