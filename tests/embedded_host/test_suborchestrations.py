@@ -35,6 +35,14 @@ async def _run(host: EmbeddedHost, name: str, iid: str, data: dict[str, Any]) ->
     return status
 
 
+async def _started(host: EmbeddedHost, iid: str) -> None:
+    """Wait (up to 2 s) until the parent has created its child `iid`."""
+    for _ in range(100):
+        if host.engine.get_status(iid) is not None:
+            return
+        await asyncio.sleep(0.02)
+
+
 def _history(host: EmbeddedHost, iid: str) -> list[dict[str, Any]]:
     status = host.engine.get_status(iid, show_history=True, show_history_output=True)
     assert status is not None
@@ -118,10 +126,7 @@ def test_retried_child_gets_a_new_child_per_attempt(run_app, tmp_path: Path) -> 
 def test_terminated_child_fails_the_parents_task(run_app) -> None:
     async def scenario(host: EmbeddedHost) -> None:
         host.engine.start_instance("sub_parent", "t1", json.dumps({"key": "t1", "sleep": 2.0}))
-        for _ in range(100):
-            if host.engine.get_status("t1-named") is not None:
-                break
-            await asyncio.sleep(0.02)
+        await _started(host, "t1-named")
         assert host.engine.terminate("t1-named", "stop it") == 202
         status = await host.wait_for_completion("t1", 10)
         assert status is not None and status["runtimeStatus"] == "Failed"
@@ -134,10 +139,7 @@ def test_terminated_child_fails_the_parents_task(run_app) -> None:
 def test_terminating_the_parent_leaves_the_child_running(run_app) -> None:
     async def scenario(host: EmbeddedHost) -> None:
         host.engine.start_instance("sub_parent", "t2", json.dumps({"key": "t2", "sleep": 0.3}))
-        for _ in range(100):
-            if host.engine.get_status("t2-named") is not None:
-                break
-            await asyncio.sleep(0.02)
+        await _started(host, "t2-named")
         assert host.engine.terminate("t2", "parent only") == 202
         parent = await host.wait_for_completion("t2", 10)
         assert parent is not None and parent["runtimeStatus"] == "Terminated"
@@ -155,10 +157,7 @@ def test_children_a_host_cannot_start_fail_the_parents_task(run_app) -> None:
         itself = await _run(host, "sub_by_id", "m2", {"name": "sub_child", "id": "m2", "input": {"key": "m2"}})
         assert "must be different than the instance ID of a parent" in itself["output"]["caught"]
         host.engine.start_instance("sub_parent", "busy", json.dumps({"key": "busy", "sleep": 0.5}))
-        for _ in range(100):
-            if host.engine.get_status("busy-named") is not None:
-                break
-            await asyncio.sleep(0.02)
+        await _started(host, "busy-named")
         taken = await _run(host, "sub_by_id", "m3", {"name": "sub_child", "id": "busy-named", "input": {"key": "x"}})
         assert taken["output"]["caught"].startswith("An Orchestration instance with the status Running already")
         # a finished child's id can be used again: the old instance is overwritten
