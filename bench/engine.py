@@ -26,7 +26,8 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def _one(host: EmbeddedHost, name: str, arg: object) -> float:
+async def timed_run(host: EmbeddedHost, name: str, arg: object) -> float:
+    """Seconds from starting `name` to its completion (asserted), as a client of the host sees it."""
     start = time.perf_counter()
     iid = await host.start_new(name, arg)
     status = await host.wait_for_completion(iid, 60)
@@ -38,9 +39,9 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         async with EmbeddedHost(APP, Path(tmp)) as host:
             for _ in range(20):  # warm up imports and caches
-                await _one(host, "four_steps", 0)
+                await timed_run(host, "four_steps", 0)
             # 1. latency of one 4-step pipeline, sequentially; 5 episodes (start + 4 completions) per run
-            runs = [await _one(host, "four_steps", 0) for _ in range(300)]
+            runs = [await timed_run(host, "four_steps", 0) for _ in range(300)]
             per_step = [r / 4 for r in runs]
             print(
                 f"one 4-step run (sequential): p50 {statistics.median(runs) * 1e3:.2f} ms,"
@@ -52,7 +53,7 @@ async def main() -> None:
             )
             # 2. sequential steps/s in one long instance
             steps = 200
-            elapsed = await _one(host, "many_steps", steps)
+            elapsed = await timed_run(host, "many_steps", steps)
             print(
                 f"one instance, {steps} sequential steps: {steps / elapsed:.0f} steps/s"
                 f" ({elapsed / steps * 1e3:.2f} ms/step, history grows to {steps * 4} events)"
@@ -64,7 +65,7 @@ async def main() -> None:
 
             async def worker() -> None:
                 async with sem:
-                    latencies.append(await _one(host, "four_steps", 0))
+                    latencies.append(await timed_run(host, "four_steps", 0))
 
             episodes0, commits0 = host.engine.episodes, host.engine.commits  # type: ignore[union-attr]
             start = time.perf_counter()

@@ -11,27 +11,20 @@ import asyncio
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from engine import timed_run  # noqa: E402  (bench/engine.py, beside this file)
 
 from embedded_host import EmbeddedHost  # noqa: E402
 
 APP = Path(__file__).parent / "patterns_app"
 
 
-async def _run(host: EmbeddedHost, name: str, arg: object) -> float:
-    start = time.perf_counter()
-    iid = await host.start_new(name, arg)
-    status = await host.wait_for_completion(iid, 120)
-    assert status and status["runtimeStatus"] == "Completed", status
-    return time.perf_counter() - start
-
-
 async def _median_ms(host: EmbeddedHost, name: str, runs: int) -> tuple[float, float]:
-    samples = sorted([await _run(host, name, 1) for _ in range(runs)])
+    samples = sorted([await timed_run(host, name, 1) for _ in range(runs)])
     return statistics.median(samples) * 1e3, samples[int(0.9 * len(samples))] * 1e3
 
 
@@ -39,11 +32,11 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         async with EmbeddedHost(APP, Path(tmp)) as host:
             for _ in range(20):  # warm up imports and caches
-                await _run(host, "one_sub_orchestration", 1)
-                await _run(host, "one_activity", 1)
+                await timed_run(host, "one_sub_orchestration", 1)
+                await timed_run(host, "one_activity", 1)
             # 1. fan-out/fan-in of 1,000 activities (one instance), five runs
             for name, kind in (("fan_out", "async"), ("fan_out_sync", "sync, thread pool")):
-                fan = [await _run(host, name, 1000) for _ in range(5)]
+                fan = [await timed_run(host, name, 1000) for _ in range(5)]
                 print(
                     f"fan-out/fan-in of 1,000 activities ({kind}): median {statistics.median(fan):.3f} s,"
                     f" max {max(fan):.3f} s (runs: {', '.join(f'{t:.3f}' for t in fan)})"
