@@ -19,12 +19,12 @@ if (-not (Test-Path $venvPython)) {
         Write-Error "postdeploy: could not create .venv with ${python}: install Python 3.11+, or set PYTHON"
         exit 1
     }
-    & $venvPython -m pip install --quiet --upgrade pip
+    & $venvPython -m pip install --quiet -c requirements.lock pip
 }
 & $venvPython -c 'import azure.identity, azure.search.documents, openai' 2>$null
 if ($LASTEXITCODE -ne 0 -or -not (Test-Path (Join-Path '.venv' 'Scripts/pipeline.exe'))) {
     Write-Host 'postdeploy: installing the project with its azure extra into .venv'
-    & $venvPython -m pip install --quiet -e '.[azure]'
+    & $venvPython -m pip install --quiet -e '.[azure]' -c requirements.lock --build-constraint requirements.lock
     if ($LASTEXITCODE -ne 0) {
         Write-Error "postdeploy: could not install the project into .venv (see pip's message above)"
         exit 1

@@ -21,12 +21,12 @@ if [ ! -x "$VENV/bin/python" ]; then
         echo "postdeploy: error: could not create $VENV with $PYTHON: install Python 3.11+, or set PYTHON" >&2
         exit 1
     fi
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet -c requirements.lock pip
 fi
 # `pipeline index` on Azure and the hook itself need the `azure` extra (Azure SDKs and azure-identity).
 if [ ! -x "$VENV/bin/pipeline" ] || ! "$VENV/bin/python" -c "import azure.identity, azure.search.documents, openai" 2>/dev/null; then
     echo "postdeploy: installing the project with its azure extra into $VENV"
-    if ! "$VENV/bin/python" -m pip install --quiet -e '.[azure]'; then
+    if ! "$VENV/bin/python" -m pip install --quiet -e '.[azure]' -c requirements.lock --build-constraint requirements.lock; then
         echo "postdeploy: error: could not install the project into $VENV (see pip's message above)" >&2
         exit 1
     fi

