@@ -42,6 +42,7 @@ def _generate(payload: GenerateAnswerInput) -> GeneratedAnswer:
             source=passages[pid].source,
             score=passages[pid].score,
             quote=_clip(quote, limit),
+            page=passages[pid].page,
         )
         for pid, quote in answer.quotes.items()
         if pid in passages

@@ -19,8 +19,17 @@ def print_result(status: dict[str, Any], *, total_ms: float | None = None) -> No
     if result["citations"]:
         print("\nCitations:")
     for number, citation in enumerate(result["citations"], start=1):
-        print(f"  [{number}] {citation['title']} — {citation['source']} (score {citation['score']:.4f})")
+        print(f"  [{number}] {citation['title']} — {_where(citation)} (score {citation['score']:.4f})")
         print(textwrap.indent(textwrap.fill(f"“{citation['quote']}”", width=94), "      "))
     steps = " · ".join(f"{step} {ms:.1f} ms" for step, ms in result.get("timings_ms", {}).items())
     total = f" · total {total_ms:.0f} ms" if total_ms is not None else ""
     print(f"\ninstance {status['instance_id']} · {status['runtime_status']} · {steps}{total}")
+
+
+def _where(citation: dict) -> str:
+    """The source, with its page (slide, for a deck) when it has pages."""
+    page = citation.get("page")
+    if not page:
+        return str(citation["source"])
+    unit = "slide" if str(citation["source"]).lower().endswith(".pptx") else "page"
+    return f"{citation['source']}, {unit} {page}"

@@ -105,6 +105,7 @@ class SearchHit(_Model):
     title: str
     source: str
     score: float
+    page: int | None = None  # 1-based page (slide) of a paginated source
 
 
 class SearchResults(_Model):

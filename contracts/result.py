@@ -32,6 +32,12 @@ class Citation(BaseModel):
     source: str = Field(description="Where the passage comes from: a path or URL.")
     score: float = Field(description="Retrieval score (higher is better).")
     quote: str = Field(description="The snippet of the passage the answer draws on.")
+    page: int | None = Field(
+        default=None,
+        ge=1,
+        description="1-based physical page of a paginated source (what `file.pdf#page=N` opens; slide number of "
+        "a deck); null for a source without pages.",
+    )
 
 
 class Result(BaseModel):

@@ -50,6 +50,7 @@ class Passage:
     source: str
     content: str
     score: float = 0.0
+    page: int | None = None  # 1-based page (slide) of a paginated source
 
 
 class Retriever(Protocol):

@@ -53,8 +53,9 @@ def _attribute(value: str) -> str:
 def build_messages(question: str, passages: Sequence[Passage]) -> list[dict[str, str]]:
     """Chat messages: the fixed system prompt, then the numbered documents and the question."""
     blocks = [
-        f'<document id="{number}" title="{_attribute(p.title)}" source="{_attribute(p.source)}">\n'
-        f"{neutralise(p.content.strip())}\n</document>"
+        f'<document id="{number}" title="{_attribute(p.title)}" source="{_attribute(p.source)}"'
+        + (f' page="{p.page}"' if p.page is not None else "")
+        + f">\n{neutralise(p.content.strip())}\n</document>"
         for number, p in enumerate(passages, start=1)
     ]
     documents = "\n".join(blocks) if blocks else "(no documents were found)"

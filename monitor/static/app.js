@@ -112,6 +112,13 @@ function publishedEvents(run) {
   return events;
 }
 
+// The source, with its page (or slide, for a deck) when it is paginated.
+function citationPlace(c) {
+  const source = c.source || "";
+  if (!c.page) return source;
+  return `${source}, ${/\.pptx$/i.test(source) ? "slide" : "page"} ${c.page}`;
+}
+
 function renderAnswer(run) {
   const out = run.output;
   const el = byId("run-answer");
@@ -121,7 +128,7 @@ function renderAnswer(run) {
     return;
   }
   const citations = (out.citations || []).map((c, i) => h("li", {},
-    h("strong", {}, `[${i + 1}] ${c.title || c.id}`), " ", h("span", { class: "muted" }, c.source || ""),
+    h("strong", {}, `[${i + 1}] ${c.title || c.id}`), " ", h("span", { class: "muted" }, citationPlace(c)),
     h("blockquote", {}, c.quote || "")));
   replace(el, h("p", { class: "answer" }, out.answer || ""),
     citations.length ? h("ol", { class: "citations" }, citations) : h("p", { class: "muted" }, "No citations."));

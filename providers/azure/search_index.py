@@ -30,6 +30,7 @@ from providers.azure.errors import translating
 from providers.azure.search_retriever import (
     CONTENT_FIELD,
     ID_FIELD,
+    PAGE_FIELD,
     SOURCE_FIELD,
     TITLE_FIELD,
     VECTOR_FIELD,
@@ -94,6 +95,7 @@ def index_definition(
         SearchableField(name=CONTENT_FIELD, type=text),
         SimpleField(name=SOURCE_FIELD, type=text, filterable=True, facetable=True),
         SimpleField(name=HASH_FIELD, type=text, filterable=True),
+        SimpleField(name=PAGE_FIELD, type="Edm.Int32", filterable=True),
         SearchField(
             name=VECTOR_FIELD,
             type="Collection(Edm.Single)",
@@ -222,6 +224,7 @@ class AzureSearchIndexer(Closing):
                 CONTENT_FIELD: chunk.content,
                 SOURCE_FIELD: source,
                 HASH_FIELD: content_hash,
+                PAGE_FIELD: chunk.page,
                 VECTOR_FIELD: [float(v) for v in vectors[row]],
             }
             for row, chunk in enumerate(chunks)

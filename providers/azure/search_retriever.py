@@ -38,7 +38,9 @@ CONTENT_FIELD = "content"
 TITLE_FIELD = "title"
 SOURCE_FIELD = "source"
 VECTOR_FIELD = "content_vector"
-_SELECT = [ID_FIELD, TITLE_FIELD, SOURCE_FIELD, CONTENT_FIELD]
+# Added after the first release: `pipeline index` (the postdeploy hook runs it) adds it to an existing index.
+PAGE_FIELD = "page"
+_SELECT = [ID_FIELD, TITLE_FIELD, SOURCE_FIELD, CONTENT_FIELD, PAGE_FIELD]
 _FETCH_BATCH = 50  # keeps the filter well under the service's expression limits
 
 
@@ -166,4 +168,5 @@ def _passage(doc: Mapping[str, Any]) -> Passage:
         source=str(doc.get(SOURCE_FIELD) or ""),
         content=str(doc.get(CONTENT_FIELD) or ""),
         score=float(score or 0.0),
+        page=int(page) if (page := doc.get(PAGE_FIELD)) is not None else None,
     )

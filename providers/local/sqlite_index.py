@@ -70,7 +70,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     source TEXT NOT NULL,
     ordinal INTEGER NOT NULL,
     content TEXT NOT NULL,
-    vector BLOB NOT NULL
+    vector BLOB NOT NULL,
+    page INTEGER  -- 1-based page (slide) of a paginated source, NULL otherwise
 );
 CREATE INDEX IF NOT EXISTS chunks_document ON chunks(document_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
@@ -117,6 +118,15 @@ def fts_query(text: str) -> str | None:
     if not terms:
         return None
     return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+
+
+# The columns a Passage is read from, in `_passage`'s order.
+_PASSAGE_COLUMNS = "id, title, source, content, page"
+
+
+def _passage(row: Sequence, score: float = 0.0) -> Passage:
+    chunk_id, title, source, content, page = row
+    return Passage(id=chunk_id, title=title, source=source, content=content, score=score, page=page)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +207,7 @@ class SqliteIndex:
                 return
             try:
                 connection.executescript(_SCHEMA)
+                _add_missing_columns(connection)
                 connection.execute(
                     "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?), ('generation', '0')",
                     (_SCHEMA_VERSION,),
@@ -271,11 +282,7 @@ class SqliteIndex:
             rows = self._rows_by_pk(connection, [pk for pk, _ in fused])
         except sqlite3.Error as error:
             raise ProviderError.transient(f"local index search failed: {error}") from error
-        return [
-            Passage(id=rows[pk][0], title=rows[pk][1], source=rows[pk][2], content=rows[pk][3], score=score)
-            for pk, score in fused
-            if pk in rows
-        ]
+        return [_passage(rows[pk], score) for pk, score in fused if pk in rows]
 
     def fetch(self, ids: Sequence[str]) -> list[Passage]:
         wanted = list(dict.fromkeys(ids))
@@ -288,10 +295,8 @@ class SqliteIndex:
             for start in range(0, len(wanted), 500):  # stay under SQLite's bound-parameter limit
                 batch = wanted[start : start + 500]
                 marks = ",".join("?" * len(batch))
-                for chunk_id, title, source, content in connection.execute(
-                    f"SELECT id, title, source, content FROM chunks WHERE id IN ({marks})", batch
-                ):
-                    found[chunk_id] = Passage(id=chunk_id, title=title, source=source, content=content)
+                for row in connection.execute(f"SELECT {_PASSAGE_COLUMNS} FROM chunks WHERE id IN ({marks})", batch):
+                    found[row[0]] = _passage(row)
         except sqlite3.Error as error:
             raise ProviderError.transient(f"local index fetch failed: {error}") from error
         return [found[chunk_id] for chunk_id in ids if chunk_id in found]
@@ -331,11 +336,11 @@ class SqliteIndex:
         top = top[np.lexsort((top, -scores[top]))]
         return [int(vectors.pks[i]) for i in top if np.isfinite(scores[i])]
 
-    def _rows_by_pk(self, connection: sqlite3.Connection, pks: list[int]) -> dict[int, tuple[str, str, str, str]]:
+    def _rows_by_pk(self, connection: sqlite3.Connection, pks: list[int]) -> dict[int, tuple]:
         if not pks:
             return {}
         marks = ",".join("?" * len(pks))
-        sql = f"SELECT pk, id, title, source, content FROM chunks WHERE pk IN ({marks})"
+        sql = f"SELECT pk, {_PASSAGE_COLUMNS} FROM chunks WHERE pk IN ({marks})"
         return {row[0]: row[1:] for row in connection.execute(sql, pks)}
 
     def _current_vectors(self, connection: sqlite3.Connection) -> _Vectors:
@@ -479,11 +484,20 @@ class SqliteIndex:
             document_id = cursor.lastrowid
             if matrix is not None:
                 connection.executemany(
-                    "INSERT INTO chunks(id, document_id, title, source, ordinal, content, vector)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO chunks(id, document_id, title, source, ordinal, content, vector, page)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     [
-                        (chunk_id, document_id, chunk.title, source, chunk.ordinal, chunk.content, matrix[i].tobytes())
-                        for i, (chunk_id, chunk) in enumerate(zip(ids, chunks, strict=True))
+                        (
+                            id_,
+                            document_id,
+                            chunk.title,
+                            source,
+                            chunk.ordinal,
+                            chunk.content,
+                            matrix[i].tobytes(),
+                            chunk.page,
+                        )
+                        for i, (id_, chunk) in enumerate(zip(ids, chunks, strict=True))
                     ],
                 )
         return ids
@@ -529,6 +543,13 @@ class SqliteIndex:
                 if isinstance(error, sqlite3.Error):
                     raise ProviderError.transient(f"writing the local index failed: {error}") from error
                 raise
+
+
+def _add_missing_columns(connection: sqlite3.Connection) -> None:
+    """Columns added since an index file was made: an older file gains them (NULL), nothing is rebuilt."""
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(chunks)")}
+    if "page" not in columns:
+        connection.execute("ALTER TABLE chunks ADD COLUMN page INTEGER")
 
 
 def _open_error(what: str, error: Exception) -> ProviderError:

@@ -16,7 +16,7 @@ def _retriever(url: str, credential="search-key", **options) -> AzureSearchRetri
     return AzureSearchRetriever(url, credential, index_name="docs", retry_total=0, timeout=5, **options)
 
 
-def _doc(doc_id: str, score: float, reranker: float | None = None) -> dict:
+def _doc(doc_id: str, score: float, reranker: float | None = None, page: int | None = None) -> dict:
     doc = {
         "@search.score": score,
         "id": doc_id,
@@ -26,11 +26,13 @@ def _doc(doc_id: str, score: float, reranker: float | None = None) -> dict:
     }
     if reranker is not None:
         doc["@search.rerankerScore"] = reranker
+    if page is not None:
+        doc["page"] = page
     return doc
 
 
 def test_hybrid_query_with_key(server, shapes) -> None:
-    server.reply(shapes.reply(shapes.search([_doc("a", 0.033), _doc("b", 0.016)])))
+    server.reply(shapes.reply(shapes.search([_doc("a", 0.033, page=7), _doc("b", 0.016)])))
     with _retriever(server.url) as retriever:
         passages = retriever.search("how do retries work", [0.1, -0.2, 0.3], top_k=2)
 
@@ -42,12 +44,12 @@ def test_hybrid_query_with_key(server, shapes) -> None:
     body = request.json()
     assert body["search"] == "how do retries work"
     assert body["top"] == 2
-    assert body["select"] == "id,title,source,content"
+    assert body["select"] == "id,title,source,content,page"
     assert body["vectorQueries"] == [{"kind": "vector", "vector": [0.1, -0.2, 0.3], "k": 2, "fields": VECTOR_FIELD}]
     assert "queryType" not in body and "filter" not in body
-    assert [(p.id, p.title, p.source, p.content, p.score) for p in passages] == [
-        ("a", "T a", "docs/a.md", "Content of a.", 0.033),
-        ("b", "T b", "docs/b.md", "Content of b.", 0.016),
+    assert [(p.id, p.title, p.source, p.content, p.score, p.page) for p in passages] == [
+        ("a", "T a", "docs/a.md", "Content of a.", 0.033, 7),
+        ("b", "T b", "docs/b.md", "Content of b.", 0.016, None),  # a source without pages
     ]
     assert retriever.name == "azure-ai-search:docs"
 
