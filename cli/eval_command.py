@@ -105,6 +105,7 @@ def _print_rows(report: EvalReport, out: TextIO) -> None:
             result = ("cites" if score.cites_expected else "WRONG SOURCE") + (
                 "" if score.on_point is not False else ", OFF"
             )
+            result += ", WRONG PAGE" if score.cites_expected_page is False and score.cites_expected else ""
         out.write(f"{rank:>4}  {result:<14}  {score.question}\n")
     out.write("\n")
 
@@ -126,6 +127,8 @@ def _print_summary(report: EvalReport, out: TextIO) -> None:
         ("sentences cited", f"{s.sentences_cited:.3f}"),
         ("false refusals", f"{s.false_refusals:.3f}"),
     ]
+    if any(score.expected_page is not None for score in report.scores):
+        rows.append(("cites the expected page", f"{s.page_exact:.3f}"))
     if s.unanswerable:
         rows.append(("refusal on unanswerable", f"{s.refusal_on_unanswerable:.3f}"))
     rows += [("correct", f"{s.correct:.3f}"), ("mean ms per question", f"{s.mean_seconds * 1000:.1f}")]

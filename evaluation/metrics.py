@@ -8,6 +8,8 @@ A question with no expected sources is unanswerable from the documents: the righ
 refusal. Retrieval and citation scores are means over the answerable questions; the refusal rate
 is over the unanswerable ones, and the false-refusal rate over the answerable ones. "On point"
 asks whether an answer states the key fact: it contains one of the question's `expected_terms`.
+"Page exact", for a question whose fact is on a known page of a paginated source (`expected_page`), asks
+whether the answer cites that page of an expected source.
 """
 
 from __future__ import annotations
@@ -50,6 +52,15 @@ class QuestionScore:
     refused: bool
     seconds: float
     expected_terms: tuple[str, ...] = ()
+    expected_page: int | None = None  # the page (slide) of an expected source that states the fact
+    cited_pages: tuple[tuple[str, int | None], ...] = ()  # (source, page) of each citation
+
+    @property
+    def cites_expected_page(self) -> bool | None:
+        """Whether a citation points at the expected page of an expected source (None when no page is expected)."""
+        if self.expected_page is None or not self.answerable:
+            return None
+        return any(s in self.expected_sources and p == self.expected_page for s, p in self.cited_pages)
 
     @property
     def answerable(self) -> bool:
@@ -92,6 +103,7 @@ class Summary:
     mrr: float
     answer_cites_expected: float
     on_point: float  # over answerable questions that list expected terms
+    page_exact: float  # over answerable questions with an expected page: the answer cites that page
     refusal_on_unanswerable: float
     false_refusals: float
     sentences_cited: float  # mean share of cited sentences, over the answers that are not refusals
@@ -109,6 +121,7 @@ def summarize(scores: Sequence[QuestionScore], *, top_k: int) -> Summary:
     answerable = [s for s in scores if s.answerable]
     unanswerable = [s for s in scores if not s.answerable]
     with_terms = [s for s in answerable if s.expected_terms]
+    with_page = [s for s in answerable if s.expected_page is not None]
     return Summary(
         questions=len(scores),
         answerable=len(answerable),
@@ -120,6 +133,7 @@ def summarize(scores: Sequence[QuestionScore], *, top_k: int) -> Summary:
         mrr=_mean(s.reciprocal_rank for s in answerable),
         answer_cites_expected=_mean(float(s.cites_expected) for s in answerable),
         on_point=_mean(float(bool(s.on_point)) for s in with_terms),
+        page_exact=_mean(float(bool(s.cites_expected_page)) for s in with_page),
         refusal_on_unanswerable=_mean(float(s.refused) for s in unanswerable),
         false_refusals=_mean(float(s.refused) for s in answerable),
         sentences_cited=_mean(cited_sentence_share(s.answer) for s in scores if not s.refused),

@@ -1,8 +1,9 @@
 """Run a questions file through retrieval and the answer step, and score it.
 
-Each line of the file is `{"question": str, "expected_sources": [str, ...], "expected_terms": [str, ...]}`;
-`expected_sources: []` marks a question the documents do not answer (the right answer is the
-refusal), and `expected_terms` (optional) are phrases of which an on-point answer holds one.
+Each line of the file is `{"question": str, "expected_sources": [str, ...], "expected_terms": [str, ...],
+"expected_page": int}`; `expected_sources: []` marks a question the documents do not answer (the right answer
+is the refusal), `expected_terms` (optional) are phrases of which an on-point answer holds one, and
+`expected_page` (optional) is the 1-based page (slide) of the expected source that states the fact.
 Retrieval asks for max(top_k, 3) passages so hit@3 is known whatever `top_k` is; the answer step
 gets the first `top_k`, as the pipeline's `generate_answer` would. The providers are passed in, so
 the same code scores the local defaults or Azure services.
@@ -34,6 +35,7 @@ class EvalQuestion:
     question: str
     expected_sources: list[str]
     expected_terms: tuple[str, ...] = ()
+    expected_page: int | None = None
 
 
 @dataclass(slots=True)
@@ -53,6 +55,7 @@ class EvalReport:
                     "hit_at_3": s.hit_at(3),
                     "cites_expected": s.cites_expected,
                     "on_point": s.on_point,
+                    "cites_expected_page": s.cites_expected_page,
                     "correct": s.correct,
                 }
                 for s in self.scores
@@ -97,23 +100,29 @@ def _question(item: object) -> EvalQuestion:
         raise ValueError('"expected_terms" must be a list of non-empty strings')
     if terms and not expected:
         raise ValueError('"expected_terms" given for a question with no expected sources')
-    return EvalQuestion(question.strip(), list(expected), tuple(t.strip() for t in terms))
+    page = item.get("expected_page")
+    if page is not None and (type(page) is not int or page < 1 or not expected):
+        raise ValueError('"expected_page" must be a page number (1 or more) of a question with expected sources')
+    return EvalQuestion(question.strip(), list(expected), tuple(t.strip() for t in terms), page)
 
 
 def score_answer(item: EvalQuestion, passages: Sequence[Passage], answer: Answer, *, seconds: float) -> QuestionScore:
     """How one answer fared: where retrieval put an expected source, what the answer cites, whether it refused."""
-    by_id = {p.id: p.source for p in passages}
+    by_id = {p.id: p for p in passages}
     retrieved = [p.source for p in passages]
+    cited = [by_id[i] for i in answer.quotes if i in by_id]
     return QuestionScore(
         question=item.question,
         expected_sources=item.expected_sources,
         retrieved_sources=retrieved,
-        cited_sources=list(dict.fromkeys(by_id[i] for i in answer.quotes if i in by_id)),
+        cited_sources=list(dict.fromkeys(p.source for p in cited)),
         rank=first_hit_rank(retrieved, item.expected_sources),
         answer=answer.text,
         refused=is_refusal(answer.text),
         seconds=seconds,
         expected_terms=item.expected_terms,
+        expected_page=item.expected_page,
+        cited_pages=tuple((p.source, p.page) for p in cited),
     )
 
 

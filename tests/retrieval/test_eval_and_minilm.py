@@ -189,3 +189,29 @@ def test_every_development_set_points_at_its_documents() -> None:
             for source in q.expected_sources:
                 text = (dev.corpus.parent / source).read_text().lower()
                 assert any(term.lower() in text for term in q.expected_terms) or not q.expected_terms, q.question
+
+
+def test_eval_scores_whether_the_answer_cites_the_expected_page(tmp_path: Path) -> None:
+    from evaluation.metrics import QuestionScore, summarize
+
+    def score(page: int | None, cited: tuple[tuple[str, int | None], ...]) -> QuestionScore:
+        return QuestionScore(
+            "q", ["h.pdf"], ["h.pdf"], ["h.pdf"], 1, "A. [1]", False, 0.0, expected_page=page, cited_pages=cited
+        )
+
+    right, wrong, other_source = score(3, (("h.pdf", 3),)), score(3, (("h.pdf", 2),)), score(3, (("x.pdf", 3),))
+    assert (right.cites_expected_page, wrong.cites_expected_page, other_source.cites_expected_page) == (
+        True,
+        False,
+        False,
+    )
+    assert score(None, (("h.pdf", 3),)).cites_expected_page is None  # no page expected: not scored
+    assert summarize([right, wrong, score(None, ())], top_k=3).page_exact == pytest.approx(1 / 2)
+
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"question": "q", "expected_sources": ["h.pdf"], "expected_page": 3}\n')
+    assert load_questions(path)[0].expected_page == 3
+    for bad in ('"expected_page": 0', '"expected_page": "3"', '"expected_page": true'):
+        path.write_text('{"question": "q", "expected_sources": ["h.pdf"], ' + bad + "}\n")
+        with pytest.raises(Exception, match="expected_page"):
+            load_questions(path)
