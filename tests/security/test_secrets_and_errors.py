@@ -56,7 +56,7 @@ def _wait_up(base: str, proc: subprocess.Popen[bytes]) -> None:
 
 
 def _wait_done(base: str, instance_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90  # the first run builds the sample index
     while time.monotonic() < deadline:
         response = httpx.get(f"{base}/api/pipeline/{instance_id}", timeout=5)
         if response.status_code == 200 and response.json()["runtime_status"] in ("Completed", "Failed"):
