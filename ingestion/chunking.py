@@ -55,6 +55,9 @@ class Chunk:
     ordinal: int
     title: str  # heading path, document title first
     content: str
+    # The 1-based physical page (slide, for a deck) of a paginated source; None for a document without pages.
+    # A chunk never straddles two pages: parsers chunk page by page.
+    page: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,14 +20,40 @@ from typing import Protocol
 
 import numpy as np
 
+from contracts.errors import ProviderError
 from ingestion.chunking import Chunk, ParsedDocument
 from ingestion.sources import content_hash, embedding_text, parse_file, source_name, walk_files
-from providers.base import Embedder
-from providers.errors import ProviderError
 
-__all__ = ["DocumentNotStored", "IndexWriter", "IngestReport", "Progress", "embed_matrix", "index_paths"]
+__all__ = [
+    "DocumentNotStored",
+    "Embedder",
+    "Embeddings",
+    "IndexWriter",
+    "IngestReport",
+    "Progress",
+    "embed_matrix",
+    "index_paths",
+]
 
 Progress = Callable[[int, int], None]  # (files done, files total)
+
+
+class Embeddings(Protocol):
+    @property
+    def vectors(self) -> Sequence[Sequence[float]]: ...
+
+
+class Embedder(Protocol):
+    """What ingestion needs of an embedder. Ingestion sits below the providers (they build the sample index
+    with it), so it names the shape it uses rather than importing `providers.base.Embedder`, which has it."""
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def dimensions(self) -> int: ...
+
+    def embed(self, texts: Sequence[str], /) -> Embeddings: ...
 
 
 class DocumentNotStored(Exception):

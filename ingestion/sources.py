@@ -14,8 +14,8 @@ from collections.abc import Iterable, Iterator
 from hashlib import blake2b
 from pathlib import Path
 
+from contracts.errors import ProviderError
 from ingestion.chunking import CHUNKER_VERSION, Chunk, ParsedDocument, chunk_document, kind_for
-from providers.errors import ProviderError
 
 __all__ = [
     "CORPUS_DIR",

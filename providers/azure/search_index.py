@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ingestion.ingest import DocumentNotStored
+from ingestion.ingest import Embedder as IngestEmbedder
 from ingestion.sources import chunk_id
 from providers.azure.credentials import Closing, Credential, LazyClient, key_or_token_credential
 from providers.azure.errors import translating
@@ -36,7 +37,6 @@ from providers.azure.search_retriever import (
     sdk_options,
     search_service,
 )
-from providers.base import Embedder
 from providers.retrying import Backoff
 
 if TYPE_CHECKING:
@@ -200,7 +200,7 @@ class AzureSearchIndexer(Closing):
 
     # --- ingestion's `IndexWriter` -----------------------------------------------------------------
 
-    def begin(self, embedder: Embedder, *, recreate: bool) -> None:
+    def begin(self, embedder: IngestEmbedder, *, recreate: bool) -> None:
         self.ensure_index(embedder.dimensions, recreate=recreate)
         self._recreated = recreate
         self._held.clear()

@@ -29,6 +29,7 @@ from typing import TypeVar
 import numpy as np
 
 from ingestion.chunking import Chunk
+from ingestion.ingest import Embedder as IngestEmbedder
 from ingestion.sources import chunk_id
 from providers.base import Embedder, Passage
 from providers.errors import ProviderError
@@ -416,7 +417,7 @@ class SqliteIndex:
 
     # --- write side (ingestion's `IndexWriter`) -------------------------------------------------
 
-    def begin(self, embedder: Embedder, *, recreate: bool) -> None:
+    def begin(self, embedder: IngestEmbedder, *, recreate: bool) -> None:
         if embedder.model != self._model:
             raise ProviderError.configuration(
                 f"ingesting with embedder '{embedder.model}' into an index opened for '{self._model}'"
