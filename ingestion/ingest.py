@@ -82,7 +82,11 @@ class IndexWriter(Protocol):
         """
 
     def set_scopes(self, source: str, scopes: Sequence[str]) -> bool:
-        """Give the indexed document `source` these scopes, leaving its chunks and vectors; whether it changed."""
+        """Give the indexed document `source` these scopes, leaving its chunks and vectors; whether it changed.
+
+        Called for every unchanged file when scopes are given, so a document that has them already costs
+        no write.
+        """
 
     def replace_document(
         self,
@@ -208,8 +212,8 @@ def index_paths(
             digest = content_hash(raw)
             try:
                 unchanged = index.known_hash(source) == digest
-                if unchanged and requested is not None and index.known_scopes(source) != requested:
-                    index.set_scopes(source, requested)
+                # The writer compares, so a document whose chunks disagree on scopes is set right here too.
+                if unchanged and requested is not None and index.set_scopes(source, requested):
                     report.rescoped.append(source)
                 elif unchanged:
                     report.skipped.append(source)

@@ -6,12 +6,13 @@ the filterable collection of the document's scopes, copied onto each of its chun
 `content_hash`, the hash of the file a chunk came from: before a file is re-embedded, one filtered
 query asks which hash (and scopes) the index holds for its source, so unchanged files cost a query
 and no embedding; new scopes for an unchanged file are merged into its chunks, nothing re-embedded.
+A changed file's new chunks are uploaded first and its old chunk ids deleted after, so
+a reader never finds the file missing; a file whose upload partly failed is reported failed (and,
+because its old chunks are kept, is retried whole on the next run).
 
 An index created before scopes gains the `scopes` field on the next `pipeline index` (adding a field
 is an update the service allows in place); its documents then have none, so they stay visible to
-every request, as they were. A changed file's new chunks are uploaded first and its old chunk ids deleted after, so
-a reader never finds the file missing; a file whose upload partly failed is reported failed (and,
-because its old chunks are kept, is retried whole on the next run).
+every request, as they were.
 
 Uploads go in batches; a document the service did not take (`IndexingResult.succeeded` false
 with 429/503, which Azure AI Search returns per document under load) is retried alone (tenacity,
@@ -101,8 +102,7 @@ def index_definition(
         SearchableField(name=CONTENT_FIELD, type=text),
         SimpleField(name=SOURCE_FIELD, type=text, filterable=True, facetable=True),
         SimpleField(name=HASH_FIELD, type=text, filterable=True),
-        # Filterable, so `scope_filter` runs in the index before ranking; not retrievable by default
-        # readers (they never select it), only by the indexer.
+        # Filterable, so `scope_filter` runs inside the index, before ranking; every chunk carries its document's.
         SimpleField(name=SCOPES_FIELD, type=f"Collection({text})", filterable=True),
         SearchField(
             name=VECTOR_FIELD,

@@ -501,6 +501,8 @@ class SqliteIndex:
         The generation does not move: no vector changed, and readers look scopes up on every search.
         """
         wanted = checked_scopes(scopes)
+        if document_scopes(self._connection(), source) == wanted:  # the usual re-index: no write lock taken
+            return False
         with self._writing(move_generation=False) as connection:
             row = connection.execute("SELECT id FROM documents WHERE source = ?", (source,)).fetchone()
             if row is None:

@@ -260,3 +260,30 @@ def test_an_index_from_before_scopes_gains_the_field_and_its_documents_stay_visi
     assert any(f["name"] == SCOPES_FIELD for f in search_service.indexes["docs"]["fields"])
     assert _sources(search_service.url, []) == {"old.md"}
     assert _sources(search_service.url, ["hr"]) == {"old.md", "docs/new.md"}
+
+
+def test_a_scope_update_that_failed_halfway_is_reported_and_set_right_by_the_next_scoped_run(
+    search_service, tmp_path: Path
+) -> None:
+    folder = _write_docs(tmp_path / "docs")
+    retries = folder / "retries.md"
+    embedder = HashingEmbedder()
+    with _indexer(search_service.url, max_attempts=1) as indexer:
+        index_paths([retries], index=indexer, embedder=embedder, base=tmp_path, scopes=["hr"])
+        stored = search_service.documents["docs"]
+        first, *others = sorted(stored)
+        assert others, "the document needs two chunks for this test"
+        search_service.fail_once.add(first)
+        report = index_paths([retries], index=indexer, embedder=embedder, base=tmp_path, scopes=["finance"])
+        assert "not updated" in report.failed["docs/retries.md"]
+        assert stored[first][SCOPES_FIELD] == ["hr"] and all(stored[k][SCOPES_FIELD] == ["finance"] for k in others)
+
+        original = retries.read_text()
+        retries.write_text("# Retries\n\nNow five attempts.\n\n## Limits\n\nAnd a longer wait.\n")
+        report = index_paths([retries], index=indexer, embedder=embedder, base=tmp_path)  # keep: which scopes?
+        assert "different scopes" in report.failed["docs/retries.md"] and report.indexed == []
+
+        retries.write_text(original)  # unchanged again: naming the scopes merges them into every chunk
+        report = index_paths([retries], index=indexer, embedder=embedder, base=tmp_path, scopes=["finance"])
+        assert report.rescoped == ["docs/retries.md"] and report.failed == {}
+    assert {tuple(d[SCOPES_FIELD]) for d in search_service.documents["docs"].values()} == {("finance",)}
