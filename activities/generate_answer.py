@@ -27,8 +27,9 @@ def _clip(text: str, limit: int) -> str:
 def _generate(payload: GenerateAnswerInput) -> GeneratedAnswer:
     limit = get_settings().pipeline_snippet_chars
     scores = {ref.id: ref.score for ref in payload.passages}
-    # Full text is read here, not carried through history (claim check by passage id).
-    fetched = get_retriever().fetch(list(scores)) if scores else []
+    # Full text is read here, not carried through history (claim check by passage id), under the run's
+    # scopes: an id the search could not have returned to this run is refused here too.
+    fetched = get_retriever().fetch(list(scores), scopes=payload.scopes) if scores else []
     passages = {p.id: replace(p, score=scores[p.id]) for p in fetched}
     generator = get_generator()
     with model_span("chat", provider=provider_plan().generation, request_model=generator.model) as call:
@@ -47,7 +48,7 @@ def _generate(payload: GenerateAnswerInput) -> GeneratedAnswer:
         for pid, quote in answer.quotes.items()
         if pid in passages
     ]
-    annotate_step(result_count=len(citations))
+    annotate_step(result_count=len(citations), scopes=payload.scopes)
     return GeneratedAnswer(
         answer=answer.text,
         citations=citations,

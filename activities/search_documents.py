@@ -18,9 +18,11 @@ bp = df.Blueprint()
 def _search(payload: SearchDocumentsInput) -> SearchResults:
     retriever = get_retriever()
     with retrieval_span(provider=provider_plan().retrieval, top_k=payload.top_k, query=payload.question):
-        passages = retriever.search(payload.question, payload.embedding.vector(), top_k=payload.top_k)
+        passages = retriever.search(
+            payload.question, payload.embedding.vector(), top_k=payload.top_k, scopes=payload.scopes
+        )
     hits = [SearchHit(id=p.id, title=p.title, source=p.source, score=round(p.score, 6), page=p.page) for p in passages]
-    annotate_step(top_k=payload.top_k, result_count=len(hits))
+    annotate_step(top_k=payload.top_k, result_count=len(hits), scopes=payload.scopes)
     return SearchResults(hits=hits, retriever=retriever.name)
 
 

@@ -14,7 +14,7 @@ from cli.errors import CliError
 __all__ = ["run_ask"]
 
 
-def _validate(question: str, top_k: int) -> None:
+def _validate(question: str, top_k: int, scopes: list[str]) -> None:
     """Reject a bad question before the heavy imports and the host start (they take a second).
 
     The same contract model the starter uses, so the message names the same fields.
@@ -24,13 +24,13 @@ def _validate(question: str, top_k: int) -> None:
     from contracts import Question
 
     try:
-        Question(question=question, top_k=top_k)
+        Question(question=question, top_k=top_k, scopes=scopes or None)
     except ValidationError as invalid:
         fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in invalid.errors())
         raise CliError(f"Invalid question: {fields}", 2) from None
 
 
-async def _ask(question: str, top_k: int, timeout_s: float) -> dict[str, Any]:
+async def _ask(question: str, top_k: int, scopes: list[str], timeout_s: float) -> dict[str, Any]:
     import httpx
 
     from embedded_host import EmbeddedHost, HostAlreadyRunningError
@@ -46,7 +46,8 @@ async def _ask(question: str, top_k: int, timeout_s: float) -> dict[str, Any]:
         ) from None
     try:
         async with httpx.AsyncClient(base_url=host.base_url, timeout=timeout_s) as http:
-            started = await http.post("/api/pipeline/start", json={"question": question, "top_k": top_k})
+            body = {"question": question, "top_k": top_k, "scopes": scopes or None}
+            started = await http.post("/api/pipeline/start", json=body)
             if started.status_code != 202:
                 problem = started.json()
                 fields = "; ".join(f"{e['field']}: {e['message']}" for e in problem.get("errors") or [])
@@ -80,14 +81,17 @@ def _flush_events() -> None:
         )
 
 
-def run_ask(question: str, *, top_k: int, as_json: bool, timeout_s: float = 60.0) -> int:
-    _validate(question, top_k)
+def run_ask(
+    question: str, *, top_k: int, as_json: bool, timeout_s: float = 60.0, scopes: list[str] | None = None
+) -> int:
+    scopes = scopes or []
+    _validate(question, top_k, scopes)
     from cli.output import print_result
     from telemetry import configure_telemetry
 
     configure_telemetry()  # exporters from settings/OTEL_*, once per process
     began = time.perf_counter()
-    status = asyncio.run(_ask(question, top_k, timeout_s))
+    status = asyncio.run(_ask(question, top_k, scopes, timeout_s))
     elapsed_ms = (time.perf_counter() - began) * 1000
     result = status.get("result") or {}
     if as_json:
@@ -99,6 +103,7 @@ def run_ask(question: str, *, top_k: int, as_json: bool, timeout_s: float = 60.0
                     "answer": result.get("answer"),
                     "citations": result.get("citations", []),
                     "timings_ms": result.get("timings_ms", {}),
+                    "scopes": result.get("scopes", sorted(set(scopes))),
                     "error": status.get("error"),
                 },
                 indent=2,

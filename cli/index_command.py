@@ -1,9 +1,11 @@
-"""`pipeline index PATH... [--recreate]`: ingest documents into the configured index.
+"""`pipeline index PATH... [--recreate] [--scope NAME... | --unscoped]`: ingest documents into the configured index.
 
 The local SQLite index by default; Azure AI Search when `AZURE_SEARCH_ENDPOINT` and
 `AZURE_SEARCH_INDEX` are set (the index is created or updated with the embedder's dimensions,
 unchanged files are skipped by content hash). Either way the configured embedder makes the vectors,
-so queries and documents share one vector space.
+so queries and documents share one vector space. `--scope` gives every file named these scopes (an
+unchanged file only has its scopes rewritten), `--unscoped` removes them, and neither keeps what each
+file has, so re-running a plain `pipeline index` never opens a scoped document to every question.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ if TYPE_CHECKING:
 __all__ = ["run_index"]
 
 
-def run_index(paths: list[str], *, recreate: bool) -> int:
+def run_index(paths: list[str], *, recreate: bool, scopes: list[str] | None = None) -> int:
+    """Index `paths`; `scopes` None keeps each file's scopes, a list (empty: unscoped) replaces them."""
+    _check_scopes(scopes)
     missing = [p for p in paths if not Path(p).exists()]
     if missing:
         raise CliError(f"no such file or directory: {', '.join(missing)}")
@@ -37,18 +41,32 @@ def run_index(paths: list[str], *, recreate: bool) -> int:
         embedder = get_embedder()
         writer, where = _azure_writer() if on_azure else _local_writer(embedder)
         with writer, ProgressBar("indexing", stream=sys.stderr) as bar:
-            report = index_paths(paths, index=writer, embedder=embedder, recreate=recreate, progress=bar.update)
+            report = index_paths(
+                paths, index=writer, embedder=embedder, recreate=recreate, progress=bar.update, scopes=scopes
+            )
     except ProviderError as error:
         raise CliError(error.message) from error
     print(
         f"indexed {report.files} file(s) into {where} in {report.seconds:.1f} s: "
-        f"{len(report.indexed)} new or changed, {len(report.skipped)} unchanged, {report.chunks} chunk(s) written"
+        f"{len(report.indexed)} new or changed, {len(report.skipped)} unchanged, "
+        + (f"{len(report.rescoped)} with new scopes only, " if report.rescoped else "")
+        + f"{report.chunks} chunk(s) written"
     )
     for source, why in report.failed.items():
         print(f"skipped {source}: {why}", file=sys.stderr)
     if recreate and not on_azure:
         _say_the_samples_are_gone(paths)
     return 1 if report.failed else 0
+
+
+def _check_scopes(scopes: list[str] | None) -> None:
+    """A bad --scope is refused before anything is read or embedded, with the rule in the message."""
+    from contracts.scopes import InvalidScope, normalise_scopes
+
+    try:
+        normalise_scopes(scopes)
+    except InvalidScope as invalid:
+        raise CliError(f"invalid --scope: {invalid}", 2) from None
 
 
 def _say_the_samples_are_gone(paths: list[str]) -> None:

@@ -63,10 +63,19 @@ def _parser() -> argparse.ArgumentParser:
 
     ask = commands.add_parser("ask", help="answer one question through the whole durable pipeline, offline")
     ask.set_defaults(
-        run=lambda a: _command("ask", "run_ask")(a.question, top_k=a.top_k, as_json=a.json, timeout_s=a.timeout)
+        run=lambda a: _command("ask", "run_ask")(
+            a.question, top_k=a.top_k, scopes=a.scope, as_json=a.json, timeout_s=a.timeout
+        )
     )
     ask.add_argument("question")
     ask.add_argument("--top-k", type=int, default=3, help="passages to retrieve (1..20)")
+    ask.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a document scope the question may read (repeatable); without one, only unscoped documents",
+    )
     ask.add_argument("--json", action="store_true", help="print one JSON object")
     ask.add_argument("--timeout", type=_positive_seconds, default=60.0, help="seconds to wait for the run (> 0)")
 
@@ -113,9 +122,22 @@ def _parser() -> argparse.ArgumentParser:
     dead.add_argument("--json", action="store_true")
 
     index = commands.add_parser("index", help="ingest Markdown, text and HTML files into the index")
-    index.set_defaults(run=lambda a: _command("index_command", "run_index")(a.paths, recreate=a.recreate))
+    index.set_defaults(
+        run=lambda a: _command("index_command", "run_index")(
+            a.paths, recreate=a.recreate, scopes=[] if a.unscoped else (a.scope or None)
+        )
+    )
     index.add_argument("paths", nargs="+")
     index.add_argument("--recreate", action="store_true", help="drop the index first")
+    scoping = index.add_mutually_exclusive_group()
+    scoping.add_argument(
+        "--scope",
+        action="append",
+        metavar="NAME",
+        help="the documents' scopes, replacing any they had (repeatable): only questions carrying one of them "
+        "see the documents; without --scope each file keeps the scopes it has (a new one: none)",
+    )
+    scoping.add_argument("--unscoped", action="store_true", help="drop the documents' scopes: every question sees them")
 
     evaluate = commands.add_parser("eval", help="score retrieval and answers on a questions file (JSONL)")
     evaluate.set_defaults(

@@ -28,10 +28,12 @@ from contracts.http import FieldProblem, ProblemDetails, StartResponse, StatusRe
 from contracts.pipeline import PipelineInput, RetryPolicy, StepName
 from contracts.question import Question
 from contracts.result import Citation, Result, Usage
+from contracts.scopes import MAX_SCOPES, InvalidScope, ScopeName, check_scope_name, normalise_scopes
 
 __all__ = [
     "COMPLETED_EVENT_TYPE",
     "FAILED_EVENT_TYPE",
+    "MAX_SCOPES",
     "Citation",
     "EmbedQueryInput",
     "ErrorKind",
@@ -39,6 +41,7 @@ __all__ = [
     "FieldProblem",
     "GenerateAnswerInput",
     "GeneratedAnswer",
+    "InvalidScope",
     "PassageRef",
     "PipelineInput",
     "ProblemDetails",
@@ -48,6 +51,7 @@ __all__ = [
     "Question",
     "Result",
     "RetryPolicy",
+    "ScopeName",
     "SearchDocumentsInput",
     "SearchHit",
     "SearchResults",
@@ -57,5 +61,7 @@ __all__ = [
     "StepInput",
     "StepName",
     "Usage",
+    "check_scope_name",
     "event_id_for",
+    "normalise_scopes",
 ]

@@ -12,12 +12,13 @@ import math
 from array import array
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.events import FailedEventData
 from contracts.result import Citation, Result, Usage
+from contracts.scopes import MAX_SCOPES, ScopeName
 
 __all__ = [
     "EmbedQueryInput",
@@ -92,10 +93,19 @@ class QueryEmbedding(_Model):
         return [v * self.scale for v in raw]
 
 
+def _scopes_field() -> Any:
+    return Field(
+        default_factory=list,
+        max_length=MAX_SCOPES,
+        description="The run's scopes; empty sees only unscoped documents (as in runs started before scopes).",
+    )
+
+
 class SearchDocumentsInput(StepInput):
     question: str
     embedding: QueryEmbedding
     top_k: int = Field(ge=1, le=20)
+    scopes: list[ScopeName] = _scopes_field()
 
 
 class SearchHit(_Model):
@@ -105,7 +115,8 @@ class SearchHit(_Model):
     title: str
     source: str
     score: float
-    page: int | None = None  # 1-based page (slide) of a paginated source
+    # 1-based page (slide) of a paginated source; left out of history when there is none (most hits)
+    page: int | None = Field(default=None, exclude_if=lambda page: page is None)
 
 
 class SearchResults(_Model):
@@ -124,6 +135,7 @@ class PassageRef(_Model):
 class GenerateAnswerInput(StepInput):
     question: str
     passages: list[PassageRef]
+    scopes: list[ScopeName] = _scopes_field()  # the passages are read back under the same scopes
 
 
 class GeneratedAnswer(_Model):

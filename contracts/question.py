@@ -6,6 +6,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, field_validator
 
+from contracts.scopes import MAX_SCOPES, ScopeName, normalise_scopes
+
 __all__ = ["MAX_METADATA_ENTRIES", "Question"]
 
 MAX_METADATA_ENTRIES = 16
@@ -32,6 +34,16 @@ class Question(BaseModel):
     metadata: dict[MetadataKey, MetadataValue] | None = Field(
         default=None, description=f"At most {MAX_METADATA_ENTRIES} caller-defined string pairs, echoed in events."
     )
+    scopes: list[ScopeName] | None = Field(
+        default=None,
+        max_length=MAX_SCOPES,
+        description=(
+            "The document scopes this request may read. Documents indexed without scopes are visible to every "
+            "request; a scoped document only to requests carrying one of its scopes. Null or [] sees only "
+            "unscoped documents. Names match exactly; there is no wildcard."
+        ),
+        examples=[["team:finance"]],
+    )
 
     @field_validator("question")
     @classmethod
@@ -47,3 +59,9 @@ class Question(BaseModel):
         if value is not None and len(value) > MAX_METADATA_ENTRIES:
             raise ValueError(f"at most {MAX_METADATA_ENTRIES} entries allowed, got {len(value)}")
         return value
+
+    @field_validator("scopes")
+    @classmethod
+    def _canonical_scopes(cls, value: list[str] | None) -> list[str] | None:
+        # One form (sorted, no repeats) so the same request always filters, and replays, the same way.
+        return None if value is None else list(normalise_scopes(value))

@@ -56,3 +56,6 @@ class Result(BaseModel):
     )
     usage: Usage = Field(default_factory=Usage)
     metadata: dict[str, str] | None = None
+    scopes: list[str] = Field(
+        default_factory=list, description="The document scopes the run searched under ([]: unscoped documents only)."
+    )

@@ -6,6 +6,11 @@ and files that disappeared are left in the index unless `recreate` asks for a cl
 partial path list must not delete everything else). Chunks are embedded in batches across files,
 which is what a remote embedder bills per call; a file is written once all its chunks have vectors.
 
+Scopes (who may read a document, `contracts.scopes`) belong to the source, not to its content: given,
+they replace what the index holds for every file named, and an unchanged file only has its scopes
+rewritten (no parsing, no embedding, the same chunk ids); not given, each file keeps the scopes it
+has, so re-indexing a folder never opens a scoped document to everyone by omission.
+
 A new vector store plugs in by implementing `IndexWriter` (its reading side is a
 `providers.base.Retriever`).
 """
@@ -21,6 +26,7 @@ from typing import Protocol
 import numpy as np
 
 from contracts.errors import ProviderError
+from contracts.scopes import InvalidScope, normalise_scopes
 from ingestion.chunking import Chunk, ParsedDocument
 from ingestion.sources import content_hash, embedding_text, parse_file, source_name, walk_files
 
@@ -69,10 +75,30 @@ class IndexWriter(Protocol):
     def known_hash(self, source: str) -> str | None:
         """The content hash of what the index holds for `source`, or None when it holds nothing (or a mix)."""
 
+    def known_scopes(self, source: str) -> tuple[str, ...] | None:
+        """The scopes the index holds for `source`, sorted (empty: unscoped); None when it holds nothing.
+
+        Raises `DocumentNotStored` when the index holds parts of the document under different scopes.
+        """
+
+    def set_scopes(self, source: str, scopes: Sequence[str]) -> bool:
+        """Give the indexed document `source` these scopes, leaving its chunks and vectors; whether it changed.
+
+        Called for every unchanged file when scopes are given, so a document that has them already costs
+        no write.
+        """
+
     def replace_document(
-        self, source: str, *, title: str, content_hash: str, chunks: Sequence[Chunk], vectors: np.ndarray
+        self,
+        source: str,
+        *,
+        title: str,
+        content_hash: str,
+        chunks: Sequence[Chunk],
+        vectors: np.ndarray,
+        scopes: Sequence[str],
     ) -> list[str]:
-        """Store a document's chunks (one vector row each) in place of what the index held for `source`.
+        """Store a document's chunks (one vector row each) and scopes in place of what the index held for `source`.
 
         Returns the chunk ids (`ingestion.sources.chunk_id`); raises `DocumentNotStored` when the index
         took only part of the document.
@@ -91,13 +117,14 @@ class IngestReport:
 
     indexed: list[str] = field(default_factory=list)  # new or changed, now (re)indexed
     skipped: list[str] = field(default_factory=list)  # unchanged since the last run
+    rescoped: list[str] = field(default_factory=list)  # unchanged content, scopes rewritten
     failed: dict[str, str] = field(default_factory=dict)  # source -> why it could not be read or stored
     chunks: int = 0  # chunks written
     seconds: float = 0.0
 
     @property
     def files(self) -> int:
-        return len(self.indexed) + len(self.skipped) + len(self.failed)
+        return len(self.indexed) + len(self.skipped) + len(self.rescoped) + len(self.failed)
 
 
 @dataclass(slots=True)
@@ -105,6 +132,7 @@ class _Pending:
     source: str
     content_hash: str
     document: ParsedDocument
+    scopes: tuple[str, ...] = ()
     vectors: list[np.ndarray] = field(default_factory=list)
 
     @property
@@ -121,12 +149,19 @@ def index_paths(
     progress: Progress | None = None,
     base: str | Path | None = None,
     batch_size: int = 64,
+    scopes: Sequence[str] | None = None,
 ) -> IngestReport:
     """Index the supported files under `paths` (files or directories, walked recursively) into `index`.
 
-    Sources are recorded as absolute POSIX paths, or relative to `base` for files under it.
-    Raises `ProviderError` when a path does not exist or the embedder does not match the index.
+    Sources are recorded as absolute POSIX paths, or relative to `base` for files under it. `scopes`
+    become every file's scopes (`()`: unscoped); None keeps each file's scopes (a new file: unscoped).
+    Raises `ProviderError` when a path does not exist, a scope name is invalid or the embedder does
+    not match the index.
     """
+    try:
+        requested = None if scopes is None else normalise_scopes(scopes)
+    except InvalidScope as invalid:
+        raise ProviderError.invalid_input(f"invalid --scope: {invalid}") from None
     started = time.perf_counter()
     files = walk_files(paths)
     base_dir = Path(base).resolve() if base is not None else None
@@ -159,6 +194,7 @@ def index_paths(
                     content_hash=item.content_hash,
                     chunks=chunks,
                     vectors=vectors,
+                    scopes=item.scopes,
                 )
             except DocumentNotStored as refused:
                 report.failed[item.source] = str(refused)
@@ -174,16 +210,24 @@ def index_paths(
             report.failed[source] = f"cannot read: {error.strerror or error}"
         else:
             digest = content_hash(raw)
-            if index.known_hash(source) == digest:
-                report.skipped.append(source)
-            else:
-                document = parse_file(path, raw)
-                item = _Pending(source, digest, document)
-                pending.append(item)
-                queue.extend((item, embedding_text(chunk)) for chunk in document.chunks)
-                while len(queue) >= batch_size:
-                    embed(batch_size)
-                flush()
+            try:
+                unchanged = index.known_hash(source) == digest
+                # The writer compares, so a document whose chunks disagree on scopes is set right here too.
+                if unchanged and requested is not None and index.set_scopes(source, requested):
+                    report.rescoped.append(source)
+                elif unchanged:
+                    report.skipped.append(source)
+                else:
+                    keep = requested if requested is not None else (index.known_scopes(source) or ())
+                    document = parse_file(path, raw)
+                    item = _Pending(source, digest, document, keep)
+                    pending.append(item)
+                    queue.extend((item, embedding_text(chunk)) for chunk in document.chunks)
+                    while len(queue) >= batch_size:
+                        embed(batch_size)
+                    flush()
+            except DocumentNotStored as refused:  # its scopes could not be read or rewritten
+                report.failed[source] = str(refused)
         if progress:
             # Counts files read and chunked; their writes trail by at most one embedding batch.
             progress(done, len(files))

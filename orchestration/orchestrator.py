@@ -38,6 +38,8 @@ class PipelineFailed(Exception):
 def pipeline_orchestrator(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
     run = PipelineInput.model_validate(context.get_input())
     question = run.question
+    # The request's scopes travel in each reading step's input, so the history shows what every step saw.
+    scopes = list(question.scopes or [])
     common = {"instance_id": context.instance_id, "traceparent": run.traceparent}
     accepted = {"accepted_at": run.accepted_at.isoformat()} if run.accepted_at else {}
 
@@ -56,6 +58,7 @@ def pipeline_orchestrator(context: df.DurableOrchestrationContext) -> Generator[
                         "question": question.question,
                         "embedding": embedding.model_dump(mode="json", exclude={"duration_ms", "input_tokens"}),
                         "top_k": question.top_k,
+                        "scopes": scopes,
                     },
                 )
             )
@@ -67,6 +70,7 @@ def pipeline_orchestrator(context: df.DurableOrchestrationContext) -> Generator[
                     {
                         "question": question.question,
                         "passages": [{"id": hit.id, "score": hit.score} for hit in search.hits],
+                        "scopes": scopes,
                     },
                 )
             )
@@ -91,6 +95,7 @@ def pipeline_orchestrator(context: df.DurableOrchestrationContext) -> Generator[
                 update={"input_tokens": generated.usage.input_tokens + embedding.input_tokens}
             ),
             metadata=question.metadata,
+            scopes=scopes,
         )
         yield from step(StepName.PUBLISH_RESULT, {"result": result.model_dump(mode="json"), **accepted})
     except StepFailed as failed:

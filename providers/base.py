@@ -59,12 +59,24 @@ class Retriever(Protocol):
     @property
     def name(self) -> str: ...
 
-    def search(self, query: str, vector: Sequence[float], *, top_k: int, source: str | None = None) -> list[Passage]:
-        """Best passages first; keyword and vector results fused by reciprocal rank."""
+    def search(
+        self,
+        query: str,
+        vector: Sequence[float],
+        *,
+        top_k: int,
+        source: str | None = None,
+        scopes: Sequence[str] = (),
+    ) -> list[Passage]:
+        """Best passages first; keyword and vector results fused by reciprocal rank.
+
+        Only passages of documents visible under `scopes` (`contracts.scopes`) are ranked, so `top_k`
+        is filled from them alone; the default, no scopes, sees only unscoped documents.
+        """
         ...
 
-    def fetch(self, ids: Sequence[str]) -> list[Passage]:
-        """Full passages by id, in the order asked; unknown ids are left out."""
+    def fetch(self, ids: Sequence[str], *, scopes: Sequence[str] = ()) -> list[Passage]:
+        """Full passages by id, in the order asked; unknown ids, and ids `scopes` cannot see, are left out."""
         ...
 
 

@@ -61,6 +61,7 @@ async def start_pipeline(
 
         instance_id = instance_id_for(question)
         span.set_attribute("pipeline.instance_id", instance_id)
+        span.set_attribute("pipeline.scopes", question.scopes or [])
         outcome = await start_once(
             client,
             question,

@@ -119,6 +119,7 @@ async def start_pipeline_from_queue(
             return
         instance_id = instance_id_for_message(message.message_id, question)
         span.set_attribute("pipeline.instance_id", instance_id)
+        span.set_attribute("pipeline.scopes", question.scopes or [])
         outcome = await start_once(
             client,
             question,

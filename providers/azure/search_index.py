@@ -1,12 +1,18 @@
 """The write side of Azure AI Search: create the index and upload chunks (`pipeline index` on Azure).
 
 `AzureSearchIndexer` is an `ingestion.ingest.IndexWriter`. The index has the fields
-`AzureSearchRetriever` reads (`id`, `content`, `title`, `source`, `content_vector`) plus
+`AzureSearchRetriever` reads (`id`, `content`, `title`, `source`, `content_vector`, and `scopes`,
+the filterable collection of the document's scopes, copied onto each of its chunks) plus
 `content_hash`, the hash of the file a chunk came from: before a file is re-embedded, one filtered
-query asks which hash the index holds for its source, so unchanged files cost a query and no
-embedding. A changed file's new chunks are uploaded first and its old chunk ids deleted after, so
+query asks which hash (and scopes) the index holds for its source, so unchanged files cost a query
+and no embedding; new scopes for an unchanged file are merged into its chunks, nothing re-embedded.
+A changed file's new chunks are uploaded first and its old chunk ids deleted after, so
 a reader never finds the file missing; a file whose upload partly failed is reported failed (and,
 because its old chunks are kept, is retried whole on the next run).
+
+An index created before scopes gains the `scopes` field on the next `pipeline index` (adding a field
+is an update the service allows in place); its documents then have none, so they stay visible to
+every request, as they were.
 
 Uploads go in batches; a document the service did not take (`IndexingResult.succeeded` false
 with 429/503, which Azure AI Search returns per document under load) is retried alone (tenacity,
@@ -22,6 +28,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from contracts.scopes import normalise_scopes
 from ingestion.ingest import DocumentNotStored
 from ingestion.ingest import Embedder as IngestEmbedder
 from ingestion.sources import chunk_id
@@ -31,6 +38,7 @@ from providers.azure.search_retriever import (
     CONTENT_FIELD,
     ID_FIELD,
     PAGE_FIELD,
+    SCOPES_FIELD,
     SOURCE_FIELD,
     TITLE_FIELD,
     VECTOR_FIELD,
@@ -96,6 +104,8 @@ def index_definition(
         SimpleField(name=SOURCE_FIELD, type=text, filterable=True, facetable=True),
         SimpleField(name=HASH_FIELD, type=text, filterable=True),
         SimpleField(name=PAGE_FIELD, type="Edm.Int32", filterable=True),
+        # Filterable, so `scope_filter` runs inside the index, before ranking; every chunk carries its document's.
+        SimpleField(name=SCOPES_FIELD, type=f"Collection({text})", filterable=True),
         SearchField(
             name=VECTOR_FIELD,
             type="Collection(Edm.Single)",
@@ -173,6 +183,7 @@ class AzureSearchIndexer(Closing):
         self._sleep = sleep
         self._recreated = False
         self._held: dict[str, set[str]] = {}  # source -> chunk ids the index held when its hash was asked
+        self._held_scopes: dict[str, set[tuple[str, ...]]] = {}  # source -> the scope sets its chunks carried
         self._index_client: LazyClient[SearchIndexClient] = LazyClient(self._build_index_client)
         self._search_client: LazyClient[SearchClient] = LazyClient(self._build_search_client)
 
@@ -206,16 +217,53 @@ class AzureSearchIndexer(Closing):
         self.ensure_index(embedder.dimensions, recreate=recreate)
         self._recreated = recreate
         self._held.clear()
+        self._held_scopes.clear()
 
     def known_hash(self, source: str) -> str | None:
-        existing = {} if self._recreated else self.source_hashes(source)
+        existing = {} if self._recreated else self.source_chunks(source)
         self._held[source] = set(existing)
-        hashes = set(existing.values())
+        self._held_scopes[source] = {scopes for _, scopes in existing.values()}
+        hashes = {digest for digest, _ in existing.values()}
         return hashes.pop() if len(hashes) == 1 else None
 
+    def known_scopes(self, source: str) -> tuple[str, ...] | None:
+        if source not in self._held_scopes:
+            self.known_hash(source)
+        held = self._held_scopes[source]
+        if len(held) > 1:  # a scope update that failed halfway: no one set can be kept for it
+            raise DocumentNotStored(
+                "its chunks in the index carry different scopes; index it again with the scopes it should have"
+            )
+        return next(iter(held)) if held else None
+
+    def set_scopes(self, source: str, scopes: Sequence[str]) -> bool:
+        wanted = normalise_scopes(scopes)
+        if source not in self._held:
+            self.known_hash(source)
+        if self._held_scopes.get(source) == {wanted}:
+            return False
+        ids = sorted(self._held.get(source, ()))
+        if not ids:
+            raise DocumentNotStored("the index holds no chunks for it")
+        # `merge`, not `mergeOrUpload`: a chunk deleted meanwhile must not come back as a bare id with scopes.
+        merged = self.upload([{ID_FIELD: key, SCOPES_FIELD: list(wanted)} for key in ids], merge_only=True)
+        self._held_scopes.pop(source, None)  # what the index holds now is known only by asking again
+        if merged.failed:
+            first = next(iter(merged.failed.items()))
+            raise DocumentNotStored(f"scopes of {len(merged.failed)} chunk(s) not updated, e.g. {first[0]}: {first[1]}")
+        return True
+
     def replace_document(
-        self, source: str, *, title: str, content_hash: str, chunks: Sequence[Chunk], vectors: np.ndarray
+        self,
+        source: str,
+        *,
+        title: str,
+        content_hash: str,
+        chunks: Sequence[Chunk],
+        vectors: np.ndarray,
+        scopes: Sequence[str] = (),
     ) -> list[str]:
+        wanted = list(normalise_scopes(scopes))
         ids = [chunk_id(source, content_hash, chunk.ordinal) for chunk in chunks]
         docs = [
             {
@@ -225,6 +273,7 @@ class AzureSearchIndexer(Closing):
                 SOURCE_FIELD: source,
                 HASH_FIELD: content_hash,
                 PAGE_FIELD: chunk.page,
+                SCOPES_FIELD: wanted,
                 VECTOR_FIELD: [float(v) for v in vectors[row]],
             }
             for row, chunk in enumerate(chunks)
@@ -233,6 +282,7 @@ class AzureSearchIndexer(Closing):
         if uploaded.failed:
             first = next(iter(uploaded.failed.items()))
             raise DocumentNotStored(f"{len(uploaded.failed)} chunk(s) not stored, e.g. {first[0]}: {first[1]}")
+        self._held_scopes.pop(source, None)
         stale = self._held.pop(source, set()) - set(ids)
         if stale:
             self.delete(sorted(stale))
@@ -245,25 +295,36 @@ class AzureSearchIndexer(Closing):
 
     def finish(self, *, changed: bool) -> None:
         self._held.clear()
+        self._held_scopes.clear()
 
     # --- documents -------------------------------------------------------------------------------
 
     def source_hashes(self, source: str) -> dict[str, str]:
         """id -> content hash of the documents the index holds for `source`."""
-        found: dict[str, str] = {}
+        return {key: digest for key, (digest, _) in self.source_chunks(source).items()}
+
+    def source_chunks(self, source: str) -> dict[str, tuple[str, tuple[str, ...]]]:
+        """id -> (content hash, sorted scopes) of the documents the index holds for `source`."""
+        found: dict[str, tuple[str, tuple[str, ...]]] = {}
         with translating(_SERVICE):
             results = self._documents().search(
-                search_text="*", filter=f"{SOURCE_FIELD} eq {odata_string(source)}", select=[ID_FIELD, HASH_FIELD]
+                search_text="*",
+                filter=f"{SOURCE_FIELD} eq {odata_string(source)}",
+                select=[ID_FIELD, HASH_FIELD, SCOPES_FIELD],
             )
             for doc in results:
-                found[str(doc[ID_FIELD])] = str(doc.get(HASH_FIELD) or "")
+                # A chunk stored before scopes has no value: unscoped, as it has always been.
+                scopes = tuple(sorted(str(s) for s in doc.get(SCOPES_FIELD) or ()))
+                found[str(doc[ID_FIELD])] = (str(doc.get(HASH_FIELD) or ""), scopes)
         return found
 
-    def upload(self, documents: Sequence[Mapping[str, Any]]) -> UploadReport:
-        """mergeOrUpload `documents` in batches; per-document 429/503 are retried alone, with backoff."""
+    def upload(self, documents: Sequence[Mapping[str, Any]], *, merge_only: bool = False) -> UploadReport:
+        """mergeOrUpload (or, `merge_only`, merge) `documents` in batches; per-document 429/503 are retried
+        alone, with backoff."""
         report = UploadReport()
         for start in range(0, len(documents), self._batch_size):
-            self._upload_batch([dict(d) for d in documents[start : start + self._batch_size]], report)
+            batch = [dict(d) for d in documents[start : start + self._batch_size]]
+            self._upload_batch(batch, report, merge_only=merge_only)
         return report
 
     def delete(self, ids: Iterable[str]) -> UploadReport:
@@ -281,7 +342,7 @@ class AzureSearchIndexer(Closing):
                         report.failed[result.key] = result.error_message or f"HTTP {result.status_code}"
         return report
 
-    def _upload_batch(self, batch: list[dict[str, Any]], report: UploadReport) -> None:
+    def _upload_batch(self, batch: list[dict[str, Any]], report: UploadReport, *, merge_only: bool) -> None:
         from tenacity import RetryCallState, Retrying, retry_if_result, stop_after_attempt
 
         pending = batch
@@ -291,7 +352,9 @@ class AzureSearchIndexer(Closing):
             nonlocal pending
             with translating(_SERVICE):
                 report.requests += 1
-                results = self._documents().merge_or_upload_documents(pending)
+                client = self._documents()
+                send = client.merge_documents if merge_only else client.merge_or_upload_documents
+                results = send(pending)
             by_key = {doc[ID_FIELD]: doc for doc in pending}
             pending = []
             refused.clear()

@@ -3,16 +3,23 @@
 One query does keyword and vector search together (the service fuses them by reciprocal rank),
 optionally re-ranked by the semantic ranker when a semantic configuration is set. The index is
 expected to have the fields named below; `pipeline index` creates it that way.
+
+Document scopes are the filterable collection `scopes`; every query carries the `$filter` of
+`scope_filter`, which the service applies before ranking (to the keyword results and, as a
+pre-filter, to the vector search), so `top` is filled from visible documents only.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from contracts.errors import ErrorKind
+from contracts.scopes import InvalidScope, normalise_scopes
 from providers.azure.credentials import Closing, Credential, LazyClient, key_or_token_credential
-from providers.azure.errors import translating
+from providers.azure.errors import translate, translating
 from providers.base import Passage
 from providers.errors import ProviderError
 
@@ -24,11 +31,13 @@ if TYPE_CHECKING:
 __all__ = [
     "CONTENT_FIELD",
     "ID_FIELD",
+    "SCOPES_FIELD",
     "SOURCE_FIELD",
     "TITLE_FIELD",
     "VECTOR_FIELD",
     "AzureSearchRetriever",
     "odata_string",
+    "scope_filter",
     "sdk_options",
     "search_service",
 ]
@@ -38,15 +47,35 @@ CONTENT_FIELD = "content"
 TITLE_FIELD = "title"
 SOURCE_FIELD = "source"
 VECTOR_FIELD = "content_vector"
-# Added after the first release: `pipeline index` (the postdeploy hook runs it) adds it to an existing index.
+# Added after the first release: `pipeline index` (the postdeploy hook runs it) adds them to an existing index.
 PAGE_FIELD = "page"
+SCOPES_FIELD = "scopes"
 _SELECT = [ID_FIELD, TITLE_FIELD, SOURCE_FIELD, CONTENT_FIELD, PAGE_FIELD]
 _FETCH_BATCH = 50  # keeps the filter well under the service's expression limits
+_SERVICE = "azure ai search"
 
 
 def odata_string(value: str) -> str:
     """`value` as an OData string literal: quoted, with single quotes doubled."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def scope_filter(scopes: Sequence[str]) -> str:
+    """The OData `$filter` clause that keeps the documents `scopes` may read (see `contracts.scopes`).
+
+    Unscoped documents (an empty or absent collection) always; scoped ones when one of their scopes is
+    among `scopes`, matched with `search.in` and `|` as its delimiter, which no scope name contains.
+    Names are checked again here and the list is quoted as an OData literal regardless, so no caller
+    text can end the literal or add an operator.
+    """
+    try:
+        names = normalise_scopes(scopes)
+    except InvalidScope as invalid:
+        raise ProviderError.invalid_input(f"invalid scopes: {invalid}") from None
+    unscoped = f"not {SCOPES_FIELD}/any()"
+    if not names:
+        return unscoped
+    return f"({unscoped}) or {SCOPES_FIELD}/any(s: search.in(s, {odata_string('|'.join(names))}, '|'))"
 
 
 def sdk_options(
@@ -75,7 +104,7 @@ def search_service(settings: Settings) -> dict[str, Any]:
 class AzureSearchRetriever(Closing):
     """`Retriever` over an Azure AI Search index (API key, or Entra ID when no key is given)."""
 
-    _service = "azure ai search"
+    _service = _SERVICE
 
     def __init__(
         self,
@@ -105,7 +134,16 @@ class AzureSearchRetriever(Closing):
     def name(self) -> str:
         return f"azure-ai-search:{self._index_name}"
 
-    def search(self, query: str, vector: Sequence[float], *, top_k: int, source: str | None = None) -> list[Passage]:
+    def search(
+        self,
+        query: str,
+        vector: Sequence[float],
+        *,
+        top_k: int,
+        source: str | None = None,
+        scopes: Sequence[str] = (),
+    ) -> list[Passage]:
+        visible = scope_filter(scopes)
         if top_k < 1:
             raise ProviderError.invalid_input("top_k must be at least 1")
         if not query.strip() and not vector:
@@ -118,16 +156,22 @@ class AzureSearchRetriever(Closing):
                 options["vector_queries"] = [
                     VectorizedQuery(vector=[float(v) for v in vector], k_nearest_neighbors=top_k, fields=VECTOR_FIELD)
                 ]
+                # Filter the vector candidates before the k nearest are taken (the service's default, said
+                # explicitly): a post-filter would let hidden neighbours take places and leave `top` short.
+                options["vector_filter_mode"] = "preFilter"
             if self._semantic_configuration:
                 options["query_type"] = "semantic"
                 options["semantic_configuration_name"] = self._semantic_configuration
-            if source is not None:
-                options["filter"] = f"{SOURCE_FIELD} eq {odata_string(source)}"
+            options["filter"] = (
+                visible if source is None else f"{SOURCE_FIELD} eq {odata_string(source)} and ({visible})"
+            )
             results = self._client.get().search(search_text=query.strip() or "*", top=top_k, select=_SELECT, **options)
             # The pager fetches lazily, so iterating is part of the call (and of its errors).
-            return [_passage(doc) for doc in itertools.islice(results, top_k)]
+            with _needs_scopes_field():
+                return [_passage(doc) for doc in itertools.islice(results, top_k)]
 
-    def fetch(self, ids: Sequence[str]) -> list[Passage]:
+    def fetch(self, ids: Sequence[str], *, scopes: Sequence[str] = ()) -> list[Passage]:
+        visible = scope_filter(scopes)
         # Keys never contain a comma (Azure AI Search allows letters, digits, _ - =), so an id
         # with one cannot exist and is left out rather than breaking the search.in list.
         wanted = list(dict.fromkeys(i for i in ids if i and "," not in i))
@@ -138,13 +182,15 @@ class AzureSearchRetriever(Closing):
                 in_list = odata_string(",".join(batch))
                 results = self._client.get().search(
                     search_text="*",
-                    filter=f"search.in({ID_FIELD}, {in_list}, ',')",
+                    # The run's scopes again: an id this run could not have found is not read back.
+                    filter=f"search.in({ID_FIELD}, {in_list}, ',') and ({visible})",
                     select=_SELECT,
                     top=len(batch),
                 )
-                for doc in itertools.islice(results, len(batch)):
-                    passage = _passage(doc)
-                    found[passage.id] = passage
+                with _needs_scopes_field():
+                    for doc in itertools.islice(results, len(batch)):
+                        passage = _passage(doc)
+                        found[passage.id] = passage
         return [found[i] for i in ids if i in found]
 
     def close(self) -> None:
@@ -156,6 +202,26 @@ class AzureSearchRetriever(Closing):
         return SearchClient(
             self._endpoint, self._index_name, key_or_token_credential(self._credential), **self._options
         )
+
+
+@contextmanager
+def _needs_scopes_field() -> Iterator[None]:
+    """An index created before scopes (or pages) lacks that field, and the service refuses the query (400).
+
+    That is the index's schema, not the request: said as a configuration error with the one fix, never
+    answered by searching without the filter.
+    """
+    try:
+        yield
+    except Exception as exc:
+        error = exc if isinstance(exc, ProviderError) else translate(exc, service=_SERVICE)
+        missing = [f for f in (SCOPES_FIELD, PAGE_FIELD) if f"property named '{f}'" in error.message]
+        if error.kind is ErrorKind.REJECTED and missing:
+            raise ProviderError.configuration(
+                f"{_SERVICE}: the index has no '{missing[0]}' field (it was created by an earlier release); "
+                "run `pipeline index PATH...` once to add it (existing documents stay visible to every request)"
+            ) from exc
+        raise
 
 
 def _passage(doc: Mapping[str, Any]) -> Passage:

@@ -8,7 +8,9 @@ Search's constant). Vectors live as float32 blobs in the chunks table, so one tr
 text and vectors consistent. A `generation` counter in `meta` moves on every write: readers
 compare it (one indexed read) before a search and reload the matrix when another process
 re-indexed. The embedder that built the index is recorded; a different one is refused, because
-its vectors would be compared with vectors from another space.
+its vectors would be compared with vectors from another space. Document scopes (who may read a
+document) live beside the documents (`providers.local.scope_filter`); every read filters by them
+before ranking, and changing them moves no generation, as no vector changes.
 """
 
 from __future__ import annotations
@@ -35,6 +37,14 @@ from providers.base import Embedder, Passage
 from providers.errors import ProviderError
 from providers.local.ann import HnswIndex, ann_available
 from providers.local.hashing_embedder import STOP_WORDS
+from providers.local.scope_filter import (
+    SCOPES_SCHEMA,
+    checked_scopes,
+    document_scopes,
+    hidden_documents,
+    hidden_documents_sql,
+    write_document_scopes,
+)
 from providers.local.sqlite_files import connect
 
 __all__ = [
@@ -206,7 +216,7 @@ class SqliteIndex:
             if self._ready:
                 return
             try:
-                connection.executescript(_SCHEMA)
+                connection.executescript(_SCHEMA + SCOPES_SCHEMA)
                 _add_missing_columns(connection)
                 connection.execute(
                     "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?), ('generation', '0')",
@@ -256,7 +266,16 @@ class SqliteIndex:
 
     # --- read side ---------------------------------------------------------------------------
 
-    def search(self, query: str, vector: Sequence[float], *, top_k: int, source: str | None = None) -> list[Passage]:
+    def search(
+        self,
+        query: str,
+        vector: Sequence[float],
+        *,
+        top_k: int,
+        source: str | None = None,
+        scopes: Sequence[str] = (),
+    ) -> list[Passage]:
+        readable = checked_scopes(scopes)
         if top_k < 1:
             raise ProviderError.invalid_input(f"top_k must be at least 1, got {top_k}")
         query_vector = np.asarray(vector, dtype=np.float32).reshape(-1)
@@ -269,79 +288,124 @@ class SqliteIndex:
         try:
             vectors = self._current_vectors(connection)
             n = max(self._candidates, top_k)
-            document_id: int | None = None
-            if source is not None:
-                row = connection.execute("SELECT id FROM documents WHERE source = ?", (source,)).fetchone()
-                if row is None:
-                    return []
-                document_id = row[0]
-            keyword = self._keyword_ranking(connection, query, n, document_id)
-            # A source filter leaves few rows: exact search over them is both cheap and complete.
-            semantic = self._vector_ranking(vectors, query_vector, n, document_id)
-            fused = reciprocal_rank_fusion([keyword, semantic])[:top_k]
-            rows = self._rows_by_pk(connection, [pk for pk, _ in fused])
+            # One read transaction: the hidden documents, the keyword ranking and the rows read back
+            # all see the same state, even while another process changes scopes.
+            connection.execute("BEGIN")
+            try:
+                document_id: int | None = None
+                if source is not None:
+                    row = connection.execute("SELECT id FROM documents WHERE source = ?", (source,)).fetchone()
+                    if row is None:
+                        return []
+                    document_id = row[0]
+                hidden = hidden_documents(connection, readable)
+                # Nothing hidden (no scoped document, or the request sees them all): no filter to pay for.
+                exclude = hidden_documents_sql(readable) if hidden.size else None
+                keyword = self._keyword_ranking(connection, query, n, document_id, exclude)
+                # A source filter leaves few rows: exact search over them is both cheap and complete.
+                semantic = self._vector_ranking(vectors, query_vector, n, document_id, hidden)
+                fused = reciprocal_rank_fusion([keyword, semantic])[:top_k]
+                rows = self._rows_by_pk(connection, [pk for pk, _ in fused], exclude)
+            finally:
+                connection.execute("COMMIT")
         except sqlite3.Error as error:
             raise ProviderError.transient(f"local index search failed: {error}") from error
         return [_passage(rows[pk], score) for pk, score in fused if pk in rows]
 
-    def fetch(self, ids: Sequence[str]) -> list[Passage]:
+    def fetch(self, ids: Sequence[str], *, scopes: Sequence[str] = ()) -> list[Passage]:
+        """Passages by id; those of documents `scopes` cannot see are left out, like unknown ids."""
+        readable = checked_scopes(scopes)
         wanted = list(dict.fromkeys(ids))
         if not wanted:
             return []
         connection = self._connection()
+        hidden_sql, hidden_params = hidden_documents_sql(readable)
         try:
             self._check_embedder(self._meta(connection))
             found: dict[str, Passage] = {}
             for start in range(0, len(wanted), 500):  # stay under SQLite's bound-parameter limit
                 batch = wanted[start : start + 500]
                 marks = ",".join("?" * len(batch))
-                for row in connection.execute(f"SELECT {_PASSAGE_COLUMNS} FROM chunks WHERE id IN ({marks})", batch):
+                for row in connection.execute(
+                    f"SELECT {_PASSAGE_COLUMNS} FROM chunks WHERE id IN ({marks})"
+                    f" AND document_id NOT IN ({hidden_sql})",
+                    (*batch, *hidden_params),
+                ):
                     found[row[0]] = _passage(row)
         except sqlite3.Error as error:
             raise ProviderError.transient(f"local index fetch failed: {error}") from error
         return [found[chunk_id] for chunk_id in ids if chunk_id in found]
 
     def _keyword_ranking(
-        self, connection: sqlite3.Connection, query: str, n: int, document_id: int | None
+        self,
+        connection: sqlite3.Connection,
+        query: str,
+        n: int,
+        document_id: int | None,
+        exclude: tuple[str, tuple[str, ...]] | None,
     ) -> list[int]:
+        """Best chunk pks for `query`; `exclude` is a subquery of hidden document ids (applied before LIMIT)."""
         expression = fts_query(query)
         if expression is None:
             return []
+        where: list[str] = ["chunks_fts MATCH ?"]
+        params: list[object] = [expression]
+        if document_id is not None:
+            where.append("chunks.document_id = ?")
+            params.append(document_id)
+        if exclude is not None:
+            where.append(f"chunks.document_id NOT IN ({exclude[0]})")
+            params.extend(exclude[1])
+        join = " JOIN chunks ON chunks.pk = chunks_fts.rowid" if len(where) > 1 else ""
         sql = (
-            "SELECT chunks_fts.rowid FROM chunks_fts"
-            + (" JOIN chunks ON chunks.pk = chunks_fts.rowid" if document_id is not None else "")
-            + " WHERE chunks_fts MATCH ?"
-            + (" AND chunks.document_id = ?" if document_id is not None else "")
+            f"SELECT chunks_fts.rowid FROM chunks_fts{join} WHERE {' AND '.join(where)}"
             # bm25() is lower-is-better; the title column counts double, as headings summarise a section.
-            + " ORDER BY bm25(chunks_fts, 2.0, 1.0), chunks_fts.rowid LIMIT ?"
+            " ORDER BY bm25(chunks_fts, 2.0, 1.0), chunks_fts.rowid LIMIT ?"
         )
-        params: tuple[object, ...] = (expression, document_id, n) if document_id is not None else (expression, n)
-        return [row[0] for row in connection.execute(sql, params)]
+        return [row[0] for row in connection.execute(sql, (*params, n))]
 
     @staticmethod
-    def _vector_ranking(vectors: _Vectors, query: np.ndarray, n: int, document_id: int | None) -> list[int]:
+    def _vector_ranking(
+        vectors: _Vectors, query: np.ndarray, n: int, document_id: int | None, hidden: np.ndarray
+    ) -> list[int]:
+        """Best chunk pks by cosine among the rows not of a `hidden` document (and of `document_id`, if given)."""
         if vectors.matrix.shape[0] == 0:
             return []
         norm = float(np.linalg.norm(query))
         if norm == 0.0:
             return []
-        if vectors.ann is not None and document_id is None:
-            return [int(vectors.pks[row]) for row in vectors.ann.search(query / norm, n)]
-        scores = vectors.matrix @ (query / norm)
+        unit = query / norm
+        allowed: np.ndarray | None = None  # row mask; None: every row
+        if hidden.size:
+            allowed = ~np.isin(vectors.documents, hidden)
         if document_id is not None:
-            scores = np.where(vectors.documents == document_id, scores, -np.inf)
+            same = vectors.documents == document_id
+            allowed = same if allowed is None else allowed & same
+        if vectors.ann is not None and document_id is None:
+            rows = _ann_rows(vectors.ann, unit, n, allowed)
+            if rows is not None:
+                return [int(vectors.pks[row]) for row in rows]
+        scores = vectors.matrix @ unit
+        if allowed is not None:
+            scores = np.where(allowed, scores, -np.inf)
         n = min(n, scores.shape[0])
         top = np.argpartition(-scores, n - 1)[:n]
         # Stable order for equal scores (lexsort's last key is primary): best score, then lowest row.
         top = top[np.lexsort((top, -scores[top]))]
         return [int(vectors.pks[i]) for i in top if np.isfinite(scores[i])]
 
-    def _rows_by_pk(self, connection: sqlite3.Connection, pks: list[int]) -> dict[int, tuple]:
+    def _rows_by_pk(
+        self, connection: sqlite3.Connection, pks: list[int], exclude: tuple[str, tuple[str, ...]] | None
+    ) -> dict[int, tuple]:
         if not pks:
             return {}
         marks = ",".join("?" * len(pks))
         sql = f"SELECT pk, {_PASSAGE_COLUMNS} FROM chunks WHERE pk IN ({marks})"
-        return {row[0]: row[1:] for row in connection.execute(sql, pks)}
+        params: tuple[object, ...] = tuple(pks)
+        if exclude is not None:  # the rankings excluded these already; reading back checks again
+            sql += f" AND document_id NOT IN ({exclude[0]})"
+            params += exclude[1]
+        return {row[0]: row[1:] for row in connection.execute(sql, params)}
 
     def _current_vectors(self, connection: sqlite3.Connection) -> _Vectors:
         row = connection.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
@@ -434,6 +498,27 @@ class SqliteIndex:
     def known_hash(self, source: str) -> str | None:
         return self._known.get(source)
 
+    def known_scopes(self, source: str) -> tuple[str, ...] | None:
+        """The scopes the index holds for `source` (sorted; empty: unscoped), None when it holds no such document."""
+        return document_scopes(self._connection(), source)
+
+    def set_scopes(self, source: str, scopes: Sequence[str]) -> bool:
+        """Give an indexed document these scopes, keeping its chunks, vectors and chunk ids; whether it changed.
+
+        The generation does not move: no vector changed, and readers look scopes up on every search.
+        """
+        wanted = checked_scopes(scopes)
+        if document_scopes(self._connection(), source) == wanted:  # the usual re-index: no write lock taken
+            return False
+        with self._writing(move_generation=False) as connection:
+            row = connection.execute("SELECT id FROM documents WHERE source = ?", (source,)).fetchone()
+            if row is None:
+                raise ProviderError.invalid_input(f"cannot set the scopes of {source}: it is not in the index")
+            if document_scopes(connection, source) == wanted:
+                return False
+            write_document_scopes(connection, row[0], wanted)
+            return True
+
     def finish(self, *, changed: bool) -> None:
         if changed:
             # Load vectors (and build the ANN graph of a large index) here, so the first query after
@@ -466,8 +551,10 @@ class SqliteIndex:
         content_hash: str,
         chunks: Sequence[Chunk],
         vectors: np.ndarray,
+        scopes: Sequence[str] = (),
     ) -> list[str]:
-        """Store a document's chunks in place of whatever the index held for `source`; returns chunk ids."""
+        """Store a document's chunks and scopes in place of whatever the index held for `source`; returns chunk ids."""
+        wanted = checked_scopes(scopes)
         matrix = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(chunks), -1) if chunks else None
         if matrix is not None and matrix.shape[1] != self._dimensions:
             raise ProviderError.configuration(
@@ -482,6 +569,8 @@ class SqliteIndex:
                 (source, title, content_hash, now),
             )
             document_id = cursor.lastrowid
+            assert document_id is not None  # an INSERT into a rowid table always has one
+            write_document_scopes(connection, document_id, wanted)
             if matrix is not None:
                 connection.executemany(
                     "INSERT INTO chunks(id, document_id, title, source, ordinal, content, vector, page)"
@@ -517,8 +606,8 @@ class SqliteIndex:
             )
 
     @contextmanager
-    def _writing(self, *, check: bool = True) -> Iterator[sqlite3.Connection]:
-        """One write transaction that records the embedder and moves the generation on commit."""
+    def _writing(self, *, check: bool = True, move_generation: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction that records the embedder and (unless told not to) moves the generation."""
         with self._write_lock:
             connection = self._connection()
             try:
@@ -533,10 +622,11 @@ class SqliteIndex:
                     (self._model, str(self._dimensions)),
                 )
                 yield connection
-                # A fresh unique value rather than n + 1: a reader holding a generation from a file
-                # that was deleted and rebuilt can never mistake the new file's value for its own.
-                generation = f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}"
-                connection.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (generation,))
+                if move_generation:
+                    # A fresh unique value rather than n + 1: a reader holding a generation from a file
+                    # that was deleted and rebuilt can never mistake the new file's value for its own.
+                    generation = f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}"
+                    connection.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (generation,))
                 connection.execute("COMMIT")
             except BaseException as error:
                 connection.execute("ROLLBACK")
@@ -550,6 +640,26 @@ def _add_missing_columns(connection: sqlite3.Connection) -> None:
     columns = {row[1] for row in connection.execute("PRAGMA table_info(chunks)")}
     if "page" not in columns:
         connection.execute("ALTER TABLE chunks ADD COLUMN page INTEGER")
+
+
+def _ann_rows(graph: HnswIndex, query: np.ndarray, n: int, allowed: np.ndarray | None) -> np.ndarray | None:
+    """The graph's best `n` allowed rows, or None when exact search must answer instead.
+
+    The graph cannot skip rows while it walks, so with a filter it is asked for more neighbours (in
+    proportion to the hidden share) and the hidden ones are dropped; when most rows are hidden, or
+    the wider search still leaves places empty, exact search over the allowed rows fills all of them.
+    """
+    if allowed is None:
+        return graph.search(query, n)
+    visible = int(np.count_nonzero(allowed))
+    if visible == 0:
+        return np.zeros(0, dtype=np.int64)
+    wider = -(-2 * n * allowed.shape[0] // visible)  # ceil(2n / visible share)
+    if wider > 4 * n:  # under half the rows visible: exact search is cheaper than a very wide beam
+        return None
+    rows = graph.search(query, min(wider, allowed.shape[0]))
+    rows = rows[allowed[rows]][:n]
+    return rows if rows.shape[0] >= min(n, visible) else None
 
 
 def _open_error(what: str, error: Exception) -> ProviderError:

@@ -53,6 +53,35 @@ def test_the_steps_chain_into_a_cited_answer() -> None:
     assert answer["duration_ms"] > 0
 
 
+def test_a_scoped_passage_is_found_and_read_back_only_under_its_scope(tmp_path: Path) -> None:
+    from ingestion.ingest import index_paths
+    from providers.factory import get_embedder, get_retriever
+
+    question = "Which ledger code do reimbursements for the Kestrel project use?"
+    (tmp_path / "kestrel.md").write_text(
+        "# Kestrel project\n\nReimbursements for the Kestrel project use ledger code K-4471.\n"
+    )
+    index_paths([tmp_path], index=get_retriever(), embedder=get_embedder(), base=tmp_path, scopes=["finance"])
+    embedding = EMBED(common(question=question))
+
+    def search(scopes: list[str]) -> list[dict[str, Any]]:
+        return SEARCH(common(question=question, embedding=embedding, top_k=5, scopes=scopes))["hits"]
+
+    scoped = [hit for hit in search(["finance"]) if hit["source"] == "kestrel.md"]
+    assert scoped, "the finance scope finds the document"
+    assert all(hit["source"] != "kestrel.md" for hit in search([]) + search(["hr"]))
+
+    refs = [{"id": hit["id"], "score": hit["score"]} for hit in scoped]
+    cited = GENERATE(common(question=question, passages=refs, scopes=["finance"]))
+    assert [c["id"] for c in cited["citations"]] == [refs[0]["id"]] and "K-4471" in cited["answer"]
+    # The same ids handed to a run without the scope (a forged or replayed history) are not read back.
+    refused = GENERATE(common(question=question, passages=refs, scopes=["hr"]))
+    assert refused["citations"] == [] and "K-4471" not in refused["answer"]
+    assert failure_of(SEARCH, common(question=question, embedding=embedding, top_k=5, scopes=["*"])).kind is (
+        ErrorKind.INVALID_INPUT
+    )
+
+
 def test_input_that_is_not_the_contract_fails_as_invalid_input_without_retry() -> None:
     error = failure_of(EMBED, {"instance_id": "x", "question": "q", "surprise": True})
     assert error.kind is ErrorKind.INVALID_INPUT and not error.kind.retryable

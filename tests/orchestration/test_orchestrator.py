@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from contracts import (
     StepName,
     Usage,
 )
+from embedded_host.history import EventType
 from orchestration.orchestrator import ORCHESTRATOR_NAME, pipeline_orchestrator
 from tests.durable_replay import ReplayDriver, extension_failure
 
@@ -137,6 +139,27 @@ def test_completes_with_a_result_built_from_every_step() -> None:
     # Acceptance to the answer on the orchestration's clock; publish gets the start for the run metric.
     assert result["elapsed_ms"] >= 2000
     assert published["accepted_at"].startswith("2025-12-31T23:59:58")
+
+
+def test_the_requests_scopes_reach_both_reading_steps_the_history_and_the_result() -> None:
+    run = run_input()
+    run["question"]["scopes"] = ["team:b", "team:a"]  # as a starter hands it over (the model sorts them)
+    outcome = ReplayDriver(HANDLE, happy_activities()).run(ORCHESTRATOR_NAME, run)
+
+    inputs = dict(outcome.calls)
+    assert inputs["search_documents"]["scopes"] == ["team:a", "team:b"]
+    assert inputs["generate_answer"]["scopes"] == ["team:a", "team:b"]  # the claim check reads under them too
+    assert "scopes" not in inputs["embed_query"]
+    assert outcome.output["scopes"] == ["team:a", "team:b"]
+    scheduled = [json.loads(ev["Input"]) for ev in outcome.history if ev["EventType"] == EventType.TASK_SCHEDULED]
+    assert [p.get("scopes") for p in scheduled[1:3]] == [["team:a", "team:b"]] * 2  # what a replay or audit reads
+
+
+def test_a_run_without_scopes_searches_unscoped_documents_only() -> None:
+    outcome = ReplayDriver(HANDLE, happy_activities()).run(ORCHESTRATOR_NAME, run_input())
+    inputs = dict(outcome.calls)
+    assert inputs["search_documents"]["scopes"] == [] and inputs["generate_answer"]["scopes"] == []
+    assert outcome.output["scopes"] == []
 
 
 def test_elapsed_time_includes_retry_backoff() -> None:

@@ -2,10 +2,12 @@
 
 The fake is a real HTTP server on 127.0.0.1 that the real `azure-search-documents` SDK talks to:
 it stores the index definition sent with PUT `/indexes('name')`, applies `search.index` actions
-(mergeOrUpload, upload, delete) to an in-memory document table, answers `search.post.search`
-with documents filtered by `source eq '...'`, and records every request so tests assert what the
-SDK sent. `fail_once` makes the first indexing of a key fail with a per-document 503, as the
-service does under load.
+(mergeOrUpload, upload, merge, delete) to an in-memory document table, answers `search.post.search`
+with documents filtered by the `$filter` forms this app sends (a source, a list of ids, the scope
+clause, and a source or id list `and` the scope clause; anything else fails the test) and cut to
+`top`, and records every request so tests assert what the SDK sent. A filter naming `scopes` on an
+index defined without that field is refused with the service's 400. `fail_once` makes the first
+indexing of a key fail with a per-document 503, as the service does under load.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -22,7 +24,45 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 
 _INDEX_PATH = re.compile(r"^/indexes\('([^']+)'\)(/docs/(search\.index|search\.post\.search))?$")
-_SOURCE_FILTER = re.compile(r"^source eq '((?:[^']|'')*)'$")
+_LITERAL = r"'((?:[^']|'')*)'"
+_SOURCE = rf"source eq {_LITERAL}"
+_IDS = rf"search\.in\(id, {_LITERAL}, ','\)"
+_UNSCOPED = "not scopes/any()"
+_SCOPED = rf"\(not scopes/any\(\)\) or scopes/any\(s: search\.in\(s, {_LITERAL}, '\|'\)\)"
+_COMBINED = re.compile(rf"^(?:(?P<source>{_SOURCE})|(?P<ids>{_IDS})) and \((?P<scopes>.*)\)$")
+
+Match = Callable[[dict[str, Any]], bool]
+
+
+def _literal(text: str) -> str:
+    return text.replace("''", "'")
+
+
+def _scope_match(clause: str) -> Match:
+    """Azure AI Search's reading of the scope clause: an empty or absent collection matches `not any()`."""
+    if clause == _UNSCOPED:
+        return lambda doc: not doc.get("scopes")
+    scoped = re.fullmatch(_SCOPED, clause)
+    assert scoped, f"the fake understands only this app's scope clause, got {clause!r}"
+    allowed = set(_literal(scoped.group(1)).split("|"))
+    return lambda doc: not doc.get("scopes") or bool(allowed & set(doc["scopes"]))
+
+
+def filter_match(flt: str) -> Match:
+    """The documents a `$filter` of this app keeps (source, id list, scope clause, or one of the first two
+    `and` the scope clause)."""
+    combined = _COMBINED.match(flt)
+    if combined:
+        first = filter_match(combined.group("source") or combined.group("ids"))
+        second = _scope_match(combined.group("scopes"))
+        return lambda doc: first(doc) and second(doc)
+    if source := re.fullmatch(_SOURCE, flt):
+        wanted = _literal(source.group(1))
+        return lambda doc: doc.get("source") == wanted
+    if ids := re.fullmatch(_IDS, flt):
+        keys = set(_literal(ids.group(1)).split(","))
+        return lambda doc: doc.get("id") in keys
+    return _scope_match(flt)
 
 
 @dataclass
@@ -79,21 +119,30 @@ class FakeSearchService:
                     self.fail_once.discard(key)
                     results.append({"key": key, "status": False, "errorMessage": "Service busy", "statusCode": 503})
                     continue
+                if kind == "merge" and key not in table:
+                    results.append(
+                        {"key": key, "status": False, "errorMessage": "Document not found.", "statusCode": 404}
+                    )
+                    continue
                 if kind == "delete":
                     table.pop(key, None)
                 else:
-                    table[key] = {**table.get(key, {}), **action} if kind == "mergeOrUpload" else action
+                    table[key] = {**table.get(key, {}), **action} if kind in ("merge", "mergeOrUpload") else action
                 results.append({"key": key, "status": True, "errorMessage": None, "statusCode": 200})
             status = 200 if all(r["status"] for r in results) else 207
             return status, {"value": results}
-        # search.post.search: only what the indexer asks ("*" with a source filter, a field selection)
+        # search.post.search: filtered, then cut to `top` (no ranking: the filter is what is tested)
         docs = list(table.values())
         flt = body.get("filter")
         if flt:
-            source = _SOURCE_FILTER.match(flt)
-            assert source, f"the fake understands only source filters, got {flt!r}"
-            wanted = source.group(1).replace("''", "'")
-            docs = [d for d in docs if d.get("source") == wanted]
+            fields = {f["name"] for f in self.indexes[name].get("fields", [])}
+            if "scopes" in flt and "scopes" not in fields:
+                message = "Invalid expression: Could not find a property named 'scopes' on type 'search.document'."
+                return 400, {"error": {"code": "", "message": message + "\r\nParameter name: $filter"}}
+            match = filter_match(flt)
+            docs = [d for d in docs if match(d)]
+        if body.get("top") is not None:
+            docs = docs[: body["top"]]
         select = body.get("select")
         if select:
             names = select.split(",")

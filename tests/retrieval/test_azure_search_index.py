@@ -16,7 +16,10 @@ from providers.azure.search_index import (
     VECTOR_PROFILE,
     AzureSearchIndexer,
 )
+from providers.azure.search_retriever import SCOPES_FIELD, AzureSearchRetriever
+from providers.errors import ProviderError
 from providers.local.hashing_embedder import HashingEmbedder
+from tests.scope_values import INERT_SCOPES
 
 pytest.importorskip("azure.search.documents")
 
@@ -139,3 +142,148 @@ def test_cli_index_goes_to_azure_when_configured(search_service, tmp_path: Path,
     assert run_index([str(folder)], recreate=False) == 0
     assert "Azure AI Search index 'docs'" in capsys.readouterr().out
     assert len(search_service.documents["docs"]) >= 2
+
+
+def _payroll_docs(folder: Path) -> Path:
+    folder.mkdir()
+    (folder / "hr.md").write_text("# HR\n\nPayroll dates for every employee.\n")
+    (folder / "money.md").write_text("# Money\n\nPayroll budget of the board.\n")
+    (folder / "public.md").write_text("# Public\n\nPayroll questions go to the help desk.\n")
+    return folder
+
+
+def _sources(url: str, scopes: list[str], *, top_k: int = 10, ids: list[str] | None = None) -> set[str]:
+    """What a request with these scopes finds (search), or reads back by id (fetch)."""
+    with AzureSearchRetriever(url, "query-key", index_name="docs", retry_total=0) as retriever:
+        if ids is not None:
+            return {p.source for p in retriever.fetch(ids, scopes=scopes)}
+        return {p.source for p in retriever.search("payroll", [0.1, 0.2], top_k=top_k, scopes=scopes)}
+
+
+def test_the_schema_has_a_filterable_scopes_collection(search_service) -> None:
+    with _indexer(search_service.url) as indexer:
+        indexer.ensure_index(4)
+    put = next(r for r in search_service.requests if r.method == "PUT")
+    field = next(f for f in put.body["fields"] if f["name"] == SCOPES_FIELD)
+    assert field["type"] == "Collection(Edm.String)" and field["filterable"] is True
+
+
+def test_a_scoped_document_never_reaches_a_request_without_its_scope(search_service, tmp_path: Path) -> None:
+    folder = _payroll_docs(tmp_path / "docs")
+    embedder = HashingEmbedder()
+    with _indexer(search_service.url) as indexer:  # hidden documents first, so `top` would catch them
+        index_paths([folder / "hr.md"], index=indexer, embedder=embedder, base=tmp_path, scopes=["hr"])
+        index_paths([folder / "money.md"], index=indexer, embedder=embedder, base=tmp_path, scopes=["finance", "board"])
+        index_paths([folder / "public.md"], index=indexer, embedder=embedder, base=tmp_path)
+    stored = search_service.documents["docs"]
+    assert {d["source"]: d[SCOPES_FIELD] for d in stored.values()} == {
+        "docs/hr.md": ["hr"],
+        "docs/money.md": ["board", "finance"],
+        "docs/public.md": [],
+    }
+    url, ids = search_service.url, list(stored)
+    cases = [
+        ([], {"docs/public.md"}),
+        (["hr"], {"docs/public.md", "docs/hr.md"}),
+        (["board"], {"docs/public.md", "docs/money.md"}),
+        (["hr", "finance"], {"docs/public.md", "docs/hr.md", "docs/money.md"}),
+        (["legal"], {"docs/public.md"}),
+        (["HR"], {"docs/public.md"}),
+        (INERT_SCOPES, {"docs/public.md"}),
+    ]
+    for scopes, visible in cases:
+        assert _sources(url, scopes) == visible, scopes
+        assert _sources(url, scopes, ids=ids) == visible, scopes
+    assert _sources(url, [], top_k=1) == {"docs/public.md"}  # `top` is filled from visible documents
+    searches = [
+        r.body for r in search_service.requests if r.path.endswith("search.post.search") and "vectorQueries" in r.body
+    ]
+    assert searches[3]["filter"] == "(not scopes/any()) or scopes/any(s: search.in(s, 'finance|hr', '|'))"
+    assert searches[3]["vectorFilterMode"] == "preFilter"
+
+
+def test_reindexing_with_other_scopes_merges_only_the_scopes(search_service, tmp_path: Path) -> None:
+    folder = _payroll_docs(tmp_path / "docs")
+    hr = folder / "hr.md"
+    embedder = HashingEmbedder()
+    with _indexer(search_service.url) as indexer:
+        index_paths([hr], index=indexer, embedder=embedder, base=tmp_path, scopes=["hr"])
+        stored = search_service.documents["docs"]
+        ids, vectors = set(stored), {k: d["content_vector"] for k, d in stored.items()}
+        batches = len(search_service.batches())
+
+        report = index_paths([hr], index=indexer, embedder=embedder, base=tmp_path, scopes=["finance"])
+        assert report.rescoped == ["docs/hr.md"] and report.indexed == []
+        (merge,) = search_service.batches()[batches:]
+        assert {tuple(sorted(a)) for a in merge} == {("@search.action", "id", "scopes")}  # no text, no vector
+        assert {a["@search.action"] for a in merge} == {"merge"}  # a chunk deleted meanwhile is not re-created
+        assert {a["id"] for a in merge} == ids and all(a[SCOPES_FIELD] == ["finance"] for a in merge)
+        assert {k: d["content_vector"] for k, d in stored.items()} == vectors
+        assert _sources(search_service.url, ["hr"]) == set()
+        assert _sources(search_service.url, ["finance"]) == {"docs/hr.md"}
+
+        batches = len(search_service.batches())  # without scopes: kept, nothing sent
+        assert index_paths([hr], index=indexer, embedder=embedder, base=tmp_path).skipped == ["docs/hr.md"]
+        assert len(search_service.batches()) == batches
+        hr.write_text("# HR\n\nPayroll dates moved to the 20th.\n")  # changed content keeps its scopes
+        assert index_paths([hr], index=indexer, embedder=embedder, base=tmp_path).indexed == ["docs/hr.md"]
+        assert set(stored) != ids and all(d[SCOPES_FIELD] == ["finance"] for d in stored.values())
+
+        report = index_paths([hr], index=indexer, embedder=embedder, base=tmp_path, scopes=[])
+        assert report.rescoped == ["docs/hr.md"]
+    assert _sources(search_service.url, []) == {"docs/hr.md"}
+
+
+def test_an_index_from_before_scopes_gains_the_field_and_its_documents_stay_visible(
+    search_service, tmp_path: Path
+) -> None:
+    with _indexer(search_service.url) as indexer:
+        indexer.ensure_index(4)
+    old = search_service.indexes["docs"]
+    old["fields"] = [f for f in old["fields"] if f["name"] != SCOPES_FIELD]  # as created before scopes
+    search_service.documents["docs"]["old-1"] = {
+        "id": "old-1",
+        "title": "Old",
+        "source": "old.md",
+        "content": "Payroll from before scopes.",
+        HASH_FIELD: "h",
+    }
+    with pytest.raises(ProviderError) as refused:  # the service refuses the filter: said, not worked around
+        _sources(search_service.url, [])
+    assert refused.value.kind == "configuration" and "pipeline index" in refused.value.message
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "new.md").write_text("# New\n\nPayroll for the new ones.\n")
+    with _indexer(search_service.url) as indexer:
+        index_paths([folder], index=indexer, embedder=HashingEmbedder(), base=tmp_path, scopes=["hr"])
+    assert any(f["name"] == SCOPES_FIELD for f in search_service.indexes["docs"]["fields"])
+    assert _sources(search_service.url, []) == {"old.md"}
+    assert _sources(search_service.url, ["hr"]) == {"old.md", "docs/new.md"}
+
+
+def test_a_scope_update_that_failed_halfway_is_reported_and_set_right_by_the_next_scoped_run(
+    search_service, tmp_path: Path
+) -> None:
+    folder = _write_docs(tmp_path / "docs")
+    retries = folder / "retries.md"
+    embedder = HashingEmbedder()
+    with _indexer(search_service.url, max_attempts=1) as indexer:
+        index_paths([retries], index=indexer, embedder=embedder, base=tmp_path, scopes=["hr"])
+        stored = search_service.documents["docs"]
+        first, *others = sorted(stored)
+        assert others, "the document needs two chunks for this test"
+        search_service.fail_once.add(first)
+        report = index_paths([retries], index=indexer, embedder=embedder, base=tmp_path, scopes=["finance"])
+        assert "not updated" in report.failed["docs/retries.md"]
+        assert stored[first][SCOPES_FIELD] == ["hr"] and all(stored[k][SCOPES_FIELD] == ["finance"] for k in others)
+
+        original = retries.read_text()
+        retries.write_text("# Retries\n\nNow five attempts.\n\n## Limits\n\nAnd a longer wait.\n")
+        report = index_paths([retries], index=indexer, embedder=embedder, base=tmp_path)  # keep: which scopes?
+        assert "different scopes" in report.failed["docs/retries.md"] and report.indexed == []
+
+        retries.write_text(original)  # unchanged again: naming the scopes merges them into every chunk
+        report = index_paths([retries], index=indexer, embedder=embedder, base=tmp_path, scopes=["finance"])
+        assert report.rescoped == ["docs/retries.md"] and report.failed == {}
+    assert {tuple(d[SCOPES_FIELD]) for d in search_service.documents["docs"].values()} == {("finance",)}

@@ -46,13 +46,15 @@ class Run:
     outcome: Outcome
 
 
-def ask(question: str, *, top_k: int = 3, traceparent: str | None = TRACEPARENT) -> Run:
+def ask(
+    question: str, *, top_k: int = 3, traceparent: str | None = TRACEPARENT, scopes: list[str] | None = None
+) -> Run:
     headers = {"Content-Type": "application/json", **({"traceparent": traceparent} if traceparent else {})}
     request = func.HttpRequest(
         "POST",
         "http://localhost:7071/api/pipeline/start?code=secret-function-key",
         headers=headers,
-        body=json.dumps({"question": question, "top_k": top_k}).encode(),
+        body=json.dumps({"question": question, "top_k": top_k, "scopes": scopes}).encode(),
     )
     client = FakeDurableClient()
     response = asyncio.run(START(request, client, invocation_context()))

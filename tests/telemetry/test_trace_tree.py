@@ -85,6 +85,18 @@ def test_one_question_is_one_trace_with_the_expected_span_tree(otel: Telemetry) 
     assert chat.attributes["gen_ai.request.model"] == "local-extractive-v2"
 
 
+@pytest.mark.parametrize("scopes", [None, ["team:b", "team:a"]])
+def test_the_runs_scopes_are_attributes_of_the_starter_and_the_reading_steps(
+    otel: Telemetry, scopes: list[str] | None
+) -> None:
+    run = ask("What is a task hub?", scopes=scopes)
+    assert run.outcome.done, run.outcome.error
+    expected = tuple(sorted(scopes or []))
+    spans = otel.spans()
+    for name in ("POST /api/pipeline/start", "pipeline.search_documents", "pipeline.generate_answer"):
+        assert _only(spans, name).attributes["pipeline.scopes"] == expected, name
+
+
 def test_the_cloudevent_carries_the_trace_at_its_send_span(otel: Telemetry) -> None:
     run = ask("What is a task hub?")
     assert run.outcome.done, run.outcome.error

@@ -8,6 +8,7 @@ from config.settings import Settings
 from contracts.errors import ErrorKind
 from providers.azure.search_retriever import VECTOR_FIELD, AzureSearchRetriever, odata_string
 from providers.errors import ProviderError
+from tests.scope_values import INERT_SCOPES, REFUSED_SCOPES
 
 SEARCH_PATH = "/indexes('docs')/docs/search.post.search"
 
@@ -46,7 +47,9 @@ def test_hybrid_query_with_key(server, shapes) -> None:
     assert body["top"] == 2
     assert body["select"] == "id,title,source,content,page"
     assert body["vectorQueries"] == [{"kind": "vector", "vector": [0.1, -0.2, 0.3], "k": 2, "fields": VECTOR_FIELD}]
-    assert "queryType" not in body and "filter" not in body
+    assert "queryType" not in body
+    assert body["filter"] == "not scopes/any()"  # no scopes: unscoped documents only
+    assert body["vectorFilterMode"] == "preFilter"
     assert [(p.id, p.title, p.source, p.content, p.score, p.page) for p in passages] == [
         ("a", "T a", "docs/a.md", "Content of a.", 0.033, 7),
         ("b", "T b", "docs/b.md", "Content of b.", 0.016, None),  # a source without pages
@@ -61,7 +64,7 @@ def test_semantic_ranker_and_source_filter(server, shapes) -> None:
     body = server.last.json()
     assert body["queryType"] == "semantic"
     assert body["semanticConfiguration"] == "default-semantic"
-    assert body["filter"] == "source eq 'docs/o''brien.md'"
+    assert body["filter"] == "source eq 'docs/o''brien.md' and (not scopes/any())"
     assert [(p.id, p.score) for p in passages] == [("b", 3.1), ("a", 2.4)]  # reranker score wins
 
 
@@ -69,10 +72,55 @@ def test_fetch_by_ids_keeps_the_order_asked(server, shapes) -> None:
     server.reply(shapes.reply(shapes.search([_doc("c", 1.0), _doc("a", 1.0)])))
     passages = _retriever(server.url).fetch(["a", "missing", "c", "a,b"])
     body = server.last.json()
-    assert body["filter"] == "search.in(id, 'a,missing,c', ',')"
+    assert body["filter"] == "search.in(id, 'a,missing,c', ',') and (not scopes/any())"
     assert body["top"] == 3
     assert [p.id for p in passages] == ["a", "c"]
     assert _retriever(server.url).fetch([]) == [] and len(server.requests) == 1
+
+
+def test_scopes_are_one_odata_filter_applied_before_ranking(server, shapes) -> None:
+    server.default = lambda _: shapes.reply(shapes.search([]))
+    retriever = _retriever(server.url)
+    retriever.search("q", [0.1], top_k=3, scopes=["team:b", "team:a", "team:b"])
+    body = server.last.json()
+    assert body["filter"] == "(not scopes/any()) or scopes/any(s: search.in(s, 'team:a|team:b', '|'))"
+    assert body["vectorFilterMode"] == "preFilter"
+
+    retriever.search("q", [0.1], top_k=3, source="a'b.md", scopes=["hr"])
+    assert server.last.json()["filter"] == (
+        "source eq 'a''b.md' and ((not scopes/any()) or scopes/any(s: search.in(s, 'hr', '|')))"
+    )
+    retriever.fetch(["a", "b"], scopes=["hr"])  # the claim check reads under the same scopes
+    assert server.last.json()["filter"] == (
+        "search.in(id, 'a,b', ',') and ((not scopes/any()) or scopes/any(s: search.in(s, 'hr', '|')))"
+    )
+    # Names that read like OData stay one quoted literal, split only at `|`.
+    retriever.search("q", [0.1], top_k=3, scopes=INERT_SCOPES)
+    joined = "|".join(sorted(set(INERT_SCOPES)))
+    assert server.last.json()["filter"] == f"(not scopes/any()) or scopes/any(s: search.in(s, '{joined}', '|'))"
+
+
+@pytest.mark.parametrize("bad", REFUSED_SCOPES)
+def test_a_hostile_scope_is_refused_before_any_request(server, bad: str) -> None:
+    retriever = _retriever(server.url)
+    for call in (
+        lambda: retriever.search("q", [0.1], top_k=3, scopes=[bad]),
+        lambda: retriever.search("q", [0.1], top_k=3, scopes=["hr", bad]),
+        lambda: retriever.fetch(["a"], scopes=[bad]),
+    ):
+        with pytest.raises(ProviderError) as refused:
+            call()
+        assert refused.value.kind is ErrorKind.INVALID_INPUT
+    assert server.requests == []
+
+
+def test_an_index_without_the_scopes_field_is_a_configuration_error_saying_how_to_add_it(server, shapes) -> None:
+    message = "Invalid expression: Could not find a property named 'scopes' on type 'search.document'."
+    server.reply(shapes.reply(shapes.azure_error("", message + "\r\nParameter name: $filter"), 400))
+    with pytest.raises(ProviderError) as caught:
+        _retriever(server.url).search("q", [0.1], top_k=3)
+    assert caught.value.kind is ErrorKind.CONFIGURATION
+    assert "pipeline index" in caught.value.message and len(server.requests) == 1  # no unfiltered second try
 
 
 def test_identity_sends_a_bearer_token_for_the_search_scope(tls_server, shapes, token_credential) -> None:

@@ -1,7 +1,8 @@
-"""Ingestion: incremental by content hash, changed files replaced, deletions kept unless recreate."""
+"""Ingestion: incremental by content hash, changed files replaced, deletions kept unless recreate, scopes."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,51 @@ def test_sample_index_is_built_once(tmp_path: Path, embedder: HashingEmbedder) -
         assert len(report.indexed) == len(list(CORPUS_DIR.glob("*.md"))) >= 8
         assert all(source.startswith("corpus/") for source in report.indexed)
         assert ensure_sample_index(index, embedder) is None
+
+
+def test_index_paths_sets_keeps_and_rewrites_scopes_without_re_embedding(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "pay.md").write_text("# Pay\n\nPayroll runs on the 25th.\n")
+    (docs / "open.md").write_text("# Open\n\nPayroll questions go to the help desk.\n")
+    embedded: list[int] = []
+
+    class Counting(HashingEmbedder):
+        def embed_array(self, texts):  # type: ignore[no-untyped-def]
+            embedded.append(len(texts))
+            return super().embed_array(texts)
+
+    embedder = Counting()
+    with SqliteIndex(tmp_path / "index", embedder=embedder) as index:
+
+        def sources(scopes: Sequence[str]) -> set[str]:  # queries embedded apart, so `embedded` counts documents
+            vector = HashingEmbedder().embed(["payroll"]).vectors[0]
+            return {p.source for p in index.search("payroll", vector, top_k=10, scopes=scopes)}
+
+        index_paths([docs / "pay.md"], index=index, embedder=embedder, base=docs, scopes=["hr"])
+        index_paths([docs / "open.md"], index=index, embedder=embedder, base=docs)
+        ids, calls = index.chunk_ids("pay.md"), len(embedded)
+        assert sources([]) == {"open.md"} and sources(["hr"]) == {"open.md", "pay.md"}
+
+        report = index_paths([docs], index=index, embedder=embedder, base=docs, scopes=["finance", "finance"])
+        assert sorted(report.rescoped) == ["open.md", "pay.md"] and report.indexed == []
+        assert len(embedded) == calls and index.chunk_ids("pay.md") == ids  # same chunks, no embedding
+        assert index.known_scopes("pay.md") == ("finance",)
+        assert sources(["hr"]) == set() and sources(["finance"]) == {"open.md", "pay.md"}
+
+        # Without --scope a re-index keeps each file's scopes, also when its content changed.
+        report = index_paths([docs], index=index, embedder=embedder, base=docs)
+        assert sorted(report.skipped) == ["open.md", "pay.md"]
+        (docs / "pay.md").write_text("# Pay\n\nPayroll now runs on the 20th.\n")
+        report = index_paths([docs], index=index, embedder=embedder, base=docs)
+        assert report.indexed == ["pay.md"] and index.known_scopes("pay.md") == ("finance",)
+        assert sources([]) == set()
+
+        # An explicit empty list makes them unscoped: visible to every request.
+        report = index_paths([docs], index=index, embedder=embedder, base=docs, scopes=[])
+        assert sorted(report.rescoped) == ["open.md", "pay.md"]
+        assert sources([]) == {"open.md", "pay.md"}
+
+        with pytest.raises(ProviderError) as refused:
+            index_paths([docs], index=index, embedder=embedder, base=docs, scopes=["hr", "no way"])
+        assert refused.value.kind == "invalid_input"
