@@ -256,9 +256,12 @@ async function loadFeed(name, containerId) {
     banner(null);
     if (feed.available === false) { replace(container, h("p", { class: "empty" }, feed.detail || "Not available.")); return; }
     const items = feed.items || [];
-    if (!items.length) { replace(container, h("p", { class: "empty" }, "None.")); return; }
+    // A queue the app could not peek (on Azure: a missing role, a missing queue) is named, not hidden.
+    const errors = (feed.errors || []).map((e) =>
+      h("p", { class: "error-text" }, `Could not read ${e.queue}: ${e.error}`));
+    if (!items.length) { replace(container, errors, h("p", { class: "empty" }, "None.")); return; }
     if (name === "dead-letters") {
-      replace(container, table(["Message", "Queue", "Reason", "Description", "Original body"], items.map((d) =>
+      replace(container, errors, table(["Message", "Queue", "Reason", "Description", "Original body"], items.map((d) =>
         h("tr", {}, h("td", { class: "mono" }, d.message_id || "–"), h("td", {}, d.queue || ""),
           h("td", {}, d.reason || ""), h("td", {}, d.description || ""),
           h("td", {}, h("pre", {}, pretty(d.body ?? "")))))));
