@@ -20,7 +20,7 @@ from embedded_host.history import EventType, event
 from embedded_host.replay import EngineState
 
 
-def extension_failure(name: str, exc: BaseException) -> dict[str, str]:
+def extension_failure(name: str, exc: BaseException) -> dict[str, Any]:
     """TaskFailed fields as the Durable extension's `TaskActivityShim` writes them for a Python activity.
 
     Reason is `Activity function '<name>' failed: <message>`, the message being the worker's
@@ -38,7 +38,7 @@ def extension_failure(name: str, exc: BaseException) -> dict[str, str]:
     return {"Reason": f"Activity function '{name}' failed: {message}", "Details": json.dumps(details)}
 
 
-def simple_failure(name: str, exc: BaseException) -> dict[str, str]:
+def simple_failure(name: str, exc: BaseException) -> dict[str, Any]:
     return {"Reason": str(exc), "Details": "Traceback ..."}
 
 
@@ -68,7 +68,7 @@ class ReplayDriver:
         *,
         instance_id: str = "test-instance",
         start: datetime = datetime(2026, 1, 1, tzinfo=UTC),
-        failure: Callable[[str, BaseException], dict[str, str]] = simple_failure,
+        failure: Callable[[str, BaseException], dict[str, Any]] = simple_failure,
     ) -> None:
         self.failure = failure
         self.handle = handle
