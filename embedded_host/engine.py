@@ -282,7 +282,9 @@ class DurableEngine:
             return 404
         if status != "Failed":
             return 410
-        plans = plan_rewind(self.store, self._orchestrators, instance_id, reason)
+        plans = plan_rewind(
+            self.store, self._orchestrators, instance_id, reason, timer_limits=self.app.config.timer_limits
+        )
         commit = _Commit()
         try:
             with self.store.transaction():
@@ -498,6 +500,7 @@ class DurableEngine:
             new_events=new_events,
             now=now,
             parent_instance_id=inst.parent,
+            timer_limits=self.app.config.timer_limits,
         )
         if result.sdk_state is not None:
             custom = result.custom_status

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from embedded_host.backends import TimerLimits
 from embedded_host.executor import OrchestratorHandle, call_orchestrator, execute
 from embedded_host.history import EventType, event
 from embedded_host.replay import EngineState
@@ -69,8 +70,10 @@ class ReplayDriver:
         instance_id: str = "test-instance",
         start: datetime = datetime(2026, 1, 1, tzinfo=UTC),
         failure: Callable[[str, BaseException], dict[str, Any]] = simple_failure,
+        timer_limits: TimerLimits | None = None,
     ) -> None:
         self.failure = failure
+        self.timer_limits = timer_limits
         self.handle = handle
         self.activities = activities
         self.instance_id = instance_id
@@ -105,6 +108,7 @@ class ReplayDriver:
                 old_parts=parts,
                 new_events=new_events,
                 now=self.now,
+                timer_limits=self.timer_limits,
             )
             outcome.custom_status = episode.custom_status
             pending = [self._perform(ev, outcome) for ev in episode.scheduled] if episode.status is None else []
