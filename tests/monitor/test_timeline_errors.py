@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
-import pytest
+from tests.monitor.node import module_url, run_node
 
-TIMELINE = Path(__file__).resolve().parents[2] / "monitor" / "static" / "timeline.js"
 DTS_TASK_FAILED = Path(__file__).resolve().parents[1] / "orchestration" / "dts_task_failed.json"
 
 
 def _error_kind(event: dict) -> dict | None:
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed: the timeline's script cannot be run here")
     script = (
-        f"import {{ errorKind }} from {json.dumps(TIMELINE.as_uri())};"
+        f"import {{ errorKind }} from {module_url('timeline.js')};"
         "let text = ''; process.stdin.on('data', (c) => { text += c; });"
         "process.stdin.on('end', () => { console.log(JSON.stringify(errorKind(JSON.parse(text)))); });"
     )
-    done = subprocess.run(
-        [node, "--input-type=module", "-e", script], input=json.dumps(event), capture_output=True, text=True, timeout=30
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return run_node(script, json.dumps(event))
 
 
 def test_a_durable_task_scheduler_failure_shows_its_kind_from_the_failure_details() -> None:
