@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -88,17 +89,24 @@ def run_dead_letters(*, as_json: bool) -> int:
     """Messages the queue dead-lettered (max deliveries) and those the app rejected, with their reasons:
     from Service Bus when it is configured, else from the local queue."""
     s = settings()
-    on_azure = bool(s.service_bus_namespace or s.service_bus_connection)
-    rows = dedupe_dead_letters(peek_dead_letters(s) if on_azure else _local_dead_letters())
+    errors: list[dict[str, str]] = []
+    if s.service_bus_namespace or s.service_bus_connection:
+        peeked = peek_dead_letters(s)
+        rows, errors = dedupe_dead_letters(peeked.items), peeked.errors
+    else:
+        rows = dedupe_dead_letters(_local_dead_letters())
     if as_json:
         print(json.dumps(rows, indent=2, default=str))
-        return 0
-    if not rows:
-        print("no dead-lettered messages")
-    for row in rows:
-        copies = f" ({row['copies']} copies)" if row["copies"] > 1 else ""
-        print(f"{row.get('message_id')}: {row.get('reason')}: {row.get('description')}{copies}")
-    return 0
+    else:
+        if not rows:
+            print("no dead-lettered messages" + (" in the queues that could be read" if errors else ""))
+        for row in rows:
+            copies = f" ({row['copies']} copies)" if row["copies"] > 1 else ""
+            print(f"{row.get('message_id')}: {row.get('reason')}: {row.get('description')}{copies}")
+    # A queue that could not be peeked is said on stderr, and the exit code says the list is partial.
+    for failure in errors:
+        print(f"error: cannot peek {failure['queue']}: {failure['error']}", file=sys.stderr)
+    return 1 if errors else 0
 
 
 def dedupe_dead_letters(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -12,9 +12,13 @@ import json
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cli.errors import CliError
+
+if TYPE_CHECKING:
+    from embedded_host.backends import TimerLimits
+    from embedded_host.executor import OrchestratorHandle
 
 __all__ = ["iter_documents", "run_replay"]
 
@@ -72,7 +76,7 @@ def _read_file(path: Path) -> Iterator[tuple[str, Any]]:
             yield f"{path}:{number}", _Unreadable(f"malformed JSON: {exc}")
 
 
-def _orchestrators(app_dir: Path) -> dict[str, Any]:
+def _orchestrators(app_dir: Path) -> tuple[dict[str, OrchestratorHandle], TimerLimits | None]:
     from cli.environment import prepare_binding_settings
     from embedded_host.config import HostConfigError
     from embedded_host.executor import handle_of
@@ -88,7 +92,9 @@ def _orchestrators(app_dir: Path) -> dict[str, Any]:
     handles = {spec.name: handle_of(spec.func, spec.trigger_name) for spec in app.of_kind("orchestration")}
     if not handles:
         raise CliError(f"{app_dir}/function_app.py has no orchestrator function")
-    return handles
+    # Histories are checked against the backend the app is configured for (host.json, or the app setting
+    # that moves it to the Durable Task Scheduler): Azure Storage records a long timer as a chain of timers.
+    return handles, app.config.timer_limits
 
 
 def run_replay(paths: Sequence[Path], *, app_dir: Path | None, as_json: bool) -> int:
@@ -97,7 +103,7 @@ def run_replay(paths: Sequence[Path], *, app_dir: Path | None, as_json: bool) ->
     from embedded_host.checker import FIX_ADVICE, ReplayReport, check_recording
     from embedded_host.recorded import RecordingError, read_recording
 
-    handles = _orchestrators((app_dir or APP_DIR).resolve())
+    handles, timer_limits = _orchestrators((app_dir or APP_DIR).resolve())
     reports: list[ReplayReport] = []
     for source, doc in iter_documents(paths):
         if isinstance(doc, _Unreadable):
@@ -121,7 +127,7 @@ def run_replay(paths: Sequence[Path], *, app_dir: Path | None, as_json: bool) ->
                         )
                     )
                 else:
-                    reports.append(check_recording(recording, handle, source=source))
+                    reports.append(check_recording(recording, handle, source=source, timer_limits=timer_limits))
         if not as_json:
             print(reports[-1].line(), flush=True)
     counts = {kind: sum(r.outcome == kind for r in reports) for kind in ("clean", "diverged", "raises", "error")}

@@ -13,7 +13,7 @@ from typing import Any
 from cli.errors import CliError
 from cli.producer import OutgoingMessage
 from config import Settings
-from providers.monitor_feeds import peek_service_bus_dead_letters, service_bus_client
+from providers.monitor_feeds import PeekedDeadLetters, peek_service_bus_dead_letters, service_bus_client
 
 __all__ = ["MAX_PEEK", "peek_dead_letters", "send_to_service_bus"]
 
@@ -57,6 +57,7 @@ def send_to_service_bus(settings: Settings, messages: Iterable[OutgoingMessage])
     return sent
 
 
-def peek_dead_letters(settings: Settings) -> list[dict[str, Any]]:
-    """What Service Bus holds as dead letters (the queue's sub-queue and the app's rejected-message queue)."""
+def peek_dead_letters(settings: Settings) -> PeekedDeadLetters:
+    """What Service Bus holds as dead letters (the queue's sub-queue and the app's rejected-message queue),
+    and the queues that could not be peeked."""
     return peek_service_bus_dead_letters(_client(settings), settings, limit=MAX_PEEK)

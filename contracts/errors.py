@@ -2,14 +2,17 @@
 
 Python's `RetryOptions` cannot tell a 429 from a 400, so activities raise `StepError`, whose
 message carries a machine-readable marker; the orchestrator reads it back from the task
-failure and retries only what retrying can fix.
+failure and retries only what retrying can fix. The marker travels in the failure's text on
+Azure Storage, and in its structured failure details on the Durable Task Scheduler.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -49,18 +52,47 @@ class StepError(BaseModel):
         return f"{self.kind.value}: {self.message} [[pipeline-error {self.model_dump_json()}]]"
 
     @classmethod
-    def from_failure(cls, failure: str) -> StepError:
-        """Read the error back from a task failure's text; anything unmarked is an internal error."""
+    def from_failure(cls, failure: str, details: Mapping[str, Any] | None = None) -> StepError:
+        """Read the error back from a task failure; anything unmarked is an internal error.
+
+        ``failure`` is the text the SDK raises with; ``details`` the failure details of the task's
+        ``TaskFailed`` event, when it has them (the Durable Task Scheduler keeps only those).
+        """
+        texts = [failure, *_detail_texts(details)]
         # The Durable extension puts the activity's message in the failure twice: plain in the
         # reason, JSON-escaped in the serialised exception after it. Take the first that parses.
-        for match in _MARKER.finditer(failure):
-            for text in (match.group(1), match.group(1).replace('\\"', '"')):
-                try:
-                    return cls.model_validate(json.loads(text))
-                except ValueError:
-                    continue
-        first_line = failure.strip().splitlines()[0] if failure.strip() else "activity failed"
+        for source in texts:
+            for match in _MARKER.finditer(source):
+                for text in (match.group(1), match.group(1).replace('\\"', '"')):
+                    try:
+                        return cls.model_validate(json.loads(text))
+                    except ValueError:
+                        continue
+        lines = [line.strip() for text in texts for line in text.splitlines()]
+        # `None`: what the Python SDK makes of a failure without Reason and Details (`f"{None} \n {None}"`).
+        first_line = next((line for line in lines if line and line != "None"), "activity failed")
         return cls(kind=ErrorKind.INTERNAL, message=first_line[:500])
+
+
+def _detail_texts(details: Mapping[str, Any] | None) -> list[str]:
+    """The messages and stack traces of a failure-details chain, outermost first.
+
+    Two spellings reach an orchestrator: DurableTask.Core's `FailureDetails` as the extension serialises
+    it (`ErrorType`, `ErrorMessage`, `StackTrace`, `InnerFailure`) and the gRPC `TaskFailureDetails` in
+    its JSON form (`errorMessage`, `stackTrace`, `innerFailure`). On the Functions host the activity's
+    own message is usually an inner failure (the host wraps it in a `FunctionInvocationException`).
+    """
+    texts: list[str] = []
+    node: Any = details
+    for _ in range(10):  # a chain is a handful deep; a cycle must not hang the orchestrator
+        if not isinstance(node, Mapping):
+            break
+        for key in ("ErrorMessage", "errorMessage", "StackTrace", "stackTrace"):
+            value = node.get(key)
+            if isinstance(value, str) and value.strip():
+                texts.append(value)
+        node = node.get("InnerFailure", node.get("innerFailure"))
+    return texts
 
 
 class ProviderError(Exception):

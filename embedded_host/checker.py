@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
 
+from .backends import TimerLimits
 from .executor import OrchestratorHandle, execute
 from .history import EventType, event
 from .recorded import RecordedInstance
@@ -132,8 +133,17 @@ def _same(recorded: dict[str, Any], scheduled: dict[str, Any], tolerance: timede
     return gap <= tolerance
 
 
-def check_recording(recording: RecordedInstance, handle: OrchestratorHandle, *, source: str) -> ReplayReport:
-    """Replay one recorded instance through ``handle`` (the orchestrator function) and report how it went."""
+def check_recording(
+    recording: RecordedInstance,
+    handle: OrchestratorHandle,
+    *,
+    source: str,
+    timer_limits: TimerLimits | None = None,
+) -> ReplayReport:
+    """Replay one recorded instance through ``handle`` (the orchestrator function) and report how it went.
+
+    ``timer_limits``: those of the backend that recorded it (Azure Storage chains long timers; see backends.py).
+    """
     install_parse_cache()
     report = ReplayReport(source, "clean", recording.instance_id, recording.name)
     expected = recording.scheduled
@@ -159,6 +169,7 @@ def check_recording(recording: RecordedInstance, handle: OrchestratorHandle, *, 
             new_events=new_events,
             now=episode.started,
             parent_instance_id=recording.parent_instance_id,
+            timer_limits=timer_limits,
         )
         if result.diverged is not None:
             return _parted(report, first_index, "one path", f"took another: {result.diverged}")

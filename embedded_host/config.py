@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .backends import AZURE_STORAGE, TimerLimits, storage_provider, timer_limits
+
 __all__ = ["HostConfig", "HostConfigError", "load_app_settings", "resolve_expression"]
 
 _EXPRESSION = re.compile(r"%([^%]+)%")
@@ -33,13 +35,19 @@ class HostConfig:
     route_prefix: str = "api"
     max_delivery_count: int = 10
     lock_duration_s: float = 30.0
+    storage_provider: str = AZURE_STORAGE  # the Durable backend emulated (see backends.py)
     raw: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def timer_limits(self) -> TimerLimits | None:
+        """The long-timer limits the extension would send the SDK for this backend."""
+        return timer_limits(self.storage_provider)
 
     @classmethod
     def load(cls, app_dir: Path, settings: Mapping[str, str]) -> HostConfig:
         path = app_dir / "host.json"
         if not path.exists():
-            return cls()
+            return cls(storage_provider=storage_provider({}, settings))
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -59,6 +67,7 @@ class HostConfig:
             # Service Bus keeps maxDeliveryCount on the queue, not in host.json; accept it here for local use.
             max_delivery_count=max(1, int(service_bus.get("maxDeliveryCount") or 10)),
             lock_duration_s=_timespan_seconds(service_bus.get("maxAutoLockRenewalDuration"), 30.0),
+            storage_provider=storage_provider(data, settings),
             raw=data,
         )
 

@@ -43,7 +43,7 @@ from .executor import execute, handle_of
 from .history import EventType, event
 from .invoker import InvocationContext, call_function, decode_activity_input, encode_activity_output
 from .loader import FunctionSpec, LoadedApp
-from .queries import InstanceQuery, page_of_ids, selected_ids
+from .queries import InstanceQuery, page_of_ids, purge_selection
 from .replay import EngineState
 from .rewind import RewindPlan, plan_rewind
 from .status import read_status
@@ -244,21 +244,28 @@ class DurableEngine:
         return [s for s in statuses if s is not None], token
 
     def purge(self, instance_id: str) -> int:
-        """Delete a finished instance's state; returns how many instances were deleted."""
+        """Delete a finished instance's state; returns how many instances were deleted (0 while it runs)."""
         if instance_id in self._running:
             return 0
         return self.purge_many([instance_id])
 
     def purge_where(self, query: InstanceQuery) -> int:
-        """Delete every finished instance the filter selects (as the extension, never a running one)."""
-        return self.purge_many(selected_ids(self.conn, query, sorted(TERMINAL_STATUSES)))
+        """Delete what a filtered purge selects on Azure Storage, running instances included (see queries.py)."""
+        return self.purge_many(purge_selection(self.conn, query))
 
     def purge_many(self, instance_ids: list[str]) -> int:
-        ids = [i for i in instance_ids if i not in self._running]
-        if not ids:
+        """Delete instances, running ones too: they leave memory, and their late results and timers are dropped."""
+        if not instance_ids:
             return 0
         with self.store.transaction():
-            return sum(self.store.purge(iid) for iid in ids)
+            deleted = sum(self.store.purge(iid) for iid in instance_ids)
+        for instance_id in instance_ids:
+            if self._running.pop(instance_id, None) is not None:
+                self._ready.discard(instance_id)
+                for future in self._waiters.pop(instance_id, []):  # a waiting client learns it is gone
+                    if not future.done():
+                        future.set_result(instance_id)
+        return deleted
 
     def restart(self, instance_id: str, *, new_instance_id: bool = True) -> str:
         """Start the instance's orchestrator again with its original input; returns the new run's id.
@@ -282,7 +289,9 @@ class DurableEngine:
             return 404
         if status != "Failed":
             return 410
-        plans = plan_rewind(self.store, self._orchestrators, instance_id, reason)
+        plans = plan_rewind(
+            self.store, self._orchestrators, instance_id, reason, timer_limits=self.app.config.timer_limits
+        )
         commit = _Commit()
         try:
             with self.store.transaction():
@@ -498,6 +507,7 @@ class DurableEngine:
             new_events=new_events,
             now=now,
             parent_instance_id=inst.parent,
+            timer_limits=self.app.config.timer_limits,
         )
         if result.sdk_state is not None:
             custom = result.custom_status

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from .backends import TimerLimits
 from .entity_protocol import event_sent
 from .history import EventType, event
 from .replay import SIGNAL_ENTITY, EngineState, NonDeterminismError, UnsupportedActionError, plan_actions
@@ -58,12 +59,19 @@ def call_orchestrator(
     history: str,
     replaying: bool = False,
     parent_instance_id: str | None = None,
+    timer_limits: TimerLimits | None = None,
 ) -> tuple[dict[str, Any] | None, str | None]:
     """Run the SDK over ``history`` (the JSON text of the event list); returns (state, user error).
 
     When user code raises, the SDK raises too, with its state JSON after a marker: that state still holds the
     actions taken before the failure, which the host must carry out or compare like any other.
+    ``timer_limits``: the backend's long-timer settings, which make the SDK chain a longer timer (see backends.py).
     """
+    limits = (
+        "".join(f",{json.dumps(k)}:{json.dumps(v)}" for k, v in timer_limits.context_fields().items())
+        if timer_limits
+        else ""
+    )
     context = (
         '{"history":'
         + history
@@ -76,7 +84,7 @@ def call_orchestrator(
         + ',"parentInstanceId":'
         + json.dumps(parent_instance_id)
         + ","
-        '"upperSchemaVersion":2,"upperSchemaVersionNew":2}'
+        '"upperSchemaVersion":2,"upperSchemaVersionNew":2' + limits + "}"
     )
     try:
         return json.loads(handle(context)), None
@@ -103,6 +111,7 @@ def execute(
     new_events: list[dict[str, Any]],
     now: datetime,
     parent_instance_id: str | None = None,
+    timer_limits: TimerLimits | None = None,
 ) -> Episode:
     """Replay ``old_parts`` (events as JSON text) + ``new_events`` and say what the episode adds.
 
@@ -118,6 +127,7 @@ def execute(
         history=history,
         replaying=bool(old_parts),
         parent_instance_id=parent_instance_id,
+        timer_limits=timer_limits,
     )
     episode = Episode(sdk_state=sdk_state)
     if sdk_state is None:

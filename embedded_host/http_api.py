@@ -176,6 +176,9 @@ class _Durable:
         return web.Response(status=code)
 
     async def purge(self, request: web.Request) -> web.Response:
+        # Since Durable extension 3.9.1 (PR 3311, January 2026) a purge by id checks the runtime status and
+        # refuses an orchestration that has not finished; older extensions purged it, since the Azure Storage
+        # tracking store deletes whatever exists. The message is the one durabletask-dotnet uses for it.
         instance_id = request.match_info["instance_id"]
         status = self.engine.get_status(instance_id, show_input=False)
         if status is None:
@@ -192,6 +195,8 @@ class _Durable:
         return _json(200, {"instancesDeleted": self.engine.purge(instance_id)})
 
     async def purge_filtered(self, request: web.Request) -> web.Response:
+        # As on Azure Storage: only terminal statuses of runtimeStatus count, and with none of them running
+        # instances are purged too (queries.purge_selection).
         if parse_time(request.query.get("createdTimeFrom")) is None:
             return _json(400, {"Message": "Please provide value for 'createdTimeFrom' parameter."})
         query = InstanceQuery.from_request(request.query, request.query.getall("runtimeStatus", []))

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import HostConfig, HostConfigError, load_app_settings, resolve_expression
+from .indexing import check_indexable
 
 __all__ = ["FunctionSpec", "LoadedApp", "OutputBinding", "load_app"]
 
@@ -171,6 +172,7 @@ def load_app(app_dir: Path) -> LoadedApp:
     app = _find_app_object(module, app_dir / "function_app.py")
     functions: dict[str, FunctionSpec] = {}
     for fn in app.get_functions():
+        check_indexable(fn)  # what the Python worker refuses on Azure is refused here too
         spec = _classify(fn, settings)
         if spec.name in functions:
             raise HostConfigError(f"two functions named '{spec.name}'")

@@ -32,7 +32,7 @@ __all__ = [
     "encode_token",
     "page_of_ids",
     "parse_time",
-    "selected_ids",
+    "purge_selection",
 ]
 
 DEFAULT_PAGE_SIZE = 100
@@ -48,6 +48,8 @@ RUNTIME_STATUSES = (
     "Pending",
     "Suspended",
 )
+# The statuses a filtered purge keeps from its runtimeStatus list (the terminal ones).
+PURGEABLE_STATUSES = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
 
 
 def parse_time(text: str | None) -> str | None:
@@ -162,14 +164,15 @@ def page_of_ids(conn: sqlite3.Connection, query: InstanceQuery) -> tuple[list[st
     return [r[1] for r in rows], token
 
 
-def selected_ids(conn: sqlite3.Connection, query: InstanceQuery, statuses: Iterable[str]) -> list[str]:
-    """Every instance the filter selects among ``statuses`` (purge takes finished instances only)."""
-    allowed = tuple(statuses)
-    chosen = tuple(s for s in query.statuses if s in allowed) if query.statuses else allowed
-    if not chosen:
-        return []
-    narrowed = InstanceQuery(
-        statuses=chosen, created_from=query.created_from, created_to=query.created_to, prefix=query.prefix
-    )
+def purge_selection(conn: sqlite3.Connection, query: InstanceQuery) -> list[str]:
+    """The instances a filtered purge deletes on Azure Storage (DTFx ``AzureTableTrackingStore``, 2026).
+
+    The ``runtimeStatus`` list is cut to the terminal statuses (Completed, Failed, Terminated, Canceled); when
+    none is left, because none was given or only running ones were, the status is no condition at all and every
+    instance created in the window goes, running ones included. So ``runtimeStatus=Running`` purges everything
+    in the window; a caller that means finished runs says ``runtimeStatus=Completed,Failed,Terminated``.
+    """
+    chosen = tuple(s for s in query.statuses if s in PURGEABLE_STATUSES)
+    narrowed = InstanceQuery(statuses=chosen, created_from=query.created_from, created_to=query.created_to)
     condition, params = narrowed.where()
     return [r[0] for r in conn.execute(f"SELECT instance_id FROM instances WHERE {condition}", params)]

@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from .backends import TimerLimits
 from .executor import execute, handle_of
 from .history import EventType, event
 from .loader import FunctionSpec
@@ -106,9 +107,11 @@ def plan_rewind(
     instance_id: str,
     reason: str | None,
     plans: list[RewindPlan] | None = None,
+    *,
+    timer_limits: TimerLimits | None = None,
 ) -> list[RewindPlan]:
     """The plans of the instance and its failed children, children first: replays the rewritten history from
-    scratch to learn what must run again. Reads only, writes nothing."""
+    scratch to learn what must run again (with the backend's ``timer_limits``, as it ran). Reads only."""
     plans = [] if plans is None else plans
     row = store.instance(instance_id)
     assert row is not None  # the caller checked it, or it is a child the parent's history names
@@ -135,6 +138,7 @@ def plan_rewind(
         new_events=events,
         now=now_utc(),
         parent_instance_id=plan.parent,
+        timer_limits=timer_limits,
     )
     if retried := failed_retries(plan.state, original):
         raise RewindRefusedError(
@@ -152,7 +156,7 @@ def plan_rewind(
         if ev["EventType"] == EventType.SUB_ORCHESTRATION_INSTANCE_CREATED and old is not None:
             child = store.instance(old["InstanceId"])
             if child is not None and child.runtime_status == "Failed":
-                plan_rewind(store, orchestrators, old["InstanceId"], reason, plans)
+                plan_rewind(store, orchestrators, old["InstanceId"], reason, plans, timer_limits=timer_limits)
             elif child is not None and child.runtime_status == "Completed":  # finished after the parent had failed
                 plan.answers.append(
                     event(

@@ -18,6 +18,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from contracts import RetryPolicy, StepError, StepName
+from orchestration.failures import step_error
 
 __all__ = ["StepFailed", "call_step"]
 
@@ -45,10 +46,11 @@ def call_step(
     while True:
         attempt += 1
         context.set_custom_status({"step": step.value, "attempt": attempt})
+        task = context.call_activity(step.value, {**payload, "attempt": attempt})
         try:
-            return (yield context.call_activity(step.value, {**payload, "attempt": attempt}))
+            return (yield task)
         except Exception as failure:  # the SDK raises a bare Exception for a failed task
-            error = StepError.from_failure(str(failure))
+            error = step_error(context, task, failure)
             retryable = error.kind.retryable and attempt < policy.max_attempts
             waiting_for_roles = error.access_denied and context.current_utc_datetime - first_attempt_at < window
             if not (retryable or waiting_for_roles):

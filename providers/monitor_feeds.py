@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from config import Settings
 
 __all__ = [
     "MAX_ROWS",
+    "PeekedDeadLetters",
     "peek_service_bus_dead_letters",
     "read_dead_letters",
     "read_undelivered_events",
@@ -56,10 +58,11 @@ def _text(body: bytes) -> str:
 
 
 def read_dead_letters(settings: Settings) -> dict[str, Any]:
-    """``{"source", "items"}``: newest first, at most ``MAX_ROWS``."""
+    """``{"source", "items"}``: newest first, at most ``MAX_ROWS``; from Service Bus also ``errors``, one per
+    queue that could not be peeked (the other queue's rows are still shown)."""
     if settings.service_bus_namespace or settings.service_bus_connection:
-        client = service_bus_client(settings)
-        return {"source": "service-bus", "items": peek_service_bus_dead_letters(client, settings)[:MAX_ROWS]}
+        peeked = peek_service_bus_dead_letters(service_bus_client(settings), settings)
+        return {"source": "service-bus", "items": peeked.items[:MAX_ROWS], "errors": peeked.errors}
     return {"source": "local", "items": _local_dead_letters(settings)[:MAX_ROWS]}
 
 
@@ -121,30 +124,55 @@ def service_bus_client(settings: Settings) -> Any:
     return ServiceBusClient(settings.service_bus_namespace, credential=DefaultAzureCredential())
 
 
-def peek_service_bus_dead_letters(client: Any, settings: Settings, *, limit: int = MAX_ROWS) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class PeekedDeadLetters:
+    """What both dead-letter places held, and a ``{"queue", "error"}`` for each one that could not be read."""
+
+    items: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+
+def peek_service_bus_dead_letters(client: Any, settings: Settings, *, limit: int = MAX_ROWS) -> PeekedDeadLetters:
     """The queue's own dead-letter sub-queue (max deliveries exceeded, with Service Bus's reason) and the
-    app's dead-letter queue of invalid messages (the reason in each body, read by `rejected_row`); peeked."""
+    app's dead-letter queue of invalid messages (the reason in each body, read by `rejected_row`); peeked.
+
+    Each queue is read on its own: a queue the identity may not peek (peeking needs Listen, a role
+    assignment still applying, a queue that is missing) is reported with the service's reason instead
+    of failing the whole feed.
+    """
+    from azure.core.exceptions import AzureError
     from azure.servicebus import ServiceBusSubQueue
 
     queue, rejected = settings.pipeline_queue_name, settings.pipeline_dead_letter_queue_name
-    rows: list[dict[str, Any]] = []
+    peeked = PeekedDeadLetters()
     with client:
-        with client.get_queue_receiver(queue, sub_queue=ServiceBusSubQueue.DEAD_LETTER) as receiver:
-            for message in receiver.peek_messages(max_message_count=limit):
-                rows.append(
-                    {
-                        "queue": f"{queue}/$deadletterqueue",
-                        "message_id": message.message_id,
-                        "reason": message.dead_letter_reason,
-                        "description": message.dead_letter_error_description,
-                        "delivery_count": message.delivery_count,
-                        "body": _text(b"".join(message.body)),
-                    }
-                )
-        with client.get_queue_receiver(rejected) as receiver:
-            for message in receiver.peek_messages(max_message_count=limit):
-                rows.append(rejected_row(rejected, message.message_id, b"".join(message.body)))
-    return rows
+        try:
+            with client.get_queue_receiver(queue, sub_queue=ServiceBusSubQueue.DEAD_LETTER) as receiver:
+                for message in receiver.peek_messages(max_message_count=limit):
+                    peeked.items.append(
+                        {
+                            "queue": f"{queue}/$deadletterqueue",
+                            "message_id": message.message_id,
+                            "reason": message.dead_letter_reason,
+                            "description": message.dead_letter_error_description,
+                            "delivery_count": message.delivery_count,
+                            "body": _text(b"".join(message.body)),
+                        }
+                    )
+        except AzureError as error:
+            peeked.errors.append(_peek_error(f"{queue}/$deadletterqueue", error))
+        try:
+            with client.get_queue_receiver(rejected) as receiver:
+                for message in receiver.peek_messages(max_message_count=limit):
+                    peeked.items.append(rejected_row(rejected, message.message_id, b"".join(message.body)))
+        except AzureError as error:
+            peeked.errors.append(_peek_error(rejected, error))
+    return peeked
+
+
+def _peek_error(queue: str, error: Exception) -> dict[str, str]:
+    first_line = (str(error).strip().splitlines() or [""])[0][:300]
+    return {"queue": queue, "error": f"{type(error).__name__}: {first_line}" if first_line else type(error).__name__}
 
 
 def read_undelivered_events(settings: Settings) -> dict[str, Any]:

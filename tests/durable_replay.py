@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from embedded_host.backends import TimerLimits
 from embedded_host.executor import OrchestratorHandle, call_orchestrator, execute
 from embedded_host.history import EventType, event
 from embedded_host.replay import EngineState
 
 
-def extension_failure(name: str, exc: BaseException) -> dict[str, str]:
+def extension_failure(name: str, exc: BaseException) -> dict[str, Any]:
     """TaskFailed fields as the Durable extension's `TaskActivityShim` writes them for a Python activity.
 
     Reason is `Activity function '<name>' failed: <message>`, the message being the worker's
@@ -38,7 +39,7 @@ def extension_failure(name: str, exc: BaseException) -> dict[str, str]:
     return {"Reason": f"Activity function '{name}' failed: {message}", "Details": json.dumps(details)}
 
 
-def simple_failure(name: str, exc: BaseException) -> dict[str, str]:
+def simple_failure(name: str, exc: BaseException) -> dict[str, Any]:
     return {"Reason": str(exc), "Details": "Traceback ..."}
 
 
@@ -68,9 +69,11 @@ class ReplayDriver:
         *,
         instance_id: str = "test-instance",
         start: datetime = datetime(2026, 1, 1, tzinfo=UTC),
-        failure: Callable[[str, BaseException], dict[str, str]] = simple_failure,
+        failure: Callable[[str, BaseException], dict[str, Any]] = simple_failure,
+        timer_limits: TimerLimits | None = None,
     ) -> None:
         self.failure = failure
+        self.timer_limits = timer_limits
         self.handle = handle
         self.activities = activities
         self.instance_id = instance_id
@@ -105,6 +108,7 @@ class ReplayDriver:
                 old_parts=parts,
                 new_events=new_events,
                 now=self.now,
+                timer_limits=self.timer_limits,
             )
             outcome.custom_status = episode.custom_status
             pending = [self._perform(ev, outcome) for ev in episode.scheduled] if episode.status is None else []

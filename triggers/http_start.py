@@ -12,20 +12,15 @@ from pydantic import ValidationError
 from contracts import ProblemDetails, Question, StartResponse
 from telemetry import current_traceparent, starter_span
 from triggers._http import BodyRejected, field_problems, json_response, problem_response, read_json_body
+from triggers.routes import START_ROUTE, status_url
 from triggers.starting import instance_id_for, invocation_traceparent, start_once
 
 __all__ = ["FUNCTION_NAME", "ROUTE", "bp"]
 
 FUNCTION_NAME = "start_pipeline"
-ROUTE = "pipeline/start"
+ROUTE = START_ROUTE
 
 bp = df.Blueprint()
-
-
-def status_url(req: func.HttpRequest, instance_id: str) -> str:
-    """`GET /api/pipeline/{id}` on the origin the caller used (route prefix taken from this route)."""
-    base = req.url.split("?", 1)[0]
-    return base[: -len("start")] + instance_id
 
 
 @bp.function_name(FUNCTION_NAME)
@@ -74,7 +69,7 @@ async def start_pipeline(
             instance_id=instance_id,
             status=outcome.runtime_status,
             created=outcome.created,
-            status_url=status_url(req, instance_id),
+            status_url=status_url(req.url, instance_id),
             status_query_get_uri=links["statusQueryGetUri"],
             send_event_post_uri=links.get("sendEventPostUri"),
             terminate_post_uri=links.get("terminatePostUri"),

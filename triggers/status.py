@@ -10,13 +10,13 @@ from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrc
 
 from contracts import ProblemDetails, Result, StatusResponse
 from triggers._http import json_response, problem_response
-from triggers.http_start import ROUTE as START_ROUTE
+from triggers.routes import START_ROUTE, STATUS_ROUTE
 from triggers.starting import is_instance_id
 
 __all__ = ["FUNCTION_NAME", "ROUTE", "bp", "status_view", "status_view_from_json"]
 
 FUNCTION_NAME = "get_pipeline_status"
-ROUTE = "pipeline/{instance_id}"
+ROUTE = STATUS_ROUTE
 
 bp = df.Blueprint()
 

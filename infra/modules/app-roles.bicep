@@ -4,9 +4,11 @@
 //   storage account   Blob Data Owner, Queue Data Contributor, Table Data Contributor
 //                     (host leases and the Durable task hub; Blob Data Owner also reads the
 //                     Flex deployment container)
-//   questions queue   Service Bus Data Receiver (the trigger); optionally Data Owner, which lets
-//                     the scale controller read the queue length instead of peeking
-//   dead-letter queue Service Bus Data Sender (the starter's output binding)
+//   questions queue   Service Bus Data Receiver (the trigger, and the monitor's peek at its
+//                     $deadletterqueue); optionally Data Owner, which lets the scale controller read
+//                     the queue length instead of peeking
+//   dead-letter queue Service Bus Data Sender (the starter's output binding) and Data Receiver
+//                     (GET /api/monitor/dead-letters peeks it: peeking needs Listen, which Send lacks)
 //   Event Grid topic  EventGrid Data Sender
 //   search service    Search Index Data Reader (the app only queries; `pipeline index` writes
 //                     with the developer's identity, see developer-roles.bicep)
@@ -165,6 +167,17 @@ resource serviceBusDataSender 'Microsoft.Authorization/roleAssignments@2022-04-0
   scope: serviceBus::deadLetters
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataSender)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+// Listen on the app's own dead-letter queue, for the monitor feed's peek (it never receives or settles).
+resource serviceBusDeadLetterReceiver 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(serviceBus::deadLetters.id, principalId, roles.serviceBusDataReceiver)
+  scope: serviceBus::deadLetters
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.serviceBusDataReceiver)
     principalId: principalId
     principalType: 'ServicePrincipal'
   }

@@ -2,6 +2,8 @@
 // app the connection settings name. Keys live in sessionStorage and travel in the x-functions-key header,
 // never in a URL (URLs end up in logs and histories).
 
+import { FINISHED, purgeQuery, runsQuery } from "./runs.js";
+
 const STORE = window.sessionStorage;
 const KEYS = { base: "monitor.base", system: "monitor.systemKey", fn: "monitor.functionKey",
   trace: "monitor.traceTemplate" };
@@ -64,11 +66,7 @@ async function json(response) {
 }
 
 export async function listRuns(filters, token) {
-  const q = new URLSearchParams({ top: String(filters.top || 25), showInput: "false" });
-  if (filters.statuses && filters.statuses.length) q.set("runtimeStatus", filters.statuses.join(","));
-  if (filters.from) q.set("createdTimeFrom", filters.from);
-  if (filters.to) q.set("createdTimeTo", filters.to);
-  if (filters.prefix) q.set("instanceIdPrefix", filters.prefix);
+  const q = runsQuery(filters);
   const response = await call(`${DURABLE}/instances?${q}`, { headers: token ? { [CONTINUATION]: token } : {} });
   if (!response.ok) throw new ApiError(response.status, await describe(response));
   // A cross-origin app must expose the header for paging to work; null then means "cannot tell".
@@ -96,8 +94,26 @@ export function terminate(id, reason) {
   return act(`${DURABLE}/instances/${encodeURIComponent(id)}/terminate${q}`, "POST");
 }
 
-export function purge(id) {
-  return act(`${DURABLE}/instances/${encodeURIComponent(id)}`, "DELETE");
+// A purge by id deletes a running run wherever the extension predates 3.9.1 (Azure Storage deletes whatever
+// exists), so the page first checks that the run has finished, and purges nothing else.
+export async function purge(id) {
+  const path = `${DURABLE}/instances/${encodeURIComponent(id)}`;
+  const response = await call(`${path}?showInput=false`);
+  if (response.status === 404) throw new ApiError(404, `HTTP 404: no run has the id ${id} (purged meanwhile?)`);
+  if (!response.ok) throw new ApiError(response.status, await describe(response));
+  const status = (await json(response)) || {};
+  if (!FINISHED.includes(status.runtimeStatus)) {
+    throw new ApiError(409, `Run ${id} is ${status.runtimeStatus || "not finished"}: only finished runs are purged.`);
+  }
+  return act(path, "DELETE");
+}
+
+// Every finished run created in the window; running runs are kept (runs.js purgeQuery says why).
+export async function purgeFinished(from, to) {
+  const response = await call(`${DURABLE}/instances?${purgeQuery(from, to)}`, { method: "DELETE" });
+  if (response.status === 404) return { instancesDeleted: 0 }; // the extension's answer when nothing matched
+  if (!response.ok) throw new ApiError(response.status, await describe(response));
+  return json(response);
 }
 
 export function restart(id) {

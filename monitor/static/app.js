@@ -3,13 +3,14 @@
 import * as api from "./api.js";
 import { renderChart, lastHour } from "./chart.js";
 import { byId, formatMs, formatTime, h, pretty, replace } from "./dom.js";
+import { defaultFilters, FINISHED, newestFirst, windowStart } from "./runs.js";
 import { buildTimeline, renderTimeline } from "./timeline.js";
 
 const POLL_MS = 2000;
 const CHART_MS = 30000;
 const RUNNING = new Set(["Pending", "Running", "ContinuedAsNew", "Suspended"]);
 
-const state = { filters: { top: 25, statuses: [] }, tokens: [null], page: 0, next: null, timer: null,
+const state = { filters: defaultFilters(), tokens: [null], page: 0, next: null, timer: null,
   chartAt: 0, view: "runs", runId: null, run: null };
 
 function banner(message) {
@@ -49,8 +50,8 @@ function readFilters() {
   const form = byId("filters");
   const data = new FormData(form);
   const iso = (value) => (value ? new Date(value).toISOString() : "");
-  return { statuses: data.getAll("status"), from: iso(data.get("from")), to: iso(data.get("to")),
-    prefix: String(data.get("prefix") || "").trim(), top: Number(data.get("top") || 25) };
+  return { statuses: data.getAll("status"), window: String(data.get("window") || "any"), from: iso(data.get("from")),
+    to: iso(data.get("to")), prefix: String(data.get("prefix") || "").trim(), top: Number(data.get("top") || 25) };
 }
 
 async function loadRuns() {
@@ -58,7 +59,8 @@ async function loadRuns() {
     const token = state.tokens[state.page];
     const { runs, next } = await api.listRuns(state.filters, token);
     state.next = next;
-    byId("runs").tBodies[0].replaceChildren(...runs.map(runRow));
+    // A deployed app on Azure Storage answers in instance-id order: each page is put newest first here.
+    byId("runs").tBodies[0].replaceChildren(...newestFirst(runs).map(runRow));
     byId("runs-empty").hidden = runs.length > 0;
     byId("next-page").disabled = !next;
     byId("first-page").disabled = state.page === 0;
@@ -249,6 +251,26 @@ async function runAction(action) {
   }
 }
 
+// A filtered purge takes the list's creation-time window and always names the finished statuses: with no
+// finished status named, Azure Storage would purge the running runs of the window too.
+async function purgeFinishedRuns() {
+  const from = windowStart(state.filters);
+  if (!from) { fail(new Error("Choose a window or a \"Created from\" time first: a purge needs a start.")); return; }
+  const to = state.filters.to || new Date().toISOString();
+  if (!(await confirmDialog("Purge finished runs?", `Every ${FINISHED.join(", ")} run created from ` +
+    `${formatTime(from)} to ${formatTime(to)} is deleted for good, whatever the other filters say. ` +
+    "Running runs are kept."))) return;
+  try {
+    const result = await api.purgeFinished(from, to);
+    banner(null);
+    byId("page-info").textContent = `Purged ${result && result.instancesDeleted} finished run(s).`;
+    state.page = 0; state.tokens = [null];
+    await loadRuns();
+  } catch (error) {
+    fail(error);
+  }
+}
+
 // -- feeds ---------------------------------------------------------------------------------------------------
 function table(headers, rows) {
   return h("div", { class: "table-wrap" }, h("table", { class: "runs" },
@@ -263,9 +285,12 @@ async function loadFeed(name, containerId) {
     banner(null);
     if (feed.available === false) { replace(container, h("p", { class: "empty" }, feed.detail || "Not available.")); return; }
     const items = feed.items || [];
-    if (!items.length) { replace(container, h("p", { class: "empty" }, "None.")); return; }
+    // A queue the app could not peek (on Azure: a missing role, a missing queue) is named, not hidden.
+    const errors = (feed.errors || []).map((e) =>
+      h("p", { class: "error-text" }, `Could not read ${e.queue}: ${e.error}`));
+    if (!items.length) { replace(container, errors, h("p", { class: "empty" }, "None.")); return; }
     if (name === "dead-letters") {
-      replace(container, table(["Message", "Queue", "Reason", "Description", "Original body"], items.map((d) =>
+      replace(container, errors, table(["Message", "Queue", "Reason", "Description", "Original body"], items.map((d) =>
         h("tr", {}, h("td", { class: "mono" }, d.message_id || "–"), h("td", {}, d.queue || ""),
           h("td", {}, d.reason || ""), h("td", {}, d.description || ""),
           h("td", {}, h("pre", {}, pretty(d.body ?? "")))))));
@@ -340,6 +365,7 @@ function wire() {
     refresh();
   });
   byId("first-page").addEventListener("click", () => { state.page = 0; state.tokens = [null]; refresh(); });
+  byId("purge-finished").addEventListener("click", purgeFinishedRuns);
   byId("live").addEventListener("change", schedule);
   document.addEventListener("visibilitychange", schedule);
   for (const button of document.querySelectorAll("[data-action]")) {

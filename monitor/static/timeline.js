@@ -5,9 +5,22 @@ import { formatMs, h } from "./dom.js";
 
 const MARKER = /\[\[pipeline-error (\{.*?\})\]\]/;
 
-// The error kind an activity raised (the app's StepError marker), read from the failure's reason or details.
+// The texts of a failure: its reason and details (Azure Storage), then the messages and stack traces of its
+// failure-details chain, which is all the Durable Task Scheduler keeps (either spelling: the extension's
+// FailureDetails or the gRPC JSON's failureDetails).
+function failureTexts(event) {
+  const texts = [event.Reason, event.Details];
+  let node = event.FailureDetails || event.failureDetails;
+  for (let depth = 0; node && typeof node === "object" && depth < 10; depth += 1) {
+    texts.push(node.ErrorMessage ?? node.errorMessage, node.StackTrace ?? node.stackTrace);
+    node = node.InnerFailure ?? node.innerFailure;
+  }
+  return texts;
+}
+
+// The error kind an activity raised (the app's StepError marker), read from the failure's texts.
 export function errorKind(event) {
-  for (const text of [event.Reason, event.Details]) {
+  for (const text of failureTexts(event)) {
     if (typeof text !== "string") continue;
     const found = MARKER.exec(text) || MARKER.exec(text.replace(/\\"/g, '"'));
     if (found) {
@@ -51,7 +64,8 @@ export function buildTimeline(history) {
         if (row.outcome === "failed") {
           const error = errorKind(event);
           row.errorKind = error ? error.kind : "unknown";
-          row.message = error ? error.message : String(event.Reason || "").split("\n")[0];
+          const first = failureTexts(event).find((text) => typeof text === "string" && text.trim());
+          row.message = error ? error.message : String(first || "").split("\n")[0];
           lastFailure = row;
         }
         break;

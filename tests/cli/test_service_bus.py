@@ -26,10 +26,16 @@ class FakeBatch(list):
 
 
 class FakeClient:
-    def __init__(self, peeked: dict[tuple[str, Any], list[Any]] | None = None, capacity: int = 2) -> None:
+    def __init__(
+        self,
+        peeked: dict[tuple[str, Any], list[Any]] | None = None,
+        capacity: int = 2,
+        refused: dict[tuple[str, Any], Exception] | None = None,
+    ) -> None:
         self.sent: list[list[Any]] = []
         self.receivers: list[tuple[str, Any]] = []
         self.peeked = peeked or {}
+        self.refused = refused or {}  # what peeking that queue raises, as the SDK does
         self.capacity = capacity
 
     def __enter__(self) -> FakeClient:
@@ -59,6 +65,7 @@ class FakeClient:
     def get_queue_receiver(self, queue: str, sub_queue: Any = None) -> Any:
         self.receivers.append((queue, sub_queue))
         messages = self.peeked.get((queue, sub_queue), [])
+        refusal = self.refused.get((queue, sub_queue))
 
         class Receiver:
             def __enter__(self) -> Receiver:
@@ -68,6 +75,8 @@ class FakeClient:
                 pass
 
             def peek_messages(self, max_message_count: int) -> list[Any]:
+                if refusal is not None:
+                    raise refusal
                 return messages[:max_message_count]
 
         return Receiver()
@@ -116,8 +125,10 @@ def test_dead_letters_come_from_the_sub_queue_and_the_apps_dead_letter_queue(mon
     )
     monkeypatch.setattr(service_bus, "_client", lambda settings: client)
 
-    rows = service_bus.peek_dead_letters(SETTINGS)
+    peeked = service_bus.peek_dead_letters(SETTINGS)
+    rows = peeked.items
 
+    assert peeked.errors == []
     assert [(r["queue"], r["message_id"], r["reason"]) for r in rows] == [
         ("questions/$deadletterqueue", "m-9", "MaxDeliveryCountExceeded"),
         ("questions-deadletter", "orig-1", "InvalidJson"),
@@ -139,3 +150,47 @@ def test_a_message_dead_lettered_twice_is_listed_once() -> None:
     rows.append(rejected_row("questions-deadletter", "copy-3", envelope.replace(b"orig-1", b"orig-2")))
     unique = dedupe_dead_letters(rows)
     assert [(r["message_id"], r["copies"]) for r in unique] == [("orig-1", 2), ("orig-2", 1)]
+
+
+def listen_refused(queue: str) -> Exception:
+    """What Service Bus answers a peek by an identity that holds Send but not Listen on the queue."""
+    from azure.servicebus.exceptions import ServiceBusAuthorizationError
+
+    return ServiceBusAuthorizationError(
+        message="Unauthorized access. 'Listen' claim(s) are required to perform this operation. "
+        f"Resource: 'sb://ns.servicebus.windows.net/{queue}'. TrackingId:7f0c, SystemTracker:gateway"
+    )
+
+
+def test_a_queue_that_cannot_be_peeked_is_reported_and_the_other_is_still_listed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from azure.servicebus import ServiceBusSubQueue
+
+    from cli.queue_commands import run_dead_letters
+
+    client = FakeClient(
+        peeked={
+            ("questions", ServiceBusSubQueue.DEAD_LETTER): [
+                received(
+                    b"{}",
+                    message_id="m-1",
+                    dead_letter_reason="MaxDeliveryCountExceeded",
+                    dead_letter_error_description="",
+                    delivery_count=10,
+                )
+            ]
+        },
+        refused={("questions-deadletter", None): listen_refused("questions-deadletter")},
+    )
+    monkeypatch.setattr(service_bus, "_client", lambda settings: client)
+    monkeypatch.setattr("cli.queue_commands.settings", lambda: SETTINGS)
+
+    assert run_dead_letters(as_json=False) == 1  # the list is partial
+    out, err = capsys.readouterr()
+    assert out.startswith("m-1: MaxDeliveryCountExceeded")
+    assert err.strip() == (
+        "error: cannot peek questions-deadletter: ServiceBusAuthorizationError: Unauthorized access. "
+        "'Listen' claim(s) are required to perform this operation. "
+        "Resource: 'sb://ns.servicebus.windows.net/questions-deadletter'. TrackingId:7f0c, SystemTracker:gateway"
+    )

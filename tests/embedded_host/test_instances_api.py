@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from typing import Any
 
@@ -109,16 +110,40 @@ def test_purge_one_and_by_filter(run_host) -> None:
             )
             assert resp.status == 200 and await resp.json() == {"instancesDeleted": 1}
             assert host.get_status("p-1") is None and host.get_status("p-2") is not None
-            # Running instances are never purged by a filter; nothing selected is a 404.
-            resp = await http.delete(
-                f"{WEBHOOKS}/instances",
-                params={"createdTimeFrom": "2000-01-01T00:00:00Z", "runtimeStatus": "Running,Pending"},
-            )
-            assert resp.status == 404 and host.get_status("waiting") is not None
-            resp = await http.delete(f"{WEBHOOKS}/instances", params={"createdTimeFrom": "2000-01-01T00:00:00Z"})
+            # Naming the finished statuses keeps running instances out, as every tool of ours does.
+            finished = {"createdTimeFrom": "2000-01-01T00:00:00Z", "runtimeStatus": "Completed,Failed,Terminated"}
+            resp = await http.delete(f"{WEBHOOKS}/instances", params=finished)
             assert await resp.json() == {"instancesDeleted": 1}
             assert host.get_status("p-2") is None and host.get_status("waiting") is not None
+            # nothing selected is a 404
+            assert (await http.delete(f"{WEBHOOKS}/instances", params=finished)).status == 404
             assert host.terminate("waiting") == 202
+
+    run_host(scenario)
+
+
+@pytest.mark.parametrize("statuses", [None, "Running", "Running,Pending"])
+def test_a_filtered_purge_without_a_finished_status_deletes_running_instances_as_azure_storage_does(
+    run_host, statuses: str | None
+) -> None:
+    # DTFx's Azure Storage tracking store keeps only the terminal statuses of runtimeStatus and, with none
+    # left, filters on no status: every instance in the window goes, running or not.
+    async def scenario(host: EmbeddedHost) -> None:
+        await _finished(host, "sequence", "done-1", {"steps": 1})
+        await host.start_new("wait_event", None, "waiting")
+        waiter = asyncio.ensure_future(host.engine.wait_for_completion("waiting", 30))
+        await asyncio.sleep(0.05)  # the waiter is registered before the purge
+        params = {"createdTimeFrom": "2000-01-01T00:00:00Z", **({"runtimeStatus": statuses} if statuses else {})}
+        async with aiohttp.ClientSession(host.base_url) as http:
+            resp = await http.delete(f"{WEBHOOKS}/instances", params=params)
+            assert resp.status == 200 and await resp.json() == {"instancesDeleted": 2}
+            assert await asyncio.wait_for(waiter, 5) is None  # a client waiting on it learns at once it is gone
+            assert host.get_status("waiting") is None and host.get_status("done-1") is None
+            assert (await http.post(f"{WEBHOOKS}/instances/waiting/raiseEvent/go", json=1)).status == 404
+        # the engine carries on: the id can be started again and runs to the end
+        await host.start_new("sequence", {"steps": 1}, "waiting")
+        status = await host.wait_for_completion("waiting", 15)
+        assert status and status["runtimeStatus"] == "Completed"
 
     run_host(scenario)
 

@@ -217,3 +217,15 @@ def test_outputs_tell_azd_where_the_dashboard_is(main: BicepFile) -> None:
     assert main.outputs["DURABLE_TASK_SCHEDULER_ENDPOINT"].value == "durableTaskSchedulerEndpoint"
     cond, chosen, default = _ternary(main.outputs["DURABLE_TASK_SCHEDULER_DASHBOARD_URL"].value)
     assert (cond, chosen, default) == ("useDurableTaskScheduler", "durableTask.outputs.dashboardUrl", "''")
+
+
+def test_the_embedded_host_emulates_the_backend_these_settings_choose(main: BicepFile, tmp_path: Path) -> None:
+    # The same app settings, given to the embedded host, make it emulate the scheduler (no long-timer chaining);
+    # without them it emulates Azure Storage, as the deployment does by default.
+    from embedded_host.config import HostConfig
+
+    settings = main.vars["durableTaskSchedulerSettings"].value
+    (tmp_path / "host.json").write_text(json.dumps(HOST_JSON))
+    chosen = {name: value for name, value in settings.items() if isinstance(value, str)}
+    assert HostConfig.load(tmp_path, chosen).timer_limits is None
+    assert HostConfig.load(tmp_path, {}).timer_limits is not None

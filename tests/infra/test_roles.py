@@ -39,7 +39,8 @@ APP_ROLES = {
     ("Storage Blob Data Owner", "Microsoft.Storage/storageAccounts"),
     ("Storage Queue Data Contributor", "Microsoft.Storage/storageAccounts"),
     ("Storage Table Data Contributor", "Microsoft.Storage/storageAccounts"),
-    # start_pipeline_from_queue's trigger, and its output binding to the dead-letter queue.
+    # start_pipeline_from_queue's trigger, and its output binding to the dead-letter queue; the monitor's
+    # dead-letter feed peeks both queues (Listen, i.e. Data Receiver).
     ("Azure Service Bus Data Receiver", "Microsoft.ServiceBus/namespaces/queues"),
     ("Azure Service Bus Data Sender", "Microsoft.ServiceBus/namespaces/queues"),
     # publish_result, embed_query/generate_answer, search_documents, telemetry.
@@ -147,11 +148,13 @@ def test_service_bus_roles_are_scoped_to_their_queues(
     templates: dict[str, BicepFile], app_roles: list[Assignment]
 ) -> None:
     resources = templates["modules/app-roles.bicep"].all_resources()
-    queue_of = {a.role: resources[a.scope_symbol].body["name"] for a in app_roles if "Service Bus" in a.role}
-    assert queue_of == {
-        "Azure Service Bus Data Receiver": "queueName",
-        "Azure Service Bus Data Sender": "deadLetterQueueName",
-        "Azure Service Bus Data Owner": "queueName",
+    granted = {(a.role, resources[a.scope_symbol].body["name"]) for a in app_roles if "Service Bus" in a.role}
+    assert granted == {
+        ("Azure Service Bus Data Receiver", "queueName"),  # the trigger; peeking its $deadletterqueue
+        ("Azure Service Bus Data Sender", "deadLetterQueueName"),  # the starter's output binding
+        # GET /api/monitor/dead-letters peeks the app's dead-letter queue: peeking needs Listen.
+        ("Azure Service Bus Data Receiver", "deadLetterQueueName"),
+        ("Azure Service Bus Data Owner", "queueName"),
     }
 
 

@@ -65,3 +65,39 @@ def test_route_answers_json_without_caching(settings: Settings, monkeypatch: pyt
     resp = list_dead_letters._function._func(func.HttpRequest("GET", "http://h/api/monitor/dead-letters", body=b""))
     assert resp.status_code == 200 and resp.headers["Cache-Control"] == "no-store"
     assert json.loads(resp.get_body()) == {"source": "local", "items": []}
+
+
+def test_on_service_bus_a_queue_the_app_may_not_peek_is_an_error_of_that_queue_not_a_500(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On Azure the app's identity once held only Send on questions-deadletter: peeking it (Listen) was
+    # refused and the whole route answered 500. Now the feed shows what it could read, and says what not.
+    from azure.servicebus import ServiceBusSubQueue
+
+    from tests.cli.test_service_bus import FakeClient, listen_refused, received
+
+    client = FakeClient(
+        peeked={
+            ("questions", ServiceBusSubQueue.DEAD_LETTER): [
+                received(
+                    b'{"question": "q"}',
+                    message_id="m-9",
+                    dead_letter_reason="MaxDeliveryCountExceeded",
+                    dead_letter_error_description="10 deliveries",
+                    delivery_count=10,
+                )
+            ]
+        },
+        refused={("questions-deadletter", None): listen_refused("questions-deadletter")},
+    )
+    on_azure = settings.model_copy(update={"service_bus_namespace": "ns.servicebus.windows.net"})
+    monkeypatch.setattr("triggers.monitor_feeds.get_settings", lambda: on_azure)
+    monkeypatch.setattr("providers.monitor_feeds.service_bus_client", lambda s: client)
+
+    resp = list_dead_letters._function._func(func.HttpRequest("GET", "http://h/api/monitor/dead-letters", body=b""))
+
+    assert resp.status_code == 200
+    feed = json.loads(resp.get_body())
+    assert [(i["queue"], i["message_id"]) for i in feed["items"]] == [("questions/$deadletterqueue", "m-9")]
+    assert [e["queue"] for e in feed["errors"]] == ["questions-deadletter"]
+    assert "'Listen' claim(s) are required" in feed["errors"][0]["error"]

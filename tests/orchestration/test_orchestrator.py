@@ -6,6 +6,7 @@ import json
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -321,3 +322,46 @@ def test_failures_in_the_real_extensions_shape_are_read_back_exactly() -> None:
     outcome = ReplayDriver(HANDLE, activities, failure=extension_failure).run(ORCHESTRATOR_NAME, run_input())
     failure = outcome.calls[-1][1]["failure"]
     assert (failure["error_kind"], failure["attempts"], failure["message"]) == ("rejected", 1, message)
+
+
+# A TaskFailed event as the Durable extension hands it to the Python SDK when the task hub is on the Durable
+# Task Scheduler: DTS keeps a failure only as gRPC failure details, and the extension's conversion back
+# (durabletask-dotnet ProtoUtils.ConvertHistoryEvent) sets Reason and Details to null and FailureDetails to
+# DurableTask.Core's FailureDetails, with the activity's RpcException inside the host's
+# FunctionInvocationException. The SDK raises it as "None \n None". Its marker says `configuration`.
+DTS_TASK_FAILED = json.loads(Path(__file__).with_name("dts_task_failed.json").read_text())
+
+
+def _camel(details: Any) -> Any:
+    """The same failure in the gRPC `TaskFailureDetails` JSON spelling (errorType, errorMessage, innerFailure)."""
+    if not isinstance(details, dict):
+        return details
+    return {key[0].lower() + key[1:]: _camel(value) for key, value in details.items()}
+
+
+@pytest.mark.parametrize("spelling", ["extension", "grpc-json"])
+def test_a_configuration_error_on_the_durable_task_scheduler_is_not_retried_as_internal(spelling: str) -> None:
+    details = DTS_TASK_FAILED["FailureDetails"]
+    if spelling == "grpc-json":
+        details = _camel(details)
+
+    def dts_failure(name: str, exc: BaseException) -> dict[str, Any]:
+        return {"Reason": None, "Details": None, "FailureDetails": details}
+
+    activities = happy_activities()
+    activities[StepName.EMBED_QUERY] = failing(ErrorKind.CONFIGURATION, times=99)
+    outcome = ReplayDriver(HANDLE, activities, failure=dts_failure).run(ORCHESTRATOR_NAME, run_input())
+
+    assert activities[StepName.EMBED_QUERY].state["calls"] == 1 and outcome.timers == []
+    assert "embed_query failed after 1 attempt(s) (configuration)" in (outcome.error or "")
+    failure = outcome.calls[-1][1]["failure"]
+    assert failure["error_kind"] == "configuration"
+    assert failure["message"].startswith("Azure OpenAI deployment 'text-embedding-3-small' was not found")
+
+
+def test_a_failure_without_any_detail_is_internal_with_a_readable_message() -> None:
+    # What the SDK raises when a TaskFailed has neither text nor details: retried, never shown as "None".
+    error = StepError.from_failure("None \n None", None)
+    assert (error.kind, error.message) == (ErrorKind.INTERNAL, "activity failed")
+    unmarked = {"ErrorType": "System.TimeoutException", "ErrorMessage": "The activity timed out."}
+    assert StepError.from_failure("None \n None", unmarked).message == "The activity timed out."

@@ -50,6 +50,25 @@ def test_accepts_a_question_and_answers_202_with_status_urls() -> None:
     assert set(run["retry"]) == {"embed_query", "search_documents", "generate_answer", "publish_result"}
 
 
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://localhost:7071/api/pipeline/start/", "http://localhost:7071/api/pipeline/q-1"),
+        ("http://localhost:7071/api/pipeline/start?code=k", "http://localhost:7071/api/pipeline/q-1"),
+        ("https://app.azurewebsites.net/API/Pipeline/Start/", "https://app.azurewebsites.net/API/pipeline/q-1"),
+        ("http://127.0.0.1:7071/pipeline/start", "http://127.0.0.1:7071/pipeline/q-1"),  # routePrefix ""
+    ],
+)
+def test_status_url_is_built_from_the_status_route_whatever_path_reached_the_start(url: str, expected: str) -> None:
+    # A trailing slash once left `/api/pipeline/s<id>`: the URL was cut out of the request path.
+    req = func.HttpRequest(
+        "POST", url, headers={"Content-Type": "application/json"}, body=b'{"question": "q", "request_id": "q-1"}'
+    )
+    resp = call(req, FakeDurableClient())
+    assert resp.status_code == 202
+    assert json.loads(resp.get_body())["status_url"] == expected
+
+
 def test_request_id_becomes_the_instance_id_and_a_repeat_does_not_start_again() -> None:
     client = FakeDurableClient()
     first = call(request({"question": "q", "request_id": "order-42"}), client)
