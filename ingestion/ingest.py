@@ -22,7 +22,7 @@ import numpy as np
 
 from contracts.errors import ProviderError
 from ingestion.chunking import Chunk, ParsedDocument
-from ingestion.sources import content_hash, embedding_text, parse_file, source_name, walk_files
+from ingestion.sources import UnreadableDocument, content_hash, embedding_text, parse_file, source_name, walk_files
 
 __all__ = [
     "DocumentNotStored",
@@ -177,13 +177,17 @@ def index_paths(
             if index.known_hash(source) == digest:
                 report.skipped.append(source)
             else:
-                document = parse_file(path, raw)
-                item = _Pending(source, digest, document)
-                pending.append(item)
-                queue.extend((item, embedding_text(chunk)) for chunk in document.chunks)
-                while len(queue) >= batch_size:
-                    embed(batch_size)
-                flush()
+                try:
+                    document = parse_file(path, raw)
+                except UnreadableDocument as unreadable:  # reported by name; the other files go on
+                    report.failed[source] = str(unreadable)
+                else:
+                    item = _Pending(source, digest, document)
+                    pending.append(item)
+                    queue.extend((item, embedding_text(chunk)) for chunk in document.chunks)
+                    while len(queue) >= batch_size:
+                        embed(batch_size)
+                    flush()
         if progress:
             # Counts files read and chunked; their writes trail by at most one embedding batch.
             progress(done, len(files))
