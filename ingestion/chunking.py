@@ -26,6 +26,8 @@ from mdit_py_plugins.front_matter import front_matter_plugin
 
 __all__ = [
     "CHUNKER_VERSION",
+    "TARGET_CHARS",
+    "TITLE_SEPARATOR",
     "Chunk",
     "DocumentKind",
     "FileKind",
@@ -57,6 +59,7 @@ _KINDS: dict[str, FileKind] = {
     ".csv": "csv",
 }
 TITLE_SEPARATOR = " > "
+TARGET_CHARS = 800  # the size a chunk is packed to
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,7 +308,7 @@ def chunk_document(
     *,
     kind: DocumentKind,
     name: str,
-    target_chars: int = 800,
+    target_chars: int = TARGET_CHARS,
     overlap_chars: int = 100,
     title: str | None = None,
 ) -> ParsedDocument:

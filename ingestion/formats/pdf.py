@@ -41,6 +41,7 @@ _PAGE_NUMBER = re.compile(r"^[-–—(\s]*(?:page|p\.)?\s*(?:\d+|[ivxlc]+)(?:\s*
 _NUMBERED = re.compile(r"^#\s\S|\S\s#$")  # a key that starts or ends with a number apart
 _BULLET = re.compile(r"^(?:[•▪◦●○■□–\-*·]\s+|\(?\d{1,2}[.)]\s+|\(?[a-z][.)]\s+)")
 _SENTENCE_END = re.compile(r"[.!?:;\"”')]$")
+_PUNCTUATION = ".,;:!?\"'()[]{}“”‘’"
 _CONTROL = re.compile(r"[\x00-\x01\x03-\x08\x0b\x0c\x0e-\x1f]")
 
 
@@ -224,14 +225,18 @@ def _join(lines: list[_Line]) -> str:
 
 
 def _vocabulary(text: str) -> set[str]:
-    """The hyphenated compounds a document writes mid-line, lowercased."""
-    return {word.lower() for word in re.findall(r"\w+(?:-\w+)+", text)}
+    """The hyphenated compounds a document writes mid-line, lowercased (split, not a regex over the text,
+    which backtracks through every word)."""
+    return {word.strip(_PUNCTUATION).lower() for word in text.split() if "-" in word}
 
 
 _MARKED = re.compile(rf"(\w+)[{_HYPHEN_MARKS}](\w+)")
 
 
 def _rejoin(text: str, compounds: set[str]) -> str:
+    if not any(mark in text for mark in _HYPHEN_MARKS):
+        return text
+
     def word(match: re.Match[str]) -> str:
         head, tail = match.groups()
         return f"{head}-{tail}" if f"{head}-{tail}".lower() in compounds else head + tail

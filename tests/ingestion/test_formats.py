@@ -138,6 +138,23 @@ def test_docx_heading_styles_give_the_heading_path(handbook_docx: Path) -> None:
     assert all(chunk.page is None for chunk in document.chunks)
 
 
+def test_docx_a_style_based_on_a_heading_style_is_a_heading_of_that_level(tmp_path: Path) -> None:
+    import docx
+    from docx.enum.style import WD_STYLE_TYPE
+
+    document = docx.Document()
+    document.add_heading("Plant Manual", level=1)
+    custom = document.styles.add_style("Procedure Step", WD_STYLE_TYPE.PARAGRAPH)
+    custom.base_style = document.styles["Heading 2"]
+    document.add_paragraph("Backwashing the filters", style="Procedure Step")
+    document.add_paragraph("Open valve V3 before starting the backwash pump.")
+    path = tmp_path / "manual.docx"
+    document.save(str(path))
+    (chunk,) = parse_file(path, path.read_bytes()).chunks
+    assert chunk.title == "Plant Manual > Backwashing the filters"
+    assert chunk.content == "Open valve V3 before starting the backwash pump."
+
+
 def test_docx_lists_and_tables_are_kept_as_items_and_rows(handbook_docx: Path) -> None:
     (payment,) = [
         c for c in parse_file(handbook_docx, handbook_docx.read_bytes()).chunks if "Direct debit" in c.content
