@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -121,7 +121,7 @@ def write_pdf(
         texts[-1][-1] += "\n"
         y -= size * 0.7
 
-    document = canvas.Canvas(str(path), pagesize=A4, encrypt=password)
+    document = canvas.Canvas(str(path), pagesize=A4, encrypt=password, invariant=True)  # same bytes each time
     if title:
         document.setTitle(title)
     for number, lines in enumerate(pages, start=1):
@@ -205,7 +205,7 @@ def write_pptx(
     deck.save(str(path))
 
 
-def write_xlsx(path: Path, sheets: dict[str, Sequence[Sequence[object]]]) -> None:
+def write_xlsx(path: Path, sheets: Mapping[str, Sequence[Sequence[object]]]) -> None:
     from openpyxl import Workbook
 
     workbook = Workbook()
