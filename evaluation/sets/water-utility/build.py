@@ -439,12 +439,6 @@ ANSWERABLE: list[tuple[str, str, list[str], str | None]] = [
         "96 million pounds is",
     ),
     (
-        "What share of the water comes from the Coldwell boreholes?",
-        "annual-report-2025.pdf",
-        ["30 percent"],
-        "about 30 percent",
-    ),
-    (
         "What was the lowest level Kestrel Reservoir reached during the dry summer?",
         "annual-report-2025.pdf",
         ["47 percent"],
@@ -474,7 +468,6 @@ ANSWERABLE: list[tuple[str, str, list[str], str | None]] = [
         ["11.8", "12.5"],
         "below our regulatory target",
     ),
-    ("How quickly are visible leaks repaired now?", "annual-report-2025.pdf", ["3.1 days"], "5.2 days to 3.1 days"),
     (
         "How much will the company pay towards replacing my lead supply pipe?",
         "annual-report-2025.pdf",
@@ -562,6 +555,9 @@ UNANSWERABLE = [
     "Who is the chief executive of the company?",
     "When will the hosepipe ban next year start?",
     "Does the utility offer bottled water deliveries to vulnerable customers during an outage?",
+    "How much does a replacement meter cost if mine is damaged by frost?",
+    "What is the interest rate on the utility's debt?",
+    "When does the sewer replacement in Fenby start?",
 ]
 
 
