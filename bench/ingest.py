@@ -3,6 +3,12 @@
     .venv/bin/python bench/ingest.py --files 400 --minilm-files 100   # hashing embedder, then MiniLM
     .venv/bin/python bench/ingest.py --files 400 --embedder hash      # parser-bound only
     .venv/bin/python bench/ingest.py parse --files 400                # per format, parsing alone
+    VENV/bin/python bench/ingest.py libraries [PDF...]                # the candidate parsers side by side
+
+`libraries` times each PDF text extractor that is installed (pypdfium2, pypdf, pdfminer.six: install
+the ones the project does not use into a scratch venv) on the given PDFs (default: the PDF manuals
+under /usr/share/doc and the water-utility set's PDFs), and python-calamine against openpyxl on a
+20,000-row workbook. It imports nothing of the project, so it runs in that scratch venv.
 
 MiniLM embeds a few chunks a second on this 2-core box (bench/RESULTS-ingest.md), so its run takes a
 smaller folder (`--minilm-files`, the same mix) to stay within a few minutes.
@@ -29,6 +35,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -205,19 +212,107 @@ def parse_only(files: int) -> None:
     print(f"total parse {sum(seconds.values()):.1f} s for {files} files: {files / sum(seconds.values()):.1f} files/s")
 
 
+def _pdf_extractors() -> dict[str, Callable[[Path], list[str]]]:
+    """Plain text per page, by each installed library's own simplest call."""
+    extractors: dict[str, Callable[[Path], list[str]]] = {}
+    try:
+        import pypdfium2
+
+        def pdfium(path: Path) -> list[str]:
+            document = pypdfium2.PdfDocument(path)
+            pages = [page.get_textpage().get_text_range() for page in document]
+            document.close()
+            return pages
+
+        extractors["pypdfium2"] = pdfium
+    except ImportError:
+        pass
+    try:
+        import pypdf
+
+        extractors["pypdf"] = lambda path: [page.extract_text() for page in pypdf.PdfReader(path).pages]
+    except ImportError:
+        pass
+    try:
+        from pdfminer.high_level import extract_pages
+        from pdfminer.layout import LTTextContainer
+
+        def pdfminer(path: Path) -> list[str]:
+            pages = extract_pages(path)
+            return ["".join(e.get_text() for e in page if isinstance(e, LTTextContainer)) for page in pages]
+
+        extractors["pdfminer.six"] = pdfminer
+    except ImportError:
+        pass
+    return extractors
+
+
+def libraries(pdfs: list[Path]) -> None:
+    import re
+
+    if not pdfs:
+        pdfs = sorted(Path("/usr/share/doc").glob("*/*.pdf")) + sorted(
+            (ROOT / "evaluation" / "sets" / "water-utility" / "docs").glob("*.pdf")
+        )
+    print("| PDF | library | pages | ms/page | words | line-end hyphens left |")
+    print("|---|---|---|---|---|---|")
+    for path in pdfs:
+        for name, extract in _pdf_extractors().items():
+            started = time.perf_counter()
+            pages = extract(path)
+            per_page = (time.perf_counter() - started) * 1000 / max(1, len(pages))
+            text = "\n".join(pages)
+            words = len(re.findall(r"[A-Za-z]+", text))
+            hyphens = len(re.findall(r"[a-z]-\s*[\r\n]+\s*[a-z]", text))
+            print(f"| {path.name} | {name} | {len(pages)} | {per_page:.1f} | {words} | {hyphens} |")
+    workbook = Path(tempfile.gettempdir()) / "pipeline-bench-20000-rows.xlsx"
+    if not workbook.exists():
+        from openpyxl import Workbook
+
+        book = Workbook()
+        sheet = book.active
+        sheet.append(["Date", "Station", "Flow (m3/h)", "Pressure (bar)", "Note"])
+        for i in range(20_000):
+            sheet.append([f"2024-01-{i % 28 + 1:02d}", f"ST-{i % 40}", i * 1.5, 3.2 + (i % 7) / 10, "routine"])
+        book.save(workbook)
+    for name in ("python_calamine", "openpyxl"):
+        try:
+            started = time.perf_counter()
+            rows = _read_workbook(name, workbook)
+        except ImportError:
+            continue
+        print(f"{name}: {rows} rows of {workbook.name} in {time.perf_counter() - started:.2f} s")
+
+
+def _read_workbook(name: str, path: Path) -> int:
+    if name == "openpyxl":
+        from openpyxl import load_workbook
+
+        book = load_workbook(path, read_only=True, data_only=True)
+        return sum(1 for sheet in book.worksheets for _ in sheet.iter_rows(values_only=True))
+    from python_calamine import CalamineWorkbook
+
+    calamine = CalamineWorkbook.from_path(str(path))
+    return sum(len(calamine.get_sheet_by_name(n).to_python()) for n in calamine.sheet_names)
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "child":
         kill_at = int(sys.argv[5]) if len(sys.argv) > 5 else None
         child(Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4], kill_at)
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("mode", nargs="?", choices=["index", "parse"], default="index")
+    parser.add_argument("mode", nargs="?", choices=["index", "parse", "libraries"], default="index")
+    parser.add_argument("pdfs", nargs="*", type=Path, help="libraries: the PDFs to extract")
     parser.add_argument("--files", type=int, default=400)
     parser.add_argument("--minilm-files", type=int, default=100)
     parser.add_argument("--embedder", choices=["hash", "minilm", "both"], default="both")
     args = parser.parse_args()
     if args.mode == "parse":
         parse_only(args.files)
+        return
+    if args.mode == "libraries":
+        libraries(args.pdfs)
         return
     runs = [("hash", args.files), ("minilm", args.minilm_files)]
     measure([run for run in runs if args.embedder in (run[0], "both")])
