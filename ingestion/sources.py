@@ -59,7 +59,8 @@ def _walk(paths: Iterable[str | Path]) -> Iterator[Path]:
                 relative = child.relative_to(path).parts
                 if any(part in _SKIPPED_DIRS or part.startswith(".") for part in relative[:-1]):
                     continue
-                if child.is_file() and kind_for(child) and not child.name.startswith("."):
+                # "~$name.docx": the lock file Office keeps beside a document while it is open.
+                if child.is_file() and kind_for(child) and not child.name.startswith((".", "~$")):
                     yield child
         else:
             raise ProviderError.invalid_input(f"no such file or directory: {entry}")

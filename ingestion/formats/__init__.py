@@ -30,6 +30,7 @@ BinaryKind = Literal["pdf", "docx", "pptx", "xlsx", "csv"]
 _MODULES: dict[BinaryKind, str] = {"pdf": "pdf", "docx": "docx", "pptx": "pptx", "xlsx": "sheets", "csv": "sheets"}
 # What a pip install of each format's parser is called, for the hint when it is missing.
 _PACKAGES = {"pdf": "pypdfium2", "docx": "python-docx", "pptx": "python-pptx", "xlsx": "python-calamine"}
+_IMPORTS = {"pdf": "pypdfium2", "docx": "docx", "pptx": "pptx", "xlsx": "python_calamine", "csv": "csv"}
 # Office files are zip archives: refuse one whose members would inflate past this before a parser inflates them,
 # or that inflates past 64 MiB at a ratio no document has (XML compresses 10-100x; a bomb, by a thousand).
 MAX_UNZIPPED_BYTES = 512 * 1024 * 1024
@@ -47,15 +48,16 @@ def parse_document(raw: bytes, *, kind: BinaryKind, name: str) -> ParsedDocument
     """The chunks of a file of `kind`; raises `UnreadableDocument` when it cannot be read."""
     if kind in ("docx", "pptx", "xlsx"):
         _check_archive(raw, kind)
-    try:
-        module = importlib.import_module(f"ingestion.formats.{_MODULES[kind]}")
-    except ModuleNotFoundError as missing:  # the parser library, not ours
-        extra = " (pip install 'durable-ai-pipeline[pptx]')" if kind == "pptx" else ""
-        raise UnreadableDocument(f"reading {kind.upper()} needs {_PACKAGES[kind]}{extra}: {missing}") from missing
+    module = importlib.import_module(f"ingestion.formats.{_MODULES[kind]}")
     try:
         document: ParsedDocument = module.parse(raw, name=name, kind=kind)
     except UnreadableDocument:
         raise
+    except ModuleNotFoundError as missing:  # the parser library is imported on first use
+        if (missing.name or "").split(".")[0] != _IMPORTS[kind]:
+            raise
+        extra = " (pip install 'durable-ai-pipeline[pptx]')" if kind == "pptx" else ""
+        raise UnreadableDocument(f"reading {kind.upper()} needs {_PACKAGES[kind]}{extra}") from missing
     except Exception as error:  # a parser of untrusted bytes raises anything; one file must not stop a run
         raise UnreadableDocument(f"not a readable {kind.upper()} file ({type(error).__name__}: {error})") from error
     return document

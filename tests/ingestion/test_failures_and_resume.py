@@ -96,9 +96,22 @@ def test_a_named_image_or_executable_is_still_refused(tmp_path: Path, name: str,
         walk_files([path])
 
 
-def test_the_folder_walk_takes_documents_by_extension_and_leaves_images_out(mixed: Path) -> None:
+def test_the_folder_walk_takes_documents_by_extension_and_leaves_images_and_office_lock_files_out(
+    mixed: Path,
+) -> None:
+    (mixed / "~$handbook.docx").write_bytes(b"\x05alice" + bytes(150))  # Word's lock file while it is open
     names = {path.name for path in walk_files([mixed])}
-    assert "photo.png" not in names and {"report.pdf", "deck.pptx", "readings.xlsx", "outages.csv"} <= names
+    assert "photo.png" not in names and "~$handbook.docx" not in names
+    assert {"report.pdf", "deck.pptx", "readings.xlsx", "outages.csv"} <= names
+
+
+def test_a_deck_without_the_pptx_extra_is_reported_with_the_install_hint(
+    mixed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "pptx", None)  # what an install without python-pptx does on import
+    with pytest.raises(UnreadableDocument) as raised:
+        parse_document((mixed / "deck.pptx").read_bytes(), kind="pptx", name="deck.pptx")
+    assert str(raised.value) == "reading PPTX needs python-pptx (pip install 'durable-ai-pipeline[pptx]')"
 
 
 def _cli(args: list[str], data: Path) -> subprocess.CompletedProcess[str]:
