@@ -1,5 +1,10 @@
 """`pipeline index PATH... [--recreate] [--scope NAME... | --unscoped]`: ingest documents into the configured index.
 
+PDF, DOCX, PPTX, XLSX, CSV, Markdown, text and HTML (`ingestion.formats` reads the binary ones). A file that
+cannot be read (corrupt, encrypted, a scan without text) is named on its own line with the reason, the
+rest is indexed, and the exit code is 1. An interrupted run is resumed by running it again: every file
+stored before the interruption has its content hash in the index and is skipped.
+
 The local SQLite index by default; Azure AI Search when `AZURE_SEARCH_ENDPOINT` and
 `AZURE_SEARCH_INDEX` are set (the index is created or updated with the embedder's dimensions,
 unchanged files are skipped by content hash). Either way the configured embedder makes the vectors,
@@ -46,14 +51,15 @@ def run_index(paths: list[str], *, recreate: bool, scopes: list[str] | None = No
             )
     except ProviderError as error:
         raise CliError(error.message) from error
+    failed = f", {len(report.failed)} failed" if report.failed else ""
     print(
         f"indexed {report.files} file(s) into {where} in {report.seconds:.1f} s: "
-        f"{len(report.indexed)} new or changed, {len(report.skipped)} unchanged, "
+        f"{len(report.indexed)} new or changed, {len(report.skipped)} unchanged{failed}, "
         + (f"{len(report.rescoped)} with new scopes only, " if report.rescoped else "")
         + f"{report.chunks} chunk(s) written"
     )
-    for source, why in report.failed.items():
-        print(f"skipped {source}: {why}", file=sys.stderr)
+    for source, why in report.failed.items():  # one line each; the others are indexed
+        print(f"failed {source}: {why}", file=sys.stderr)
     if recreate and not on_azure:
         _say_the_samples_are_gone(paths)
     return 1 if report.failed else 0

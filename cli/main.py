@@ -121,7 +121,7 @@ def _parser() -> argparse.ArgumentParser:
     dead.set_defaults(run=lambda a: _command("queue_commands", "run_dead_letters")(as_json=a.json))
     dead.add_argument("--json", action="store_true")
 
-    index = commands.add_parser("index", help="ingest Markdown, text and HTML files into the index")
+    index = commands.add_parser("index", help="ingest PDF, DOCX, PPTX, XLSX, CSV, Markdown, text and HTML files")
     index.set_defaults(
         run=lambda a: _command("index_command", "run_index")(
             a.paths, recreate=a.recreate, scopes=[] if a.unscoped else (a.scope or None)

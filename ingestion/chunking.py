@@ -26,28 +26,40 @@ from mdit_py_plugins.front_matter import front_matter_plugin
 
 __all__ = [
     "CHUNKER_VERSION",
+    "TARGET_CHARS",
+    "TITLE_SEPARATOR",
     "Chunk",
     "DocumentKind",
+    "FileKind",
     "ParsedDocument",
     "chunk_document",
     "html_to_markdown",
     "kind_for",
     "quotable_units",
     "split_sentences",
+    "title_from_name",
 ]
 
 # Part of every stored content hash: bump it and ingestion re-chunks files that did not change.
 CHUNKER_VERSION = "3"
 
-DocumentKind = Literal["markdown", "text", "html"]
-_KINDS: dict[str, DocumentKind] = {
+DocumentKind = Literal["markdown", "text", "html"]  # what `chunk_document` reads
+# Every kind `pipeline index` reads; the others are parsed by `ingestion.formats` (binary ones by extension).
+FileKind = DocumentKind | Literal["pdf", "docx", "pptx", "xlsx", "csv"]
+_KINDS: dict[str, FileKind] = {
     ".md": "markdown",
     ".markdown": "markdown",
     ".txt": "text",
     ".html": "html",
     ".htm": "html",
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".pptx": "pptx",
+    ".xlsx": "xlsx",
+    ".csv": "csv",
 }
 TITLE_SEPARATOR = " > "
+TARGET_CHARS = 800  # the size a chunk is packed to
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +78,7 @@ class ParsedDocument:
     chunks: list[Chunk]
 
 
-def kind_for(path: str | Path) -> DocumentKind | None:
+def kind_for(path: str | Path) -> FileKind | None:
     """The document kind a file extension stands for, or None when it is not ingested."""
     return _KINDS.get(Path(path).suffix.lower())
 
@@ -296,14 +308,20 @@ def chunk_document(
     *,
     kind: DocumentKind,
     name: str,
-    target_chars: int = 800,
+    target_chars: int = TARGET_CHARS,
     overlap_chars: int = 100,
+    title: str | None = None,
 ) -> ParsedDocument:
-    """Chunks of one document; `name` (a file name) titles documents that have no heading of their own."""
-    fallback = Path(name).stem.replace("_", " ").replace("-", " ").strip().capitalize() or name
-    declared: str | None = None
+    """Chunks of one document; `name` (a file name) titles documents that have no heading of their own.
+
+    `title`, when given, is the document title whatever the text's headings say (a parser that reads it from
+    the file's properties, or chunks a document page by page, passes it).
+    """
+    fallback = title_from_name(name)
+    declared: str | None = title
     if kind == "html":
-        text, declared = html_to_markdown(text)
+        text, from_html = html_to_markdown(text)
+        declared = declared or from_html
     blocks = list(_blocks(_COMMENT.sub("", text) if kind == "markdown" else text))
     # Sections as (heading path of (level, words) pairs, blocks); plain text has a single one.
     sections: list[tuple[list[tuple[int, str]], list[_Block]]] = [([], [])]
@@ -316,17 +334,22 @@ def chunk_document(
         else:
             sections[-1][1].append(_Block("prose", block.text) if block.kind == "heading" else block)
     h1 = next((path[0][1] for path, _ in sections if path and path[0][0] == 1), None)
-    title = declared or h1 or fallback
+    document_title = declared or h1 or fallback
 
     chunks: list[Chunk] = []
     for path, body in sections:
         headings = [heading for _, heading in path]
-        if not headings or headings[0] != title:
-            headings.insert(0, title)
+        if not headings or headings[0] != document_title:
+            headings.insert(0, document_title)
         section_title = TITLE_SEPARATOR.join(headings)
         for content in _pack(body, target_chars, overlap_chars):
             chunks.append(Chunk(ordinal=len(chunks), title=section_title, content=content))
-    return ParsedDocument(title=title, chunks=chunks)
+    return ParsedDocument(title=document_title, chunks=chunks)
+
+
+def title_from_name(name: str) -> str:
+    """The title of a document that names none: its file name, words spaced ("fares-and-fees.md": "Fares and fees")."""
+    return Path(name).stem.replace("_", " ").replace("-", " ").strip().capitalize() or name
 
 
 # --- HTML ----------------------------------------------------------------------------------------

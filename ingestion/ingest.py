@@ -28,7 +28,7 @@ import numpy as np
 from contracts.errors import ProviderError
 from contracts.scopes import InvalidScope, normalise_scopes
 from ingestion.chunking import Chunk, ParsedDocument
-from ingestion.sources import content_hash, embedding_text, parse_file, source_name, walk_files
+from ingestion.sources import UnreadableDocument, content_hash, embedding_text, parse_file, source_name, walk_files
 
 __all__ = [
     "DocumentNotStored",
@@ -226,6 +226,8 @@ def index_paths(
                     while len(queue) >= batch_size:
                         embed(batch_size)
                     flush()
+            except UnreadableDocument as unreadable:  # reported by name; the other files go on
+                report.failed[source] = str(unreadable)
             except DocumentNotStored as refused:  # its scopes could not be read or rewritten
                 report.failed[source] = str(refused)
         if progress:

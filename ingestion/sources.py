@@ -16,9 +16,11 @@ from pathlib import Path
 
 from contracts.errors import ProviderError
 from ingestion.chunking import CHUNKER_VERSION, Chunk, ParsedDocument, chunk_document, kind_for
+from ingestion.formats import UnreadableDocument, parse_document
 
 __all__ = [
     "CORPUS_DIR",
+    "UnreadableDocument",
     "chunk_id",
     "content_hash",
     "embedding_text",
@@ -48,7 +50,8 @@ def _walk(paths: Iterable[str | Path]) -> Iterator[Path]:
         if path.is_file():
             if kind_for(path) is None and looks_binary(path):
                 raise ProviderError.invalid_input(
-                    f"{entry} is not a text file: pipeline index reads Markdown, text and HTML"
+                    f"{entry} is not a document: pipeline index reads PDF, DOCX, PPTX, XLSX, CSV, Markdown,"
+                    " text and HTML"
                 )
             yield path  # named explicitly: ingested whatever its extension (as text when unknown)
         elif path.is_dir():
@@ -56,7 +59,8 @@ def _walk(paths: Iterable[str | Path]) -> Iterator[Path]:
                 relative = child.relative_to(path).parts
                 if any(part in _SKIPPED_DIRS or part.startswith(".") for part in relative[:-1]):
                     continue
-                if child.is_file() and kind_for(child) and not child.name.startswith("."):
+                # "~$name.docx": the lock file Office keeps beside a document while it is open.
+                if child.is_file() and kind_for(child) and not child.name.startswith((".", "~$")):
                     yield child
         else:
             raise ProviderError.invalid_input(f"no such file or directory: {entry}")
@@ -66,7 +70,8 @@ def looks_binary(path: Path) -> bool:
     """A NUL byte in the first 8 KiB, git's own test: executables, images and archives have one, text never.
 
     The folder walk goes by extension; a file named on the command line is read whatever its name,
-    so its content decides.
+    so its content decides (the binary document formats are known by their extension, and a file that
+    only claims to be one fails to parse and is reported).
     """
     with path.open("rb") as file:
         return b"\0" in file.read(_SNIFF_BYTES)
@@ -90,9 +95,15 @@ def chunk_id(source: str, content_hash: str, ordinal: int) -> str:
 
 
 def parse_file(path: Path, raw: bytes) -> ParsedDocument:
-    """A file's chunks, by its kind (unknown extensions, named explicitly, are read as text)."""
+    """A file's chunks, by its kind (unknown extensions, named explicitly, are read as text).
+
+    Raises `UnreadableDocument` (with the reason) for a file its parser cannot read: corrupt, encrypted,
+    a scan without text, or an archive that would inflate too far.
+    """
     kind = kind_for(path) or "text"
-    return chunk_document(raw.decode("utf-8", errors="replace"), kind=kind, name=path.name)
+    if kind == "markdown" or kind == "text" or kind == "html":
+        return chunk_document(raw.decode("utf-8", errors="replace"), kind=kind, name=path.name)
+    return parse_document(raw, kind=kind, name=path.name)
 
 
 def embedding_text(chunk: Chunk) -> str:

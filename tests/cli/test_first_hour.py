@@ -97,7 +97,7 @@ def test_index_refuses_a_binary_file_named_on_the_command_line(tmp_path: Path) -
     text = tmp_path / "notes"  # no extension, but text: still indexed
     text.write_text("# Notes\n\nA plain text file without an extension is read as text.\n")
     done = _cli(["index", str(binary)], tmp_path)
-    assert done.returncode != 0 and f"{binary} is not a text file" in done.stderr
+    assert done.returncode != 0 and f"{binary} is not a document" in done.stderr
     assert "indexed" not in done.stdout
     done = _cli(["index", str(text)], tmp_path)
     assert done.returncode == 0 and "1 new or changed" in done.stdout, done.stderr

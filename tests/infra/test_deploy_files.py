@@ -25,9 +25,16 @@ from tests.infra.bicep_text import BicepFile
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_PACKAGES = ("contracts", "config", "triggers", "orchestration", "activities", "providers", "ingestion", "telemetry")
-# The local embedder never runs on Azure (Azure OpenAI embeds there): its module and the packages
-# only it needs are in the default install for the laptop, and left out of the deployment.
-LOCAL_ONLY_MODULES = {"providers/local/minilm_embedder.py"}
+# The local embedder never runs on Azure (Azure OpenAI embeds there), nor do the document parsers
+# (`pipeline index` reads files on the machine that has them): their modules and the packages only they
+# need are in the default install for the laptop, and left out of the deployment.
+LOCAL_ONLY_MODULES = {
+    "providers/local/minilm_embedder.py",
+    "ingestion/formats/pdf.py",
+    "ingestion/formats/docx.py",
+    "ingestion/formats/pptx.py",
+    "ingestion/formats/sheets.py",
+}
 # Extras that stay opt-in on Azure: OTLP export runs only when OTEL_EXPORTER_OTLP_ENDPOINT is set.
 OPT_IN_EXTRAS = ("otlp", "ann")
 # Imports that name their distribution differently and may not be installed where tests run.

@@ -78,7 +78,7 @@ def test_sentences_skip_code_and_tables_and_keep_abbreviations() -> None:
 
 def test_kind_for_extensions() -> None:
     assert kind_for("a.MD") == "markdown" and kind_for("b.htm") == "html" and kind_for("c.txt") == "text"
-    assert kind_for("d.pdf") is None
+    assert kind_for("d.pdf") == "pdf" and kind_for("e.png") is None and kind_for("Makefile") is None
 
 
 def test_a_unit_ends_a_sentence_and_a_title_does_not() -> None:

@@ -22,7 +22,7 @@ def docs(tmp_path: Path) -> Path:
     (root / "a.md").write_text("# Alpha\n\nAlpha talks about queues.\n\n## More\n\nAnd about locks.\n")
     (root / "sub" / "b.txt").write_text("Beta is plain text about timers.")
     (root / "sub" / "c.html").write_text("<h1>Gamma</h1><p>Gamma is HTML about events.</p>")
-    (root / "ignored.pdf").write_bytes(b"%PDF")
+    (root / "ignored.png").write_bytes(b"\x89PNG\r\n\x1a\n\0")
     (root / ".hidden").mkdir()
     (root / ".hidden" / "d.md").write_text("# Hidden")
     return root
