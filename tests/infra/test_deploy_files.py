@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 APP_PACKAGES = ("contracts", "config", "triggers", "orchestration", "activities", "providers", "ingestion", "telemetry")
 # The local embedder never runs on Azure (Azure OpenAI embeds there): its module and the packages
 # only it needs are in the default install for the laptop, and left out of the deployment.
-LOCAL_ONLY_MODULES = {"providers/local/minilm_embedder.py"}
+LOCAL_ONLY_MODULES = {"providers/local/minilm_embedder.py", "providers/azure/document_intelligence.py"}
 # Extras that stay opt-in on Azure: OTLP export runs only when OTEL_EXPORTER_OTLP_ENDPOINT is set.
 OPT_IN_EXTRAS = ("otlp", "ann")
 # Imports that name their distribution differently and may not be installed where tests run.
