@@ -15,6 +15,7 @@ file has, so re-running a plain `pipeline index` never opens a scoped document t
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +26,7 @@ from config import get_settings
 from providers.errors import ProviderError
 
 if TYPE_CHECKING:
+    from providers.azure.document_intelligence import DocumentIntelligenceParser
     from providers.azure.search_index import AzureSearchIndexer
     from providers.base import Embedder
     from providers.local.sqlite_index import SqliteIndex
@@ -45,9 +47,16 @@ def run_index(paths: list[str], *, recreate: bool, scopes: list[str] | None = No
     try:
         embedder = get_embedder()
         writer, where = _azure_writer() if on_azure else _local_writer(embedder)
-        with writer, ProgressBar("indexing", stream=sys.stderr) as bar:
+        parser = _document_intelligence()
+        with writer, parser or contextlib.nullcontext(), ProgressBar("indexing", stream=sys.stderr) as bar:
             report = index_paths(
-                paths, index=writer, embedder=embedder, recreate=recreate, progress=bar.update, scopes=scopes
+                paths,
+                index=writer,
+                embedder=embedder,
+                recreate=recreate,
+                progress=bar.update,
+                scopes=scopes,
+                parser=parser,
             )
     except ProviderError as error:
         raise CliError(error.message) from error
@@ -95,6 +104,18 @@ def _local_writer(embedder: Embedder) -> tuple[SqliteIndex, str]:
     index_dir = settings.pipeline_data_dir / "index"
     index = SqliteIndex(index_dir, embedder=embedder, ann_threshold=settings.pipeline_ann_threshold)
     return index, str(index.path)
+
+
+def _document_intelligence() -> DocumentIntelligenceParser | None:
+    """Azure AI Document Intelligence for PDFs and images, when its endpoint is set (else the local parsers)."""
+    settings = get_settings()
+    if not settings.azure_document_intelligence_endpoint:
+        return None
+    from providers.azure.document_intelligence import DocumentIntelligenceParser
+
+    endpoint = settings.azure_document_intelligence_endpoint
+    print(f"reading PDFs and images with Azure AI Document Intelligence ({endpoint})", file=sys.stderr)
+    return DocumentIntelligenceParser.from_settings(settings)
 
 
 def _azure_writer() -> tuple[AzureSearchIndexer, str]:

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     azure_search_api_key: str | None = None
     azure_search_semantic_configuration: str | None = None
 
+    # Azure AI Document Intelligence: when set, `pipeline index` reads PDFs and images with its layout model
+    azure_document_intelligence_endpoint: str | None = None
+    azure_document_intelligence_key: str | None = None
+
     # Event Grid
     eventgrid_topic_endpoint: str | None = None
     eventgrid_topic_key: str | None = None

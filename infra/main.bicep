@@ -137,6 +137,9 @@ param durableTaskSchedulerSku string = 'Consumption'
 @description('Capacity units of a Dedicated scheduler (3 makes it zone redundant); Consumption ignores it.')
 param durableTaskSchedulerCapacity int = 1
 
+@description('Create Azure AI Document Intelligence for `pipeline index` to read scanned PDFs and images with (its prebuilt-layout model, billed per page); false (default) keeps the local parsers for every file. azd: USE_DOCUMENT_INTELLIGENCE.')
+param useDocumentIntelligence bool = false
+
 @description('Give the app Azure Service Bus Data Owner on the questions queue only (default), which target-based scaling needs to read the queue length; false keeps the app to Data Receiver, and the scale controller then falls back to a coarser signal.')
 param serviceBusOwnerForScaling bool = true
 
@@ -256,6 +259,16 @@ module openAi 'modules/openai.bicep' = {
   }
 }
 
+module documentIntelligence 'modules/documentintelligence.bicep' = if (useDocumentIntelligence) {
+  name: 'documentintelligence'
+  scope: rg
+  params: {
+    name: '${abbrs.documentIntelligence}${resourceToken}'
+    location: location
+    tags: tags
+  }
+}
+
 module durableTask 'modules/durabletask.bicep' = if (useDurableTaskScheduler) {
   name: 'durabletask'
   scope: rg
@@ -371,6 +384,7 @@ module developerRoles 'modules/developer-roles.bicep' = if (!empty(principalId))
     useDurableTaskScheduler: useDurableTaskScheduler
     durableTaskSchedulerName: durableTaskSchedulerName
     durableTaskHubName: durableTaskHubName
+    documentIntelligenceAccountName: useDocumentIntelligence ? documentIntelligence.outputs.name : ''
   }
   dependsOn: [
     durableTask
@@ -404,6 +418,7 @@ output PIPELINE_EVENT_SOURCE string = eventSource
 output PIPELINE_QUEUE_NAME string = serviceBus.outputs.queueName
 output PIPELINE_DEAD_LETTER_QUEUE_NAME string = serviceBus.outputs.deadLetterQueueName
 output ServiceBusConnection__fullyQualifiedNamespace string = serviceBus.outputs.fullyQualifiedNamespace
+output AZURE_DOCUMENT_INTELLIGENCE_ENDPOINT string = useDocumentIntelligence ? documentIntelligence.outputs.endpoint : ''
 output DURABLE_TASK_BACKEND string = durableTaskBackend
 output DURABLE_TASK_SCHEDULER_ENDPOINT string = durableTaskSchedulerEndpoint
 output DURABLE_TASK_SCHEDULER_DASHBOARD_URL string = useDurableTaskScheduler ? durableTask.outputs.dashboardUrl : ''

@@ -25,13 +25,14 @@ from typing import Protocol
 
 import numpy as np
 
-from contracts.errors import ProviderError
+from contracts.errors import ErrorKind, ProviderError
 from contracts.scopes import InvalidScope, normalise_scopes
 from ingestion.chunking import Chunk, ParsedDocument
 from ingestion.sources import UnreadableDocument, content_hash, embedding_text, parse_file, source_name, walk_files
 
 __all__ = [
     "DocumentNotStored",
+    "DocumentParser",
     "Embedder",
     "Embeddings",
     "IndexWriter",
@@ -42,6 +43,21 @@ __all__ = [
 ]
 
 Progress = Callable[[int, int], None]  # (files done, files total)
+
+
+class DocumentParser(Protocol):
+    """A parser that takes over some files from the local ones (Azure AI Document Intelligence, for scans).
+
+    It raises `UnreadableDocument` or `ProviderError` for a file it cannot read: the file is reported and the
+    others go on, except on a configuration error (no access, no such resource), which stops the run.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    def handles(self, path: Path) -> bool: ...
+
+    def parse(self, path: Path, raw: bytes) -> ParsedDocument: ...
 
 
 class Embeddings(Protocol):
@@ -150,6 +166,7 @@ def index_paths(
     base: str | Path | None = None,
     batch_size: int = 64,
     scopes: Sequence[str] | None = None,
+    parser: DocumentParser | None = None,
 ) -> IngestReport:
     """Index the supported files under `paths` (files or directories, walked recursively) into `index`.
 
@@ -163,7 +180,7 @@ def index_paths(
     except InvalidScope as invalid:
         raise ProviderError.invalid_input(f"invalid --scope: {invalid}") from None
     started = time.perf_counter()
-    files = walk_files(paths)
+    files = walk_files(paths, also=parser.handles if parser else None)
     base_dir = Path(base).resolve() if base is not None else None
     index.begin(embedder, recreate=recreate)
     report = IngestReport()
@@ -209,7 +226,8 @@ def index_paths(
         except OSError as error:
             report.failed[source] = f"cannot read: {error.strerror or error}"
         else:
-            digest = content_hash(raw)
+            special = parser is not None and parser.handles(path)
+            digest = content_hash(raw, parser.name if parser is not None and special else "")
             try:
                 unchanged = index.known_hash(source) == digest
                 # The writer compares, so a document whose chunks disagree on scopes is set right here too.
@@ -219,7 +237,7 @@ def index_paths(
                     report.skipped.append(source)
                 else:
                     keep = requested if requested is not None else (index.known_scopes(source) or ())
-                    document = parse_file(path, raw)
+                    document = _parse(parser if special else None, path, raw)
                     item = _Pending(source, digest, document, keep)
                     pending.append(item)
                     queue.extend((item, embedding_text(chunk)) for chunk in document.chunks)
@@ -239,6 +257,18 @@ def index_paths(
     index.finish(changed=bool(report.indexed) or recreate)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _parse(parser: DocumentParser | None, path: Path, raw: bytes) -> ParsedDocument:
+    """A file's chunks, from `parser` when given; a service's failure for this one file makes it unreadable."""
+    if parser is None:
+        return parse_file(path, raw)
+    try:
+        return parser.parse(path, raw)
+    except ProviderError as error:
+        if error.kind is ErrorKind.CONFIGURATION:  # no access or no such resource: every file would fail
+            raise
+        raise UnreadableDocument(error.message) from error
 
 
 def embed_matrix(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:

@@ -10,7 +10,7 @@ the same in every index (they are the Azure AI Search keys too).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from hashlib import blake2b
 from pathlib import Path
 
@@ -36,19 +36,20 @@ _SKIPPED_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__
 _SNIFF_BYTES = 8192
 
 
-def walk_files(paths: Iterable[str | Path]) -> list[Path]:
+def walk_files(paths: Iterable[str | Path], *, also: Callable[[Path], bool] | None = None) -> list[Path]:
     """The supported files under `paths` (files or directories, walked recursively), sorted, each once.
 
+    `also` accepts more files than the local parsers read (the images a Document Intelligence parser reads).
     Raises `ProviderError.invalid_input` when a path does not exist.
     """
-    return sorted(dict.fromkeys(_walk(paths)))
+    return sorted(dict.fromkeys(_walk(paths, also or (lambda _: False))))
 
 
-def _walk(paths: Iterable[str | Path]) -> Iterator[Path]:
+def _walk(paths: Iterable[str | Path], also: Callable[[Path], bool]) -> Iterator[Path]:
     for entry in paths:
         path = Path(entry).expanduser().resolve()
         if path.is_file():
-            if kind_for(path) is None and looks_binary(path):
+            if kind_for(path) is None and not also(path) and looks_binary(path):
                 raise ProviderError.invalid_input(
                     f"{entry} is not a document: pipeline index reads PDF, DOCX, PPTX, XLSX, CSV, Markdown,"
                     " text and HTML"
@@ -60,7 +61,8 @@ def _walk(paths: Iterable[str | Path]) -> Iterator[Path]:
                 if any(part in _SKIPPED_DIRS or part.startswith(".") for part in relative[:-1]):
                     continue
                 # "~$name.docx": the lock file Office keeps beside a document while it is open.
-                if child.is_file() and kind_for(child) and not child.name.startswith((".", "~$")):
+                known = kind_for(child) or also(child)
+                if child.is_file() and known and not child.name.startswith((".", "~$")):
                     yield child
         else:
             raise ProviderError.invalid_input(f"no such file or directory: {entry}")
@@ -84,9 +86,11 @@ def source_name(path: Path, base: Path | None) -> str:
     return path.as_posix()
 
 
-def content_hash(raw: bytes) -> str:
-    """The change-detection hash of a file: its bytes and the chunker version (so a new chunker re-chunks)."""
-    return hashlib.sha256(CHUNKER_VERSION.encode() + b"\0" + raw).hexdigest()
+def content_hash(raw: bytes, parser: str = "") -> str:
+    """The change-detection hash of a file: its bytes, the chunker version and the parser that reads it (so a
+    new chunker, or a file read by another parser, is chunked again)."""
+    version = CHUNKER_VERSION + (f"+{parser}" if parser else "")
+    return hashlib.sha256(version.encode() + b"\0" + raw).hexdigest()
 
 
 def chunk_id(source: str, content_hash: str, ordinal: int) -> str:

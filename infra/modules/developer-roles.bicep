@@ -3,7 +3,8 @@
 // index, `pipeline enqueue` sends questions, `pipeline dead-letters` reads rejected messages, and
 // a local host can embed, search, generate and publish as the app does. With the Durable Task
 // Scheduler, Durable Task Data Contributor on the task hub opens its dashboard (runs, histories,
-// and the actions on them: terminate, restart, purge).
+// and the actions on them: terminate, restart, purge). With Document Intelligence, Cognitive Services
+// User on it lets `pipeline index` read scanned PDFs and images.
 
 @description('Principal (object) id of the developer.')
 param principalId string
@@ -37,6 +38,9 @@ param durableTaskSchedulerName string = ''
 @description('Task hub on that scheduler.')
 param durableTaskHubName string = ''
 
+@description('Azure AI Document Intelligence account `pipeline index` reads scanned PDFs and images with; empty when not deployed.')
+param documentIntelligenceAccountName string = ''
+
 var roles = {
   serviceBusDataSender: '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39'
   serviceBusDataReceiver: '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
@@ -44,6 +48,7 @@ var roles = {
   searchIndexDataContributor: '8ebe5a00-799e-43f5-93ac-243d3dce84a7'
   searchServiceContributor: '7ca78c08-252a-4471-8644-bb5ff32d4ba0'
   cognitiveServicesOpenAiUser: '5e0bd9bd-7b93-4f28-af87-19fc36ad61bd'
+  cognitiveServicesUser: 'a97b65f3-24c7-4388-baec-2e87135dc908'
   durableTaskDataContributor: '0ad04412-c4d5-4796-b79c-f76d14c8d402'
 }
 
@@ -137,6 +142,21 @@ resource durableTaskDataContributor 'Microsoft.Authorization/roleAssignments@202
   scope: scheduler::taskHub
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.durableTaskDataContributor)
+    principalId: principalId
+    principalType: principalType
+  }
+}
+
+resource documentIntelligence 'Microsoft.CognitiveServices/accounts@2024-10-01' existing = if (!empty(documentIntelligenceAccountName)) {
+  name: documentIntelligenceAccountName
+}
+
+// Analyse documents with the layout model (the data-plane role Document Intelligence documents for Entra ID callers).
+resource documentIntelligenceUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(documentIntelligenceAccountName)) {
+  name: guid(documentIntelligence.id, principalId, roles.cognitiveServicesUser)
+  scope: documentIntelligence
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.cognitiveServicesUser)
     principalId: principalId
     principalType: principalType
   }

@@ -108,6 +108,7 @@ def _configured_secrets() -> list[str]:
         s.azure_openai_api_key,
         s.openai_api_key,
         s.azure_search_api_key,
+        s.azure_document_intelligence_key,
         s.eventgrid_topic_key,
         s.service_bus_connection,
         s.applicationinsights_connection_string,

@@ -47,6 +47,9 @@ OPTIONAL_PREFIXES = ("PIPELINE_RETRY_",)
 LOCAL_ONLY = {
     "AZURE_OPENAI_API_KEY",
     "AZURE_SEARCH_API_KEY",
+    # `pipeline index` reads scanned PDFs with Document Intelligence on the developer's machine; the app never does
+    "AZURE_DOCUMENT_INTELLIGENCE_ENDPOINT",
+    "AZURE_DOCUMENT_INTELLIGENCE_KEY",
     "EVENTGRID_TOPIC_KEY",
     "OPENAI_BASE_URL",
     "OPENAI_API_KEY",

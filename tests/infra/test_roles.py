@@ -29,6 +29,7 @@ BUILT_IN_ROLES = {
     "Cognitive Services OpenAI User": "5e0bd9bd-7b93-4f28-af87-19fc36ad61bd",
     "Monitoring Metrics Publisher": "3913510d-42f4-4e42-8a64-420c390055eb",
     "Durable Task Data Contributor": "0ad04412-c4d5-4796-b79c-f76d14c8d402",
+    "Cognitive Services User": "a97b65f3-24c7-4388-baec-2e87135dc908",
 }
 _NAMES = {guid: name for name, guid in BUILT_IN_ROLES.items()}
 
@@ -177,6 +178,22 @@ def test_developer_roles_are_optional_and_go_to_the_given_principal(
     for assignment in _assignments(templates["modules/developer-roles.bicep"]):
         assert assignment.principal == "principalId"
         assert assignment.principal_type == "principalType"
+
+
+def test_document_intelligence_is_opt_in_and_only_the_developer_may_call_it(
+    templates: dict[str, BicepFile], main: BicepFile
+) -> None:
+    # `pipeline index` reads scanned PDFs with it under the developer's identity; the app never calls it.
+    assert main.params["useDocumentIntelligence"].value in (False, "false")
+    assert main.modules["documentIntelligence"].condition == "useDocumentIntelligence"
+    developer = {(a.role, a.scope_type, a.condition) for a in _assignments(templates["modules/developer-roles.bicep"])}
+    assert (
+        "Cognitive Services User",
+        "Microsoft.CognitiveServices/accounts",
+        "!empty(documentIntelligenceAccountName)",
+    ) in developer
+    app = {a.role for a in _assignments(templates["modules/app-roles.bicep"])}
+    assert "Cognitive Services User" not in app
 
 
 def test_no_role_is_assigned_outside_the_role_modules(templates: dict[str, BicepFile]) -> None:

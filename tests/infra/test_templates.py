@@ -30,8 +30,12 @@ def _one(file: BicepFile, type_: str) -> Resource:
     return found[0]
 
 
-def _module_of(templates: dict[str, BicepFile], type_: str) -> BicepFile:
-    owners = [f for f in templates.values() if any(r.type == type_ and not r.existing for r in f.resources.values())]
+def _module_of(templates: dict[str, BicepFile], type_: str, kind: str | None = None) -> BicepFile:
+    owners = [
+        f
+        for f in templates.values()
+        if any(r.type == type_ and not r.existing and kind in (None, r.body.get("kind")) for r in f.resources.values())
+    ]
     assert len(owners) == 1, f"expected one template creating {type_}, found {len(owners)}"
     return owners[0]
 
@@ -180,7 +184,7 @@ def test_event_grid_topic_takes_cloudevents(templates: dict[str, BicepFile]) -> 
 
 
 def test_openai_has_the_embedding_and_chat_deployments(templates: dict[str, BicepFile], main: BicepFile) -> None:
-    module = _module_of(templates, "Microsoft.CognitiveServices/accounts")
+    module = _module_of(templates, "Microsoft.CognitiveServices/accounts", "OpenAI")
     account = _one(module, "Microsoft.CognitiveServices/accounts")
     assert account.body["kind"] == "OpenAI"
     assert account.body["properties"]["customSubDomainName"]
@@ -215,13 +219,15 @@ def test_monitoring_is_workspace_based(templates: dict[str, BicepFile]) -> None:
         ("Microsoft.EventGrid/topics", ("properties", "disableLocalAuth"), True),
         ("Microsoft.Search/searchServices", ("properties", "disableLocalAuth"), True),
         ("Microsoft.CognitiveServices/accounts", ("properties", "disableLocalAuth"), True),
+        ("Microsoft.CognitiveServices/accounts:FormRecognizer", ("properties", "disableLocalAuth"), True),
         ("Microsoft.Insights/components", ("properties", "DisableLocalAuth"), True),
     ],
 )
 def test_local_auth_is_disabled(
     templates: dict[str, BicepFile], main: BicepFile, type_: str, path: tuple[str, ...], expected: bool
 ) -> None:
-    module = _module_of(templates, type_)
+    type_, _, kind = type_.partition(":")  # two Cognitive Services accounts: OpenAI, Document Intelligence
+    module = _module_of(templates, type_, (kind or "OpenAI") if type_.endswith("/accounts") else None)
     value: Any = _one(module, type_).body
     for key in path:
         value = value[key]
