@@ -148,7 +148,7 @@ def reading_middleware(*, durable_roots: tuple[str, ...], max_body: int, body_ti
                 log.info(
                     "%s %s: the body did not arrive within %.0f s; closing",
                     request.method,
-                    request.path,
+                    request.rel_url.raw_path,  # still %-encoded: a decoded newline would forge a log line
                     body_timeout_s,
                 )
                 return _closing(
@@ -156,7 +156,11 @@ def reading_middleware(*, durable_roots: tuple[str, ...], max_body: int, body_ti
                 )
             except ConnectionError:
                 # A client that gives up mid-body: one line, not aiohttp's traceback of the read.
-                log.info("%s %s: the client closed the connection before the body ended", request.method, request.path)
+                log.info(
+                    "%s %s: the client closed the connection before the body ended",
+                    request.method,
+                    request.rel_url.raw_path,
+                )
                 raise web.HTTPBadRequest() from None
             if durable and json_too_deep(body):
                 return problem(
