@@ -17,6 +17,7 @@ from typing import Any
 
 import azure.functions as func
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from .access import (
     KEY_HEADER,
@@ -367,7 +368,7 @@ def _level(spec: FunctionSpec) -> AccessLevel:
     return _LEVELS.get((spec.auth_level or "").lower(), "function")
 
 
-def _reading(durable_root: str) -> Any:
+def _reading(durable_root: str) -> Middleware:
     return reading_middleware(
         durable_roots=(durable_root,), max_body=MAX_BODY_BYTES, body_timeout_s=BODY_READ_TIMEOUT_S
     )
