@@ -43,6 +43,9 @@ def run_serve(*, host: str, port: int, app_dir: Path | None, allow_hosts: Sequen
             file=sys.stderr,
         )
     prepare_binding_settings()
+    from embedded_host.files import private_state
+
+    private_state(data_dir())  # before anything below creates a file in it
     if app == APP_DIR:
         from telemetry import configure_telemetry
 
@@ -78,19 +81,14 @@ def run_serve(*, host: str, port: int, app_dir: Path | None, allow_hosts: Sequen
 
 
 def _announce_keys(server: Any) -> None:
-    """Show new keys once, on the console (never through logging); later starts only say where they are."""
+    """Say where the keys are, never the keys: the console is often redirected to a file or a CI log."""
     if server.keys is None:
         return
-    if not server.keys_created:
-        print(f"keys: function routes and the Durable API need a key; see {server.keys_path}", flush=True)
-        return
-    keys = server.keys
+    made = "generated into" if server.keys_created else "in"
     print(
-        f"keys generated (shown once; kept in {server.keys_path}, readable by you only).\n"
-        "Send one in the x-functions-key header or the code query parameter:\n"
-        f"  function key (function routes):         {keys.function}\n"
-        f"  durabletask_extension (Durable API):    {keys.durable_system}\n"
-        f"  master key (every route):               {keys.master}",
+        f"keys: function routes and the Durable API need a key, sent in the x-functions-key header or the code "
+        f"query parameter; the keys are {made} {server.keys_path} (readable by you only): masterKey, "
+        "functionKeys.default, systemKeys.durabletask_extension",
         flush=True,
     )
 

@@ -76,8 +76,8 @@ def _split_host(value: str) -> tuple[str, int | None] | None:
         name, _, port = value.partition(":")
     else:
         return None  # an IPv6 address without brackets is not a valid Host
-    if port and not port.isdigit():
-        return None
+    if port and (not port.isdigit() or int(port) > 65535):
+        return None  # no such port: a URL built from it would not parse
     name = name.rstrip(".")  # "localhost." is the same name, fully qualified
     return (name, int(port) if port else None) if name else None
 
@@ -132,10 +132,16 @@ class AccessPolicy:
         presented = request.headers.get(KEY_HEADER) or request.query.get(KEY_QUERY)
         if not presented:
             return False
-        given = presented.encode()
+        # aiohttp hands undecodable header bytes over as surrogates: compared as they came, they match no key.
+        given = presented.encode("utf-8", "surrogateescape")
         # Every accepted key is compared, in constant time, so timing tells nothing about which one is close.
         matches = [hmac.compare_digest(given, key.encode()) for key in self.keys.accepted(level)]
         return any(matches)
+
+
+def _same_authority(authority: str, host: str | None) -> bool:
+    target = _split_host(authority)
+    return target is not None and host is not None and target == _split_host(host)
 
 
 def unauthorized(level: AccessLevel) -> web.Response:
@@ -178,6 +184,14 @@ def access_middleware(policy: AccessPolicy) -> Middleware:
                 "Misdirected Request",
                 f"This host does not answer to the name '{shown}': it is not the address it listens on, "
                 "localhost, or an allowed host name.",
+            )
+        if not _same_authority(request.url.raw_authority, host):
+            # aiohttp builds the URL from an absolute-form target (`POST http://other/...`), not from Host, and
+            # every link the host and the app hand out comes from that URL: both must name the same host.
+            return problem(
+                421,
+                "Misdirected Request",
+                "An absolute request target must name the same host and port as the Host header.",
             )
         origin = request.headers.get("Origin")
         if request.method.upper() in STATE_CHANGING and origin is not None and not policy.same_origin(origin, host):

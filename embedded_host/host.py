@@ -22,16 +22,22 @@ from .access import AccessPolicy, is_loopback
 from .bindings import Endpoints
 from .consumer import QueueConsumer
 from .engine import DurableEngine
+from .files import private_state
 from .http_api import build_rpc_app, build_web_app
 from .keys import KEYS_FILE, HostKeys, load_or_create_keys
 from .loader import LoadedApp, load_app
 from .local_queue import LocalQueue
+from .redaction import install_log_redaction
 from .status import read_status as engine_read_status
 from .store import connect
 
-__all__ = ["EmbeddedHost", "HostAlreadyRunningError", "state_path"]
+__all__ = ["HEADER_READ_TIMEOUT_S", "EmbeddedHost", "HostAlreadyRunningError", "state_path"]
 
 log = logging.getLogger("embedded_host")
+
+# A request's headers must be complete this long after the connection opened or the last response:
+# aiohttp closes a connection that waits longer (its keep-alive deadline runs while headers trickle in).
+HEADER_READ_TIMEOUT_S = 30.0
 
 _LOADED: dict[Path, LoadedApp] = {}
 _LOAD_LOCK = threading.Lock()
@@ -196,6 +202,8 @@ class EmbeddedHost:
         """Load the app, open the state file, recover, and listen."""
         if self._started:
             return
+        install_log_redaction()
+        private_state(self.data_dir)
         self._lock.acquire()
         try:
             self.app = _load_once(self.app_dir)
@@ -206,12 +214,17 @@ class EmbeddedHost:
             public = AccessPolicy.create(self.host, self.allowed_hosts, self.keys)
             web_app = build_web_app(self.app, self.engine, self.endpoints, self._executor, public, self.pages)
             # access_log=None: aiohttp's access log would write every URL, `code=` keys included.
-            self._runner = web.AppRunner(web_app, access_log=None, handle_signals=False)
+            self._runner = web.AppRunner(
+                web_app, access_log=None, handle_signals=False, keepalive_timeout=HEADER_READ_TIMEOUT_S
+            )
             await self._runner.setup()
             self.port = await _listen(self._runner, self.host, self.requested_port)
             rpc = AccessPolicy.create("127.0.0.1", (), None)
             self._rpc_runner = web.AppRunner(
-                build_rpc_app(self.engine, self.endpoints, rpc), access_log=None, handle_signals=False
+                build_rpc_app(self.engine, self.endpoints, rpc),
+                access_log=None,
+                handle_signals=False,
+                keepalive_timeout=HEADER_READ_TIMEOUT_S,
             )
             await self._rpc_runner.setup()
             self.rpc_port = await _listen(self._rpc_runner, "127.0.0.1", 0)

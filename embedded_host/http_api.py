@@ -17,6 +17,7 @@ from typing import Any
 
 import azure.functions as func
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from .access import (
     KEY_HEADER,
@@ -31,6 +32,7 @@ from .access import (
 from .bindings import RPC_PATH, WEBHOOK_PATH, Endpoints
 from .engine import TERMINAL_STATUSES, DurableEngine, InstanceExistsError, OrchestratorNotFoundError
 from .entity_api import add_entity_routes
+from .inputs import BODY_READ_TIMEOUT_S, event_name_problem, instance_id_problem, reading_middleware, refused
 from .invoker import InvocationContext, call_function
 from .loader import FunctionSpec, LoadedApp
 from .queries import InstanceQuery, parse_time
@@ -110,6 +112,8 @@ class _Durable:
     async def start(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
         instance_id = request.match_info.get("instance_id") or None
+        if instance_id is not None and (invalid := instance_id_problem(instance_id)) is not None:
+            return refused(invalid)
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
@@ -154,6 +158,8 @@ class _Durable:
 
     async def raise_event(self, request: web.Request) -> web.Response:
         instance_id = request.match_info["instance_id"]
+        if (invalid := event_name_problem(request.match_info["event"])) is not None:
+            return refused(invalid)
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
@@ -367,6 +373,12 @@ def _level(spec: FunctionSpec) -> AccessLevel:
     return _LEVELS.get((spec.auth_level or "").lower(), "function")
 
 
+def _reading(durable_root: str) -> Middleware:
+    return reading_middleware(
+        durable_roots=(durable_root,), max_body=MAX_BODY_BYTES, body_timeout_s=BODY_READ_TIMEOUT_S
+    )
+
+
 def build_web_app(
     loaded: LoadedApp,
     engine: DurableEngine,
@@ -377,7 +389,9 @@ def build_web_app(
 ) -> web.Application:
     """The public aiohttp application for one hosted app: its HTTP functions, the Durable webhooks, and any
     static ``pages`` (URL prefix → folder) served beside them."""
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[access_middleware(policy)])
+    app = web.Application(
+        client_max_size=MAX_BODY_BYTES, middlewares=[access_middleware(policy), _reading(WEBHOOK_PATH)]
+    )
     _Durable(engine, endpoints).add_routes(app, WEBHOOK_PATH, policy, "system")
     add_static_pages(app, pages or {})
     routes = _AppRoutes(loaded, lambda: endpoints().client_binding_json(), executor, policy)
@@ -388,6 +402,6 @@ def build_web_app(
 
 def build_rpc_app(engine: DurableEngine, endpoints: Callable[[], Endpoints], policy: AccessPolicy) -> web.Application:
     """The loopback-only application the SDK's client calls (``rpcBaseUrl``): no key, as in the Functions host."""
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[access_middleware(policy)])
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[access_middleware(policy), _reading(RPC_PATH)])
     _Durable(engine, endpoints, rpc=True).add_routes(app, RPC_PATH.rstrip("/"), policy, "anonymous")
     return app

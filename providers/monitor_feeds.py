@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from config import Settings
+from providers.urls import shown_url
 
 __all__ = [
     "MAX_ROWS",
@@ -202,6 +203,8 @@ def read_undelivered_events(settings: Settings) -> dict[str, Any]:
             except ValueError:
                 continue
             if isinstance(record, dict):
+                if isinstance(record.get("url"), str):  # files written before URLs were redacted at the source
+                    record["url"] = shown_url(record["url"])
                 items.append(record)
             if len(items) >= MAX_ROWS:
                 break

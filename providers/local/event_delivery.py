@@ -33,6 +33,7 @@ from providers.local.event_outbox import (
     ids_in_tail,
 )
 from providers.retrying import Backoff, retry_after_seconds
+from providers.urls import shown_url
 
 if TYPE_CHECKING:
     pass
@@ -262,7 +263,7 @@ class DeliveryWorker:
             log.debug(
                 "event %s to %s: %s; retry in %.2fs",
                 delivery.event_id,
-                delivery.url,
+                shown_url(delivery.url),
                 outcome.reason,
                 next_at - now,
             )
@@ -290,7 +291,7 @@ class DeliveryWorker:
     def _dead_letter(self, delivery: Delivery, attempts: int, reason: str, now: float) -> None:
         record = {
             "event": json.loads(delivery.body),
-            "url": delivery.url,
+            "url": shown_url(delivery.url),  # the file feeds the monitor: no token from the URL
             "reason": reason,
             "attempts": attempts,
             "published_at": _rfc3339(delivery.created_at),
@@ -299,7 +300,7 @@ class DeliveryWorker:
         # The file first: a crash in between re-attempts the row rather than losing it.
         append_line(self.data_dir / UNDELIVERED_FILE, json.dumps(record, ensure_ascii=False, separators=(",", ":")))
         self.outbox.mark_dead(delivery, attempts=attempts, error=reason, now=now)
-        log.warning("event %s not delivered to %s: %s", delivery.event_id, delivery.url, reason)
+        log.warning("event %s not delivered to %s: %s", delivery.event_id, shown_url(delivery.url), reason)
 
 
 def _rfc3339(timestamp: float) -> str:

@@ -29,6 +29,7 @@ from providers.local.event_outbox import (
     EventOutbox,
     append_line,
 )
+from providers.urls import hide_in_http_logs, shown_url
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -41,7 +42,8 @@ log = logging.getLogger(__name__)
 def _check_webhook(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ProviderError.configuration(f"PIPELINE_EVENT_WEBHOOKS: not an http(s) URL: {url!r}")
+        raise ProviderError.configuration(f"PIPELINE_EVENT_WEBHOOKS: not an http(s) URL: {shown_url(url)!r}")
+    hide_in_http_logs(url)
     return url
 
 

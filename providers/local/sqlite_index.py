@@ -183,7 +183,7 @@ class SqliteIndex:
 
     @property
     def name(self) -> str:
-        return f"local-sqlite-hybrid ({self._path})"
+        return "local-sqlite-hybrid"  # no path: the name travels into every result and event
 
     @property
     def path(self) -> Path:

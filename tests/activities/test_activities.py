@@ -82,6 +82,14 @@ def test_a_scoped_passage_is_found_and_read_back_only_under_its_scope(tmp_path: 
     )
 
 
+def test_the_retriever_is_named_without_its_filesystem_path() -> None:
+    """The retriever's name travels into every result and CloudEvent: it must not reveal the user's home."""
+    found = SEARCH(common(question=QUESTION, embedding=EMBED(common(question=QUESTION)), top_k=2))
+    data_dir = str(get_settings().pipeline_data_dir.resolve())
+    assert found["retriever"] == "local-sqlite-hybrid"
+    assert data_dir not in json.dumps(found) and "index.sqlite" not in json.dumps(found)
+
+
 def test_input_that_is_not_the_contract_fails_as_invalid_input_without_retry() -> None:
     error = failure_of(EMBED, {"instance_id": "x", "question": "q", "surprise": True})
     assert error.kind is ErrorKind.INVALID_INPUT and not error.kind.retryable

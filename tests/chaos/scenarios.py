@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from contracts import COMPLETED_EVENT_TYPE, FAILED_EVENT_TYPE, event_id_for
+from tests.executions import COUNTING_APP, missing_steps, read_executions, repeats
 from tests.processes import Server, Webhook, free_port
 
 __all__ = [
@@ -89,12 +90,31 @@ def peak_rss_kb(pid: int) -> int:
         return 0
 
 
+def rss_kb(pid: int) -> int:
+    """The current resident set of a live process (VmRSS), 0 when it cannot be read."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    try:
+        import psutil
+
+        return int(psutil.Process(pid).memory_info().rss // 1024)
+    except Exception:
+        return 0
+
+
 class Host:
     """A `pipeline serve` process that can be killed and restarted; tracks 5xx answers and the peak RSS."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str], *, counted: Path | None = None) -> None:
+        """``counted``: serve `tests/counting_app`, which counts activity executions in side files there."""
         data_dir.parent.mkdir(parents=True, exist_ok=True)
-        self.server = Server(data_dir, env)
+        if counted is not None:
+            env = {**env, "PIPELINE_TEST_EXECUTIONS": str(counted)}
+        self.server = Server(data_dir, env, app=COUNTING_APP if counted is not None else None)
         self.data_dir = data_dir
         self.peak_kb = 0
         self.server_errors = 0
@@ -114,6 +134,10 @@ class Host:
         proc = self.server.proc
         if proc is not None and proc.poll() is None:
             self.peak_kb = max(self.peak_kb, peak_rss_kb(proc.pid))
+
+    def rss_mb(self) -> float:
+        proc = self.server.proc
+        return round(rss_kb(proc.pid) / 1024, 1) if proc is not None and proc.poll() is None else 0.0
 
     def kill(self) -> None:
         self.sample_rss()
@@ -348,6 +372,7 @@ def run_crash(
             "PIPELINE_FAULTS": f"retrieval=slow:1:{slow_ms}",
             **FAST_RETRIES,
         },
+        counted=workdir / "executions",
     ).start()
     http_ids = [f"crash-h{i}" for i in range(questions // 2)]
     queue_ids = [f"crash-q{i}" for i in range(questions - len(http_ids))]
@@ -383,12 +408,16 @@ def run_crash(
     delivered = _delivered(hook, expected, 60)
     lost, duplicated, notes = exactly_once(ids, statuses, lines, delivered)
     hook.close()
-    executions = max((history_counts(host.history(i)).get("ExecutionStarted", 0) for i in ids[:20]), default=0)
+    # Events cannot show a question run twice (its event id is fixed): the side files count every execution
+    # of every activity attempt, over every instance. Only what was in flight at a kill may run again.
+    runs = read_executions(workdir / "executions")
     notes.update(
         kills=kills,
         in_flight_at_kill=in_flight_at_kill,
         completed_at_kill=completed_at_kill,
-        max_executions_per_instance=executions,
+        repeated_executions=repeats(runs),
+        most_runs_of_an_attempt=max(runs.values(), default=0),
+        instances_missing_a_step=len(missing_steps(runs, ids)),
     )
     return _finish(host, "crash (kill -9)", f"{questions} questions, {kills} kills", lost, duplicated, began, notes)
 
@@ -522,6 +551,7 @@ def run_duplicates(
             "PIPELINE_FAULTS": "retrieval=slow:1:100",
             **FAST_RETRIES,
         },
+        counted=workdir / "executions",
     ).start()
     queue_ids = [f"dup-q{i}" for i in range(questions)]
     http_ids = [f"dup-h{i}" for i in range(questions)]
@@ -556,12 +586,27 @@ def run_duplicates(
     delivered = _delivered(hook, expected, 60)
     lost, duplicated, notes = exactly_once(ids, statuses, lines, delivered)
     hook.close()
-    executions = [history_counts(host.history(i)).get("ExecutionStarted", 0) for i in ids]
-    duplicated += sum(1 for n in executions if n > 1) + sum(1 for i in http_ids if created[i] != 1)
+    # One more copy of everything once every run has completed: the copies above all arrived while the first
+    # run was in flight, and a finished question must not run again either.
+    with host.queue() as queue:
+        for i, message_id in enumerate(queue_ids):
+            queue.send(json.dumps(_question(i)), message_id=message_id)
+    late = [host.post_question(_question(i, request_id=request_id)) for i, request_id in enumerate(http_ids)]
+    late_created = sum(1 for r in late if r.status_code == 202 and r.json().get("created"))
+    deadline = time.monotonic() + 30
+    while _active_messages(host) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(2.0)  # a run started again would have executed its first steps by now
+    runs = read_executions(workdir / "executions")
+    per_instance = collections.Counter(instance_id for instance_id, _, _ in runs.elements())
+    executions = [per_instance[i] for i in ids]
+    duplicated += sum(1 for n in executions if n > 4) + sum(1 for i in http_ids if created[i] != 1) + late_created
     notes.update(
         http_answers=dict(answers),
         created_per_request_id=sorted(set(created[i] for i in http_ids)),
-        executions_per_instance=sorted(set(executions)),
+        late_copies_created=late_created,
+        activity_executions_per_instance=sorted(set(executions)),
+        repeated_executions=repeats(runs),
         leftover_messages=_active_messages(host),
     )
     size = f"{questions} msgs × {copies} deliveries + {questions} ids × {clients} clients"
@@ -668,35 +713,50 @@ def _percentile(values: list[float], fraction: float) -> float:
 
 
 def run_load(workdir: Path, *, questions: int = 1000, timeout_s: float = 600.0) -> Figures:
-    """`questions` messages on the queue at once; latency is enqueue → the Completed event's time."""
+    """`questions` messages on the queue, in two equal waves; latency is enqueue → the Completed event's time.
+
+    The host's resident memory is read when each wave has completed: the first wave pays for the model and the
+    sample index, so the growth over the second wave is what a leak per question would show.
+    """
     began = time.monotonic()
     host = Host(workdir / "data", dict(FAST_RETRIES)).start()
     ids = [f"load-{i}" for i in range(questions)]
+    waves = [ids[: questions // 2], ids[questions // 2 :]]
     sent_at: dict[str, float] = {}
-    with host.queue() as queue:
-        for i, instance_id in enumerate(ids):
-            sent_at[instance_id] = time.time()
-            queue.send(json.dumps(_question(i)), message_id=instance_id)
-    expected = {event_id_for(i, COMPLETED_EVENT_TYPE) for i in ids}
+    rss_after_wave: list[float] = []
     deadline = time.monotonic() + timeout_s
-    lines = event_lines(host.data_dir)
-    while not expected <= {e["id"] for e in lines} and time.monotonic() < deadline:
-        host.sample_rss()
-        time.sleep(0.5)
+    lines: list[dict[str, Any]] = []
+    offset = 0
+    for wave in waves:
+        with host.queue() as queue:
+            for i, instance_id in enumerate(wave, start=offset):
+                sent_at[instance_id] = time.time()
+                queue.send(json.dumps(_question(i)), message_id=instance_id)
+        offset += len(wave)
+        expected = {event_id_for(i, COMPLETED_EVENT_TYPE) for i in wave}
         lines = event_lines(host.data_dir)
+        while not expected <= {e["id"] for e in lines} and time.monotonic() < deadline:
+            host.sample_rss()
+            time.sleep(0.5)
+            lines = event_lines(host.data_dir)
+        host.sample_rss()
+        rss_after_wave.append(host.rss_mb())
     statuses = {i: s for i in ids if (s := host.status(i)) is not None}
     lost, duplicated, notes = exactly_once(ids, statuses, lines, None)
     completed = {
         e["subject"].removeprefix("pipeline/"): _event_time(e) for e in lines if e["type"] == COMPLETED_EVENT_TYPE
     }
     latencies = [completed[i] - sent_at[i] for i in ids if i in completed]
-    first, last = min(sent_at.values()), max(completed.values(), default=time.time())
+    warm = [i for i in waves[1] if i in completed]
+    first, last = min((sent_at[i] for i in waves[1]), default=0.0), max((completed[i] for i in warm), default=0.0)
     notes.update(
-        throughput_per_s=round(len(latencies) / max(1e-9, last - first), 1),
+        throughput_per_s=round(len(warm) / max(1e-9, last - first), 1),  # the second (warm) wave
         p50_latency_s=round(_percentile(latencies, 0.5), 2),
         p99_latency_s=round(_percentile(latencies, 0.99), 2),
         mean_latency_s=round(statistics.fmean(latencies), 2) if latencies else None,
         db_mb=round(sum(p.stat().st_size for p in host.data_dir.glob("durable.sqlite*")) / 2**20, 1),
+        rss_mb_after_each_wave=rss_after_wave,
+        rss_growth_mb_second_wave=round(rss_after_wave[-1] - rss_after_wave[0], 1),
     )
     return _finish(host, "load (queue)", f"{questions} questions", lost, duplicated, began, notes)
 

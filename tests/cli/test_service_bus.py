@@ -7,6 +7,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from azure.servicebus import ServiceBusMessage, ServiceBusMessageBatch
+from azure.servicebus.exceptions import MessageSizeExceededError
 
 from cli import service_bus
 from cli.producer import OutgoingMessage
@@ -14,29 +16,21 @@ from cli.queue_commands import dedupe_dead_letters, rejected_row
 from config import Settings
 
 
-class FakeBatch(list):
-    def __init__(self, capacity: int) -> None:
-        super().__init__()
-        self.capacity = capacity
-
-    def add_message(self, message: Any) -> None:
-        if len(self) == self.capacity:
-            raise ValueError("batch is full")  # what ServiceBusMessageBatch raises
-        self.append(message)
-
-
 class FakeClient:
+    """A client whose sender hands out the SDK's own `ServiceBusMessageBatch` (its size accounting, its
+    `MessageSizeExceededError` when full), limited to ``max_batch_bytes`` as a namespace's tier limits it."""
+
     def __init__(
         self,
         peeked: dict[tuple[str, Any], list[Any]] | None = None,
-        capacity: int = 2,
+        max_batch_bytes: int = 2048,
         refused: dict[tuple[str, Any], Exception] | None = None,
     ) -> None:
-        self.sent: list[list[Any]] = []
+        self.sent: list[ServiceBusMessageBatch] = []
         self.receivers: list[tuple[str, Any]] = []
         self.peeked = peeked or {}
         self.refused = refused or {}  # what peeking that queue raises, as the SDK does
-        self.capacity = capacity
+        self.max_batch_bytes = max_batch_bytes
 
     def __enter__(self) -> FakeClient:
         return self
@@ -54,11 +48,11 @@ class FakeClient:
             def __exit__(self, *exc: object) -> None:
                 pass
 
-            def create_message_batch(self) -> FakeBatch:
-                return FakeBatch(client.capacity)
+            def create_message_batch(self) -> ServiceBusMessageBatch:
+                return ServiceBusMessageBatch(max_size_in_bytes=client.max_batch_bytes)
 
-            def send_messages(self, batch: FakeBatch) -> None:
-                client.sent.append(list(batch))
+            def send_messages(self, batch: ServiceBusMessageBatch) -> None:
+                client.sent.append(batch)
 
         return Sender()
 
@@ -90,14 +84,40 @@ def received(body: bytes, **fields: Any) -> Any:
 SETTINGS = Settings(ServiceBusConnection__fullyQualifiedNamespace="ns.servicebus.windows.net")
 
 
-def test_send_fills_batches_and_starts_a_new_one_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
-    client = FakeClient(capacity=2)
-    monkeypatch.setattr(service_bus, "_client", lambda settings: client)
-    messages = [OutgoingMessage(b"{}", f"m{i}", {"traceparent": "00-ab-cd-01"}) for i in range(5)]
+def _greedy_batch_lengths(messages: list[ServiceBusMessage], max_bytes: int) -> list[int]:
+    """How many messages each batch takes when every batch is filled until the SDK's size check refuses one."""
+    lengths, batch = [], ServiceBusMessageBatch(max_size_in_bytes=max_bytes)
+    for message in messages:
+        try:
+            batch.add_message(message)
+        except MessageSizeExceededError:
+            lengths.append(len(batch))
+            batch = ServiceBusMessageBatch(max_size_in_bytes=max_bytes)
+            batch.add_message(message)
+    return [*lengths, len(batch)]
 
-    assert service_bus.send_to_service_bus(SETTINGS, messages) == 5
-    assert [[m.message_id for m in batch] for batch in client.sent] == [["m0", "m1"], ["m2", "m3"], ["m4"]]
-    assert client.sent[0][0].application_properties == {"traceparent": "00-ab-cd-01"}
+
+def test_send_splits_batches_where_the_sdks_size_limit_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    client = FakeClient(max_batch_bytes=1024)
+    monkeypatch.setattr(service_bus, "_client", lambda settings: client)
+    # Questions of different lengths, so batches split by bytes, not by a count of messages.
+    bodies = [json.dumps({"question": "How are steps retried? " * (1 + (i * i) % 9)}).encode() for i in range(20)]
+    messages = [OutgoingMessage(b, f"m{i}", {"traceparent": "00-ab-cd-01"}) for i, b in enumerate(bodies)]
+
+    assert service_bus.send_to_service_bus(SETTINGS, messages) == 20
+    lengths = [len(batch) for batch in client.sent]
+    as_sdk = [
+        ServiceBusMessage(
+            m.body,
+            message_id=m.message_id,
+            content_type=m.content_type,
+            application_properties={"traceparent": "00-ab-cd-01"},
+        )
+        for m in messages
+    ]
+    assert sum(lengths) == 20 and len(lengths) > 2 and len(set(lengths)) > 1
+    assert lengths == _greedy_batch_lengths(as_sdk, 1024)  # as few batches as the size limit allows
+    assert all(0 < batch.size_in_bytes <= 1024 for batch in client.sent)
 
 
 def test_dead_letters_come_from_the_sub_queue_and_the_apps_dead_letter_queue(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,9 +14,9 @@ from tests.processes import Server
 def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     servers: list[Server] = []
 
-    def make(**env: str) -> Server:
+    def make(app: Path | None = None, **env: str) -> Server:
         base = {"PIPELINE_RETRY_FIRST_INTERVAL_MS": "50", "PIPELINE_RETRY_MAX_INTERVAL_MS": "200"}
-        server = Server(tmp_path / "data", {**base, **env})
+        server = Server(tmp_path / "data", {**base, **env}, app=app)
         servers.append(server)
         return server
 

@@ -123,8 +123,22 @@ def test_retries_then_success_and_a_permanent_failure_publishes_failed(serve, we
     for instance_id in ids:
         assert server.ask({"question": "What is a task hub?", "request_id": instance_id}).status_code == 202
     assert all(server.wait_done(i)["runtime_status"] == "Completed" for i in ids)
-    history = httpx.get(f"{server.base_url}/runtime/webhooks/durabletask/instances/{ids[0]}?showHistory=true").json()
-    assert history["runtimeStatus"] == "Completed"
+    # The retries are in history: each failed attempt a TaskFailed, then the backoff's durable timer, then
+    # the next attempt; a run that never failed would pass the lines above just as well.
+    retried = {}
+    for instance_id in ids:
+        url = f"{server.base_url}/runtime/webhooks/durabletask/instances/{instance_id}?showHistory=true"
+        history = httpx.get(url).json()
+        assert history["runtimeStatus"] == "Completed"
+        kinds = [e["EventType"] for e in history["historyEvents"]]
+        attempts = [e for e in history["historyEvents"] if e["EventType"] == "TaskScheduled"]
+        failed = kinds.count("TaskFailed")
+        assert sum(e["Name"] == "generate_answer" for e in attempts) == failed + 1, kinds
+        assert kinds.count("TimerCreated") == kinds.count("TimerFired") == failed, kinds
+        for at in (n for n, kind in enumerate(kinds) if kind == "TaskFailed"):
+            assert "TimerCreated" in kinds[at:] and kinds[at:].index("TimerCreated") < kinds[at:].index("TimerFired")
+        retried[instance_id] = failed
+    assert sum(retried.values()) >= 2, f"no retries to check: {retried}"
     server.stop()
 
     broken = serve(PIPELINE_EVENT_WEBHOOKS=webhook.url, PIPELINE_FAULTS="retrieval=permanent:1").start()

@@ -198,6 +198,25 @@ def test_retry_after_from_the_service_lengthens_the_wait() -> None:
     assert waited.total_seconds() >= 7
 
 
+def test_a_retry_after_longer_than_the_maximum_interval_is_capped_at_it() -> None:
+    """A service asking for 10 minutes does not hold the run for 10 minutes: the policy's maximum interval
+    (8 s here) bounds every wait, Retry-After included (README: "Retry-After honoured up to the cap")."""
+    activities = happy_activities()
+    activities[StepName.EMBED_QUERY] = failing(
+        ErrorKind.TRANSIENT, times=1, then=activities[StepName.EMBED_QUERY], retry_after_s=600
+    )
+    policy = RetryPolicy(max_attempts=3, first_interval_ms=1000, backoff_coefficient=2.0, max_interval_ms=8000)
+    outcome = ReplayDriver(HANDLE, activities).run(ORCHESTRATOR_NAME, run_input(policy=policy))
+    assert outcome.done
+    created = next(n for n, e in enumerate(outcome.history) if e["EventType"] == EventType.TIMER_CREATED)
+    episode_start = next(  # the orchestration clock when it chose the wait
+        e["Timestamp"] for e in reversed(outcome.history[:created]) if e["EventType"] == EventType.ORCHESTRATOR_STARTED
+    )
+    waited = (outcome.timers[0] - datetime.fromisoformat(episode_start.replace("Z", "+00:00"))).total_seconds()
+    assert waited == 8.0, waited
+    assert policy.delay_ms(1, retry_after_s=600) == 8000 and policy.delay_ms(1, retry_after_s=5) == 5000
+
+
 def test_permanent_failure_is_not_retried_and_publishes_a_failed_event() -> None:
     activities = happy_activities()
     activities[StepName.SEARCH_DOCUMENTS] = failing(ErrorKind.REJECTED, times=99)

@@ -1,6 +1,7 @@
-"""The refusal and citation contract on a chat model, over replayed chat completions.
+"""The refusal and citation contract on a chat model, over synthetic chat completions.
 
-A local HTTP server answers the real `openai` SDK with the responses in `recorded_completions.json`,
+A local HTTP server answers the real `openai` SDK with the responses in `synthetic_completions.json`
+(written for these tests in each service's response shape, not captured from a live model),
 through both endpoints: an Azure OpenAI deployment and an OpenAI-compatible server. Whatever
 the model wrote, the `Answer` either cites only passages that were given, sentence by sentence,
 or is the fixed refusal with no citations; anything else fails the step as `rejected`.
@@ -22,7 +23,8 @@ from providers.base import Answer, Passage
 from providers.errors import ProviderError
 from providers.refusal import NO_ANSWER
 
-RECORDED: dict[str, Any] = json.loads(Path(__file__).with_name("recorded_completions.json").read_text())["completions"]
+_SYNTHETIC_FILE = Path(__file__).with_name("synthetic_completions.json")
+SYNTHETIC: dict[str, Any] = json.loads(_SYNTHETIC_FILE.read_text())["completions"]
 QUESTION = "How does the pipeline retry a failed step?"
 PASSAGES = [
     Passage(
@@ -73,7 +75,7 @@ def ask(request: pytest.FixtureRequest, server, shapes) -> Callable[..., Answer]
     build, path = ENDPOINTS[request.param]
 
     def ask(name: str, passages: list[Passage] = PASSAGES) -> Answer:
-        server.reply(shapes.reply(RECORDED[name]))
+        server.reply(shapes.reply(SYNTHETIC[name]))
         with build(server.url) as generator:
             try:
                 return generator.answer(QUESTION, passages)
@@ -84,7 +86,7 @@ def ask(request: pytest.FixtureRequest, server, shapes) -> Callable[..., Answer]
 
 
 def _usage(name: str) -> tuple[int, int]:
-    usage = RECORDED[name]["usage"]
+    usage = SYNTHETIC[name]["usage"]
     return usage["prompt_tokens"], usage["completion_tokens"]
 
 
@@ -113,7 +115,7 @@ def test_a_refusal_is_the_fixed_sentence_with_no_citations(ask, name) -> None:
     answer = ask(name)
     assert answer.text == NO_ANSWER
     assert answer.quotes == {}
-    assert answer.model == RECORDED[name]["model"]
+    assert answer.model == SYNTHETIC[name]["model"]
     assert (answer.input_tokens, answer.output_tokens) == _usage(name)
 
 

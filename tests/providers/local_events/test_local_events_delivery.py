@@ -147,3 +147,29 @@ def test_backoff_doubles_up_to_the_cap_with_jitter():
         delays = [backoff.delay(attempt, rng) for _ in range(200)]
         assert all(base * 0.5 <= d <= base for d in delays)
         assert max(delays) - min(delays) > base * 0.3  # actually spread
+
+
+def test_a_webhook_urls_credentials_and_query_are_shown_nowhere(tmp_path, receiver, make_sink, make_event, caplog):
+    """A webhook URL carries its secret in the query (`?token=`) or userinfo: neither reaches the log, the
+    dead-letter file or the monitor's undelivered-events feed; scheme, host, port and path still do."""
+    from config import Settings
+    from providers.monitor_feeds import read_undelivered_events
+
+    caplog.set_level("DEBUG")
+    hook = receiver([(503, {}), (400, {})])
+    host = hook.url.split("://", 1)[1].split("/", 1)[0]
+    url = f"http://alice:pw-7c2e91@{host}/hook?token=tok-5d0a3f&code=key-19b4e2"
+    sink = make_sink([url], backoff=FAST_BACKOFF)
+
+    sink.publish(make_event("evt-secret"))
+
+    assert sink.flush(5)
+    time.sleep(0.2)
+    assert len(hook.requests) == 2, "the URL was not used as given"
+    [dead] = _dead_letters(tmp_path)
+    feed = read_undelivered_events(Settings(pipeline_data_dir=tmp_path))["items"]
+    assert dead["url"] == f"http://***@{host}/hook?token=***&code=***" and feed[0]["url"] == dead["url"]
+    assert "not delivered to" in caplog.text and "retry in" in caplog.text and "HTTP Request: POST" in caplog.text
+    shown = caplog.text + (tmp_path / "events-undelivered.jsonl").read_text() + json.dumps(feed)
+    for secret in ("pw-7c2e91", "tok-5d0a3f", "key-19b4e2", "alice"):
+        assert secret not in shown
