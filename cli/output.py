@@ -23,7 +23,8 @@ def print_result(status: dict[str, Any], *, total_ms: float | None = None) -> No
         print(textwrap.indent(textwrap.fill(f"“{citation['quote']}”", width=94), "      "))
     steps = " · ".join(f"{step} {ms:.1f} ms" for step, ms in result.get("timings_ms", {}).items())
     total = f" · total {total_ms:.0f} ms" if total_ms is not None else ""
-    print(f"\ninstance {status['instance_id']} · {status['runtime_status']} · {steps}{total}")
+    confidence = f" · confidence {result['confidence']:.2f}" if result.get("confidence") is not None else ""
+    print(f"\ninstance {status['instance_id']} · {status['runtime_status']}{confidence} · {steps}{total}")
 
 
 def _where(citation: dict) -> str:

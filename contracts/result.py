@@ -56,3 +56,12 @@ class Result(BaseModel):
     )
     usage: Usage = Field(default_factory=Usage)
     metadata: dict[str, str] | None = None
+    confidence: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        exclude_if=lambda v: v is None,  # absent when unknown: it travels through history three times
+        description="The answerer's probability that the passages answer the question (the local answerer's, "
+        "calibrated on the development sets; it refuses below its threshold); null when the generator cannot say "
+        "(a chat model), and then left out.",
+    )

@@ -91,6 +91,7 @@ def pipeline_orchestrator(context: df.DurableOrchestrationContext) -> Generator[
                 update={"input_tokens": generated.usage.input_tokens + embedding.input_tokens}
             ),
             metadata=question.metadata,
+            confidence=generated.confidence,
         )
         yield from step(StepName.PUBLISH_RESULT, {"result": result.model_dump(mode="json"), **accepted})
     except StepFailed as failed:

@@ -24,7 +24,7 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
@@ -154,12 +154,15 @@ class ExtractiveAnswerer:
         if not isinstance(question, str) or not question.strip():
             raise ProviderError.invalid_input("the question is empty")
         analysis = self.analyse(question, passages)
-        if analysis is None or analysis.probability < self._weights.threshold:
-            return refusal(self.model)
+        if analysis is None:  # nothing quotable to weigh: the passages cannot answer
+            return replace(refusal(self.model), confidence=0.0)
+        confidence = round(analysis.probability, 4)
+        if analysis.probability < self._weights.threshold:
+            return replace(refusal(self.model), confidence=confidence)
         chosen = self._select(analysis)
         if not chosen:
-            return refusal(self.model)
-        return self._compose(chosen, analysis, passages)
+            return replace(refusal(self.model), confidence=confidence)
+        return replace(self._compose(chosen, analysis, passages), confidence=confidence)
 
     def analyse(self, question: str, passages: Sequence[Passage]) -> Analysis | None:
         """The measurements behind an answer; None when there is nothing to weigh."""
