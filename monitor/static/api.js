@@ -64,7 +64,8 @@ async function json(response) {
 }
 
 export async function listRuns(filters, token) {
-  const q = new URLSearchParams({ top: String(filters.top || 25), showInput: "false" });
+  // The input carries the question the runs list shows.
+  const q = new URLSearchParams({ top: String(filters.top || 25), showInput: "true" });
   if (filters.statuses && filters.statuses.length) q.set("runtimeStatus", filters.statuses.join(","));
   if (filters.from) q.set("createdTimeFrom", filters.from);
   if (filters.to) q.set("createdTimeTo", filters.to);

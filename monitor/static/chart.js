@@ -19,6 +19,9 @@ export async function lastHour(now = Date.now()) {
   return runs;
 }
 
+// Below this many samples a p95 is just the slowest run (often the cold first one): it is not shown.
+export const MIN_P95_SAMPLES = 20;
+
 export function quantile(sorted, q) {
   if (!sorted.length) return null;
   const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
@@ -40,7 +43,8 @@ export function summarise(runs, now = Date.now()) {
   }
   const stepRows = [...steps.entries()].map(([step, values]) => {
     values.sort((a, b) => a - b);
-    return { step, count: values.length, p50: quantile(values, 0.5), p95: quantile(values, 0.95) };
+    const p95 = values.length >= MIN_P95_SAMPLES ? quantile(values, 0.95) : null;
+    return { step, count: values.length, p50: quantile(values, 0.5), p95 };
   });
   return { perMinute, stepRows };
 }
@@ -68,6 +72,7 @@ export function renderChart(container, table, runs, now = Date.now()) {
   const body = table.tBodies[0];
   body.replaceChildren(...stepRows.map((row) => h("tr", {},
     h("th", { scope: "row" }, row.step), h("td", {}, String(row.count)), h("td", {}, formatMs(row.p50)),
-    h("td", {}, formatMs(row.p95)))));
+    h("td", { title: row.p95 === null ? `shown from ${MIN_P95_SAMPLES} runs` : null },
+      row.p95 === null ? `– (n < ${MIN_P95_SAMPLES})` : formatMs(row.p95)))));
   if (!stepRows.length) body.append(h("tr", {}, h("td", { colspan: 4 }, "No completed runs in the last hour.")));
 }
