@@ -113,6 +113,15 @@ def test_status_of_a_failed_run_exits_1_like_ask_and_events_reads_in_one_line(st
     assert [json.loads(r)["type"] for r in raw] == ["DurableAIPipeline.Answer.Failed"]
 
 
+@pytest.mark.e2e
+def test_an_answer_leads_with_its_key_sentence(state: Path) -> None:
+    # 10: the sentence that answers best opens the answer, not the first one of the best passage.
+    done = _cli(["ask", "Can I use Ollama instead of Azure OpenAI?", "--json"], _env(PIPELINE_DATA_DIR=str(state)))
+    assert done.returncode == 0, done.stderr
+    first = json.loads(done.stdout)["answer"].split(" [", 1)[0]
+    assert "Ollama" in first and "OPENAI_BASE_URL" in first, first
+
+
 def test_status_of_a_dead_lettered_message_points_to_dead_letters(tmp_path: Path) -> None:
     from embedded_host import LocalQueue, state_path
 
