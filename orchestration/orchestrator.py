@@ -96,9 +96,7 @@ def pipeline_orchestrator(context: df.DurableOrchestrationContext) -> Generator[
             metadata=question.metadata,
             confidence=generated.confidence,
         )
-        published = PublishedEvent.model_validate(
-            (yield from step(StepName.PUBLISH_RESULT, {"result": result.model_dump(mode="json"), **accepted}))
-        )
+        published = yield from step(StepName.PUBLISH_RESULT, {"result": result.model_dump(mode="json"), **accepted})
     except StepFailed as failed:
         yield from _publish_failure(context, run, failed, {**common, **accepted}, tally)
         raise PipelineFailed(str(failed)) from None
@@ -106,7 +104,8 @@ def pipeline_orchestrator(context: df.DurableOrchestrationContext) -> Generator[
     context.set_custom_status({"step": StepName.PUBLISH_RESULT.value, "done": True, **tally.status()})
     # The event carried the result as it stood before publishing; the run's output adds how long that took,
     # so every step has a duration where runs are compared (the monitor's step table, `pipeline status`).
-    timings = {**result.timings_ms, StepName.PUBLISH_RESULT.value: published.duration_ms}
+    publish_ms = PublishedEvent.model_validate(published).duration_ms
+    timings = {**result.timings_ms, StepName.PUBLISH_RESULT.value: publish_ms}
     return result.model_copy(update={"timings_ms": timings}).model_dump(mode="json")
 
 
