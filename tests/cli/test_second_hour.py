@@ -122,6 +122,31 @@ def test_an_answer_leads_with_its_key_sentence(state: Path) -> None:
     assert "Ollama" in first and "OPENAI_BASE_URL" in first, first
 
 
+@pytest.mark.e2e
+def test_a_chat_model_that_cannot_say_gives_a_null_confidence(tmp_path: Path) -> None:
+    from tests.security.fakes import FakeChat
+
+    chat = FakeChat(answer="The zebra protocol rotates keys hourly [1].")
+    notes = tmp_path / "zebra.md"
+    notes.write_text("# The zebra protocol\n\nThe zebra protocol rotates the signing keys every hour.\n")
+    env = _env(
+        PIPELINE_DATA_DIR=str(tmp_path / "data"),
+        OPENAI_BASE_URL=chat.url,
+        OPENAI_CHAT_MODEL="fake-chat",
+        OPENAI_API_KEY="not-a-real-key",
+    )
+    try:
+        assert _cli(["index", str(notes)], env).returncode == 0
+        done = _cli(["ask", "What is the zebra protocol?", "--json"], env)
+    finally:
+        chat.close()
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["citations"] and answer["confidence"] is None
+    stored = json.loads(_cli(["status", answer["instance_id"], "--json"], env).stdout)["result"]
+    assert "confidence" not in stored  # left out of the result and the event when unknown
+
+
 def test_status_of_a_dead_lettered_message_points_to_dead_letters(tmp_path: Path) -> None:
     from embedded_host import LocalQueue, state_path
 
