@@ -110,6 +110,8 @@ def run_replay(paths: Sequence[Path], *, app_dir: Path | None, as_json: bool) ->
     for source, doc in iter_documents(paths):
         if isinstance(doc, _Empty):
             empty.append(doc.folder)
+            if not as_json:
+                print(f"{doc.folder}: no histories (nothing was in flight when they were exported)", flush=True)
             continue
         if isinstance(doc, _Unreadable):
             reports.append(ReplayReport(source, "error", message=doc.message))
@@ -137,9 +139,13 @@ def run_replay(paths: Sequence[Path], *, app_dir: Path | None, as_json: bool) ->
             print(reports[-1].line(), flush=True)
     if not reports and empty:
         # Nothing was in flight when the histories were exported: nothing can diverge, so the gate passes.
-        line = f"no histories in {', '.join(empty)}: nothing was in flight, nothing to check"
         zero = dict.fromkeys(("clean", "diverged", "raises", "error"), 0)
-        print(json.dumps({"instances": [], "summary": zero, "message": line}) if as_json else line)
+        message = f"no histories in {', '.join(empty)}: nothing was in flight, nothing to check"
+        print(
+            json.dumps({"instances": [], "summary": zero, "message": message})
+            if as_json
+            else "0 checked: nothing was in flight, nothing to check"
+        )
         return 0
     counts = {kind: sum(r.outcome == kind for r in reports) for kind in ("clean", "diverged", "raises", "error")}
     broken = counts["diverged"] + counts["raises"]

@@ -170,6 +170,9 @@ def test_replay_of_an_empty_export_passes_and_says_nothing_was_in_flight(tmp_pat
     done = _cli(["replay", str(tmp_path / "histories")], env)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "nothing was in flight" in done.stdout
+    # The README's gate also replays the recorded corpus: the empty export is passed over, said once.
+    gate = _cli(["replay", str(tmp_path / "histories"), str(ROOT / "tests" / "replay_corpus")], env)
+    assert gate.returncode == 0 and gate.stdout.count("no histories") == 1, gate.stdout + gate.stderr
     assert _cli(["replay", str(tmp_path / "missing")], env).returncode == 2  # a wrong path is still an error
 
 
