@@ -184,11 +184,14 @@ def test_index_lists_what_it_skipped_and_warns_when_nothing_was_written(tmp_path
     docs.mkdir()
     (docs / "guide.rst").write_text("Guide\n=====\n\nSome reStructuredText.\n")
     (docs / "headings.md").write_text("# Title\n\n## Only headings\n")
+    (docs / "node_modules").mkdir()
+    (docs / "node_modules" / "readme.md").write_text("# A dependency\n\nNot one of my documents.\n")
     env = _env(PIPELINE_DATA_DIR=str(tmp_path / "data"), PIPELINE_LOCAL_EMBEDDER="hash")
     done = _cli(["index", str(docs)], env)
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"skipped {docs / 'guide.rst'}: file type .rst is not read from a folder" in done.stderr
     assert "headings.md: no text to index" in done.stderr
+    assert f"skipped {docs / 'node_modules'}/: a folder the walk skips" in done.stderr
     assert "warning: nothing was written to the index" in done.stderr
     (docs / "notes.md").write_text("# Notes\n\nThe backup runs every night at two.\n")
     done = _cli(["index", str(docs)], env)
