@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -111,6 +112,16 @@ def test_status_of_a_failed_run_exits_1_like_ask_and_events_reads_in_one_line(st
     assert len(completed) == 1 and "  Completed  " in completed[0] and "confidence" in completed[0]
     raw = _cli(["events", "--json", "--type", "failed"], env).stdout.splitlines()
     assert [json.loads(r)["type"] for r in raw] == ["DurableAIPipeline.Answer.Failed"]
+
+
+@pytest.mark.e2e
+def test_a_run_not_finished_exits_3_from_ask_and_status(state: Path) -> None:
+    env = _env(PIPELINE_DATA_DIR=str(state), PIPELINE_FAULTS="embeddings=slow:1:20000")
+    waited = _cli(["ask", "What is a task hub?", "--timeout", "2"], env)
+    assert waited.returncode == 3, waited.stderr
+    instance = re.search(r"instance ([0-9a-f]{32})", waited.stderr).group(1)  # type: ignore[union-attr]
+    status = _cli(["status", instance], env)
+    assert status.returncode == 3 and instance in status.stdout, status.stdout + status.stderr
 
 
 @pytest.mark.e2e
