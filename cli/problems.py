@@ -18,7 +18,7 @@ ASK_FLAGS: Mapping[str, str] = {
     "question": "the question",
     "top_k": "--top-k",
     "request_id": "--request-id",
-    "metadata": "--metadata",
+    "metadata": "metadata",
     "scopes": "--scope",
 }
 # In a JSONL file the field names are what the user wrote.

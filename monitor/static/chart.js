@@ -11,7 +11,7 @@ export async function lastHour(now = Date.now()) {
   const runs = [];
   let token = null;
   for (let page = 0; page < MAX_PAGES; page++) {
-    const result = await listRuns({ top: 1000, from }, token);
+    const result = await listRuns({ top: 1000, from }, token, { input: false });
     runs.push(...result.runs);
     token = result.next;
     if (!token) break;
