@@ -54,6 +54,7 @@ def _generate(payload: GenerateAnswerInput) -> GeneratedAnswer:
         citations=citations,
         model=answer.model,
         usage=Usage(input_tokens=answer.input_tokens, output_tokens=answer.output_tokens),
+        confidence=answer.confidence,
     )
 
 

@@ -26,8 +26,9 @@ def _validate(question: str, top_k: int, scopes: list[str]) -> None:
     try:
         Question(question=question, top_k=top_k, scopes=scopes or None)
     except ValidationError as invalid:
-        fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in invalid.errors())
-        raise CliError(f"Invalid question: {fields}", 2) from None
+        from cli.problems import describe, reasons
+
+        raise CliError(describe(reasons(invalid)), 2) from None
 
 
 async def _ask(question: str, top_k: int, scopes: list[str], timeout_s: float) -> dict[str, Any]:
@@ -54,7 +55,7 @@ async def _ask(question: str, top_k: int, scopes: list[str], timeout_s: float) -
                 raise CliError(f"{problem.get('title', 'rejected')}: {fields or problem.get('detail', '')}", 2)
             instance_id = started.json()["instance_id"]
             if await host.wait_for_completion(instance_id, timeout=timeout_s) is None:
-                raise CliError(f"instance {instance_id} did not finish within {timeout_s:.0f} s")
+                raise CliError(f"instance {instance_id} did not finish within {timeout_s:.0f} s", 3)
             return (await http.get(f"/api/pipeline/{instance_id}")).json()
     finally:
         await host.stop()
@@ -90,6 +91,9 @@ def run_ask(
     from telemetry import configure_telemetry
 
     configure_telemetry()  # exporters from settings/OTEL_*, once per process
+    from cli.first_run import prepare_state_folder
+
+    prepare_state_folder()
     began = time.perf_counter()
     status = asyncio.run(_ask(question, top_k, scopes, timeout_s))
     elapsed_ms = (time.perf_counter() - began) * 1000
@@ -102,6 +106,7 @@ def run_ask(
                     "status": status["runtime_status"],
                     "answer": result.get("answer"),
                     "citations": result.get("citations", []),
+                    "confidence": result.get("confidence"),
                     "timings_ms": result.get("timings_ms", {}),
                     "scopes": result.get("scopes", sorted(set(scopes))),
                     "error": status.get("error"),
@@ -111,4 +116,6 @@ def run_ask(
         )
     else:
         print_result(status, total_ms=elapsed_ms)
-    return 0 if status["runtime_status"] == "Completed" else 1
+    from cli.exit_codes import for_runtime_status
+
+    return for_runtime_status(status["runtime_status"])

@@ -124,6 +124,7 @@ def _print_summary(report: EvalReport, out: TextIO) -> None:
         ("MRR", f"{s.mrr:.3f}"),
         ("answer cites expected", f"{s.answer_cites_expected:.3f}"),
         ("on point", f"{s.on_point:.3f}"),
+        ("leads on point", f"{s.leads_on_point:.3f}"),
         ("sentences cited", f"{s.sentences_cited:.3f}"),
         ("false refusals", f"{s.false_refusals:.3f}"),
     ]
@@ -132,6 +133,13 @@ def _print_summary(report: EvalReport, out: TextIO) -> None:
     if s.unanswerable:
         rows.append(("refusal on unanswerable", f"{s.refusal_on_unanswerable:.3f}"))
     rows += [("correct", f"{s.correct:.3f}"), ("mean ms per question", f"{s.mean_seconds * 1000:.1f}")]
+    if s.confidence_brier is not None:
+        # Against "an expected source was among the passages": how far to trust `confidence` as a probability.
+        rows.append(("confidence Brier score", f"{s.confidence_brier:.3f}"))
+        rows += [
+            (f"  confidence {name}", f"{count} q, mean {mean:.2f}, answerable {observed:.2f}")
+            for name, count, mean, observed in s.confidence_bands
+        ]
     out.write(
         f"embeddings: {where.get('embeddings', '?')}, retrieval: {where.get('retrieval', '?')}, "
         f"generation: {where.get('generation', '?')}\n"

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cli.errors import CliError
+from cli.index_report import empty_sources, explain_index
 from cli.progress import ProgressBar
 from config import get_settings
 from providers.errors import ProviderError
@@ -40,12 +41,16 @@ def run_index(paths: list[str], *, recreate: bool, scopes: list[str] | None = No
     missing = [p for p in paths if not Path(p).exists()]
     if missing:
         raise CliError(f"no such file or directory: {', '.join(missing)}")
+    from cli.environment import data_dir
+    from cli.state_folder import announce_new_state_folder
     from ingestion.ingest import index_paths
     from providers.factory import get_embedder, provider_plan
 
     on_azure = provider_plan().retrieval.backend == "azure-ai-search"
     try:
         embedder = get_embedder()
+        if not on_azure:
+            announce_new_state_folder(data_dir())
         writer, where = _azure_writer() if on_azure else _local_writer(embedder)
         parser = _document_intelligence()
         with writer, parser or contextlib.nullcontext(), ProgressBar("indexing", stream=sys.stderr) as bar:
@@ -58,6 +63,7 @@ def run_index(paths: list[str], *, recreate: bool, scopes: list[str] | None = No
                 scopes=scopes,
                 parser=parser,
             )
+            empty = empty_sources(writer, report.indexed)
     except ProviderError as error:
         raise CliError(error.message) from error
     failed = f", {len(report.failed)} failed" if report.failed else ""
@@ -69,9 +75,12 @@ def run_index(paths: list[str], *, recreate: bool, scopes: list[str] | None = No
     )
     for source, why in report.failed.items():  # one line each; the others are indexed
         print(f"failed {source}: {why}", file=sys.stderr)
+    nothing = explain_index(
+        paths, empty=empty, chunks=report.chunks, unchanged=len(report.skipped), recreate=recreate, on_azure=on_azure
+    )
     if recreate and not on_azure:
         _say_the_samples_are_gone(paths)
-    return 1 if report.failed else 0
+    return 1 if report.failed or nothing else 0
 
 
 def _check_scopes(scopes: list[str] | None) -> None:

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from cli.arguments import SubcommandParser
 from cli.errors import CliError
 
 __all__ = ["main"]
@@ -28,6 +29,17 @@ def _positive_seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, not {text}")
+    return value
+
+
+def _at_least_one(text: str) -> int:
+    """A count of 1 or more (`--tail`)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
     return value
 
 
@@ -59,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=f"example: {ASK_EXAMPLE}",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log what the host and providers do")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=SubcommandParser)
 
     ask = commands.add_parser("ask", help="answer one question through the whole durable pipeline, offline")
     ask.set_defaults(
@@ -121,14 +133,32 @@ def _parser() -> argparse.ArgumentParser:
     dead.set_defaults(run=lambda a: _command("queue_commands", "run_dead_letters")(as_json=a.json))
     dead.add_argument("--json", action="store_true")
 
-    index = commands.add_parser("index", help="ingest PDF, DOCX, PPTX, XLSX, CSV, Markdown, text and HTML files")
+    index = commands.add_parser(
+        "index",
+        help="ingest documents into the index (local, or Azure AI Search when configured)",
+        description="Ingest documents into the index: the local one under PIPELINE_DATA_DIR, or Azure AI Search "
+        "when AZURE_SEARCH_ENDPOINT and AZURE_SEARCH_INDEX are set. Unchanged files are skipped by content hash; "
+        "files it cannot read are listed with the reason. Locally, documents join the bundled sample corpus "
+        "unless --recreate.",
+        epilog="example: pipeline index docs/ notes.md",
+    )
     index.set_defaults(
         run=lambda a: _command("index_command", "run_index")(
             a.paths, recreate=a.recreate, scopes=[] if a.unscoped else (a.scope or None)
         )
     )
-    index.add_argument("paths", nargs="+")
-    index.add_argument("--recreate", action="store_true", help="drop the index first")
+    index.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="files or folders; folders are walked for the document types the index reads (dot-folders are "
+        "skipped); a file named here is read whatever its extension",
+    )
+    index.add_argument(
+        "--recreate",
+        action="store_true",
+        help="empty the index first, so it holds only these documents (locally, the sample corpus goes too)",
+    )
     scoping = index.add_mutually_exclusive_group()
     scoping.add_argument(
         "--scope",
@@ -157,8 +187,16 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true")
 
     events = commands.add_parser("events", help="published events (events.jsonl)")
-    events.set_defaults(run=lambda a: _command("status_command", "run_events")(follow=a.follow))
-    events.add_argument("--follow", "-f", action="store_true")
+    events.set_defaults(
+        run=lambda a: _command("events_command", "run_events")(
+            follow=a.follow, as_json=a.json, instance=a.instance, kind=a.type, tail=a.tail
+        )
+    )
+    events.add_argument("--follow", "-f", action="store_true", help="keep printing events as they arrive")
+    events.add_argument("--json", action="store_true", help="the raw CloudEvents, one JSON object a line")
+    events.add_argument("--instance", metavar="ID", help="only this run's events")
+    events.add_argument("--type", metavar="TYPE", help="only this type: Completed, Failed (or the full type name)")
+    events.add_argument("--tail", type=_at_least_one, metavar="N", help="only the last N (then new ones, with -f)")
 
     replay = commands.add_parser(
         "replay", help="replay recorded histories against the orchestrator code as it is now (non-zero on divergence)"
@@ -187,6 +225,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    from cli.state_folder import load_user_settings
+
+    load_user_settings()  # before the settings are first read: the environment still wins over the file
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )

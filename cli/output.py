@@ -24,7 +24,8 @@ def print_result(status: dict[str, Any], *, total_ms: float | None = None) -> No
     steps = " · ".join(f"{step} {ms:.1f} ms" for step, ms in result.get("timings_ms", {}).items())
     total = f" · total {total_ms:.0f} ms" if total_ms is not None else ""
     scoped = f" · scopes {', '.join(result['scopes'])}" if result.get("scopes") else ""
-    print(f"\ninstance {status['instance_id']} · {status['runtime_status']}{scoped} · {steps}{total}")
+    confidence = f" · confidence {result['confidence']:.2f}" if result.get("confidence") is not None else ""
+    print(f"\ninstance {status['instance_id']} · {status['runtime_status']}{scoped}{confidence} · {steps}{total}")
 
 
 def _where(citation: dict) -> str:

@@ -12,12 +12,13 @@ from pydantic import ValidationError
 
 from cli.environment import data_dir, settings
 from cli.errors import CliError
+from cli.problems import describe, reasons
 from cli.producer import OutgoingMessage, read_questions_file
 from cli.service_bus import peek_dead_letters, send_to_service_bus
 from contracts import Question
 from providers.monitor_feeds import rejected_row
 
-__all__ = ["dedupe_dead_letters", "run_dead_letters", "run_enqueue"]
+__all__ = ["dedupe_dead_letters", "local_dead_letter", "run_dead_letters", "run_enqueue"]
 
 
 def _messages(
@@ -39,8 +40,7 @@ def _messages(
     try:
         q = Question(question=question or "", top_k=top_k, request_id=request_id)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise CliError(f"invalid question: {'.'.join(map(str, first['loc']))}: {first['msg']}", 2) from None
+        raise CliError(describe(reasons(exc)), 2) from None
     return [OutgoingMessage.for_question(q, message_id=message_id, traceparent=traceparent)]
 
 
@@ -67,8 +67,10 @@ def run_enqueue(question: str | None, **options: Any) -> int:
         sent = send_to_service_bus(s, messages)
         print(f"sent {sent} message(s) to Service Bus queue {s.pipeline_queue_name}")
         return 0
+    from cli.state_folder import announce_new_state_folder
     from embedded_host import LocalQueue, state_path
 
+    announce_new_state_folder(data_dir())
     with LocalQueue(state_path(data_dir()), s.pipeline_queue_name) as queue:
         for message in messages:
             queue.send(
@@ -140,3 +142,8 @@ def _local_dead_letters() -> list[dict[str, Any]]:
     with LocalQueue(db, queue_name) as queue:
         rows += [rejected_row(queue_name, m.message_id, m.body) for m in queue.peek(max_messages=10_000)]
     return rows
+
+
+def local_dead_letter(message_id: str) -> dict[str, Any] | None:
+    """The local dead-letter row of this message id, if it was dead-lettered."""
+    return next((row for row in _local_dead_letters() if row.get("message_id") == message_id), None)

@@ -32,13 +32,20 @@ class _Unreadable:
         self.message = message
 
 
+class _Empty:
+    """A folder with no histories: `pipeline export` of a quiet system writes none, and that is not an error."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+
+
 def iter_documents(paths: Sequence[Path]) -> Iterator[tuple[str, Any]]:
     """(source, document or _Unreadable) for every history in ``paths``; folders are walked in name order."""
     for path in paths:
         if path.is_dir():
             files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in _SUFFIXES)
             if not files:
-                yield str(path), _Unreadable("no .json/.jsonl files in this folder")
+                yield str(path), _Empty(str(path))
             for file in files:
                 yield from _read_file(file)
         elif path.is_file():
@@ -105,7 +112,13 @@ def run_replay(paths: Sequence[Path], *, app_dir: Path | None, as_json: bool) ->
 
     handles, timer_limits = _orchestrators((app_dir or APP_DIR).resolve())
     reports: list[ReplayReport] = []
+    empty: list[str] = []
     for source, doc in iter_documents(paths):
+        if isinstance(doc, _Empty):
+            empty.append(doc.folder)
+            if not as_json:
+                print(f"{doc.folder}: no histories (nothing was in flight when they were exported)", flush=True)
+            continue
         if isinstance(doc, _Unreadable):
             reports.append(ReplayReport(source, "error", message=doc.message))
         else:
@@ -130,6 +143,16 @@ def run_replay(paths: Sequence[Path], *, app_dir: Path | None, as_json: bool) ->
                     reports.append(check_recording(recording, handle, source=source, timer_limits=timer_limits))
         if not as_json:
             print(reports[-1].line(), flush=True)
+    if not reports and empty:
+        # Nothing was in flight when the histories were exported: nothing can diverge, so the gate passes.
+        zero = dict.fromkeys(("clean", "diverged", "raises", "error"), 0)
+        message = f"no histories in {', '.join(empty)}: nothing was in flight, nothing to check"
+        print(
+            json.dumps({"instances": [], "summary": zero, "message": message})
+            if as_json
+            else "0 checked: nothing was in flight, nothing to check"
+        )
+        return 0
     counts = {kind: sum(r.outcome == kind for r in reports) for kind in ("clean", "diverged", "raises", "error")}
     broken = counts["diverged"] + counts["raises"]
     if as_json:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -9,6 +11,7 @@ from typing import Any
 
 from cli.environment import APP_DIR, data_dir, prepare_binding_settings, settings
 from cli.errors import CliError
+from cli.state_folder import announce_new_state_folder
 
 __all__ = ["run_serve"]
 
@@ -45,6 +48,7 @@ def run_serve(*, host: str, port: int, app_dir: Path | None, allow_hosts: Sequen
     prepare_binding_settings()
     from embedded_host.files import private_state
 
+    announce_new_state_folder(data_dir())  # while the folder is not there yet
     private_state(data_dir())  # before anything below creates a file in it
     if app == APP_DIR:
         from telemetry import configure_telemetry
@@ -67,10 +71,18 @@ def run_serve(*, host: str, port: int, app_dir: Path | None, allow_hosts: Sequen
     try:
         server.run_forever(on_started=announce)
     except HostAlreadyRunningError as exc:
-        raise CliError(str(exc)) from None
+        raise CliError(
+            f"{exc}: use that one (its monitor is at /monitor/), or give this one its own state and port: "
+            f"PIPELINE_DATA_DIR=OTHER_FOLDER pipeline serve --port {_free_port(host)}"
+        ) from None
     except HostConfigError as exc:
         raise CliError(str(exc)) from None
     except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise CliError(
+                f"cannot listen on {host}:{port}: another process (a second `pipeline serve`?) has it; "
+                f"choose another port with --port {_free_port(host)}"
+            ) from None
         raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     finally:
         if app == APP_DIR:
@@ -78,6 +90,16 @@ def run_serve(*, host: str, port: int, app_dir: Path | None, allow_hosts: Sequen
 
             shutdown(flush_timeout_s=2.0)
     return 0
+
+
+def _free_port(host: str) -> int | str:
+    """A port free right now on `host`, to suggest (it may be taken by the time the user types it: only a hint)."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.bind((host, 0))
+            return int(probe.getsockname()[1])
+    except OSError:
+        return "N"
 
 
 def _announce_keys(server: Any) -> None:

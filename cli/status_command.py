@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 from cli.environment import data_dir
 from cli.errors import CliError
+from cli.exit_codes import ExitCode, for_runtime_status
 from cli.output import print_result
 
-__all__ = ["run_events", "run_status"]
+__all__ = ["run_status"]
 
 
 def run_status(instance_id: str, *, as_json: bool) -> int:
@@ -17,7 +16,7 @@ def run_status(instance_id: str, *, as_json: bool) -> int:
 
     raw = read_status(state_path(data_dir()), instance_id) if state_path(data_dir()).exists() else None
     if raw is None:
-        raise CliError(f"no run with id '{instance_id}' in {data_dir()}")
+        raise CliError(_not_found(instance_id), ExitCode.USAGE)
     view = status_view_from_json(raw)
     if as_json:
         print(view.model_dump_json(indent=2, exclude_none=True))
@@ -26,15 +25,18 @@ def run_status(instance_id: str, *, as_json: bool) -> int:
     else:
         where = f" at {view.step} (attempt {view.attempt})" if view.step else ""
         print(f"{view.instance_id}: {view.runtime_status}{where}" + (f": {view.error}" if view.error else ""))
-    return 0
+    # Scripts read the outcome from the code, as after `pipeline ask`.
+    return for_runtime_status(view.runtime_status)
 
 
-def run_events(*, follow: bool) -> int:
-    from providers.local.events import read_events
+def _not_found(instance_id: str) -> str:
+    """No run by that id; a queue message that never became a run was dead-lettered, so say where to look."""
+    from cli.queue_commands import local_dead_letter
 
-    try:
-        for event in read_events(data_dir(), follow=follow):
-            print(json.dumps(event), flush=True)
-    except KeyboardInterrupt:
-        pass
-    return 0
+    letter = local_dead_letter(instance_id)
+    if letter is not None:
+        return (
+            f"no run with id '{instance_id}': message {instance_id} was dead-lettered "
+            f"({letter.get('reason')}: {letter.get('description')}); see `pipeline dead-letters`"
+        )
+    return f"no run with id '{instance_id}' in {data_dir()}"

@@ -144,6 +144,8 @@ class GeneratedAnswer(_Model):
     model: str
     usage: Usage = Field(default_factory=Usage)
     duration_ms: float = 0.0
+    # Left out of history when unknown: every byte of a run's history is read back on each replay.
+    confidence: float | None = Field(default=None, ge=0, le=1, exclude_if=lambda v: v is None)
 
 
 class PublishResultInput(StepInput):

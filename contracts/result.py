@@ -59,3 +59,12 @@ class Result(BaseModel):
     scopes: list[str] = Field(
         default_factory=list, description="The document scopes the run searched under ([]: unscoped documents only)."
     )
+    confidence: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        exclude_if=lambda v: v is None,  # absent when unknown: it travels through history three times
+        description="The answerer's probability that the passages answer the question (the local answerer's, "
+        "calibrated on the development sets; it refuses below its threshold); null when the generator cannot say "
+        "(a chat model), and then left out.",
+    )

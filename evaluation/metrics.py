@@ -7,7 +7,8 @@ passage ranks, not source ranks, because that is what the answer step receives.
 A question with no expected sources is unanswerable from the documents: the right answer is the
 refusal. Retrieval and citation scores are means over the answerable questions; the refusal rate
 is over the unanswerable ones, and the false-refusal rate over the answerable ones. "On point"
-asks whether an answer states the key fact: it contains one of the question's `expected_terms`.
+asks whether an answer states the key fact: it contains one of the question's `expected_terms`; "leads on
+point" whether its first sentence already does (the reader gets the fact first).
 "Page exact", for a question whose fact is on a known page of a paginated source (`expected_page`), asks
 whether the answer cites that page of an expected source.
 """
@@ -54,6 +55,7 @@ class QuestionScore:
     expected_terms: tuple[str, ...] = ()
     expected_page: int | None = None  # the page (slide) of an expected source that states the fact
     cited_pages: tuple[tuple[str, int | None], ...] = ()  # (source, page) of each citation
+    confidence: float | None = None  # the generator's probability that the passages answer
 
     @property
     def cites_expected_page(self) -> bool | None:
@@ -86,6 +88,15 @@ class QuestionScore:
         return not self.refused and any(term.lower() in text for term in self.expected_terms)
 
     @property
+    def leads_on_point(self) -> bool | None:
+        """Whether the answer's first sentence (up to its first citation marker) already holds an expected term."""
+        if not self.expected_terms or not self.answerable:
+            return None
+        found = _MARKER.search(self.answer)
+        first = (self.answer[: found.start()] if found else self.answer).lower()
+        return not self.refused and any(term.lower() in first for term in self.expected_terms)
+
+    @property
     def correct(self) -> bool:
         """What a reader wants: a refusal when nothing answers it, else an answer citing a right source."""
         return self.refused if not self.answerable else (self.cites_expected and self.on_point is not False)
@@ -103,17 +114,41 @@ class Summary:
     mrr: float
     answer_cites_expected: float
     on_point: float  # over answerable questions that list expected terms
+    leads_on_point: float  # ... whose answer's first sentence already holds the key fact
     page_exact: float  # over answerable questions with an expected page: the answer cites that page
     refusal_on_unanswerable: float
     false_refusals: float
     sentences_cited: float  # mean share of cited sentences, over the answers that are not refusals
     correct: float
     mean_seconds: float
+    # How well `confidence` matches what happened: the Brier score against "an expected source was among the
+    # passages of an answerable question", and per band (name, questions, mean confidence, observed share).
+    confidence_brier: float | None = None
+    confidence_bands: tuple[tuple[str, int, float, float], ...] = ()
 
 
 def _mean(values: Iterable[float]) -> float:
     items = list(values)
     return sum(items) / len(items) if items else 0.0
+
+
+_BANDS = ((0.0, 0.33), (0.33, 0.66), (0.66, 0.9), (0.9, 1.0001))
+
+
+def _calibration(
+    scores: Sequence[QuestionScore], top_k: int
+) -> tuple[float | None, tuple[tuple[str, int, float, float], ...]]:
+    pairs = [(s.confidence, float(s.answerable and s.hit_at(top_k))) for s in scores if s.confidence is not None]
+    if not pairs:
+        return None, ()
+    brier = _mean((c - y) ** 2 for c, y in pairs)
+    bands = []
+    for low, high in _BANDS:
+        inside = [(c, y) for c, y in pairs if low <= c < high]
+        if inside:
+            name = f"{low:.2f}–{min(high, 1.0):.2f}"
+            bands.append((name, len(inside), _mean(c for c, _ in inside), _mean(y for _, y in inside)))
+    return brier, tuple(bands)
 
 
 def summarize(scores: Sequence[QuestionScore], *, top_k: int) -> Summary:
@@ -122,6 +157,7 @@ def summarize(scores: Sequence[QuestionScore], *, top_k: int) -> Summary:
     unanswerable = [s for s in scores if not s.answerable]
     with_terms = [s for s in answerable if s.expected_terms]
     with_page = [s for s in answerable if s.expected_page is not None]
+    brier, bands = _calibration(scores, top_k)
     return Summary(
         questions=len(scores),
         answerable=len(answerable),
@@ -133,10 +169,13 @@ def summarize(scores: Sequence[QuestionScore], *, top_k: int) -> Summary:
         mrr=_mean(s.reciprocal_rank for s in answerable),
         answer_cites_expected=_mean(float(s.cites_expected) for s in answerable),
         on_point=_mean(float(bool(s.on_point)) for s in with_terms),
+        leads_on_point=_mean(float(bool(s.leads_on_point)) for s in with_terms),
         page_exact=_mean(float(bool(s.cites_expected_page)) for s in with_page),
         refusal_on_unanswerable=_mean(float(s.refused) for s in unanswerable),
         false_refusals=_mean(float(s.refused) for s in answerable),
         sentences_cited=_mean(cited_sentence_share(s.answer) for s in scores if not s.refused),
         correct=_mean(float(s.correct) for s in scores),
         mean_seconds=_mean(s.seconds for s in scores),
+        confidence_brier=brier,
+        confidence_bands=bands,
     )

@@ -55,6 +55,7 @@ class EvalReport:
                     "hit_at_3": s.hit_at(3),
                     "cites_expected": s.cites_expected,
                     "on_point": s.on_point,
+                    "leads_on_point": s.leads_on_point,
                     "cites_expected_page": s.cites_expected_page,
                     "correct": s.correct,
                 }
@@ -123,6 +124,7 @@ def score_answer(item: EvalQuestion, passages: Sequence[Passage], answer: Answer
         expected_terms=item.expected_terms,
         expected_page=item.expected_page,
         cited_pages=tuple((p.source, p.page) for p in cited),
+        confidence=answer.confidence,
     )
 
 

@@ -16,12 +16,13 @@ from contracts import (
     FailedEventData,
     GeneratedAnswer,
     PipelineInput,
+    PublishedEvent,
     QueryEmbedding,
     Result,
     SearchResults,
     StepName,
 )
-from orchestration.retry import StepFailed, call_step
+from orchestration.retry import RetryTally, StepFailed, call_step
 
 __all__ = ["ORCHESTRATOR_NAME", "PipelineFailed", "bp"]
 
@@ -43,8 +44,10 @@ def pipeline_orchestrator(context: df.DurableOrchestrationContext) -> Generator[
     common = {"instance_id": context.instance_id, "traceparent": run.traceparent}
     accepted = {"accepted_at": run.accepted_at.isoformat()} if run.accepted_at else {}
 
+    tally = RetryTally()
+
     def step(name: StepName, payload: dict[str, Any]) -> Generator[Any, Any, Any]:
-        return call_step(context, name, {**common, **payload}, run.retry_for(name))
+        return call_step(context, name, {**common, **payload}, run.retry_for(name), tally)
 
     try:
         embedding = QueryEmbedding.model_validate(
@@ -96,14 +99,19 @@ def pipeline_orchestrator(context: df.DurableOrchestrationContext) -> Generator[
             ),
             metadata=question.metadata,
             scopes=scopes,
+            confidence=generated.confidence,
         )
-        yield from step(StepName.PUBLISH_RESULT, {"result": result.model_dump(mode="json"), **accepted})
+        published = yield from step(StepName.PUBLISH_RESULT, {"result": result.model_dump(mode="json"), **accepted})
     except StepFailed as failed:
-        yield from _publish_failure(context, run, failed, {**common, **accepted})
+        yield from _publish_failure(context, run, failed, {**common, **accepted}, tally)
         raise PipelineFailed(str(failed)) from None
 
-    context.set_custom_status({"step": StepName.PUBLISH_RESULT.value, "done": True})
-    return result.model_dump(mode="json")
+    context.set_custom_status({"step": StepName.PUBLISH_RESULT.value, "done": True, **tally.status()})
+    # The event carried the result as it stood before publishing; the run's output adds how long that took,
+    # so every step has a duration where runs are compared (the monitor's step table, `pipeline status`).
+    publish_ms = PublishedEvent.model_validate(published).duration_ms
+    timings = {**result.timings_ms, StepName.PUBLISH_RESULT.value: publish_ms}
+    return result.model_copy(update={"timings_ms": timings}).model_dump(mode="json")
 
 
 def _elapsed_ms(context: df.DurableOrchestrationContext, run: PipelineInput) -> float | None:
@@ -120,6 +128,7 @@ def _publish_failure(
     run: PipelineInput,
     failed: StepFailed,
     common: dict[str, Any],
+    tally: RetryTally,
 ) -> Generator[Any, Any, None]:
     """Tell subscribers the run failed; if even that fails, the orchestration's own failure says why."""
     data = FailedEventData(
@@ -138,5 +147,6 @@ def _publish_failure(
                 StepName.PUBLISH_RESULT,
                 {**common, "failure": data.model_dump(mode="json")},
                 run.retry_for(StepName.PUBLISH_RESULT),
+                tally,
             )
-    context.set_custom_status({"step": failed.step.value, "attempt": failed.attempts, "failed": True})
+    context.set_custom_status({"step": failed.step.value, "attempt": failed.attempts, "failed": True, **tally.status()})

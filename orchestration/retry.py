@@ -20,7 +20,20 @@ import azure.durable_functions as df
 from contracts import RetryPolicy, StepError, StepName
 from orchestration.failures import step_error
 
-__all__ = ["StepFailed", "call_step"]
+__all__ = ["RetryTally", "StepFailed", "call_step"]
+
+
+class RetryTally:
+    """Retries a run has made so far, over all its steps, for its custom status (the monitor's runs list).
+
+    Counted again on every replay from the same history, so it is as deterministic as the calls it counts.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def status(self) -> dict[str, int]:
+        return {"retries": self.count} if self.count else {}
 
 
 class StepFailed(Exception):
@@ -38,6 +51,7 @@ def call_step(
     step: StepName,
     payload: dict[str, Any],
     policy: RetryPolicy,
+    tally: RetryTally | None = None,
 ) -> Generator[Any, Any, Any]:
     """Call the step's activity until it succeeds, fails for good, or the policy is spent."""
     first_attempt_at = context.current_utc_datetime  # the replay-safe clock
@@ -45,7 +59,7 @@ def call_step(
     attempt = 0
     while True:
         attempt += 1
-        context.set_custom_status({"step": step.value, "attempt": attempt})
+        context.set_custom_status({"step": step.value, "attempt": attempt, **(tally.status() if tally else {})})
         task = context.call_activity(step.value, {**payload, "attempt": attempt})
         try:
             return (yield task)
@@ -55,5 +69,7 @@ def call_step(
             waiting_for_roles = error.access_denied and context.current_utc_datetime - first_attempt_at < window
             if not (retryable or waiting_for_roles):
                 raise StepFailed(step, error, attempt) from None
+            if tally is not None:
+                tally.count += 1
             delay = timedelta(milliseconds=policy.delay_ms(attempt, error.retry_after_s))
             yield context.create_timer(context.current_utc_datetime + delay)

@@ -89,6 +89,8 @@ class Answer:
     model: str
     input_tokens: int = 0
     output_tokens: int = 0
+    # The generator's probability (0-1) that the passages answer the question; None when it cannot say.
+    confidence: float | None = None
 
 
 class AnswerGenerator(Protocol):

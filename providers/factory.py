@@ -12,12 +12,15 @@ import sys
 import threading
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from config import Settings, get_settings
 from providers.base import AnswerGenerator, Embedder, EventPublisher, Retriever
 from providers.errors import ProviderError
 from providers.plan import ProviderPlan
+
+if TYPE_CHECKING:
+    from ingestion.ingest import IngestReport, Progress
 
 __all__ = [
     "describe_providers",
@@ -25,6 +28,7 @@ __all__ = [
     "get_generator",
     "get_publisher",
     "get_retriever",
+    "prepare_local_index",
     "provider_plan",
     "reset",
     "shutdown",
@@ -142,6 +146,23 @@ def open_local_index(s: Settings) -> Retriever:
     index = SqliteIndex(s.pipeline_data_dir / "index", embedder=embedder, ann_threshold=s.pipeline_ann_threshold)
     ensure_sample_index(index, embedder)
     return index
+
+
+def prepare_local_index(progress: Progress | None = None) -> IngestReport | None:
+    """Build the sample index now, reporting progress, if the local index is empty (the CLI's first run).
+
+    The retriever would build it on first use anyway, silently; None when there was nothing to build.
+    """
+    from providers.local.sample_index import ensure_sample_index
+    from providers.local.sqlite_index import SqliteIndex
+
+    s = get_settings()
+    if _plan().retrieval.backend == "azure-ai-search":
+        return None
+    with SqliteIndex(
+        s.pipeline_data_dir / "index", embedder=_embedder(), ann_threshold=s.pipeline_ann_threshold
+    ) as index:
+        return ensure_sample_index(index, _embedder(), progress=progress)
 
 
 @_BuiltOnce

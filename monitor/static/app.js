@@ -34,16 +34,36 @@ function duration(run) {
   return end - Date.parse(run.createdTime);
 }
 
+function questionOf(run) {
+  const input = run.input && typeof run.input === "object" ? run.input : {};
+  return input.question && typeof input.question === "object" ? input.question.question : input.question;
+}
+
+const QUESTION_CHARS = 80;
+
+function durationCell(run) {
+  // The status times are whole seconds: a completed run's own elapsed_ms (acceptance to answer, in ms) is
+  // the precise figure; anything else is marked as approximate rather than shown as "0 ms".
+  const out = run.output && typeof run.output === "object" ? run.output : {};
+  if (typeof out.elapsed_ms === "number") return h("td", { class: "num" }, formatMs(out.elapsed_ms));
+  return h("td", { class: "num", title: "from whole-second status times" }, `≈ ${formatMs(duration(run))}`);
+}
+
 function runRow(run) {
   const cs = custom(run);
   const step = cs.step ? `${cs.step}${cs.attempt ? " · " + cs.attempt : ""}${cs.failed ? " (failed)" : ""}` : "–";
+  const question = typeof questionOf(run) === "string" ? questionOf(run) : "";
+  const short = question.length > QUESTION_CHARS ? `${question.slice(0, QUESTION_CHARS - 1)}…` : question;
   return h("tr", { "data-instance": run.instanceId },
     h("td", {}, h("a", { href: `#/run/${encodeURIComponent(run.instanceId)}`, class: "mono" }, run.instanceId)),
+    h("td", { class: "question", title: question || null }, short || "–"),
     h("td", {}, h("span", { class: `status s-${String(run.runtimeStatus).toLowerCase()}` }, run.runtimeStatus)),
-    h("td", {}, step),
+    h("td", {}, step, cs.retries
+      ? h("span", { class: "retries", title: "failed attempts retried, over all steps" }, ` · retried ${cs.retries}×`)
+      : null),
     h("td", {}, formatTime(run.createdTime)),
     h("td", {}, formatTime(run.lastUpdatedTime)),
-    h("td", { class: "num" }, formatMs(duration(run))));
+    durationCell(run));
 }
 
 function readFilters() {
@@ -147,9 +167,7 @@ function renderRun(run) {
   state.run = run;
   byId("run-empty").hidden = true;
   byId("run-body").hidden = false;
-  const input = run.input && typeof run.input === "object" ? run.input : {};
-  const question = input.question && typeof input.question === "object" ? input.question.question : input.question;
-  byId("run-question").textContent = question || pretty(run.input ?? "–");
+  byId("run-question").textContent = questionOf(run) || pretty(run.input ?? "–");
   const trace = traceId(run);
   replace(byId("run-facts"),
     ...fact("Status", h("span", { class: `status s-${String(run.runtimeStatus).toLowerCase()}` },
@@ -158,6 +176,8 @@ function renderRun(run) {
     ...fact("Created", formatTime(run.createdTime)),
     ...fact("Updated", formatTime(run.lastUpdatedTime)),
     ...fact("Duration", formatMs(historyDuration(run))),
+    ...(typeof (run.output || {}).confidence === "number"
+      ? fact("Confidence", run.output.confidence.toFixed(2)) : []),
     ...(trace ? fact("Trace", traceLink(trace)) : []));
   renderAnswer(run);
   renderTimeline(byId("timeline"), run.historyEvents);
@@ -278,6 +298,26 @@ function table(headers, rows) {
     h("tbody", {}, rows)));
 }
 
+// The original body as the producer sent it. A rejected message's envelope carries it as {"text": "<body>"}
+// (or {"base64": ...} when it is not UTF-8): the text is unwrapped and, when it is JSON, shown as JSON, so its
+// quotes are not shown escaped twice.
+function bodyText(body) {
+  let value = body ?? "";
+  for (let depth = 0; depth < 3; depth++) {
+    if (value && typeof value === "object" && Object.keys(value).length === 1 && typeof value.text === "string") {
+      value = value.text;
+    }
+    if (typeof value !== "string") break;
+    try { value = JSON.parse(value); } catch { break; }
+  }
+  return typeof value === "string" ? value : JSON.stringify(value, null, 2);
+}
+
+// The local queue records epoch seconds; Service Bus an ISO time.
+function epochOrIso(value) {
+  return typeof value === "number" ? new Date(value * 1000).toISOString() : value;
+}
+
 async function loadFeed(name, containerId) {
   const container = byId(containerId);
   try {
@@ -290,10 +330,11 @@ async function loadFeed(name, containerId) {
       h("p", { class: "error-text" }, `Could not read ${e.queue}: ${e.error}`));
     if (!items.length) { replace(container, errors, h("p", { class: "empty" }, "None.")); return; }
     if (name === "dead-letters") {
-      replace(container, errors, table(["Message", "Queue", "Reason", "Description", "Original body"], items.map((d) =>
-        h("tr", {}, h("td", { class: "mono" }, d.message_id || "–"), h("td", {}, d.queue || ""),
+      replace(container, errors, table(["Message", "When", "Queue", "Reason", "Description", "Original body"],
+        items.map((d) => h("tr", {}, h("td", { class: "mono" }, d.message_id || "–"),
+          h("td", {}, formatTime(epochOrIso(d.dead_lettered_at))), h("td", {}, d.queue || ""),
           h("td", {}, d.reason || ""), h("td", {}, d.description || ""),
-          h("td", {}, h("pre", {}, pretty(d.body ?? "")))))));
+          h("td", {}, h("pre", { class: "body" }, bodyText(d.body)))))));
     } else {
       replace(container, table(["Event", "Webhook", "Reason", "Attempts", "When"], items.map((u) =>
         h("tr", {}, h("td", {}, h("pre", {}, pretty(u.event ?? ""))), h("td", { class: "mono" }, u.url || ""),

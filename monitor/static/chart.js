@@ -11,13 +11,16 @@ export async function lastHour(now = Date.now()) {
   const runs = [];
   let token = null;
   for (let page = 0; page < MAX_PAGES; page++) {
-    const result = await listRuns({ top: 1000, from }, token);
+    const result = await listRuns({ top: 1000, from }, token, { input: false });
     runs.push(...result.runs);
     token = result.next;
     if (!token) break;
   }
   return runs;
 }
+
+// Below this many samples a p95 is just the slowest run (often the cold first one): it is not shown.
+export const MIN_P95_SAMPLES = 20;
 
 export function quantile(sorted, q) {
   if (!sorted.length) return null;
@@ -40,7 +43,8 @@ export function summarise(runs, now = Date.now()) {
   }
   const stepRows = [...steps.entries()].map(([step, values]) => {
     values.sort((a, b) => a - b);
-    return { step, count: values.length, p50: quantile(values, 0.5), p95: quantile(values, 0.95) };
+    const p95 = values.length >= MIN_P95_SAMPLES ? quantile(values, 0.95) : null;
+    return { step, count: values.length, p50: quantile(values, 0.5), p95 };
   });
   return { perMinute, stepRows };
 }
@@ -68,6 +72,7 @@ export function renderChart(container, table, runs, now = Date.now()) {
   const body = table.tBodies[0];
   body.replaceChildren(...stepRows.map((row) => h("tr", {},
     h("th", { scope: "row" }, row.step), h("td", {}, String(row.count)), h("td", {}, formatMs(row.p50)),
-    h("td", {}, formatMs(row.p95)))));
+    h("td", { title: row.p95 === null ? `shown from ${MIN_P95_SAMPLES} runs` : null },
+      row.p95 === null ? `– (n < ${MIN_P95_SAMPLES})` : formatMs(row.p95)))));
   if (!stepRows.length) body.append(h("tr", {}, h("td", { colspan: 4 }, "No completed runs in the last hour.")));
 }

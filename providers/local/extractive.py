@@ -15,7 +15,7 @@ threshold chosen, on development sets that include unanswerable near-topic quest
 
 Table rows are candidates too, quoted as their cells; a passage that is nothing but code is quoted
 whole. The best sentences that do not repeat each other (1-4, about `max_chars` in all) are read
-passage by passage, best passage first.
+best first, so the answer opens with its key sentence; sentences adjacent in one passage stay together.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
@@ -154,12 +154,15 @@ class ExtractiveAnswerer:
         if not isinstance(question, str) or not question.strip():
             raise ProviderError.invalid_input("the question is empty")
         analysis = self.analyse(question, passages)
-        if analysis is None or analysis.probability < self._weights.threshold:
-            return refusal(self.model)
+        if analysis is None:  # nothing quotable to weigh: the passages cannot answer
+            return replace(refusal(self.model), confidence=0.0)
+        confidence = round(analysis.probability, 4)
+        if analysis.probability < self._weights.threshold:
+            return replace(refusal(self.model), confidence=confidence)
         chosen = self._select(analysis)
         if not chosen:
-            return refusal(self.model)
-        return self._compose(chosen, analysis, passages)
+            return replace(refusal(self.model), confidence=confidence)
+        return replace(self._compose(chosen, analysis, passages), confidence=confidence)
 
     def analyse(self, question: str, passages: Sequence[Passage]) -> Analysis | None:
         """The measurements behind an answer; None when there is nothing to weigh."""
@@ -224,11 +227,7 @@ class ExtractiveAnswerer:
         return shared > 0.8
 
     def _compose(self, chosen: list[int], analysis: Analysis, passages: Sequence[Passage]) -> Answer:
-        # Passage by passage, the passage of the best sentence first; each passage's sentences in its own order.
-        first_seen: dict[int, int] = {}
-        for rank, i in enumerate(chosen):
-            first_seen.setdefault(analysis.sentences[i].passage, rank)
-        picked = sorted((analysis.sentences[i] for i in chosen), key=lambda s: (first_seen[s.passage], s.position))
+        picked = _reading_order(chosen, analysis)
         numbers: dict[int, int] = {}
         quotes: dict[str, list[Sentence]] = {}
         parts: list[str] = []
@@ -239,9 +238,31 @@ class ExtractiveAnswerer:
             parts.extend(f"{piece} [{number}]" for piece in sentences_of(sentence.text))
         return Answer(
             text=" ".join(parts),
-            quotes={pid: _quote(sentences) for pid, sentences in quotes.items()},
+            quotes={pid: _quote(sorted(sentences, key=lambda s: s.position)) for pid, sentences in quotes.items()},
             model=self.model,
         )
+
+
+def _reading_order(chosen: list[int], analysis: Analysis) -> list[Sentence]:
+    """The chosen sentences, the one most likely to answer first (the reader gets the key fact at once).
+
+    Sentences that follow each other in one passage stay together in their own order, placed by the best
+    of them: a continuation ("It then ...") read before the sentence it continues loses its subject.
+    """
+    ordered = sorted(chosen, key=lambda i: (analysis.sentences[i].passage, analysis.sentences[i].position))
+    runs: list[list[int]] = []
+    for i in ordered:
+        last = runs[-1][-1] if runs else None
+        if (
+            last is not None
+            and analysis.sentences[last].passage == analysis.sentences[i].passage
+            and analysis.sentences[i].position == analysis.sentences[last].position + 1
+        ):
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    runs.sort(key=lambda run: -max(float(analysis.scores[i]) for i in run))
+    return [analysis.sentences[i] for run in runs for i in run]
 
 
 def _candidates(passages: Sequence[Passage]) -> list[Sentence]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from ingestion.ingest import IngestReport, index_paths
+from ingestion.ingest import IngestReport, Progress, index_paths
 from ingestion.sources import CORPUS_DIR, source_name, walk_files
 from providers.base import Embedder
 from providers.errors import ProviderError
@@ -15,7 +15,9 @@ __all__ = ["ensure_sample_index"]
 _sample_lock = threading.Lock()
 
 
-def ensure_sample_index(index: SqliteIndex, embedder: Embedder) -> IngestReport | None:
+def ensure_sample_index(
+    index: SqliteIndex, embedder: Embedder, *, progress: Progress | None = None
+) -> IngestReport | None:
     """Index the bundled `corpus/` when the index holds no documents; one COUNT query otherwise.
 
     An index built by another embedder (the hashing default of earlier versions, say) is rebuilt
@@ -33,12 +35,14 @@ def ensure_sample_index(index: SqliteIndex, embedder: Embedder) -> IngestReport 
                     f"not the configured '{embedder.model}': re-index your documents with "
                     "`pipeline index --recreate PATH...`, or set PIPELINE_LOCAL_EMBEDDER to the embedder that built it"
                 )
-            return index_paths([CORPUS_DIR], index=index, embedder=embedder, base=CORPUS_DIR.parent, recreate=True)
+            return index_paths(
+                [CORPUS_DIR], index=index, embedder=embedder, base=CORPUS_DIR.parent, recreate=True, progress=progress
+            )
         if index.document_count() > 0:
             return None
         if not CORPUS_DIR.is_dir():
             raise ProviderError.configuration(f"the sample corpus is missing at {CORPUS_DIR}")
-        return index_paths([CORPUS_DIR], index=index, embedder=embedder, base=CORPUS_DIR.parent)
+        return index_paths([CORPUS_DIR], index=index, embedder=embedder, base=CORPUS_DIR.parent, progress=progress)
 
 
 def _built_by_another(index: SqliteIndex) -> bool:

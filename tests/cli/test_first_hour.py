@@ -56,7 +56,7 @@ def test_a_rejected_question_fails_before_the_host_and_telemetry_are_imported(tm
     )
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.stdout.split() == ["2", "[]"], done.stdout + done.stderr
-    assert "Invalid question: question:" in done.stderr
+    assert "invalid question: the question is empty" in done.stderr
 
 
 @pytest.mark.e2e

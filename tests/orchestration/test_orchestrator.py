@@ -134,7 +134,12 @@ def test_completes_with_a_result_built_from_every_step() -> None:
     assert result["usage"] == {"input_tokens": 15, "output_tokens": 3}
     assert result["metadata"] == {"team": "a"}
     published = outcome.calls[-1][1]
-    assert published["result"] == result
+    # The event carries the result as it stood when published; the output adds the publish step's own time.
+    assert set(result["timings_ms"]) == {s.value for s in StepName}
+    assert published["result"] == {
+        **result,
+        "timings_ms": {k: v for k, v in result["timings_ms"].items() if k != "publish_result"},
+    }
     assert all(p["attempt"] == 1 and p["traceparent"].startswith("00-0af7") for _, p in outcome.calls)
     assert outcome.custom_status == {"step": "publish_result", "done": True}
     # Acceptance to the answer on the orchestration's clock; publish gets the start for the run metric.
@@ -184,6 +189,8 @@ def test_transient_failure_is_retried_after_a_durable_timer() -> None:
     # backoff 1 s then 2 s, measured from the orchestration clock at each failure
     gaps = [t2 - t1 for t1, t2 in zip(outcome.timers, outcome.timers[1:], strict=False)]
     assert len(outcome.timers) == 2 and gaps[0].total_seconds() >= 2.0
+    # The monitor's runs list tells a retried run from a clean one by the count the run keeps.
+    assert outcome.custom_status == {"step": "publish_result", "done": True, "retries": 2}
 
 
 def test_retry_after_from_the_service_lengthens_the_wait() -> None:
@@ -249,6 +256,7 @@ def test_exhausted_retries_fail_with_the_attempt_count() -> None:
     assert len(outcome.timers) == 2
     failure = outcome.calls[-1][1]["failure"]
     assert (failure["step"], failure["attempts"], failure["error_kind"]) == ("embed_query", 3, "transient")
+    assert outcome.custom_status == {"step": "embed_query", "attempt": 3, "failed": True, "retries": 2}
 
 
 def _denied_policy(window_ms: int) -> RetryPolicy:

@@ -21,8 +21,11 @@ ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "replay_corpus"
 ORCH = "orchestration/orchestrator.py"
 PUBLISH_LINE = (
-    '        yield from step(StepName.PUBLISH_RESULT, {"result": result.model_dump(mode="json"), **accepted})\n'
+    "        published = yield from step("
+    'StepName.PUBLISH_RESULT, {"result": result.model_dump(mode="json"), **accepted})\n'
 )
+# What the code does without the publish step: the same run, no activity call.
+NO_PUBLISH_LINE = '        published = {"event_id": "none", "type": "none", "destination": "none"}\n'
 AUDIT_LINE = '        yield context.call_activity("audit_answer", {"instance_id": context.instance_id})\n'
 
 # (file, old text, new text)
@@ -37,7 +40,7 @@ CASES: dict[str, tuple[list[Edit], dict[str, str]]] = {
         {"clean": "diverged", "retry": "diverged", "permanent-failure": "diverged", "publish-failed": "diverged"},
     ),
     "removed step": (
-        [(ORCH, PUBLISH_LINE, "")],
+        [(ORCH, PUBLISH_LINE, NO_PUBLISH_LINE)],
         {"clean": "diverged", "retry": "diverged", "permanent-failure": "clean", "publish-failed": "diverged"},
     ),
     "renamed activity": (
