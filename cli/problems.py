@@ -37,8 +37,12 @@ def _reason(error: Mapping[str, Any], names: Mapping[str, str]) -> str:
         return f"{name} is empty"  # whitespace is trimmed first, so "   " lands here too
     if field == "top_k" and error["type"] in ("greater_than_equal", "less_than_equal", "int_type", "int_parsing"):
         return f"{name} must be a whole number from 1 to 20"
+    # pydantic prefixes a validator's own message ("Value error, ..."): the message alone reads as the rule.
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if field == "scopes":  # one flag per scope: the position in the list means nothing to the user
+        return f"{name}: {message}"
     inner = ".".join(loc[1:])
-    return f"{name}{f' {inner}' if inner else ''}: {error['msg']}"
+    return f"{name}{f' {inner}' if inner else ''}: {message}"
 
 
 def reasons(error: ValidationError, names: Mapping[str, str] = ASK_FLAGS) -> list[str]:

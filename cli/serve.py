@@ -48,7 +48,8 @@ def run_serve(*, host: str, port: int, app_dir: Path | None, allow_hosts: Sequen
     prepare_binding_settings()
     from embedded_host.files import private_state
 
-    announce_new_state_folder(data_dir())  # while the folder is not there yet
+    if app == APP_DIR:  # the sample corpus the announcement speaks of is this app's
+        announce_new_state_folder(data_dir())  # while the folder is not there yet
     private_state(data_dir())  # before anything below creates a file in it
     if app == APP_DIR:
         from telemetry import configure_telemetry

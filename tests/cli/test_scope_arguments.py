@@ -17,7 +17,10 @@ def test_a_bad_scope_is_refused_in_one_line(bad: str, tmp_path: Path, capsys: py
     doc = tmp_path / "doc.md"
     doc.write_text("# Doc\n\nText.\n")
     for args, says in (
-        (["ask", QUESTION, "--scope", "finance", "--scope", bad], "pipeline: error: Invalid question: scopes."),
+        (
+            ["ask", QUESTION, "--scope", "finance", "--scope", bad],
+            "pipeline: error: invalid question: --scope: a scope name is",
+        ),
         (["index", str(doc), "--scope", bad], "pipeline: error: invalid --scope: a scope name is"),
     ):
         assert main(args) == 2
