@@ -1,9 +1,12 @@
 """The real app on the embedded host with the embedded default providers: what a user gets.
 
-Measures (1) `pipeline ask` cold, as a new process each time; (2) throughput and latency of the
-whole pipeline through HTTP with N questions in flight; (3) orchestration history size per run.
+Measures (1) `pipeline ask` cold, as a new process each time; (2) throughput, latency and CPU per run of the
+whole pipeline through HTTP with N questions in flight, every question distinct (taken from the evaluation
+sets, so no answer or embedding cache can hide the cost), beside the no-op app of the same shape
+(bench/noop_app: the same start route, four activities that return at once) on the same host in the same
+run, for the ratio; (3) orchestration history size per run.
 
-    .venv/bin/python bench/pipeline.py [--questions 500] [--in-flight 50] [--cold-runs 5]
+    .venv/bin/python bench/pipeline.py [--questions 300] [--in-flight 50] [--cold-runs 5]
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -24,13 +28,17 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-QUESTIONS = [
-    "How does the pipeline retry a failed step?",
-    "What happens to an invalid queue message?",
-    "How do subscribers deduplicate events?",
-    "What is stored in the task hub?",
-    "How is the trace carried from the producer to the event?",
-]
+QUESTIONS = ["How does the pipeline retry a failed step?"]
+NOOP_APP = Path(__file__).parent / "noop_app"
+
+
+def distinct_questions(count: int) -> list[str]:
+    """`count` different questions: the evaluation sets' own, then numbered variants of them if more are asked."""
+    files = [ROOT / "evaluation/questions.jsonl", *sorted((ROOT / "evaluation/sets").glob("*/questions.jsonl"))]
+    pool = list(
+        dict.fromkeys(json.loads(line)["question"] for f in files for line in f.read_text().splitlines() if line)
+    )
+    return [pool[i % len(pool)] + (f" ({i // len(pool)})" if i >= len(pool) else "") for i in range(count)]
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -55,65 +63,79 @@ def cold_ask(runs: int) -> list[float]:
     return times
 
 
-async def throughput(questions: int, in_flight: int) -> dict[str, float]:
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def throughput(app: Path, questions: list[str], in_flight: int) -> dict[str, float]:
+    """Start every question over HTTP, `in_flight` at a time, and wait for each run to complete."""
     from cli.environment import prepare_binding_settings
     from embedded_host import EmbeddedHost
 
     with tempfile.TemporaryDirectory() as data:
         os.environ["PIPELINE_DATA_DIR"] = data
         prepare_binding_settings()
-        async with EmbeddedHost(ROOT, Path(data), consume_queues=False) as host:
+        async with EmbeddedHost(app, Path(data), consume_queues=False) as host:
             # aiohttp as the client: httpx's pool scan per request cost a fifth of this process's CPU,
             # which would be charged to the host it measures.
             connector = aiohttp.TCPConnector(limit=in_flight)
             async with aiohttp.ClientSession(host.base_url, connector=connector) as http:
                 async with http.post("/api/pipeline/start", json={"question": QUESTIONS[0]}) as response:
                     warm = await response.json()
-                await host.wait_for_completion(warm["instance_id"], timeout=30)
+                await host.wait_for_completion(warm["instance_id"], timeout=60)
                 history = host.get_status(warm["instance_id"], show_history=True)
                 gate = asyncio.Semaphore(in_flight)
                 latencies: list[float] = []
 
-                async def one(i: int) -> None:
+                async def one(question: str) -> None:
                     async with gate:
                         began = time.perf_counter()
-                        body = {"question": QUESTIONS[i % len(QUESTIONS)], "top_k": 5}
-                        async with http.post("/api/pipeline/start", json=body) as response:
-                            started = await response.json()
-                        status = await host.wait_for_completion(started["instance_id"], timeout=120)
+                        async with http.post("/api/pipeline/start", json={"question": question, "top_k": 5}) as r:
+                            started = await r.json()
+                        status = await host.wait_for_completion(started["instance_id"], timeout=300)
                         assert status and status["runtimeStatus"] == "Completed", status
                         latencies.append(time.perf_counter() - began)
 
+                cpu = cpu_seconds()
                 began = time.perf_counter()
-                await asyncio.gather(*(one(i) for i in range(questions)))
+                await asyncio.gather(*(one(q) for q in questions))
                 elapsed = time.perf_counter() - began
+                cpu = cpu_seconds() - cpu
         history_bytes = len(json.dumps(history["historyEvents"]).encode()) if history else 0
     return {
-        "per_s": questions / elapsed,
+        "per_s": len(questions) / elapsed,
         "p50_ms": percentile(latencies, 0.5) * 1000,
         "p99_ms": percentile(latencies, 0.99) * 1000,
+        "cpu_ms": cpu / len(questions) * 1000,
         "history_bytes": history_bytes,
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--questions", type=int, default=500)
+    parser.add_argument("--questions", type=int, default=300)
     parser.add_argument("--in-flight", type=int, default=50)
     parser.add_argument("--cold-runs", type=int, default=5)
     args = parser.parse_args()
 
-    cold = cold_ask(args.cold_runs)
-    print(
-        f"pipeline ask, cold (new process, new data dir, index built): "
-        f"median {statistics.median(cold):.2f} s, max {max(cold):.2f} s over {len(cold)} runs"
-    )
-    result = asyncio.run(throughput(args.questions, args.in_flight))
-    print(
-        f"{args.questions} questions via HTTP, {args.in_flight} in flight: {result['per_s']:.0f} pipelines/s, "
-        f"latency p50 {result['p50_ms']:.0f} ms, p99 {result['p99_ms']:.0f} ms"
-    )
-    print(f"history of one run (384-dim local vectors, top_k=3): {result['history_bytes']} bytes")
+    if args.cold_runs:
+        cold = cold_ask(args.cold_runs)
+        print(
+            f"pipeline ask, cold (new process, new data dir, index built): "
+            f"median {statistics.median(cold):.2f} s, max {max(cold):.2f} s over {len(cold)} runs"
+        )
+    questions = distinct_questions(args.questions)
+    results = {}
+    for name, app in (("real app", ROOT), ("no-op app", NOOP_APP)):
+        result = results[name] = asyncio.run(throughput(app, questions, args.in_flight))
+        print(
+            f"{name}: {len(questions)} distinct questions via HTTP, {args.in_flight} in flight: "
+            f"{result['per_s']:.0f} runs/s, latency p50 {result['p50_ms']:.0f} ms, p99 {result['p99_ms']:.0f} ms "
+            f"(p99/p50 {result['p99_ms'] / result['p50_ms']:.1f}), CPU {result['cpu_ms']:.1f} ms per run"
+        )
+    print(f"real / no-op throughput: {results['real app']['per_s'] / results['no-op app']['per_s']:.2f}")
+    print(f"history of one run (384-dim local vectors, top_k=3): {results['real app']['history_bytes']} bytes")
 
 
 if __name__ == "__main__":

@@ -76,7 +76,13 @@ def run_index(paths: list[str], *, recreate: bool, scopes: list[str] | None = No
     for source, why in report.failed.items():  # one line each; the others are indexed
         print(f"failed {source}: {why}", file=sys.stderr)
     nothing = explain_index(
-        paths, empty=empty, chunks=report.chunks, unchanged=len(report.skipped), recreate=recreate, on_azure=on_azure
+        paths,
+        empty=empty,
+        chunks=report.chunks,
+        unchanged=len(report.skipped),
+        rescoped=len(report.rescoped),
+        recreate=recreate,
+        on_azure=on_azure,
     )
     if recreate and not on_azure:
         _say_the_samples_are_gone(paths)

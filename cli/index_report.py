@@ -73,13 +73,14 @@ def explain_index(
     chunks: int,
     unchanged: int,
     recreate: bool,
+    rescoped: int = 0,
     on_azure: bool,
 ) -> bool:
     """Print what was left out and why, and what the index now holds; True when nothing usable was written."""
     _print_left_out(left_out(paths))
     for source in empty:
         print(f"skipped {source}: no text to index (empty, or headings only)", file=sys.stderr)
-    nothing = chunks == 0 and unchanged == 0
+    nothing = chunks == 0 and unchanged == 0 and rescoped == 0  # new scopes on unchanged files are a write too
     if nothing:
         print("warning: nothing was written to the index: no file under these paths gave any text", file=sys.stderr)
     elif not recreate and not on_azure:

@@ -78,7 +78,7 @@ def test_pipeline_ask_sees_a_scoped_document_only_with_its_scope(tmp_path: Path)
 def test_a_bad_scope_is_one_line_and_exit_2_for_ask_and_index(tmp_path: Path, bad: str) -> None:
     kestrel, _ = _documents(tmp_path)
     for args, says in (
-        (["ask", QUESTION, "--scope", bad], "pipeline: error: Invalid question: scopes.0:"),
+        (["ask", QUESTION, "--scope", bad], "pipeline: error: invalid question: --scope: a scope name is"),
         (["index", str(kestrel), "--scope", bad], "pipeline: error: invalid --scope:"),
     ):
         done = _cli(tmp_path, *args)
