@@ -76,25 +76,19 @@ class Figures:
 
 def peak_rss_kb(pid: int) -> int:
     """The peak resident set (VmHWM) of a live process; the current RSS where /proc is missing."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    try:
-        import psutil
-
-        return int(psutil.Process(pid).memory_info().rss // 1024)
-    except Exception:
-        return 0
+    return _memory_kb(pid, "VmHWM:")
 
 
 def rss_kb(pid: int) -> int:
     """The current resident set of a live process (VmRSS), 0 when it cannot be read."""
+    return _memory_kb(pid, "VmRSS:")
+
+
+def _memory_kb(pid: int, field: str) -> int:
+    """A /proc/PID/status memory line in KiB; psutil's current RSS where /proc is missing; 0 when neither reads."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field):
                 return int(line.split()[1])
     except OSError:
         pass
