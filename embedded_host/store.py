@@ -14,10 +14,11 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from .outage import WriteOutage
 from .suborchestrations import ParentLink
 
 __all__ = ["SCHEMA", "DurableStore", "InboxEvent", "InstanceRow", "Timer", "WorkItem", "connect", "transaction"]
@@ -189,11 +190,17 @@ _INSTANCE = (
 class DurableStore:
     """The durable engine's SQL, one method per thing it reads or writes; writes run inside `transaction`."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, outage: WriteOutage | None = None) -> None:
         self.conn = conn
+        self.outage = outage
 
-    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
-        return transaction(self.conn)
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """`transaction`; a commit that goes through also ends a write outage (see outage.py)."""
+        with transaction(self.conn) as conn:
+            yield conn
+        if self.outage is not None:
+            self.outage.succeeded()
 
     # -- instances -------------------------------------------------------------------------------------------
     def runtime_status(self, instance_id: str) -> str | None:
@@ -322,6 +329,9 @@ class DurableStore:
         self.conn.execute(
             "UPDATE work_items SET lease_owner = ?, lease_expires = ?, attempts = attempts + 1", (owner, lease_expires)
         )
+        return self.work_items()
+
+    def work_items(self) -> list[WorkItem]:
         sql = "SELECT id, instance_id, execution_id, task_id, name, input FROM work_items ORDER BY id"
         return [WorkItem(*row) for row in self.conn.execute(sql)]
 

@@ -129,10 +129,11 @@ class EventOutbox:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # a failed COMMIT (a full disk) may leave it open, or SQLite closed it
+                    self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
 
     # -- publishing -------------------------------------------------------------------------
 
@@ -281,16 +282,22 @@ class EventOutbox:
 
 def append_line(path: Path, line: str) -> None:
     """Append one full line in a single O_APPEND write under a lock, so concurrent writers
-    (threads or processes) never interleave partial lines."""
+    (threads or processes) never interleave partial lines. A write that fails part-way (a full
+    disk) is cut back off, so the file never keeps half a line for the next one to run into."""
     data = (line.rstrip("\n") + "\n").encode("utf-8")
     with _APPEND_LOCK:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             if fcntl is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX)
+            start = os.fstat(fd).st_size
             view = memoryview(data)
-            while view:  # a short write is rare on local files; finish the line under the lock
-                view = view[os.write(fd, view) :]
+            try:
+                while view:  # a short write is rare on local files; finish the line under the lock
+                    view = view[os.write(fd, view) :]
+            except OSError:
+                os.ftruncate(fd, start)
+                raise
         finally:
             os.close(fd)  # closing releases the flock
 

@@ -2,10 +2,33 @@
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 from pathlib import Path
 
-__all__ = ["connect"]
+__all__ = ["cannot_write", "connect", "full_disk_note"]
+
+_SQLITE_IOERR = 10
+_SQLITE_FULL = 13
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EIO)
+
+
+def cannot_write(error: BaseException) -> bool:
+    """Whether `error` is the storage refusing a write (a full disk or an I/O error), not a bug or a lock.
+
+    SQLite rolls back the transaction it happened in, so the file holds what it held before.
+    """
+    if isinstance(error, sqlite3.Error):
+        code = getattr(error, "sqlite_errorcode", None)
+        if code is not None:
+            return code & 0xFF in (_SQLITE_FULL, _SQLITE_IOERR)
+        return "disk is full" in str(error).lower() or "disk i/o error" in str(error).lower()
+    return isinstance(error, OSError) and error.errno in _NO_SPACE
+
+
+def full_disk_note(path: Path, error: BaseException) -> str:
+    """The words for a refused write: which file, why, and that nothing was half-written."""
+    return f"cannot write {path}: the disk is full or failing ({error}); it is unchanged: free space and try again"
 
 
 def connect(path: Path) -> sqlite3.Connection:

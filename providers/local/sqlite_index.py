@@ -45,7 +45,7 @@ from providers.local.scope_filter import (
     hidden_documents_sql,
     write_document_scopes,
 )
-from providers.local.sqlite_files import connect
+from providers.local.sqlite_files import cannot_write, connect, full_disk_note
 
 __all__ = [
     "DEFAULT_ANN_THRESHOLD",
@@ -629,7 +629,10 @@ class SqliteIndex:
                     connection.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (generation,))
                 connection.execute("COMMIT")
             except BaseException as error:
-                connection.execute("ROLLBACK")
+                if connection.in_transaction:  # SQLite may have rolled back already (a full disk does)
+                    connection.execute("ROLLBACK")
+                if cannot_write(error):
+                    raise ProviderError.transient(full_disk_note(self._path, error)) from None
                 if isinstance(error, sqlite3.Error):
                     raise ProviderError.transient(f"writing the local index failed: {error}") from error
                 raise
