@@ -18,10 +18,28 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from .config import HostConfigError
+from .durability import synchronous_mode
 from .outage import WriteOutage
 from .suborchestrations import ParentLink
 
-__all__ = ["SCHEMA", "DurableStore", "InboxEvent", "InstanceRow", "Timer", "WorkItem", "connect", "transaction"]
+__all__ = [
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "DurableStore",
+    "InboxEvent",
+    "InstanceRow",
+    "StateFileError",
+    "Timer",
+    "WorkItem",
+    "connect",
+    "transaction",
+]
+
+# `PRAGMA user_version` of a state file this host writes; a file from before versions were kept reads 0.
+SCHEMA_VERSION = 1
+_SQLITE_CORRUPT = 11
+_SQLITE_NOTADB = 26
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS instances (
@@ -112,16 +130,56 @@ CREATE INDEX IF NOT EXISTS entity_requests_by_entity ON entity_requests(entity_i
 """
 
 
+class StateFileError(HostConfigError):
+    """The state file is not one this host can use (not a database, damaged, another schema); it is left as is."""
+
+
 def connect(path: Path, *, check_same_thread: bool = True) -> sqlite3.Connection:
-    """Open the state file with the pragmas every user of it needs, creating the schema if missing."""
+    """Open the state file with the pragmas every user of it needs, creating the schema if missing.
+
+    A file that is not a database, is damaged, or holds another schema raises `StateFileError`, which names
+    the file and the way out (move it aside): the host never deletes or rewrites it.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     # isolation_level=None: transactions are explicit (`transaction`), never implicit.
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=check_same_thread, timeout=30.0)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA busy_timeout=30000")
-    conn.executescript(SCHEMA)
+    try:
+        conn.execute("PRAGMA busy_timeout=30000")
+        _check_schema(conn, path)  # before WAL mode, which would rewrite a foreign file's header
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={synchronous_mode()}")
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (_SQLITE_NOTADB, _SQLITE_CORRUPT):
+            raise StateFileError(unusable_file(path, f"is not a SQLite database or is damaged ({exc})")) from None
+        raise
+    except StateFileError:
+        conn.close()
+        raise
     return conn
+
+
+def _check_schema(conn: sqlite3.Connection, path: Path) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version == SCHEMA_VERSION:
+        return
+    if version != 0:
+        raise StateFileError(
+            unusable_file(path, f"has schema version {version}, and this host reads version {SCHEMA_VERSION}")
+        )
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if tables and "instances" not in tables:
+        raise StateFileError(unusable_file(path, "is a SQLite database of something else (no `instances` table)"))
+    conn.executescript(SCHEMA)  # a new file, or one from before the version was kept: same tables
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def unusable_file(path: Path, problem: str) -> str:
+    """One line for a file that cannot be used: which, why, and what to do (it is never deleted for you)."""
+    return (
+        f"{path} {problem}: move it aside (mv '{path}' '{path}.unusable') to start with an empty one, "
+        "or put back the file that belongs there; pipeline never deletes it"
+    )
 
 
 @contextmanager

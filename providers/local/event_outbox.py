@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from providers.local.sqlite_files import connect
+
 try:  # POSIX: serialises appends across processes, not only threads
     import fcntl
 except ImportError:  # pragma: no cover - Windows relies on O_APPEND and the in-process lock
@@ -43,6 +45,7 @@ EVENTS_FILE = "events.jsonl"
 UNDELIVERED_FILE = "events-undelivered.jsonl"
 
 _BUSY_TIMEOUT_MS = 10_000
+SCHEMA_VERSION = 1  # PRAGMA user_version
 
 # Statements run one by one inside a transaction: `executescript` would commit first, and two
 # processes creating the schema at once must not trip over each other.
@@ -104,17 +107,10 @@ class EventOutbox:
         self._lock = threading.Lock()
         # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE), so a writer takes the
         # write lock up front instead of failing to upgrade a read lock under contention.
-        self._db = sqlite3.connect(
-            self.data_dir / DB_FILE,
-            timeout=_BUSY_TIMEOUT_MS / 1000,
-            isolation_level=None,
-            check_same_thread=False,
-        )
+        # WAL, and `synchronous` as PIPELINE_DURABILITY says (NORMAL survives a process crash; only
+        # an OS crash or power loss can roll back the last commits, unless power-loss asks for FULL).
+        self._db = connect(self.data_dir / DB_FILE, schema=("events", SCHEMA_VERSION))
         self._db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        # NORMAL in WAL mode survives a process crash; only an OS crash or power loss can roll
-        # back the last commits, a fair price for not fsyncing on every publish.
-        self._db.execute("PRAGMA synchronous = NORMAL")
         with self._transaction() as db:
             for statement in _SCHEMA:
                 db.execute(statement)

@@ -135,7 +135,11 @@ class LocalEventSink:
             self._worker.wake()
 
     def start(self) -> None:
-        """Start delivering now (e.g. when the local host starts) rather than on first publish."""
+        """Start delivering now (e.g. when the local host starts) rather than on first publish.
+
+        Opens the outbox first, so a file that cannot be used stops the start (`ProviderError`).
+        """
+        self._open()
         self._worker.start()
 
     def flush(self, timeout_s: float = 10.0) -> bool:
