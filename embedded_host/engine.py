@@ -46,6 +46,7 @@ from .loader import FunctionSpec, LoadedApp
 from .outage import WriteOutage, cannot_write
 from .queries import InstanceQuery, page_of_ids, purge_selection
 from .replay import EngineState
+from .retention import expired_runs, retention_s
 from .rewind import RewindPlan, plan_rewind
 from .status import read_status
 from .store import DurableStore, InboxEvent, Timer, WorkItem, connect
@@ -139,6 +140,9 @@ class DurableEngine:
         self._activity_tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
+        self._retention_task: asyncio.Task[None] | None = None
+        self.keep_finished_s = retention_s()  # None: finished runs stay until purged by hand
+        self.purged = 0
         self._stopping = False
         self._failed_ticks = 0
         self.entities = EntityHost(entity_functions, self.conn, self._wake.set)
@@ -150,6 +154,8 @@ class DurableEngine:
         """Reload running instances, re-lease every work item (the previous owner is gone) and start the loop."""
         work = self._recover()
         self._loop_task = asyncio.create_task(self._run(), name="durable-engine")
+        if self.keep_finished_s is not None:
+            self._retention_task = asyncio.create_task(self._purge_expired(self.keep_finished_s), name="retention")
         for item in work:
             self._dispatch(item)
         if self._ready or self._timers:
@@ -158,6 +164,8 @@ class DurableEngine:
     async def stop(self) -> None:
         """Let in-flight activities finish (up to the grace period), commit their results, stop."""
         self._stopping = True
+        if self._retention_task is not None:
+            self._retention_task.cancel()
         if self._activity_tasks:
             _done, pending = await asyncio.wait(set(self._activity_tasks), timeout=self.activity_grace_s)
             for task in pending:  # their work items stay leased in the file and run again after a restart
@@ -344,6 +352,21 @@ class DurableEngine:
             f"Additional info: the following are the known orchestrator functions: "
             f"{', '.join(sorted(self._orchestrators)) or '(none)'}."
         )
+
+    async def _purge_expired(self, keep_s: float) -> None:
+        """PIPELINE_RETENTION_DAYS: delete runs that finished longer ago, a batch per transaction, between ticks."""
+        period = min(60.0, max(1.0, keep_s / 4))
+        while not self._stopping:
+            try:
+                while batch := expired_runs(self.conn, keep_s, 500):
+                    self.purged += self.purge_many(batch)
+                    await asyncio.sleep(0)  # let the engine and the HTTP layer in between batches
+            except Exception as exc:  # a full disk: the next pass tries again
+                if not cannot_write(exc):
+                    log.exception("purging finished runs failed")
+                else:
+                    self.outage.failed(exc)
+            await asyncio.sleep(period)
 
     # -- the loop --------------------------------------------------------------------------------------------
     async def _run(self) -> None:

@@ -1,7 +1,8 @@
 """The SQLite file that holds all durable state, and the durable engine's reads and writes of it.
 
-One file, WAL, ``synchronous=NORMAL``: a commit survives a process crash (kill -9); a power loss may lose the
-last few commits (WAL frames not yet checkpointed to disk), never corrupt the file. Only the host's engine
+One file, WAL, ``synchronous`` as ``PIPELINE_DURABILITY`` says (durability.py): NORMAL survives a process crash
+(kill -9), and a power loss may lose the last commits (WAL frames not yet synced), never corrupt the file; FULL
+survives the power loss too. The file carries a schema version (``PRAGMA user_version``). Only the host's engine
 writes the durable tables, from one thread, so there is no lock contention; the local queue may be written by
 other processes (a CLI ``enqueue``), which ``busy_timeout`` covers.
 
@@ -57,6 +58,7 @@ CREATE TABLE IF NOT EXISTS instances (
 );
 CREATE INDEX IF NOT EXISTS instances_by_status ON instances(runtime_status);
 CREATE INDEX IF NOT EXISTS instances_by_created ON instances(created_time, instance_id);
+CREATE INDEX IF NOT EXISTS instances_by_updated ON instances(last_updated_time);
 CREATE TABLE IF NOT EXISTS history (
     instance_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -145,9 +147,12 @@ def connect(path: Path, *, check_same_thread: bool = True) -> sqlite3.Connection
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=check_same_thread, timeout=30.0)
     try:
         conn.execute("PRAGMA busy_timeout=30000")
-        _check_schema(conn, path)  # before WAL mode, which would rewrite a foreign file's header
+        fresh = _check_schema(conn, path)  # before WAL mode, which would rewrite a foreign file's header
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={synchronous_mode()}")
+        conn.executescript(SCHEMA)  # idempotent: also adds what a newer release added to an older file
+        if fresh:  # a new file, or one from before the version was kept: same tables, now versioned
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     except sqlite3.DatabaseError as exc:
         conn.close()
         if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (_SQLITE_NOTADB, _SQLITE_CORRUPT):
@@ -159,10 +164,11 @@ def connect(path: Path, *, check_same_thread: bool = True) -> sqlite3.Connection
     return conn
 
 
-def _check_schema(conn: sqlite3.Connection, path: Path) -> None:
+def _check_schema(conn: sqlite3.Connection, path: Path) -> bool:
+    """Refuse a file of another program or version (reading only); True when the schema is still to be made."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version == SCHEMA_VERSION:
-        return
+        return False
     if version != 0:
         raise StateFileError(
             unusable_file(path, f"has schema version {version}, and this host reads version {SCHEMA_VERSION}")
@@ -170,8 +176,7 @@ def _check_schema(conn: sqlite3.Connection, path: Path) -> None:
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if tables and "instances" not in tables:
         raise StateFileError(unusable_file(path, "is a SQLite database of something else (no `instances` table)"))
-    conn.executescript(SCHEMA)  # a new file, or one from before the version was kept: same tables
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    return True
 
 
 def unusable_file(path: Path, problem: str) -> str:

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from providers.local.sqlite_files import connect
+from providers.local.sqlite_files import connect, synchronous_mode
 
 try:  # POSIX: serialises appends across processes, not only threads
     import fcntl
@@ -291,6 +291,8 @@ def append_line(path: Path, line: str) -> None:
             try:
                 while view:  # a short write is rare on local files; finish the line under the lock
                     view = view[os.write(fd, view) :]
+                if synchronous_mode() == "FULL":  # PIPELINE_DURABILITY=power-loss: the line too
+                    os.fsync(fd)
             except OSError:
                 os.ftruncate(fd, start)
                 raise

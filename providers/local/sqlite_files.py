@@ -46,9 +46,10 @@ def connect(path: Path, *, schema: tuple[str, int] | None = None) -> sqlite3.Con
     path.parent.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(path, timeout=10.0, check_same_thread=False, isolation_level=None)
     try:
-        if schema is not None:
-            check_schema(connection, path, own_table=schema[0], version=schema[1])
+        unversioned = schema is not None and check_schema(connection, path, own_table=schema[0], version=schema[1])
         connection.execute("PRAGMA journal_mode=WAL")
+        if unversioned and schema is not None:
+            connection.execute(f"PRAGMA user_version = {schema[1]}")
     except sqlite3.DatabaseError as error:
         connection.close()
         if _not_a_database(error):
@@ -80,10 +81,10 @@ def unusable_file(path: Path, problem: str) -> ProviderError:
     )
 
 
-def check_schema(connection: sqlite3.Connection, path: Path, *, own_table: str, version: int) -> None:
+def check_schema(connection: sqlite3.Connection, path: Path, *, own_table: str, version: int) -> bool:
     """Refuse a database that holds another program's tables or another schema version (`connect` refuses
-    a file that is no database). The version is `PRAGMA user_version`; a file from before it was kept (0,
-    with `own_table`) gets it now.
+    a file that is no database), reading only. The version is `PRAGMA user_version`; True when the file
+    has none yet (new, or from before it was kept) and is to get `version`.
     """
     found = connection.execute("PRAGMA user_version").fetchone()[0]
     tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -91,5 +92,4 @@ def check_schema(connection: sqlite3.Connection, path: Path, *, own_table: str, 
         raise unusable_file(path, f"has schema version {found}, and this pipeline reads version {version}")
     if tables and own_table not in tables:
         raise unusable_file(path, f"is a SQLite database of something else (no `{own_table}` table)")
-    if found == 0:
-        connection.execute(f"PRAGMA user_version = {version}")
+    return found == 0
