@@ -81,6 +81,9 @@ class Settings(BaseSettings):
         default="process-crash",
         description="process-crash (synchronous=NORMAL) or power-loss (synchronous=FULL: every commit fsynced).",
     )
+    pipeline_retention_days: float | None = Field(
+        default=None, gt=0, description="Finished runs older than this many days are purged by the host (unset: off)."
+    )
 
     # Fault injection, for rehearsing failures (see providers/faults.py): "generation=transient:0.3,..."
     pipeline_faults: str = ""
