@@ -248,7 +248,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug or an unexpected environment: still one line, details with -v
         if args.verbose:
             raise
-        print(f"pipeline: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        from embedded_host.config import HostConfigError
+
+        # A host configuration or state file problem says what to do itself; anything else is named by type.
+        said = str(exc) if isinstance(exc, HostConfigError) else f"{type(exc).__name__}: {exc}"
+        print(f"pipeline: error: {said}", file=sys.stderr)
         return 1
 
 

@@ -69,16 +69,27 @@ def run_enqueue(question: str | None, **options: Any) -> int:
         return 0
     from cli.state_folder import announce_new_state_folder
     from embedded_host import LocalQueue, state_path
+    from embedded_host.outage import cannot_write
 
     announce_new_state_folder(data_dir())
+    sent = 0
     with LocalQueue(state_path(data_dir()), s.pipeline_queue_name) as queue:
         for message in messages:
-            queue.send(
-                message.body,
-                message_id=message.message_id,
-                application_properties=message.application_properties,
-                content_type=message.content_type,
-            )
+            try:
+                queue.send(
+                    message.body,
+                    message_id=message.message_id,
+                    application_properties=message.application_properties,
+                    content_type=message.content_type,
+                )
+            except Exception as error:
+                if not cannot_write(error):
+                    raise
+                raise CliError(
+                    f"cannot write {state_path(data_dir())} ({error}): {sent} of {len(messages)} message(s) were "
+                    "enqueued; free space and enqueue again (a message id sent twice starts one run)"
+                ) from None
+            sent += 1
     for message in messages[:20]:
         print(f"enqueued {message.message_id}")
     if len(messages) > 20:

@@ -93,3 +93,15 @@ def test_a_wal_cut_off_mid_frame_after_a_crash_is_read_up_to_its_last_whole_comm
     finally:
         recovered.close()
     assert 40 <= count < 50  # the torn commit (and only what the cut reached) is gone; the rest is all there
+
+
+def test_other_commands_say_the_same_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "data" / "durable.sqlite"
+    path.parent.mkdir(parents=True)
+    _garbage(path)
+
+    code = main(["status", "some-run"])
+
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and len(err) == 1, err
+    assert err[0].startswith(f"pipeline: error: {path} is not a SQLite database") and "move it aside" in err[0]
