@@ -9,7 +9,6 @@ import argparse
 import json
 import sys
 import tempfile
-from dataclasses import asdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +32,8 @@ def main() -> None:
             log = server.log()
         finally:
             server.stop()
-    print(json.dumps({**asdict(figures), "peak_rss_mb": peak, "tracebacks_in_log_tail": log.count("Traceback")}))
+    result = {**vars(figures), "by_status": dict(sorted(figures.by_status.items()))}  # asdict mangles a Counter
+    print(json.dumps({**result, "peak_rss_mb": peak, "tracebacks_in_log_tail": log.count("Traceback")}))
 
 
 if __name__ == "__main__":

@@ -28,8 +28,9 @@ def test_a_full_disk_refuses_starts_with_503_and_everything_accepted_finishes_on
     # While full: starts were refused, every refusal a 503 problem+json with Retry-After, no 500.
     assert notes["refused"] > 0 and notes["refused_not_503_problem"] == 0
     assert figures.server_errors == 0  # no 5xx but those 503s (a 500 with an empty body was the bug)
-    # The log says it once per episode, without tracebacks.
-    assert notes["outage_warnings_while_full"] == 1 and notes["resumed"] >= 1 and notes["tracebacks"] == 0
+    # The log says it once per episode (a write that squeezes through ends one), not per request; no tracebacks.
+    assert 1 <= notes["outage_warnings_while_full"] <= 3 and notes["resumed"] >= 1 and notes["tracebacks"] == 0
+    assert notes["log_lines"] < 30, notes
     # `pipeline index` on the full disk: one line, non-zero, the index as it was.
     assert notes["index_exit_code"] != 0 and notes["index_unchanged"]
     assert len(notes["index_stderr"]) == 1 and "disk is full" in notes["index_stderr"][0]
