@@ -24,7 +24,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from embedded_host import EmbeddedHost
-from embedded_host.store import connect
+from embedded_host.durable.store import connect
 from monitor import PAGE_DIR, PAGE_PREFIX
 
 APP = Path(__file__).parent / "engine_app"

@@ -31,7 +31,7 @@ def _since(text: str | None) -> str | None:
     """`--since` as the status API writes times (whole seconds, Z), so string order is time order."""
     if text is None:
         return None
-    from embedded_host.timeutil import parse_iso
+    from embedded_host.durable.timeutil import parse_iso
 
     try:
         return parse_iso(text).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -42,9 +42,9 @@ def _since(text: str | None) -> str | None:
 def _local(statuses: Sequence[str], since: str | None, top: int | None) -> Iterator[dict[str, Any]]:
     """Newest first, a page at a time, with the same filters the host's list API applies."""
     from embedded_host import state_path
-    from embedded_host.queries import MAX_PAGE_SIZE, InstanceQuery, decode_token, page_of_ids
-    from embedded_host.status import read_status
-    from embedded_host.store import connect
+    from embedded_host.durable.queries import MAX_PAGE_SIZE, InstanceQuery, decode_token, page_of_ids
+    from embedded_host.durable.status import read_status
+    from embedded_host.durable.store import connect
 
     path = state_path(data_dir())
     if not path.exists():
@@ -128,7 +128,7 @@ def _get(http: Any, path: str, **kwargs: Any) -> Any:
 
 
 def run_export(directory: Path, *, statuses: Sequence[str], since: str | None, top: int | None) -> int:
-    from embedded_host.queries import RUNTIME_STATUSES
+    from embedded_host.durable.queries import RUNTIME_STATUSES
 
     unknown = [s for s in statuses if s not in RUNTIME_STATUSES]
     if unknown:

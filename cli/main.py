@@ -254,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return ExitCode.USAGE
         if args.verbose:
             raise
-        from embedded_host.config import HostConfigError
+        from embedded_host.functions.config import HostConfigError
 
         # A host configuration or state file problem says what to do itself; anything else is named by type.
         said = str(exc) if isinstance(exc, HostConfigError) else f"{type(exc).__name__}: {exc}"

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 from cli.errors import CliError
 
 if TYPE_CHECKING:
-    from embedded_host.backends import TimerLimits
-    from embedded_host.executor import OrchestratorHandle
+    from embedded_host.durable.backends import TimerLimits
+    from embedded_host.durable.episode import OrchestratorHandle
 
 __all__ = ["iter_documents", "run_replay"]
 
@@ -85,9 +85,9 @@ def _read_file(path: Path) -> Iterator[tuple[str, Any]]:
 
 def _orchestrators(app_dir: Path) -> tuple[dict[str, OrchestratorHandle], TimerLimits | None]:
     from cli.environment import prepare_binding_settings
-    from embedded_host.config import HostConfigError
-    from embedded_host.executor import handle_of
-    from embedded_host.loader import load_app
+    from embedded_host.durable.episode import handle_of
+    from embedded_host.functions.config import HostConfigError
+    from embedded_host.functions.loader import load_app
 
     if not (app_dir / "function_app.py").is_file():
         raise CliError(f"{app_dir} has no function_app.py")
@@ -107,8 +107,8 @@ def _orchestrators(app_dir: Path) -> tuple[dict[str, OrchestratorHandle], TimerL
 def run_replay(paths: Sequence[Path], *, app_dir: Path | None, as_json: bool) -> int:
     """Check every history; exit 1 on any divergence or raise, 2 when some file could not be checked."""
     from cli.environment import APP_DIR
-    from embedded_host.checker import FIX_ADVICE, ReplayReport, check_recording
-    from embedded_host.recorded import RecordingError, read_recording
+    from embedded_host.durable.checker import FIX_ADVICE, ReplayReport, check_recording
+    from embedded_host.durable.recorded import RecordingError, read_recording
 
     handles, timer_limits = _orchestrators((app_dir or APP_DIR).resolve())
     reports: list[ReplayReport] = []

@@ -33,7 +33,7 @@ def _listening_url(host: str, local_url: str) -> str:
 
 def run_serve(*, host: str, port: int, app_dir: Path | None, allow_hosts: Sequence[str] = ()) -> int:
     from embedded_host import EmbeddedHost, HostAlreadyRunningError, HostConfigError
-    from embedded_host.access import is_loopback
+    from embedded_host.web.access import is_loopback
 
     app = (app_dir or APP_DIR).resolve()
     if not (app / "function_app.py").is_file():

@@ -49,10 +49,10 @@ bad host.json, an entity function the host cannot run) raise :class:`HostConfigE
 a second host on the same data directory raises :class:`HostAlreadyRunningError`.
 """
 
-from .config import HostConfigError
-from .engine import TERMINAL_STATUSES
-from .host import EmbeddedHost, HostAlreadyRunningError, read_status, state_path
-from .local_queue import DeadLetter, LocalQueue, QueueMessage, list_dead_letters
+from embedded_host.durable.engine import TERMINAL_STATUSES
+from embedded_host.functions.config import HostConfigError
+from embedded_host.functions.local_queue import DeadLetter, LocalQueue, QueueMessage, list_dead_letters
+from embedded_host.host import EmbeddedHost, HostAlreadyRunningError, read_status, state_path
 
 __all__ = [
     "TERMINAL_STATUSES",

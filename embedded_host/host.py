@@ -18,18 +18,18 @@ from typing import Any
 
 from aiohttp import web
 
-from .access import AccessPolicy, is_loopback
-from .bindings import Endpoints
-from .consumer import QueueConsumer
-from .engine import DurableEngine
-from .files import private_state
-from .http_api import build_rpc_app, build_web_app
-from .keys import KEYS_FILE, HostKeys, load_or_create_keys
-from .loader import LoadedApp, load_app
-from .local_queue import LocalQueue
-from .redaction import install_log_redaction
-from .status import read_status as engine_read_status
-from .store import connect
+from embedded_host.durable.engine import DurableEngine
+from embedded_host.durable.status import read_status as engine_read_status
+from embedded_host.durable.store import connect
+from embedded_host.files import private_state
+from embedded_host.functions.bindings import Endpoints
+from embedded_host.functions.consumer import QueueConsumer
+from embedded_host.functions.loader import LoadedApp, load_app
+from embedded_host.functions.local_queue import LocalQueue
+from embedded_host.web.access import AccessPolicy, is_loopback
+from embedded_host.web.http_api import build_rpc_app, build_web_app
+from embedded_host.web.keys import KEYS_FILE, HostKeys, load_or_create_keys
+from embedded_host.web.redaction import install_log_redaction
 
 __all__ = ["HEADER_READ_TIMEOUT_S", "EmbeddedHost", "HostAlreadyRunningError", "state_path"]
 

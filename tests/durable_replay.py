@@ -1,6 +1,6 @@
 """Run an orchestrator in-process through the embedded host's replay core, activities called at once.
 
-Each episode goes through `embedded_host.executor.execute`, the same function the engine and
+Each episode goes through `embedded_host.durable.episode.execute`, the same function the engine and
 `pipeline replay` use; this driver only supplies what the engine would get from the outside world:
 it runs each scheduled activity synchronously (its result or failure becomes the next episode's
 TaskCompleted/TaskFailed), fires each timer at once (moving its clock to the fire time), and repeats
@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from embedded_host.backends import TimerLimits
-from embedded_host.executor import OrchestratorHandle, call_orchestrator, execute
-from embedded_host.history import EventType, event
-from embedded_host.replay import EngineState
+from embedded_host.durable.actions import EngineState
+from embedded_host.durable.backends import TimerLimits
+from embedded_host.durable.episode import OrchestratorHandle, call_orchestrator, execute
+from embedded_host.durable.history import EventType, event
 
 
 def extension_failure(name: str, exc: BaseException) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
-from embedded_host.store import SCHEMA_VERSION, connect
+from embedded_host.durable.store import SCHEMA_VERSION, connect
 from tests.processes import free_port
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from embedded_host.config import HostConfig, HostConfigError, load_app_settings, resolve_expression
+from embedded_host.functions.config import HostConfig, HostConfigError, load_app_settings, resolve_expression
 
 
 def test_unresolved_setting_is_a_clear_error() -> None:

@@ -10,7 +10,7 @@ import azure.durable_functions as df
 import pytest
 
 from embedded_host import EmbeddedHost, HostConfigError
-from embedded_host.durable_http import DurableHttpError, perform, token_source_users
+from embedded_host.durable.durable_http import DurableHttpError, perform, token_source_users
 
 APP_WITH_TOKEN = """
 import azure.durable_functions as df

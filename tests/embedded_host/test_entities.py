@@ -13,13 +13,13 @@ import aiohttp
 import pytest
 
 from embedded_host import EmbeddedHost, HostConfigError
-from embedded_host.entities import EntityHost, check_entities
-from embedded_host.entity_api import BadOperationInput, operation_input
-from embedded_host.entity_protocol import event_sent, scheduler_id, split_scheduler_id
-from embedded_host.history import EventType
+from embedded_host.durable.actions import EngineState, plan_actions
+from embedded_host.durable.entities import EntityHost, check_entities
+from embedded_host.durable.entity_protocol import event_sent, scheduler_id, split_scheduler_id
+from embedded_host.durable.history import EventType
+from embedded_host.durable.store import connect
 from embedded_host.host import _load_once
-from embedded_host.replay import EngineState, plan_actions
-from embedded_host.store import connect
+from embedded_host.web.entity_api import BadOperationInput, operation_input
 
 CONFORMANCE_APP = Path(__file__).resolve().parents[1] / "conformance" / "app"
 ENTITIES = "/runtime/webhooks/durabletask/entities"

@@ -166,9 +166,9 @@ def test_sdk_client_suspend_resume_and_terminate_while_suspended(run_host) -> No
 
 
 def test_a_suspended_and_resumed_history_replays_cleanly(run_host) -> None:
-    from embedded_host.checker import check_recording
-    from embedded_host.executor import handle_of
-    from embedded_host.recorded import read_recording
+    from embedded_host.durable.checker import check_recording
+    from embedded_host.durable.episode import handle_of
+    from embedded_host.durable.recorded import read_recording
 
     async def scenario(host: EmbeddedHost) -> tuple[dict[str, Any], Any]:
         await host.start_new("timer_then_event", {"ms": 100}, "sus-4")

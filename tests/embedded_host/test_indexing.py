@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from embedded_host.config import HostConfigError
-from embedded_host.loader import load_app
+from embedded_host.functions.config import HostConfigError
+from embedded_host.functions.loader import load_app
 from tests.processes import ROOT, free_port
 
 HEADER = """

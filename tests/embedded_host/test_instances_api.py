@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from embedded_host import EmbeddedHost
-from embedded_host.queries import InstanceQuery, decode_token, encode_token, parse_time
+from embedded_host.durable.queries import InstanceQuery, decode_token, encode_token, parse_time
 
 WEBHOOKS = "/runtime/webhooks/durabletask"
 TOKEN = "x-ms-continuation-token"

@@ -19,8 +19,8 @@ import azure.durable_functions as df
 import pytest
 
 from cli.replay_command import run_replay
-from embedded_host.backends import PROVIDER_TYPE_SETTING, timer_limits
-from embedded_host.config import HostConfig
+from embedded_host.durable.backends import PROVIDER_TYPE_SETTING, timer_limits
+from embedded_host.functions.config import HostConfig
 from tests.durable_replay import ReplayDriver
 
 START = datetime(2026, 3, 1, tzinfo=UTC)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from embedded_host.replay import EngineState, NonDeterminismError, UnsupportedActionError, plan_actions
-from embedded_host.routing import RouteTemplate
+from embedded_host.durable.actions import EngineState, NonDeterminismError, UnsupportedActionError, plan_actions
+from embedded_host.web.routing import RouteTemplate
 
 
 def _act(name: str, atype: int = 0) -> dict:

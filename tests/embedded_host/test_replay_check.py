@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from embedded_host import EmbeddedHost
-from embedded_host.checker import check_recording
-from embedded_host.executor import handle_of
-from embedded_host.recorded import read_recording
+from embedded_host.durable.checker import check_recording
+from embedded_host.durable.episode import handle_of
+from embedded_host.durable.recorded import read_recording
 
 RUNS: list[tuple[str, dict[str, Any], str]] = [
     ("with_retry", {"attempts": 3, "fail_times": 2, "key": "c1"}, "Completed"),

@@ -11,8 +11,8 @@ import aiohttp
 import pytest
 
 from embedded_host import EmbeddedHost
-from embedded_host.bindings import RPC_PATH
-from embedded_host.rewind import RewindRefusedError
+from embedded_host.durable.rewind import RewindRefusedError
+from embedded_host.functions.bindings import RPC_PATH
 
 APP = Path(__file__).resolve().parents[1] / "conformance" / "app"
 

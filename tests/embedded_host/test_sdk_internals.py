@@ -13,7 +13,7 @@ import asyncio
 import importlib
 import inspect
 
-from embedded_host import timeutil
+from embedded_host.durable import timeutil
 from embedded_host.host import _close_sdk_session
 
 

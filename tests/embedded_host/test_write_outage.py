@@ -49,9 +49,9 @@ def test_starts_get_503_while_the_file_is_full_and_the_engine_resumes_without_a_
             status = await host.wait_for_completion((await late.json())["id"], 15)
             assert status and status["runtimeStatus"] == "Completed"
 
-    with caplog.at_level(logging.WARNING, logger="embedded_host.engine"):
+    with caplog.at_level(logging.WARNING, logger="embedded_host.durable.engine"):
         run_host(scenario)
-    said = [r.getMessage() for r in caplog.records if r.name == "embedded_host.engine"]
+    said = [r.getMessage() for r in caplog.records if r.name == "embedded_host.durable.engine"]
     assert sum("cannot write" in m for m in said) == 1, said  # once for the episode, not per request or retry
     assert sum("writable again" in m for m in said) == 1, said
     assert not any(r.exc_info for r in caplog.records), "no tracebacks for a full disk"

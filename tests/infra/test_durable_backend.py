@@ -222,7 +222,7 @@ def test_outputs_tell_azd_where_the_dashboard_is(main: BicepFile) -> None:
 def test_the_embedded_host_emulates_the_backend_these_settings_choose(main: BicepFile, tmp_path: Path) -> None:
     # The same app settings, given to the embedded host, make it emulate the scheduler (no long-timer chaining);
     # without them it emulates Azure Storage, as the deployment does by default.
-    from embedded_host.config import HostConfig
+    from embedded_host.functions.config import HostConfig
 
     settings = main.vars["durableTaskSchedulerSettings"].value
     (tmp_path / "host.json").write_text(json.dumps(HOST_JSON))

@@ -27,7 +27,7 @@ from contracts import (
     StepName,
     Usage,
 )
-from embedded_host.history import EventType
+from embedded_host.durable.history import EventType
 from orchestration.orchestrator import ORCHESTRATOR_NAME, pipeline_orchestrator
 from tests.durable_replay import ReplayDriver, extension_failure
 

@@ -23,8 +23,8 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from embedded_host.checker import check_recording
-from embedded_host.recorded import read_recording
+from embedded_host.durable.checker import check_recording
+from embedded_host.durable.recorded import read_recording
 from orchestration.orchestrator import pipeline_orchestrator
 
 CORPUS = Path(__file__).resolve().parents[1] / "replay_corpus"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
-from embedded_host.recorded import RecordingError, read_recording
+from embedded_host.durable.recorded import RecordingError, read_recording
 
 CORPUS = Path(__file__).resolve().parents[1] / "replay_corpus"
 

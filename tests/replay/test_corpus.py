@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from embedded_host.checker import FIX_ADVICE, check_recording
-from embedded_host.recorded import read_recording
+from embedded_host.durable.checker import FIX_ADVICE, check_recording
+from embedded_host.durable.recorded import read_recording
 from orchestration.orchestrator import pipeline_orchestrator
 
 CORPUS = Path(__file__).resolve().parents[1] / "replay_corpus"

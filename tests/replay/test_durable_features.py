@@ -20,10 +20,10 @@ import azure.durable_functions as df
 import pytest
 
 from cli.main import main
-from embedded_host.checker import ReplayReport, check_recording
-from embedded_host.executor import OrchestratorHandle, handle_of
-from embedded_host.history import EventType
-from embedded_host.recorded import RecordingError, read_recording
+from embedded_host.durable.checker import ReplayReport, check_recording
+from embedded_host.durable.episode import OrchestratorHandle, handle_of
+from embedded_host.durable.history import EventType
+from embedded_host.durable.recorded import RecordingError, read_recording
 
 APP = Path(__file__).resolve().parents[1] / "conformance" / "app"
 

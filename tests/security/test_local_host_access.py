@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from embedded_host import EmbeddedHost, HostConfigError
-from embedded_host.access import AccessPolicy
-from embedded_host.keys import KEYS_FILE
+from embedded_host.web.access import AccessPolicy
+from embedded_host.web.keys import KEYS_FILE
 from tests.embedded_host.conftest import BASIC_APP
 
 EVIL = "http://evil.example"

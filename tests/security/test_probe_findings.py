@@ -246,7 +246,7 @@ def test_a_request_whose_headers_trickle_in_is_closed_at_the_deadline(
 def test_a_body_that_stops_arriving_gets_408_at_the_deadline(
     on_host: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("embedded_host.http_api.BODY_READ_TIMEOUT_S", 1.0)
+    monkeypatch.setattr("embedded_host.web.http_api.BODY_READ_TIMEOUT_S", 1.0)
 
     async def scenario(host: EmbeddedHost) -> tuple[bytes, float]:
         started = asyncio.get_running_loop().time()

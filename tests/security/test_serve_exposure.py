@@ -22,8 +22,8 @@ import httpx
 import pytest
 
 from cli.main import _parser
-from embedded_host.access import is_loopback
-from embedded_host.keys import KEYS_FILE, HostKeys
+from embedded_host.web.access import is_loopback
+from embedded_host.web.keys import KEYS_FILE, HostKeys
 from tests.processes import ROOT, free_port
 from tests.security.fakes import FakeCollector
 

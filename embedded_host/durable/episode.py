@@ -1,4 +1,4 @@
-"""The replay core: one orchestrator episode, from (history so far, new events) to what history gains next.
+"""One orchestrator episode replayed (the replay core): from (history so far, new events) to what history gains next.
 
 Everything that replays an orchestration goes through :func:`execute`: the engine for every live episode,
 the history checker behind ``pipeline replay``, and the tests' in-process driver. It calls the app's own
@@ -18,11 +18,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from .backends import TimerLimits
-from .entity_protocol import event_sent
-from .history import EventType, event
-from .replay import SIGNAL_ENTITY, EngineState, NonDeterminismError, UnsupportedActionError, plan_actions
-from .timeutil import iso_utc
+from embedded_host.durable.actions import (
+    SIGNAL_ENTITY,
+    EngineState,
+    NonDeterminismError,
+    UnsupportedActionError,
+    plan_actions,
+)
+from embedded_host.durable.backends import TimerLimits
+from embedded_host.durable.entity_protocol import event_sent
+from embedded_host.durable.history import EventType, event
+from embedded_host.durable.timeutil import iso_utc
 
 __all__ = ["Episode", "OrchestratorHandle", "call_orchestrator", "execute", "handle_of"]
 

@@ -10,7 +10,7 @@ import json
 import sqlite3
 from typing import Any
 
-from .history import EventType, event_type_name
+from embedded_host.durable.history import EventType, event_type_name
 
 __all__ = ["read_status"]
 

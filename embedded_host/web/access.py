@@ -19,8 +19,8 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from .keys import HostKeys
-from .responses import problem
+from embedded_host.web.keys import HostKeys
+from embedded_host.web.responses import problem
 
 __all__ = [
     "KEY_HEADER",

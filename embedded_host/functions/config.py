@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .backends import AZURE_STORAGE, TimerLimits, storage_provider, timer_limits
+from embedded_host.durable.backends import AZURE_STORAGE, TimerLimits, storage_provider, timer_limits
 
 __all__ = ["HostConfig", "HostConfigError", "load_app_settings", "resolve_expression"]
 

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .store import connect, transaction
+from embedded_host.durable.store import connect, transaction
 
 __all__ = ["DEAD_LETTER_REASON_PROPERTY", "DeadLetter", "LocalQueue", "QueueMessage", "list_dead_letters"]
 

@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from .access import Handler
-from .responses import json_response, problem
+from embedded_host.web.access import Handler
+from embedded_host.web.responses import json_response, problem
 
 __all__ = [
     "BODY_READ_TIMEOUT_S",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .responses import problem
+from embedded_host.web.responses import problem
 
 __all__ = ["PAGE_HEADERS", "add_static_pages"]
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from typing import Any, NamedTuple
 
-from .history import EventType, event
+from embedded_host.durable.history import EventType, event
 
 __all__ = ["ParentLink", "completion_event", "default_instance_id"]
 

@@ -35,27 +35,32 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .config import HostConfigError
-from .durable_http import HTTP_ACTIVITY, token_source_users
-from .durable_http import perform as perform_http
-from .entities import EntityHost, check_entities
-from .executor import execute, handle_of
-from .history import EventType, event
-from .invoker import InvocationContext, call_function, decode_activity_input, encode_activity_output
-from .loader import FunctionSpec, LoadedApp
-from .outage import WriteOutage, cannot_write
-from .queries import InstanceQuery, page_of_ids, purge_selection
-from .replay import EngineState
-from .retention import expired_runs, retention_s
-from .rewind import RewindPlan, plan_rewind
-from .status import read_status
-from .store import DurableStore, InboxEvent, Timer, WorkItem, connect
-from .suborchestrations import ParentLink, completion_event, default_instance_id
-from .timeutil import install_parse_cache, iso_utc, now_utc, parse_iso, status_time
+from embedded_host.durable.actions import EngineState
+from embedded_host.durable.durable_http import HTTP_ACTIVITY, token_source_users
+from embedded_host.durable.durable_http import perform as perform_http
+from embedded_host.durable.entities import EntityHost, check_entities
+from embedded_host.durable.episode import execute, handle_of
+from embedded_host.durable.history import EventType, event
+from embedded_host.durable.queries import InstanceQuery, page_of_ids, purge_selection
+from embedded_host.durable.retention import expired_runs, retention_s
+from embedded_host.durable.rewind import RewindPlan, plan_rewind
+from embedded_host.durable.status import read_status
+from embedded_host.durable.store import DurableStore, InboxEvent, Timer, WorkItem, connect
+from embedded_host.durable.suborchestrations import ParentLink, completion_event, default_instance_id
+from embedded_host.durable.timeutil import install_parse_cache, iso_utc, now_utc, parse_iso, status_time
+from embedded_host.functions.config import HostConfigError
+from embedded_host.functions.invoker import (
+    InvocationContext,
+    call_function,
+    decode_activity_input,
+    encode_activity_output,
+)
+from embedded_host.functions.loader import FunctionSpec, LoadedApp
+from embedded_host.outage import WriteOutage, cannot_write
 
 __all__ = ["TERMINAL_STATUSES", "DurableEngine", "InstanceExistsError", "OrchestratorNotFoundError"]
 
-log = logging.getLogger("embedded_host.engine")
+log = logging.getLogger("embedded_host.durable.engine")
 
 TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
 # Suspended instances stay loaded: their events are held in the inbox until a resume (or terminate) arrives.

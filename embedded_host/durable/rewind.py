@@ -17,13 +17,13 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .backends import TimerLimits
-from .executor import execute, handle_of
-from .history import EventType, event
-from .loader import FunctionSpec
-from .replay import EngineState, ScheduledTask, ScheduledTimer
-from .store import DurableStore, InstanceRow
-from .timeutil import iso_utc, now_utc
+from embedded_host.durable.actions import EngineState, ScheduledTask, ScheduledTimer
+from embedded_host.durable.backends import TimerLimits
+from embedded_host.durable.episode import execute, handle_of
+from embedded_host.durable.history import EventType, event
+from embedded_host.durable.store import DurableStore, InstanceRow
+from embedded_host.durable.timeutil import iso_utc, now_utc
+from embedded_host.functions.loader import FunctionSpec
 
 __all__ = [
     "SCHEDULING",

@@ -19,10 +19,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .config import HostConfigError
-from .durability import synchronous_mode
-from .outage import WriteOutage
-from .suborchestrations import ParentLink
+from embedded_host.durable.durability import synchronous_mode
+from embedded_host.durable.suborchestrations import ParentLink
+from embedded_host.functions.config import HostConfigError
+from embedded_host.outage import WriteOutage
 
 __all__ = [
     "SCHEMA",

@@ -18,8 +18,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from .durable_http import HTTP_ACTIVITY
-from .history import EventType
+from embedded_host.durable.durable_http import HTTP_ACTIVITY
+from embedded_host.durable.history import EventType
 
 __all__ = [
     "ActionPlan",

@@ -21,7 +21,7 @@ import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from .timeutil import status_time
+from embedded_host.durable.timeutil import status_time
 
 __all__ = [
     "DEFAULT_PAGE_SIZE",

@@ -14,8 +14,8 @@ import sqlite3
 import time
 from datetime import UTC, datetime
 
-from .config import HostConfigError
-from .timeutil import status_time
+from embedded_host.durable.timeutil import status_time
+from embedded_host.functions.config import HostConfigError
 
 __all__ = ["RETENTION_SETTING", "expired_runs", "retention_s"]
 

@@ -17,12 +17,12 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
 
-from .backends import TimerLimits
-from .executor import OrchestratorHandle, execute
-from .history import EventType, event
-from .recorded import RecordedInstance
-from .replay import EngineState
-from .timeutil import install_parse_cache, parse_iso
+from embedded_host.durable.actions import EngineState
+from embedded_host.durable.backends import TimerLimits
+from embedded_host.durable.episode import OrchestratorHandle, execute
+from embedded_host.durable.history import EventType, event
+from embedded_host.durable.recorded import RecordedInstance
+from embedded_host.durable.timeutil import install_parse_cache, parse_iso
 
 __all__ = ["FIX_ADVICE", "ReplayReport", "check_recording", "describe_event"]
 

@@ -15,7 +15,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import HostConfigError
+from embedded_host.functions.config import HostConfigError
 
 __all__ = ["KEYS_FILE", "HostKeys", "load_or_create_keys"]
 

@@ -13,10 +13,10 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from .access import Handler
-from .entities import EntityHost
-from .responses import json_response as _json
-from .responses import problem as _problem
+from embedded_host.durable.entities import EntityHost
+from embedded_host.web.access import Handler
+from embedded_host.web.responses import json_response as _json
+from embedded_host.web.responses import problem as _problem
 
 __all__ = ["add_entity_routes", "operation_input"]
 

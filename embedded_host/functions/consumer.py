@@ -20,10 +20,10 @@ from typing import Any
 import azure.functions as func
 from azure.functions.servicebus import ServiceBusMessage
 
-from .invoker import InvocationContext, Out, call_function
-from .loader import FunctionSpec, LoadedApp
-from .local_queue import LocalQueue, QueueMessage
-from .outage import WriteOutage, cannot_write
+from embedded_host.functions.invoker import InvocationContext, Out, call_function
+from embedded_host.functions.loader import FunctionSpec, LoadedApp
+from embedded_host.functions.local_queue import LocalQueue, QueueMessage
+from embedded_host.outage import WriteOutage, cannot_write
 
 __all__ = ["QueueConsumer"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from .config import HostConfigError
+from embedded_host.functions.config import HostConfigError
 
 __all__ = ["DURABILITY_SETTING", "MODES", "synchronous_mode"]
 

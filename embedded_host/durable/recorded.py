@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .history import EventType, event
-from .timeutil import parse_iso
+from embedded_host.durable.history import EventType, event
+from embedded_host.durable.timeutil import parse_iso
 
 __all__ = ["RecordedEpisode", "RecordedInstance", "RecordingError", "read_recording"]
 

@@ -19,7 +19,20 @@ import azure.functions as func
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from .access import (
+from embedded_host.durable.engine import (
+    TERMINAL_STATUSES,
+    DurableEngine,
+    InstanceExistsError,
+    OrchestratorNotFoundError,
+)
+from embedded_host.durable.queries import InstanceQuery, parse_time
+from embedded_host.durable.rewind import RewindRefusedError
+from embedded_host.durable.timeutil import now_utc, status_time
+from embedded_host.functions.bindings import RPC_PATH, WEBHOOK_PATH, Endpoints
+from embedded_host.functions.invoker import InvocationContext, call_function
+from embedded_host.functions.loader import FunctionSpec, LoadedApp
+from embedded_host.outage import RETRY_AFTER_S, WriteOutage, cannot_write
+from embedded_host.web.access import (
     KEY_HEADER,
     KEY_QUERY,
     AccessLevel,
@@ -29,21 +42,19 @@ from .access import (
     require_key,
     unauthorized,
 )
-from .bindings import RPC_PATH, WEBHOOK_PATH, Endpoints
-from .engine import TERMINAL_STATUSES, DurableEngine, InstanceExistsError, OrchestratorNotFoundError
-from .entity_api import add_entity_routes
-from .inputs import BODY_READ_TIMEOUT_S, event_name_problem, instance_id_problem, reading_middleware, refused
-from .invoker import InvocationContext, call_function
-from .loader import FunctionSpec, LoadedApp
-from .outage import RETRY_AFTER_S, WriteOutage, cannot_write
-from .queries import InstanceQuery, parse_time
-from .responses import json_response as _json
-from .responses import problem as _problem
-from .responses import problem_with
-from .rewind import RewindRefusedError
-from .routing import RouteTemplate
-from .static_pages import add_static_pages
-from .timeutil import now_utc, status_time
+from embedded_host.web.entity_api import add_entity_routes
+from embedded_host.web.inputs import (
+    BODY_READ_TIMEOUT_S,
+    event_name_problem,
+    instance_id_problem,
+    reading_middleware,
+    refused,
+)
+from embedded_host.web.responses import json_response as _json
+from embedded_host.web.responses import problem as _problem
+from embedded_host.web.responses import problem_with
+from embedded_host.web.routing import RouteTemplate
+from embedded_host.web.static_pages import add_static_pages
 
 __all__ = ["MAX_BODY_BYTES", "build_rpc_app", "build_web_app"]
 

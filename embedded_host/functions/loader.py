@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import HostConfig, HostConfigError, load_app_settings, resolve_expression
-from .indexing import check_indexable
+from embedded_host.functions.config import HostConfig, HostConfigError, load_app_settings, resolve_expression
+from embedded_host.functions.indexing import check_indexable
 
 __all__ = ["FunctionSpec", "LoadedApp", "OutputBinding", "load_app"]
 

@@ -19,7 +19,7 @@ import json
 import uuid
 from typing import Any
 
-from .history import EventType, event
+from embedded_host.durable.history import EventType, event
 
 __all__ = [
     "EVENT_NAME",

@@ -23,16 +23,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from .config import HostConfigError
-from .entity_protocol import batch_context, request_message, response_event, scheduler_id, split_scheduler_id
-from .history import EventType
-from .loader import FunctionSpec, LoadedApp
-from .store import DurableStore
-from .timeutil import iso_utc, now_utc
+from embedded_host.durable.entity_protocol import (
+    batch_context,
+    request_message,
+    response_event,
+    scheduler_id,
+    split_scheduler_id,
+)
+from embedded_host.durable.history import EventType
+from embedded_host.durable.store import DurableStore
+from embedded_host.durable.timeutil import iso_utc, now_utc
+from embedded_host.functions.config import HostConfigError
+from embedded_host.functions.loader import FunctionSpec, LoadedApp
 
 __all__ = ["EntityHost", "check_entities"]
 
-log = logging.getLogger("embedded_host.entities")
+log = logging.getLogger("embedded_host.durable.entities")
 
 # Operations per entity function call; more wait for the next tick, so one busy entity cannot hold the loop.
 MAX_BATCH = 100

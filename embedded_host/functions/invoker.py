@@ -22,7 +22,7 @@ from azure.functions import _abc as func_abc
 from azure.functions import meta
 from azure.functions.durable_functions import ActivityTriggerConverter
 
-from .loader import FunctionSpec
+from embedded_host.functions.loader import FunctionSpec
 
 __all__ = [
     "InvocationContext",

@@ -16,7 +16,7 @@ import inspect
 import typing
 from typing import Any
 
-from .config import HostConfigError
+from embedded_host.functions.config import HostConfigError
 
 __all__ = ["IndexingError", "check_indexable"]
 
