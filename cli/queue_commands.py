@@ -18,7 +18,7 @@ from cli.service_bus import peek_dead_letters, send_to_service_bus
 from contracts import Question
 from providers.monitor_feeds import rejected_row
 
-__all__ = ["dedupe_dead_letters", "local_dead_letter", "run_dead_letters", "run_enqueue"]
+__all__ = ["dedupe_dead_letters", "local_dead_letter", "run_dead_letters", "run_enqueue", "send_messages"]
 
 
 def _messages(
@@ -67,6 +67,21 @@ def run_enqueue(question: str | None, **options: Any) -> int:
         sent = send_to_service_bus(s, messages)
         print(f"sent {sent} message(s) to Service Bus queue {s.pipeline_queue_name}")
         return 0
+    where = send_messages(messages)
+    for message in messages[:20]:
+        print(f"enqueued {message.message_id}")
+    if len(messages) > 20:
+        print(f"... {len(messages)} message(s) in all")
+    print(f"to {where}; `pipeline serve` consumes it")
+    return 0
+
+
+def send_messages(messages: list[OutgoingMessage]) -> str:
+    """Send to Service Bus when configured, else the local queue; returns where they went."""
+    s = settings()
+    if s.service_bus_namespace or s.service_bus_connection:
+        send_to_service_bus(s, messages)
+        return f"Service Bus queue {s.pipeline_queue_name}"
     from cli.state_folder import announce_new_state_folder
     from embedded_host import LocalQueue, state_path
 
@@ -79,12 +94,7 @@ def run_enqueue(question: str | None, **options: Any) -> int:
                 application_properties=message.application_properties,
                 content_type=message.content_type,
             )
-    for message in messages[:20]:
-        print(f"enqueued {message.message_id}")
-    if len(messages) > 20:
-        print(f"... {len(messages)} message(s) in all")
-    print(f"to the local queue {s.pipeline_queue_name} in {data_dir()}; `pipeline serve` consumes it")
-    return 0
+    return f"the local queue {s.pipeline_queue_name} in {data_dir()}"
 
 
 def run_dead_letters(*, as_json: bool) -> int:

@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     eventgrid_topic_endpoint: str | None = None
     eventgrid_topic_key: str | None = None
 
+    # Provenance on Azure: the Table service endpoint of the Functions storage account (identity-based)
+    pipeline_provenance_table_endpoint: str | None = None
+    pipeline_provenance_table_key: SecretStr | None = None  # Azurite or a shared key; identity when absent
+    pipeline_provenance_table_prefix: str = Field(default="pipeline", pattern=r"^[A-Za-z][A-Za-z0-9]{0,40}$")
+
     # Telemetry
     applicationinsights_connection_string: str | None = None
     pipeline_record_content: bool = Field(
