@@ -29,7 +29,7 @@ from contracts.events import (
     event_id_for,
     stale_event_id,
 )
-from contracts.http import FieldProblem, ProblemDetails, StartResponse, StatusResponse
+from contracts.http import FieldProblem, ProblemDetails, Staleness, StartResponse, StatusResponse
 from contracts.pipeline import PipelineInput, RetryPolicy, StepName
 from contracts.question import Question
 from contracts.result import Citation, Result, Usage
@@ -64,6 +64,7 @@ __all__ = [
     "SearchResults",
     "StaleEventData",
     "StalePassage",
+    "Staleness",
     "StartResponse",
     "StatusResponse",
     "StepError",

@@ -250,3 +250,30 @@ def test_a_failing_publisher_is_retried_then_the_events_wait_for_the_next_run(wo
     store.close()
     (event,) = world.tell()
     assert event["id"] == pending.id
+
+
+def test_the_status_view_says_an_answer_is_stale_and_names_its_newer_run(world: World) -> None:
+    from triggers.status import staleness
+
+    world.answer("fare", "What does a ferry ticket cost?", world.passage("ferry.md", "4 euros"))
+    world.answer("times", "When does the ferry leave?", world.passage("ferry.md", "north pier"))
+    assert staleness("fare") is None
+    (world.docs / "ferry.md").write_text(FERRY.replace("4 euros", "5 euros"))
+    world.index_now()
+    (event,) = world.tell(reanswer=True)
+    shown = staleness("fare")
+    assert shown is not None and shown.published
+    assert (shown.event_id, shown.sources) == (event["id"], ["ferry.md"])
+    assert shown.superseded_by == event["data"]["superseded_by"] == f"reanswer-{event['id']}"
+    assert staleness("times") is None
+
+
+def test_the_openapi_document_describes_every_event_type_and_its_data() -> None:
+    from contracts import EVENT_TYPES
+    from triggers.openapi import build_document
+
+    document = build_document()
+    assert sorted(document["webhooks"]) == sorted(EVENT_TYPES)
+    stale = document["webhooks"][STALE_EVENT_TYPE]["post"]["requestBody"]["content"]["application/cloudevents+json"]
+    assert stale["schema"]["properties"]["data"] == {"$ref": "#/components/schemas/StaleEventData"}
+    assert "passages" in document["components"]["schemas"]["StaleEventData"]["properties"]
