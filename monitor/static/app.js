@@ -156,6 +156,21 @@ function renderAnswer(run) {
     citations.length ? h("ol", { class: "citations" }, citations) : h("p", { class: "muted" }, "No citations."));
 }
 
+async function renderStale(run) {
+  const el = byId("run-stale");
+  if (run.runtimeStatus !== "Completed") { el.hidden = true; return; }
+  const stale = await api.staleness(run.instanceId).catch(() => null);
+  if (!state.run || state.run.instanceId !== run.instanceId) return;
+  el.hidden = !stale;
+  if (!stale) return;
+  const newer = stale.superseded_by
+    ? [" Answered again as ", h("a", { href: `#/run/${encodeURIComponent(stale.superseded_by)}`, class: "mono" },
+      stale.superseded_by), "."]
+    : [" Re-index with --reanswer to ask again."];
+  replace(el, h("strong", {}, "Stale: "),
+    `${stale.sources.join(", ")} changed since this answer (${formatTime(stale.detected_at)}).`, ...newer);
+}
+
 function historyDuration(run) {
   // The history's timestamps have milliseconds; the status times only whole seconds.
   const { start, end } = buildTimeline(run.historyEvents);
@@ -180,6 +195,7 @@ function renderRun(run) {
       ? fact("Confidence", run.output.confidence.toFixed(2)) : []),
     ...(trace ? fact("Trace", traceLink(trace)) : []));
   renderAnswer(run);
+  renderStale(run);
   renderTimeline(byId("timeline"), run.historyEvents);
   const events = publishedEvents(run);
   replace(byId("run-events"), events.length

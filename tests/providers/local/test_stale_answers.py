@@ -277,3 +277,16 @@ def test_the_openapi_document_describes_every_event_type_and_its_data() -> None:
     stale = document["webhooks"][STALE_EVENT_TYPE]["post"]["requestBody"]["content"]["application/cloudevents+json"]
     assert stale["schema"]["properties"]["data"] == {"$ref": "#/components/schemas/StaleEventData"}
     assert "passages" in document["components"]["schemas"]["StaleEventData"]["properties"]
+
+
+def test_pipeline_status_prints_a_stale_answer_with_its_newer_run(capsys: pytest.CaptureFixture[str]) -> None:
+    from cli.output import print_result
+
+    status = {
+        "instance_id": "fare",
+        "runtime_status": "Completed",
+        "result": {"answer": "A ticket costs 4 euros.", "citations": [], "timings_ms": {}},
+        "stale": {"detected_at": "2026-12-07T18:00:00Z", "sources": ["ferry.md"], "superseded_by": "reanswer-1"},
+    }
+    print_result(status)
+    assert "STALE since 2026-12-07T18:00:00Z: ferry.md changed; newer run: reanswer-1" in capsys.readouterr().out
