@@ -29,6 +29,7 @@ NEEDED_ON_AZURE = {
     "EVENTGRID_TOPIC_ENDPOINT",
     "APPLICATIONINSIGHTS_CONNECTION_STRING",
     "PIPELINE_EVENT_SOURCE",
+    "PIPELINE_PROVENANCE_TABLE_ENDPOINT",
     "PIPELINE_QUEUE_NAME",
     "PIPELINE_DEAD_LETTER_QUEUE_NAME",
     "ServiceBusConnection__fullyQualifiedNamespace",
@@ -41,6 +42,7 @@ OPTIONAL = {
     "PIPELINE_SNIPPET_CHARS",
     "PIPELINE_FAULTS",
     "PIPELINE_FAULTS_SEED",
+    "PIPELINE_PROVENANCE_TABLE_PREFIX",
 }
 OPTIONAL_PREFIXES = ("PIPELINE_RETRY_",)
 # Keys, connection strings and the embedded defaults' settings: must not be set on Azure.
@@ -63,6 +65,7 @@ LOCAL_ONLY = {
     "PIPELINE_EXPORT_KEY",  # `pipeline export` reads these on the machine that exports, not in the app
     "PIPELINE_EXPORT_URL",
     "PIPELINE_LOCAL_EMBEDDER",
+    "PIPELINE_PROVENANCE_TABLE_KEY",  # Azurite's account key; the storage account takes Entra ID only
     "ServiceBusConnection",
 }
 # Read by the Functions host, the Durable extension and the Azure SDKs rather than by the app.
