@@ -136,7 +136,9 @@ def _command(line: str) -> str:
     return next((w for w in words if "=" not in w), "")
 
 
-@pytest.mark.parametrize("doc", ["README.md", "examples/subscriber/README.md", "docs/deploy.md"])
+@pytest.mark.parametrize(
+    "doc", ["README.md", "examples/subscriber/README.md", "docs/deploy.md", "docs/stale-answers.md"]
+)
 def test_documented_commands_work_in_a_fresh_shell(doc: str) -> None:
     # No activated venv is assumed: a bare `pipeline` or `python` would be the system's (or missing).
     text = (ROOT / doc).read_text()
