@@ -242,7 +242,10 @@ def _send(publisher: EventPublisher, events: Sequence[OutgoingEvent]) -> None:
     """One call for the batch when the publisher takes batches (Event Grid), else one per event."""
     many = getattr(publisher, "publish_many", None)
     if callable(many):
-        with publish_span(destination=publisher.destination, message_id=events[0].id, event_type=STALE_EVENT_TYPE):
+        with publish_span(
+            destination=publisher.destination, message_id=events[0].id, event_type=STALE_EVENT_TYPE
+        ) as span:
+            span.set_attribute("messaging.batch.message_count", len(events))
             many(events)
         return
     for event in events:
