@@ -69,7 +69,7 @@ def run_index(paths: list[str], *, recreate: bool, scopes: list[str] | None = No
                 parser=parser,
             )
             empty = empty_sources(writer, report.indexed)
-        stale_ok = tell_stale_answers(reanswer=reanswer)
+        stale_ok = tell_stale_answers(reanswer=reanswer or get_settings().pipeline_reanswer)
     except ProviderError as error:
         raise CliError(error.message) from error
     failed = f", {len(report.failed)} failed" if report.failed else ""

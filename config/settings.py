@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     pipeline_provenance_table_endpoint: str | None = None
     pipeline_provenance_table_key: SecretStr | None = None  # Azurite or a shared key; identity when absent
     pipeline_provenance_table_prefix: str = Field(default="pipeline", pattern=r"^[A-Za-z][A-Za-z0-9]{0,40}$")
+    pipeline_reanswer: bool = Field(
+        default=False,
+        description="`pipeline index` asks stale answers' questions again without --reanswer (e.g. in the "
+        "postdeploy hook's run against Azure, where the new runs go to Service Bus).",
+    )
 
     # Telemetry
     applicationinsights_connection_string: str | None = None

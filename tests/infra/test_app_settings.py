@@ -66,6 +66,7 @@ LOCAL_ONLY = {
     "PIPELINE_EXPORT_URL",
     "PIPELINE_LOCAL_EMBEDDER",
     "PIPELINE_PROVENANCE_TABLE_KEY",  # Azurite's account key; the storage account takes Entra ID only
+    "PIPELINE_REANSWER",  # read by `pipeline index` on the machine that indexes
     "ServiceBusConnection",
 }
 # Read by the Functions host, the Durable extension and the Azure SDKs rather than by the app.

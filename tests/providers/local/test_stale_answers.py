@@ -290,3 +290,17 @@ def test_pipeline_status_prints_a_stale_answer_with_its_newer_run(capsys: pytest
     }
     print_result(status)
     assert "STALE since 2026-12-07T18:00:00Z: ferry.md changed; newer run: reanswer-1" in capsys.readouterr().out
+
+
+def test_pipeline_index_reanswers_when_the_setting_asks_without_the_flag(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import cli.index_command
+
+    asked: list[bool] = []
+    monkeypatch.setattr(cli.index_command, "tell_stale_answers", lambda *, reanswer: asked.append(reanswer) or True)
+    assert cli.index_command.run_index([str(world.docs)], recreate=False) == 0
+    monkeypatch.setenv("PIPELINE_REANSWER", "true")
+    reset()
+    assert cli.index_command.run_index([str(world.docs)], recreate=False) == 0
+    assert asked == [False, True]
