@@ -156,6 +156,13 @@ function renderAnswer(run) {
     citations.length ? h("ol", { class: "citations" }, citations) : h("p", { class: "muted" }, "No citations."));
 }
 
+// A run started by `pipeline index --reanswer` answers a stale run's question again: link back to it.
+function supersedesFact(run) {
+  const old = ((run.output || {}).metadata || {}).supersedes;
+  return typeof old === "string" && old
+    ? fact("Supersedes", h("a", { href: `#/run/${encodeURIComponent(old)}`, class: "mono" }, old)) : [];
+}
+
 async function renderStale(run) {
   const el = byId("run-stale");
   if (run.runtimeStatus !== "Completed") { el.hidden = true; return; }
@@ -193,7 +200,8 @@ function renderRun(run) {
     ...fact("Duration", formatMs(historyDuration(run))),
     ...(typeof (run.output || {}).confidence === "number"
       ? fact("Confidence", run.output.confidence.toFixed(2)) : []),
-    ...(trace ? fact("Trace", traceLink(trace)) : []));
+    ...(trace ? fact("Trace", traceLink(trace)) : []),
+    ...supersedesFact(run));
   renderAnswer(run);
   renderStale(run);
   renderTimeline(byId("timeline"), run.historyEvents);

@@ -92,5 +92,6 @@ def test_one_changed_fact_stales_exactly_its_answer_once_and_the_reanswer_quotes
         page.click(f"#run-stale a[href='#/run/{newer}']")
         page.wait_for_selector("#run-answer :text('5 euros')", timeout=15_000)
         assert page.is_hidden("#run-stale")
+        assert page.locator("#run-facts a[href='#/run/fare']").inner_text() == "fare"  # and back to the stale run
         browser.close()
     assert len(_of(webhook.events, "Stale")) == n  # each once

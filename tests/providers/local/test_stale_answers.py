@@ -290,6 +290,11 @@ def test_pipeline_status_prints_a_stale_answer_with_its_newer_run(capsys: pytest
     }
     print_result(status)
     assert "STALE since 2026-12-07T18:00:00Z: ferry.md changed; newer run: reanswer-1" in capsys.readouterr().out
+    newer = {**status, "instance_id": "reanswer-1", "stale": None}
+    newer["result"] = {**status["result"], "metadata": {"supersedes": "fare"}}
+    print_result(newer)
+    out = capsys.readouterr().out
+    assert "answers again the stale run fare" in out and "STALE" not in out
 
 
 def test_pipeline_index_reanswers_when_the_setting_asks_without_the_flag(
