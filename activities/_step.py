@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from config import SettingsError
 from contracts import ErrorKind, StepError, StepInput
 from providers.errors import ProviderError
 from telemetry import step_span
@@ -50,6 +51,8 @@ def run_step(step: str, model: type[In], raw: Any, work: Callable[[In], BaseMode
             output = work(payload)
         except ProviderError as exc:
             raise ActivityFailed(exc.to_step_error()) from None
+        except SettingsError as exc:  # no retry mends a setting: the run fails at once, naming it
+            raise ActivityFailed(StepError(kind=ErrorKind.CONFIGURATION, message=str(exc))) from None
         elapsed_ms = round((time.perf_counter() - started) * 1000, 3)
     if "duration_ms" in type(output).model_fields:
         output = output.model_copy(update={"duration_ms": elapsed_ms})

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from cli.arguments import SubcommandParser
 from cli.errors import CliError
+from cli.exit_codes import ExitCode
 
 __all__ = ["main"]
 
@@ -252,6 +253,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a bug or an unexpected environment: still one line, details with -v
+        from config import SettingsError
+
+        if isinstance(exc, SettingsError):  # a malformed or half-set setting: wrong like a bad argument
+            print(f"pipeline: error: {exc}", file=sys.stderr)
+            return ExitCode.USAGE
         if args.verbose:
             raise
         print(f"pipeline: error: {type(exc).__name__}: {exc}", file=sys.stderr)

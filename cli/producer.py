@@ -6,8 +6,6 @@ Where they go (Service Bus or the local queue) is `cli.queue_commands`' choice.
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -15,24 +13,9 @@ from pydantic import ValidationError
 from cli.errors import CliError
 from cli.problems import FILE_FIELDS, reasons
 from contracts import Question
+from contracts.queue import OutgoingMessage
 
 __all__ = ["OutgoingMessage", "read_questions_file"]
-
-
-@dataclass(frozen=True, slots=True)
-class OutgoingMessage:
-    body: bytes
-    message_id: str
-    application_properties: dict[str, str] = field(default_factory=dict)
-    content_type: str | None = "application/json"
-
-    @classmethod
-    def for_question(cls, question: Question, *, message_id: str | None, traceparent: str | None) -> OutgoingMessage:
-        props = {"traceparent": traceparent} if traceparent else {}
-        body = question.model_dump_json(exclude_none=True).encode()
-        return cls(
-            body=body, message_id=message_id or question.request_id or uuid.uuid4().hex, application_properties=props
-        )
 
 
 # Enough to fix a file in one pass without flooding the terminal.

@@ -5,20 +5,28 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
 from cli.environment import data_dir, settings
 from cli.errors import CliError
 from cli.problems import describe, reasons
-from cli.producer import OutgoingMessage, read_questions_file
-from cli.service_bus import peek_dead_letters, send_to_service_bus
+from cli.producer import read_questions_file
 from contracts import Question
-from providers.monitor_feeds import rejected_row
+from contracts.queue import OutgoingMessage, PeekedDeadLetters
+from providers.base import QuestionQueue
+from providers.errors import ProviderError
+from providers.factory import open_question_queue, provider_plan
+
+# Enough for a terminal or a script; Service Bus peeks at most this many per queue.
+MAX_PEEK = 1000
 
 __all__ = ["dedupe_dead_letters", "local_dead_letter", "run_dead_letters", "run_enqueue", "send_messages"]
+
+T = TypeVar("T")
 
 
 def _messages(
@@ -63,62 +71,66 @@ def _new_id() -> str:
 def run_enqueue(question: str | None, **options: Any) -> int:
     messages = _messages(question, **options)
     s = settings()
-    if s.service_bus_namespace or s.service_bus_connection:
-        sent = send_to_service_bus(s, messages)
+    on_service_bus = provider_plan(s).queue.backend == "service-bus"
+    if not on_service_bus:
+        from cli.state_folder import announce_new_state_folder
+
+        announce_new_state_folder(data_dir())
+    sent = _with_queue(lambda queue: queue.send(messages))
+    if on_service_bus:
         print(f"sent {sent} message(s) to Service Bus queue {s.pipeline_queue_name}")
         return 0
-    where = send_messages(messages)
     for message in messages[:20]:
         print(f"enqueued {message.message_id}")
     if len(messages) > 20:
         print(f"... {len(messages)} message(s) in all")
-    print(f"to {where}; `pipeline serve` consumes it")
+    print(f"to the local queue {s.pipeline_queue_name} in {data_dir()}; `pipeline serve` consumes it")
     return 0
 
 
-def send_messages(messages: list[OutgoingMessage]) -> str:
-    """Send to Service Bus when configured, else the local queue; returns where they went."""
-    s = settings()
-    if s.service_bus_namespace or s.service_bus_connection:
-        send_to_service_bus(s, messages)
-        return f"Service Bus queue {s.pipeline_queue_name}"
-    from cli.state_folder import announce_new_state_folder
-    from embedded_host import LocalQueue, state_path
+def _with_queue(use: Callable[[QuestionQueue], T]) -> T:
+    """Use the configured question queue, closing it after; its errors become the CLI's one line."""
+    try:
+        queue = open_question_queue(settings())
+        try:
+            return use(queue)
+        finally:
+            queue.close()
+    except ProviderError as error:
+        raise CliError(error.message) from None
 
-    announce_new_state_folder(data_dir())
-    with LocalQueue(state_path(data_dir()), s.pipeline_queue_name) as queue:
-        for message in messages:
-            queue.send(
-                message.body,
-                message_id=message.message_id,
-                application_properties=message.application_properties,
-                content_type=message.content_type,
-            )
+
+def send_messages(messages: list[OutgoingMessage]) -> str:
+    """Send to the configured question queue (Service Bus, or the local queue); returns where they went."""
+    s = settings()
+    on_service_bus = provider_plan(s).queue.backend == "service-bus"
+    if not on_service_bus:
+        from cli.state_folder import announce_new_state_folder
+
+        announce_new_state_folder(data_dir())
+    _with_queue(lambda queue: queue.send(messages))
+    if on_service_bus:
+        return f"Service Bus queue {s.pipeline_queue_name}"
     return f"the local queue {s.pipeline_queue_name} in {data_dir()}"
 
 
 def run_dead_letters(*, as_json: bool) -> int:
     """Messages the queue dead-lettered (max deliveries) and those the app rejected, with their reasons:
     from Service Bus when it is configured, else from the local queue."""
-    s = settings()
-    errors: list[dict[str, str]] = []
-    if s.service_bus_namespace or s.service_bus_connection:
-        peeked = peek_dead_letters(s)
-        rows, errors = dedupe_dead_letters(peeked.items), peeked.errors
-    else:
-        rows = dedupe_dead_letters(_local_dead_letters())
+    peeked: PeekedDeadLetters = _with_queue(lambda queue: queue.peek_dead_letters(MAX_PEEK))
+    rows = dedupe_dead_letters([row.model_dump(mode="json") for row in peeked.items])
     if as_json:
         print(json.dumps(rows, indent=2, default=str))
     else:
         if not rows:
-            print("no dead-lettered messages" + (" in the queues that could be read" if errors else ""))
+            print("no dead-lettered messages" + (" in the queues that could be read" if peeked.errors else ""))
         for row in rows:
             copies = f" ({row['copies']} copies)" if row["copies"] > 1 else ""
             print(f"{row.get('message_id')}: {row.get('reason')}: {row.get('description')}{copies}")
     # A queue that could not be peeked is said on stderr, and the exit code says the list is partial.
-    for failure in errors:
+    for failure in peeked.errors:
         print(f"error: cannot peek {failure['queue']}: {failure['error']}", file=sys.stderr)
-    return 1 if errors else 0
+    return 1 if peeked.errors else 0
 
 
 def dedupe_dead_letters(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -141,19 +153,9 @@ def dedupe_dead_letters(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return unique
 
 
-def _local_dead_letters() -> list[dict[str, Any]]:
-    from embedded_host import LocalQueue, list_dead_letters, state_path
-
-    db = state_path(data_dir())
-    if not db.exists():
-        return []
-    rows = [letter.to_json() for letter in list_dead_letters(db)]
-    queue_name = settings().pipeline_dead_letter_queue_name
-    with LocalQueue(db, queue_name) as queue:
-        rows += [rejected_row(queue_name, m.message_id, m.body) for m in queue.peek(max_messages=10_000)]
-    return rows
-
-
 def local_dead_letter(message_id: str) -> dict[str, Any] | None:
     """The local dead-letter row of this message id, if it was dead-lettered."""
-    return next((row for row in _local_dead_letters() if row.get("message_id") == message_id), None)
+    from providers.local.question_queue import LocalQuestionQueue
+
+    rows = LocalQuestionQueue(settings()).peek_dead_letters(MAX_PEEK).items
+    return next((row.model_dump(mode="json") for row in rows if row.message_id == message_id), None)

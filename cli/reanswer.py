@@ -49,8 +49,9 @@ def reanswer(events: Sequence[PendingStale], *, timeout_s: float = 120.0) -> lis
     questions = reanswer_questions(events)
     if not questions:
         return []
-    s = settings()
-    if s.service_bus_namespace or s.service_bus_connection:
+    from providers.factory import provider_plan
+
+    if provider_plan(settings()).queue.backend == "service-bus":
         _queue(questions)
         return []
     return asyncio.run(_run_here(questions, timeout_s))

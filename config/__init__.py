@@ -1,5 +1,8 @@
-"""Typed settings, read from the environment once (the only place `os.environ` is read)."""
+"""Typed settings, read from the environment once: the only reader of the app's settings.
 
-from config.settings import Settings, get_settings
+(`cli/state_folder.py` runs before it, and only fills the environment from the user settings file.)
+"""
 
-__all__ = ["Settings", "get_settings"]
+from config.settings import Settings, SettingsError, get_settings
+
+__all__ = ["Settings", "SettingsError", "get_settings"]

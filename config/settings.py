@@ -10,12 +10,33 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts import RetryPolicy, StepName
 
-__all__ = ["Settings", "get_settings"]
+__all__ = ["Settings", "SettingsError", "get_settings"]
+
+
+class SettingsError(ValueError):
+    """A setting that is malformed, or a service configured by halves: one line naming the setting."""
+
+
+# Settings that mean nothing alone: (the one that names the service, those that choose what it serves, extras).
+# Half a configuration must not quietly fall back to the embedded default: a typo would go unnoticed until
+# answers came from the wrong model.
+_SERVICES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    (
+        "azure_openai_endpoint",
+        ("azure_openai_embedding_deployment", "azure_openai_chat_deployment"),
+        ("azure_openai_api_key",),
+    ),
+    ("openai_base_url", ("openai_embedding_model", "openai_chat_model"), ()),
+    ("azure_search_endpoint", ("azure_search_index",), ("azure_search_api_key", "azure_search_semantic_configuration")),
+    ("eventgrid_topic_endpoint", (), ("eventgrid_topic_key",)),
+    ("azure_document_intelligence_endpoint", (), ("azure_document_intelligence_key",)),
+    ("pipeline_provenance_table_endpoint", (), ("pipeline_provenance_table_key",)),
+)
 
 
 class Settings(BaseSettings):
@@ -63,6 +84,25 @@ class Settings(BaseSettings):
     applicationinsights_connection_string: str | None = None
     pipeline_record_content: bool = Field(
         default=False, description="Record question and answer text in telemetry (off: privacy by default)."
+    )
+    # OpenTelemetry's own variables, as far as they choose the exporters and the sampler (the SDK reads the
+    # rest itself). Kept as text: the SDK ignores a value it does not know rather than refusing to start.
+    otel_sdk_disabled: str = ""
+    otel_traces_sampler: str = ""
+    otel_exporter_otlp_endpoint: str = ""
+    otel_exporter_otlp_traces_endpoint: str = ""
+    otel_exporter_otlp_metrics_endpoint: str = ""
+    otel_exporter_otlp_logs_endpoint: str = ""
+    otel_traces_exporter: str = "otlp"
+    otel_metrics_exporter: str = "otlp"
+    otel_logs_exporter: str = "otlp"
+    otel_service_name: str = ""
+    otel_resource_attributes: str = ""
+    # Set by the Functions host for its worker (Flex Consumption may omit the first).
+    functions_worker_runtime: str = ""
+    functions_extension_version: str = ""
+    azurewebjobsscriptroot: str = Field(
+        default="", validation_alias=AliasChoices("AzureWebJobsScriptRoot", "azurewebjobsscriptroot")
     )
 
     # Local defaults
@@ -129,9 +169,33 @@ class Settings(BaseSettings):
     def _lower(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
 
+    @model_validator(mode="after")
+    def _whole_services(self) -> Settings:
+        for endpoint, choices, extras in _SERVICES:
+            given = [name for name in (*choices, *extras) if getattr(self, name)]
+            if getattr(self, endpoint) is None and given:
+                raise ValueError(f"{given[0].upper()} is set but {endpoint.upper()} is not: set it too, or unset both")
+            if getattr(self, endpoint) is not None and choices and not any(getattr(self, c) for c in choices):
+                wanted = " or ".join(c.upper() for c in choices)
+                raise ValueError(
+                    f"{endpoint.upper()} is set but {wanted} is not: name what it serves, "
+                    f"or unset {endpoint.upper()} for the embedded default"
+                )
+        return self
+
     @property
     def event_webhooks(self) -> list[str]:
         return [url.strip() for url in self.pipeline_event_webhooks.split(",") if url.strip()]
+
+    @property
+    def on_azure_functions(self) -> bool:
+        """Running as a worker of the Functions host (on Azure, or under Core Tools)."""
+        return bool(self.functions_worker_runtime or self.functions_extension_version or self.azurewebjobsscriptroot)
+
+    def otlp_enabled(self, signal: Literal["traces", "metrics", "logs"]) -> bool:
+        """An OTLP endpoint is given for `signal`, generic or its own, and `OTEL_<SIGNAL>_EXPORTER` is not none."""
+        endpoint = self.otel_exporter_otlp_endpoint or getattr(self, f"otel_exporter_otlp_{signal}_endpoint")
+        return bool(endpoint) and getattr(self, f"otel_{signal}_exporter").strip().lower() != "none"
 
     @property
     def allowed_hosts(self) -> list[str]:
@@ -154,5 +218,18 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The settings of this process, parsed on first use (never at import)."""
-    return Settings()
+    """The settings of this process, parsed on first use (never at import); `SettingsError` when invalid."""
+    try:
+        return Settings()
+    except ValidationError as invalid:
+        raise SettingsError(_one_line(invalid)) from None
+
+
+def _one_line(invalid: ValidationError) -> str:
+    """The first problem, named by its setting; the value is not echoed (it may be a key)."""
+    error = invalid.errors()[0]
+    if error["type"] == "value_error":  # from `_whole_services`: its message names the settings
+        return str(error["ctx"]["error"])
+    name = str(error["loc"][0]).upper() if error["loc"] else "settings"
+    more = len(invalid.errors()) - 1
+    return f"setting {name}: {error['msg']}" + (f" (and {more} more)" if more else "")

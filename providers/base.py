@@ -6,9 +6,11 @@ Activities depend on these protocols only; which implementation serves a role is
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from contracts.queue import OutgoingMessage, PeekedDeadLetters
 
 __all__ = [
     "Answer",
@@ -18,6 +20,7 @@ __all__ = [
     "EventPublisher",
     "OutgoingEvent",
     "Passage",
+    "QuestionQueue",
     "Retriever",
 ]
 
@@ -140,3 +143,17 @@ class EventPublisher(Protocol):
     def destination(self) -> str: ...
 
     def publish(self, event: OutgoingEvent) -> None: ...
+
+
+class QuestionQueue(Protocol):
+    """The question queue seen from outside the starter (Service Bus, or the embedded host's local queue):
+    producers send to it, and its dead letters are peeked, never locked or removed."""
+
+    @property
+    def destination(self) -> str: ...
+
+    def send(self, messages: Iterable[OutgoingMessage]) -> int: ...
+
+    def peek_dead_letters(self, limit: int) -> PeekedDeadLetters: ...
+
+    def close(self) -> None: ...

@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from config import Settings, get_settings
-from providers.base import AnswerGenerator, Embedder, EventPublisher, Passage, Retriever
+from providers.base import AnswerGenerator, Embedder, EventPublisher, Passage, QuestionQueue, Retriever
 from providers.errors import ProviderError
 from providers.plan import ProviderPlan
 from providers.provenance import ProvenanceStore
@@ -31,6 +31,7 @@ __all__ = [
     "get_provenance",
     "get_publisher",
     "get_retriever",
+    "open_question_queue",
     "prepare_local_index",
     "provider_plan",
     "reset",
@@ -233,6 +234,18 @@ def get_publisher() -> EventPublisher:
     from providers.local.events import LocalEventSink
 
     return _with_faults(LocalEventSink.from_settings(s), "events")
+
+
+def open_question_queue(settings: Settings | None = None) -> QuestionQueue:
+    """The question queue under these settings (this process's by default); the caller closes it."""
+    s = settings or get_settings()
+    if provider_plan(s).queue.backend == "service-bus":
+        from providers.azure.service_bus import ServiceBusQueue
+
+        return ServiceBusQueue(s)
+    from providers.local.question_queue import LocalQuestionQueue
+
+    return LocalQuestionQueue(s)
 
 
 def reset() -> None:

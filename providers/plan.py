@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 __all__ = ["Backend", "ProviderPlan", "Role", "RolePlan"]
 
 Role = Literal["embeddings", "retrieval", "generation", "events"]
-Backend = Literal["azure-openai", "openai-compatible", "azure-ai-search", "event-grid", "local", "local-sqlite"]
+Backend = Literal[
+    "azure-openai", "openai-compatible", "azure-ai-search", "event-grid", "service-bus", "local", "local-sqlite"
+]
 
 # `gen_ai.provider.name` of each backend: the well-known value where the conventions name one.
 _GENAI_PROVIDER: dict[str, str] = {
@@ -24,6 +26,7 @@ _GENAI_PROVIDER: dict[str, str] = {
     "openai-compatible": "openai",
     "azure-ai-search": "azure.ai.search",
     "event-grid": "event-grid",
+    "service-bus": "servicebus",
     "local": "local",
     "local-sqlite": "local",
 }
@@ -67,6 +70,7 @@ class ProviderPlan:
     retrieval: RolePlan
     generation: RolePlan
     events: RolePlan
+    queue: RolePlan  # where questions are queued and dead letters peeked (not a step of the pipeline)
 
     @classmethod
     def from_settings(cls, s: Settings) -> ProviderPlan:
@@ -92,7 +96,11 @@ class ProviderPlan:
         else:
             webhooks = f"{s.pipeline_data_dir / 'events.jsonl'} + {len(s.event_webhooks)} webhook(s)"
             events = RolePlan("local", webhooks)
-        return cls(embeddings, retrieval, generation, events)
+        if s.service_bus_namespace or s.service_bus_connection:
+            queue = RolePlan("service-bus", f"{s.service_bus_namespace or 'connection-string'}/{s.pipeline_queue_name}")
+        else:
+            queue = RolePlan("local", s.pipeline_queue_name)
+        return cls(embeddings, retrieval, generation, events, queue)
 
     def labels(self) -> dict[str, str]:
         """role -> label, as the start-up log line and `pipeline serve` print them."""

@@ -16,7 +16,7 @@ record twice: there logs are left to the host (`disable_logging=True` for the di
 handler). Elsewhere (`pipeline serve`/`ask`) one OpenTelemetry `LoggingHandler` goes on the root
 logger, and never a second one: not if one is there already, nor on a repeated call.
 
-"On Azure Functions" is told by any of the variables the platform sets (`_FUNCTIONS_MARKERS`):
+"On Azure Functions" is told by any of the variables the platform sets (`Settings.on_azure_functions`):
 `FUNCTIONS_WORKER_RUNTIME` alone is not enough, as Flex Consumption may not set it.
 
 Sampling, for Application Insights: the distro's default sampler (rate-limited, 5 spans a second)
@@ -29,16 +29,14 @@ decides from the trace id alone, so every span of a run, in every process, gets 
 To keep a share of runs, whole: `OTEL_TRACES_SAMPLER=microsoft.fixed_percentage` and
 `OTEL_TRACES_SAMPLER_ARG=0.25`.
 
-This module reads `OTEL_*` and the Functions platform's variables from the environment, beside
-`config`: they are the OpenTelemetry SDK's and the platform's own variables, which the SDK reads
-there anyway; only their presence decides what is installed here. SDK and exporter modules are imported
-only when they are used, so the default install needs neither.
+The `OTEL_*` variables that decide what is installed here are read through `config` like every other
+setting; the SDK and the exporters read the rest themselves. SDK and exporter modules are imported only
+when they are used, so the default install needs neither.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from typing import Any
 
@@ -70,10 +68,11 @@ def configure_telemetry() -> str:
 
 
 def _install() -> str:
-    if _env_flag("OTEL_SDK_DISABLED"):
+    settings = get_settings()
+    if settings.otel_sdk_disabled.strip().lower() in ("1", "true", "yes"):
         return NONE
-    connection_string = get_settings().applicationinsights_connection_string
-    otlp = _otlp_endpoint("TRACES")
+    connection_string = settings.applicationinsights_connection_string
+    otlp = bool(settings.otel_exporter_otlp_endpoint or settings.otel_exporter_otlp_traces_endpoint)
     if connection_string and _install_azure_monitor(connection_string, with_otlp=otlp):
         return f"{AZURE_MONITOR}+{OTLP}" if otlp else AZURE_MONITOR
     if otlp:
@@ -82,8 +81,6 @@ def _install() -> str:
     return NONE
 
 
-# Variables the Functions host and platform set for the worker; Flex Consumption may omit the first.
-_FUNCTIONS_MARKERS = ("FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION", "AzureWebJobsScriptRoot")
 # The distro's own samplers that decide from the trace id alone, so a run stays whole.
 _TRACE_CONSISTENT_SAMPLERS = (
     "microsoft.fixed_percentage",
@@ -97,13 +94,9 @@ _TRACE_CONSISTENT_SAMPLERS = (
 )
 
 
-def _on_azure_functions() -> bool:
-    return any(os.environ.get(name) for name in _FUNCTIONS_MARKERS)
-
-
 def _sampling_options() -> dict[str, Any]:
     """Keep runs whole in Application Insights: see "Sampling" in the module docstring."""
-    chosen = os.environ.get("OTEL_TRACES_SAMPLER", "").strip()
+    chosen = get_settings().otel_traces_sampler.strip()
     if not chosen:
         return {"sampling_ratio": 1.0}
     if chosen not in _TRACE_CONSISTENT_SAMPLERS:
@@ -115,26 +108,12 @@ def _sampling_options() -> dict[str, Any]:
     return {}
 
 
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes")
-
-
-def _otlp_endpoint(signal: str) -> bool:
-    """Whether an OTLP endpoint is given for `signal` (TRACES, METRICS, LOGS), generic or its own."""
-    generic = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-    return bool(generic or os.environ.get(f"OTEL_EXPORTER_OTLP_{signal}_ENDPOINT"))
-
-
-def _signal_enabled(signal: str) -> bool:
-    """An endpoint is given, and `OTEL_<signal>_EXPORTER=none` does not turn it off (as in the SDK)."""
-    return _otlp_endpoint(signal) and os.environ.get(f"OTEL_{signal}_EXPORTER", "otlp").strip().lower() != "none"
-
-
 def _resource() -> Any:
     """The SDK resource; `service.name` defaults to ours unless `OTEL_SERVICE_NAME`/attributes name one."""
     from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 
-    named = os.environ.get("OTEL_SERVICE_NAME") or "service.name=" in os.environ.get("OTEL_RESOURCE_ATTRIBUTES", "")
+    settings = get_settings()
+    named = settings.otel_service_name or "service.name=" in settings.otel_resource_attributes
     return Resource.create({} if named else {SERVICE_NAME: DEFAULT_SERVICE_NAME})
 
 
@@ -151,12 +130,12 @@ def _install_azure_monitor(connection_string: str, *, with_otlp: bool) -> bool:
         "connection_string": connection_string,
         "resource": _resource(),
         # See the module docstring: the Functions host already exports the worker's log records.
-        "disable_logging": _on_azure_functions(),
+        "disable_logging": get_settings().on_azure_functions,
         **_sampling_options(),
     }
-    if with_otlp and _signal_enabled("TRACES"):
+    if with_otlp and get_settings().otlp_enabled("traces"):
         options["span_processors"] = [_otlp_span_processor()]
-    if with_otlp and _signal_enabled("METRICS"):
+    if with_otlp and get_settings().otlp_enabled("metrics"):
         options["metric_readers"] = [_otlp_metric_reader()]
     configure_azure_monitor(**options)
     return True
@@ -181,14 +160,14 @@ def _install_otlp() -> None:
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.trace import TracerProvider
 
-    resource = _resource()
-    if _signal_enabled("TRACES"):
+    settings, resource = get_settings(), _resource()
+    if settings.otlp_enabled("traces"):
         tracer_provider = TracerProvider(resource=resource)
         tracer_provider.add_span_processor(_otlp_span_processor())
         trace.set_tracer_provider(tracer_provider)
-    if _signal_enabled("METRICS"):
+    if settings.otlp_enabled("metrics"):
         metrics.set_meter_provider(MeterProvider(resource=resource, metric_readers=[_otlp_metric_reader()]))
-    if _signal_enabled("LOGS") and not _on_azure_functions():
+    if settings.otlp_enabled("logs") and not settings.on_azure_functions:
         _install_otlp_logs(resource)
 
 

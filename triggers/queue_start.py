@@ -9,8 +9,6 @@ the same invocation. Failures to *start* a valid question raise, so Service Bus 
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 from typing import Any
 
@@ -21,6 +19,7 @@ from pydantic import ValidationError
 
 from config import get_settings
 from contracts import Question
+from contracts.queue import DeadLetterEnvelope, OriginalBody
 from telemetry import current_traceparent, starter_span
 from triggers._http import UnreadableBody, parse_json
 from triggers.starting import instance_id_for_message, invocation_traceparent, start_once
@@ -54,22 +53,15 @@ def parse_question(body: bytes) -> Question:
 
 def dead_letter_body(message: func.ServiceBusMessage, body: bytes, problem: InvalidMessage) -> str:
     """The dead-lettered copy: the reason, the original body as it came, and where it came from."""
-    try:
-        original: dict[str, Any] = {"text": body.decode("utf-8")}
-    except UnicodeDecodeError:
-        original = {"base64": base64.b64encode(body).decode("ascii")}
-    return json.dumps(
-        {
-            "DeadLetterReason": problem.reason,
-            "DeadLetterErrorDescription": problem.description,
-            "message_id": message.message_id,
-            "delivery_count": message.delivery_count,
-            "enqueued_time_utc": message.enqueued_time_utc.isoformat() if message.enqueued_time_utc else None,
-            "application_properties": _properties(message),
-            "body": original,
-        },
-        default=str,
-    )
+    return DeadLetterEnvelope(
+        reason=problem.reason,
+        description=problem.description,
+        message_id=message.message_id,
+        delivery_count=message.delivery_count,
+        enqueued_time_utc=message.enqueued_time_utc,
+        application_properties=_properties(message),
+        body=OriginalBody.of(body),
+    ).to_json()
 
 
 def _properties(message: func.ServiceBusMessage) -> dict[str, Any]:

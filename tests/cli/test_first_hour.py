@@ -137,7 +137,12 @@ def _command(line: str) -> str:
 
 
 @pytest.mark.parametrize(
-    "doc", ["README.md", "examples/subscriber/README.md", "docs/deploy.md", "docs/stale-answers.md"]
+    "doc",
+    [
+        "README.md",
+        "examples/subscriber/README.md",
+        *sorted(f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md") if "```bash" in p.read_text()),
+    ],
 )
 def test_documented_commands_work_in_a_fresh_shell(doc: str) -> None:
     # No activated venv is assumed: a bare `pipeline` or `python` would be the system's (or missing).

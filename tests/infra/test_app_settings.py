@@ -44,7 +44,8 @@ OPTIONAL = {
     "PIPELINE_FAULTS_SEED",
     "PIPELINE_PROVENANCE_TABLE_PREFIX",
 }
-OPTIONAL_PREFIXES = ("PIPELINE_RETRY_",)
+# OpenTelemetry's own variables (the SDK reads them too) and what the Functions platform sets for its worker.
+OPTIONAL_PREFIXES = ("PIPELINE_RETRY_", "OTEL_", "FUNCTIONS_", "AzureWebJobsScriptRoot")
 # Keys, connection strings and the embedded defaults' settings: must not be set on Azure.
 LOCAL_ONLY = {
     "AZURE_OPENAI_API_KEY",

@@ -27,9 +27,11 @@ ROOT = Path(__file__).resolve().parents[2]
 APP_PACKAGES = ("contracts", "config", "triggers", "orchestration", "activities", "providers", "ingestion", "telemetry")
 # The local embedder never runs on Azure (Azure OpenAI embeds there), nor do the document parsers and
 # Document Intelligence (`pipeline index` reads files on the machine that has them): their modules and the
-# packages only they need are installed for the laptop, and left out of the deployment.
+# packages only they need are installed for the laptop, and left out of the deployment. The local question queue
+# is the embedded host's own: on Azure the plan names Service Bus (the queue trigger needs it configured).
 LOCAL_ONLY_MODULES = {
     "providers/local/minilm_embedder.py",
+    "providers/local/question_queue.py",
     "providers/azure/document_intelligence.py",
     "ingestion/formats/pdf.py",
     "ingestion/formats/docx.py",

@@ -20,7 +20,8 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def test_no_state_yet_is_an_empty_feed(settings: Settings) -> None:
-    assert read_dead_letters(settings) == {"source": "local", "items": []}
+    assert read_dead_letters(settings) == {"source": "local", "items": [], "errors": []}
+    assert not state_path(settings.pipeline_data_dir).exists()  # looking creates no state file
     assert read_undelivered_events(settings) == {"source": "local", "available": True, "items": []}
 
 
@@ -64,7 +65,7 @@ def test_route_answers_json_without_caching(settings: Settings, monkeypatch: pyt
     monkeypatch.setattr("triggers.monitor_feeds.get_settings", lambda: settings)
     resp = list_dead_letters._function._func(func.HttpRequest("GET", "http://h/api/monitor/dead-letters", body=b""))
     assert resp.status_code == 200 and resp.headers["Cache-Control"] == "no-store"
-    assert json.loads(resp.get_body()) == {"source": "local", "items": []}
+    assert json.loads(resp.get_body()) == {"source": "local", "items": [], "errors": []}
 
 
 def test_on_service_bus_a_queue_the_app_may_not_peek_is_an_error_of_that_queue_not_a_500(
@@ -74,7 +75,8 @@ def test_on_service_bus_a_queue_the_app_may_not_peek_is_an_error_of_that_queue_n
     # refused and the whole route answered 500. Now the feed shows what it could read, and says what not.
     from azure.servicebus import ServiceBusSubQueue
 
-    from tests.cli.test_service_bus import FakeClient, listen_refused, received
+    from providers.azure.service_bus import ServiceBusQueue
+    from tests.providers.azure.test_service_bus_queue import FakeClient, listen_refused, received
 
     client = FakeClient(
         peeked={
@@ -92,7 +94,7 @@ def test_on_service_bus_a_queue_the_app_may_not_peek_is_an_error_of_that_queue_n
     )
     on_azure = settings.model_copy(update={"service_bus_namespace": "ns.servicebus.windows.net"})
     monkeypatch.setattr("triggers.monitor_feeds.get_settings", lambda: on_azure)
-    monkeypatch.setattr("providers.monitor_feeds.service_bus_client", lambda s: client)
+    monkeypatch.setattr(ServiceBusQueue, "_build", lambda self: client)
 
     resp = list_dead_letters._function._func(func.HttpRequest("GET", "http://h/api/monitor/dead-letters", body=b""))
 

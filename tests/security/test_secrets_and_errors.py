@@ -33,6 +33,8 @@ SENTINELS = {
     "ServiceBusConnection": "Endpoint=sb://sentinel.servicebus.windows.net/;SharedAccessKeyName=send;"
     "SharedAccessKey=sentinel-sas-4e7c1b=",
 }
+# Keys whose service is not configured: refused at start-up (a half-set service), never echoed.
+UNUSED_KEYS = ("AZURE_OPENAI_API_KEY", "AZURE_SEARCH_API_KEY", "EVENTGRID_TOPIC_KEY")
 SECRETS = [
     "sentinel-aoai-7f3a9c",
     "sentinel-search-2b8e4d",
@@ -70,9 +72,20 @@ def test_no_secret_reaches_a_log_line_span_event_or_error_body(tmp_path: Path) -
     chat, collector, hook = FakeChat(), FakeCollector(), Webhook()
     data, port = tmp_path / "data", free_port()
     base = f"http://127.0.0.1:{port}"
+    refused = subprocess.run(
+        [sys.executable, "-m", "cli.main", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env={**os.environ, **SENTINELS, "PIPELINE_DATA_DIR": str(data)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "AZURE_OPENAI_API_KEY is set but AZURE_OPENAI_ENDPOINT is not" in refused.stderr
+    assert not [secret for secret in SECRETS if secret in refused.stdout + refused.stderr]
     env = {
         **os.environ,
-        **SENTINELS,
+        **{name: value for name, value in SENTINELS.items() if name not in UNUSED_KEYS},
         "PIPELINE_DATA_DIR": str(data),
         "PIPELINE_EVENT_WEBHOOKS": hook.url,
         "OPENAI_BASE_URL": chat.url,

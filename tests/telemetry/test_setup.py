@@ -81,6 +81,10 @@ def test_otel_service_name_wins_and_functions_keep_their_own_log_pipeline() -> N
     assert (found["first"], found["service"], found["otel_log_handlers"]) == ("otlp", "qa-staging", 0)
 
 
+# What the Functions platform sets for its worker; Flex Consumption may omit the first.
+FUNCTIONS_MARKERS = ["FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION", "AzureWebJobsScriptRoot"]
+
+
 @pytest.fixture
 def fake_distro(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """Stand in for `azure.monitor.opentelemetry`, recording how it is called."""
@@ -92,7 +96,7 @@ def fake_distro(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     monkeypatch.setenv("APPLICATIONINSIGHTS_CONNECTION_STRING", "InstrumentationKey=" + str(uuid.UUID(int=0)))
     for name in ("OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES", "OTEL_SDK_DISABLED", "OTEL_TRACES_SAMPLER"):
         monkeypatch.delenv(name, raising=False)
-    for name in setup._FUNCTIONS_MARKERS:
+    for name in FUNCTIONS_MARKERS:
         monkeypatch.delenv(name, raising=False)
     get_settings.cache_clear()
     yield calls
@@ -111,7 +115,9 @@ def test_azure_monitor_is_configured_once_from_the_connection_string(fake_distro
     assert "span_processors" not in options
 
 
-@pytest.mark.parametrize("marker", setup._FUNCTIONS_MARKERS)
+@pytest.mark.parametrize(
+    "marker", ["FUNCTIONS_WORKER_RUNTIME", "FUNCTIONS_EXTENSION_VERSION", "AzureWebJobsScriptRoot"]
+)
 def test_on_azure_functions_the_host_alone_exports_logs(
     fake_distro: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch, marker: str
 ) -> None:
@@ -128,6 +134,7 @@ def test_the_distro_samples_whole_traces_unless_a_sampler_is_chosen(
     assert fake_distro[0]["sampling_ratio"] == 1.0
     setup._configured = None
     monkeypatch.setenv("OTEL_TRACES_SAMPLER", "microsoft.fixed_percentage")
+    get_settings.cache_clear()  # settings are read once per process, like the exporters
     setup.configure_telemetry()
     assert "sampling_ratio" not in fake_distro[1]  # the user's choice stands
 

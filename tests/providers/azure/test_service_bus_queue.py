@@ -1,4 +1,4 @@
-"""The CLI against Service Bus, at the SDK's boundary: batching on send, peeking both dead-letter places."""
+"""Service Bus as the question queue, at the SDK's boundary: batching on send, peeking both dead-letter places."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pytest
 from azure.servicebus import ServiceBusMessage, ServiceBusMessageBatch
 from azure.servicebus.exceptions import MessageSizeExceededError
 
-from cli import service_bus
-from cli.producer import OutgoingMessage
-from cli.queue_commands import dedupe_dead_letters, rejected_row
+from cli.queue_commands import dedupe_dead_letters
 from config import Settings
+from contracts.queue import DeadLetterRow, OutgoingMessage
+from providers.azure.service_bus import ServiceBusQueue
 
 
 class FakeClient:
@@ -36,6 +36,9 @@ class FakeClient:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        pass
+
+    def close(self) -> None:
         pass
 
     def get_queue_sender(self, queue: str) -> Any:
@@ -99,12 +102,12 @@ def _greedy_batch_lengths(messages: list[ServiceBusMessage], max_bytes: int) -> 
 
 def test_send_splits_batches_where_the_sdks_size_limit_says(monkeypatch: pytest.MonkeyPatch) -> None:
     client = FakeClient(max_batch_bytes=1024)
-    monkeypatch.setattr(service_bus, "_client", lambda settings: client)
+    monkeypatch.setattr(ServiceBusQueue, "_build", lambda self: client)
     # Questions of different lengths, so batches split by bytes, not by a count of messages.
     bodies = [json.dumps({"question": "How are steps retried? " * (1 + (i * i) % 9)}).encode() for i in range(20)]
     messages = [OutgoingMessage(b, f"m{i}", {"traceparent": "00-ab-cd-01"}) for i, b in enumerate(bodies)]
 
-    assert service_bus.send_to_service_bus(SETTINGS, messages) == 20
+    assert ServiceBusQueue(SETTINGS).send(messages) == 20
     lengths = [len(batch) for batch in client.sent]
     as_sdk = [
         ServiceBusMessage(
@@ -143,10 +146,10 @@ def test_dead_letters_come_from_the_sub_queue_and_the_apps_dead_letter_queue(mon
             ("questions-deadletter", None): [received(json.dumps(envelope).encode(), message_id="copy-1")],
         }
     )
-    monkeypatch.setattr(service_bus, "_client", lambda settings: client)
+    monkeypatch.setattr(ServiceBusQueue, "_build", lambda self: client)
 
-    peeked = service_bus.peek_dead_letters(SETTINGS)
-    rows = peeked.items
+    peeked = ServiceBusQueue(SETTINGS).peek_dead_letters(1000)
+    rows = [row.model_dump() for row in peeked.items]
 
     assert peeked.errors == []
     assert [(r["queue"], r["message_id"], r["reason"]) for r in rows] == [
@@ -158,16 +161,18 @@ def test_dead_letters_come_from_the_sub_queue_and_the_apps_dead_letter_queue(mon
 
 @pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b"\xff"])
 def test_a_dead_letter_without_our_envelope_is_still_listed(body: bytes) -> None:
-    row = rejected_row("questions-deadletter", "x", body)
-    assert (row["message_id"], row["reason"]) == ("x", "Unknown")
+    row = DeadLetterRow.rejected("questions-deadletter", "x", body)
+    assert (row.message_id, row.reason) == ("x", "Unknown")
 
 
 def test_a_message_dead_lettered_twice_is_listed_once() -> None:
     # The output binding and completing the trigger message are not atomic on Azure: a retried
     # invocation moves the same invalid message again, under a new message id of its own.
     envelope = json.dumps({"DeadLetterReason": "InvalidJson", "message_id": "orig-1", "body": "x"}).encode()
-    rows = [rejected_row("questions-deadletter", f"copy-{i}", envelope) for i in range(2)]
-    rows.append(rejected_row("questions-deadletter", "copy-3", envelope.replace(b"orig-1", b"orig-2")))
+    rows = [DeadLetterRow.rejected("questions-deadletter", f"copy-{i}", envelope).model_dump() for i in range(2)]
+    rows.append(
+        DeadLetterRow.rejected("questions-deadletter", "copy-3", envelope.replace(b"orig-1", b"orig-2")).model_dump()
+    )
     unique = dedupe_dead_letters(rows)
     assert [(r["message_id"], r["copies"]) for r in unique] == [("orig-1", 2), ("orig-2", 1)]
 
@@ -203,7 +208,7 @@ def test_a_queue_that_cannot_be_peeked_is_reported_and_the_other_is_still_listed
         },
         refused={("questions-deadletter", None): listen_refused("questions-deadletter")},
     )
-    monkeypatch.setattr(service_bus, "_client", lambda settings: client)
+    monkeypatch.setattr(ServiceBusQueue, "_build", lambda self: client)
     monkeypatch.setattr("cli.queue_commands.settings", lambda: SETTINGS)
 
     assert run_dead_letters(as_json=False) == 1  # the list is partial
