@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere: the scenarios import the app's packages
     sys.path.insert(0, str(ROOT))
 
+from tests.chaos.machine import run_disk_full  # noqa: E402
 from tests.chaos.scenarios import (  # noqa: E402 - after the path set-up above
     Figures,
     pretty,
@@ -35,7 +36,7 @@ from tests.chaos.scenarios import (  # noqa: E402 - after the path set-up above
     run_webhook_outage,
 )
 
-SCENARIOS = ("crash", "faults", "permanent", "duplicates", "bad-input", "load", "webhook")
+SCENARIOS = ("crash", "faults", "permanent", "duplicates", "bad-input", "load", "webhook", "disk-full")
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
@@ -56,6 +57,10 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--webhook-events", type=int, default=20)
     parser.add_argument("--down-s", type=float, default=5.0)
     parser.add_argument("--window-s", type=float, default=3.0)
+    parser.add_argument("--disk-before", type=int, default=200, help="questions before the disk fills (root)")
+    parser.add_argument("--disk-queued", type=int, default=100)
+    parser.add_argument("--disk-full-s", type=float, default=10.0)
+    parser.add_argument("--disk-clients", type=int, default=20)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS-chaos.md")
     return parser.parse_args(argv)
 
@@ -93,6 +98,21 @@ def _plan(a: argparse.Namespace) -> dict[str, tuple[Callable[[Path], Figures], s
         "webhook": (
             lambda w: run_webhook_outage(w, questions=a.webhook_events, down_s=a.down_s, window_s=a.window_s),
             cmd.format("webhook", f"--webhook-events {a.webhook_events} --down-s {a.down_s} --window-s {a.window_s}"),
+        ),
+        "disk-full": (
+            lambda w: run_disk_full(
+                w,
+                before=a.disk_before,
+                queued=a.disk_queued,
+                during_s=a.disk_full_s,
+                clients=a.disk_clients,
+                timeout_s=600,
+            ),
+            cmd.format(
+                "disk-full",
+                f"--disk-before {a.disk_before} --disk-queued {a.disk_queued} --disk-full-s {a.disk_full_s}"
+                f" --disk-clients {a.disk_clients}",
+            ),
         ),
     }
 

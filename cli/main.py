@@ -260,7 +260,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return ExitCode.USAGE
         if args.verbose:
             raise
-        print(f"pipeline: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        from embedded_host.config import HostConfigError
+
+        # A host configuration or state file problem says what to do itself; anything else is named by type.
+        said = str(exc) if isinstance(exc, HostConfigError) else f"{type(exc).__name__}: {exc}"
+        print(f"pipeline: error: {said}", file=sys.stderr)
         return 1
 
 

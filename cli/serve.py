@@ -55,6 +55,7 @@ def run_serve(*, host: str, port: int, app_dir: Path | None, allow_hosts: Sequen
         from telemetry import configure_telemetry
 
         configure_telemetry()  # exporters from settings/OTEL_*, before the app loads
+        _check_local_files()
         _resume_event_delivery()
     allowed = [*settings().allowed_hosts, *allow_hosts]
     from monitor import PAGE_DIR, PAGE_PREFIX
@@ -116,11 +117,27 @@ def _announce_keys(server: Any) -> None:
     )
 
 
+def _check_local_files() -> None:
+    """An index that cannot be used stops the start here, in one line naming it, rather than at the first
+    question (the outbox is opened by `_resume_event_delivery`, the host's state file by the host)."""
+    from providers.errors import ProviderError
+    from providers.factory import check_local_index
+
+    try:
+        check_local_index()
+    except ProviderError as error:
+        raise CliError(error.message) from None
+
+
 def _resume_event_delivery() -> None:
     """Deliveries left pending by an earlier process restart now, not at the first new event."""
+    from providers.errors import ProviderError
     from providers.factory import describe_providers, get_publisher
 
     print("providers: " + ", ".join(f"{k}={v}" for k, v in describe_providers().items()), flush=True)
     start = getattr(get_publisher(), "start", None)
     if callable(start):
-        start()
+        try:
+            start()  # opens the outbox: a file that cannot be used stops the start
+        except ProviderError as error:
+            raise CliError(error.message) from None

@@ -126,6 +126,15 @@ class Settings(BaseSettings):
         default=50_000, ge=0, description="Chunks from which the local index uses HNSW (ann extra); 0: always exact."
     )
 
+    # What a commit to the local SQLite files survives (docs/durability.md); the host reads the same setting.
+    pipeline_durability: Literal["process-crash", "power-loss"] = Field(
+        default="process-crash",
+        description="process-crash (synchronous=NORMAL) or power-loss (synchronous=FULL: every commit fsynced).",
+    )
+    pipeline_retention_days: float | None = Field(
+        default=None, gt=0, description="Finished runs older than this many days are purged by the host (unset: off)."
+    )
+
     # Fault injection, for rehearsing failures (see providers/faults.py): "generation=transient:0.3,..."
     pipeline_faults: str = ""
     pipeline_faults_seed: int | None = None

@@ -2,6 +2,10 @@
 
 Success completes the message and, in the same transaction, sends what the function set on its Service Bus
 output bindings; an exception abandons it (delivery count + 1) until the queue dead-letters it.
+
+When the state file refuses writes (a full disk), nothing can be received; a settlement that cannot be written
+waits in memory and is retried before the next receive, so a message is never completed unless its function
+succeeded, and an abandoned one is redelivered as soon as the disk has room (not only when its lock expires).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from azure.functions.servicebus import ServiceBusMessage
 from .invoker import InvocationContext, Out, call_function
 from .loader import FunctionSpec, LoadedApp
 from .local_queue import LocalQueue, QueueMessage
+from .outage import WriteOutage, cannot_write
 
 __all__ = ["QueueConsumer"]
 
@@ -76,6 +81,7 @@ class QueueConsumer:
         queue_factory: Callable[[str], LocalQueue],
         client_json: Callable[[], str],
         executor: Any,
+        outage: WriteOutage,
         *,
         concurrency: int = 4,
         poll_s: float = 0.1,
@@ -86,6 +92,9 @@ class QueueConsumer:
         self.executor = executor
         self.concurrency = concurrency
         self.poll_s = poll_s
+        self.outage = outage
+        self._unsettled: list[Callable[[], object]] = []  # settlements the disk refused, oldest first
+        self._refusals = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._inflight: set[asyncio.Task[None]] = set()
         self._stopping = False
@@ -118,15 +127,22 @@ class QueueConsumer:
         while not self._stopping:
             await slots.acquire()
             try:
+                self._settle_waiting()
                 messages = queue.receive(1)
-            except Exception:
-                log.exception("receive from '%s' failed", queue.name)
+                self._refusals = 0
+            except Exception as exc:
                 messages = []
+                if not cannot_write(exc):
+                    log.exception("receive from '%s' failed", queue.name)
+                else:
+                    self.outage.failed(exc)
+                    self._refusals += 1
             if not messages:
                 slots.release()
                 self._wake.clear()
+                wait = self.outage.backoff(self._refusals) if self._refusals else self.poll_s
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_s)
+                    await asyncio.wait_for(self._wake.wait(), wait)
                 continue
             task = asyncio.create_task(self._handle(spec, queue, messages[0]))
             self._inflight.add(task)
@@ -150,10 +166,32 @@ class QueueConsumer:
                 msg.delivery_count,
                 exc,
             )
-            queue.abandon(msg, f"{type(exc).__name__}: {exc}")
+            error = f"{type(exc).__name__}: {exc}"
+            self._settle(lambda: queue.abandon(msg, error))
             return
         outputs = []
         for binding in spec.outputs:
             for body, props, ctype in _outgoing(outs[binding.name].get()):
                 outputs.append((binding.queue_name, body, props, ctype))
-        queue.complete(msg, outputs)
+        self._settle(lambda: queue.complete(msg, outputs))
+
+    def _settle(self, settlement: Callable[[], object]) -> None:
+        """Complete or abandon now; if the disk refuses, keep it for `_settle_waiting` (the lock is still ours)."""
+        try:
+            settlement()
+        except Exception as exc:
+            if not cannot_write(exc):
+                raise
+            self.outage.failed(exc)
+            self._unsettled.append(settlement)
+
+    def _settle_waiting(self) -> None:
+        """Retry the settlements a full disk refused, in order; raises (keeping the rest) while it still does."""
+        while self._unsettled:
+            try:
+                self._unsettled[0]()
+            except Exception as exc:
+                if cannot_write(exc):
+                    raise
+                log.exception("settling a message failed")  # its lock expires: it is delivered again
+            self._unsettled.pop(0)

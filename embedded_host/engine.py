@@ -43,8 +43,10 @@ from .executor import execute, handle_of
 from .history import EventType, event
 from .invoker import InvocationContext, call_function, decode_activity_input, encode_activity_output
 from .loader import FunctionSpec, LoadedApp
+from .outage import WriteOutage, cannot_write
 from .queries import InstanceQuery, page_of_ids, purge_selection
 from .replay import EngineState
+from .retention import expired_runs, retention_s
 from .rewind import RewindPlan, plan_rewind
 from .status import read_status
 from .store import DurableStore, InboxEvent, Timer, WorkItem, connect
@@ -122,7 +124,8 @@ class DurableEngine:
         self.owner = owner or uuid.uuid4().hex
         self.activity_grace_s = activity_grace_s
         self.conn: sqlite3.Connection = connect(self.db_path)
-        self.store = DurableStore(self.conn)
+        self.outage = WriteOutage(self.db_path, log)
+        self.store = DurableStore(self.conn, self.outage)
         self._orchestrators = {f.name: f for f in app.of_kind("orchestration")}
         self._activities = {f.name: f for f in app.of_kind("activity")}
         limit = app.config.max_concurrent_activities
@@ -131,12 +134,17 @@ class DurableEngine:
         self._running: dict[str, _Instance] = {}
         self._ready: set[str] = set()
         self._staged: list[_Result] = []
+        self._inflight: set[int] = set()  # work items whose activity is running now
         self._timers: list[Timer] = []  # a heap: the next one due first
         self._waiters: dict[str, list[asyncio.Future[str]]] = {}
         self._activity_tasks: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
+        self._retention_task: asyncio.Task[None] | None = None
+        self.keep_finished_s = retention_s()  # None: finished runs stay until purged by hand
+        self.purged = 0
         self._stopping = False
+        self._failed_ticks = 0
         self.entities = EntityHost(entity_functions, self.conn, self._wake.set)
         self.episodes = 0
         self.commits = 0
@@ -146,6 +154,8 @@ class DurableEngine:
         """Reload running instances, re-lease every work item (the previous owner is gone) and start the loop."""
         work = self._recover()
         self._loop_task = asyncio.create_task(self._run(), name="durable-engine")
+        if self.keep_finished_s is not None:
+            self._retention_task = asyncio.create_task(self._purge_expired(self.keep_finished_s), name="retention")
         for item in work:
             self._dispatch(item)
         if self._ready or self._timers:
@@ -154,6 +164,8 @@ class DurableEngine:
     async def stop(self) -> None:
         """Let in-flight activities finish (up to the grace period), commit their results, stop."""
         self._stopping = True
+        if self._retention_task is not None:
+            self._retention_task.cancel()
         if self._activity_tasks:
             _done, pending = await asyncio.wait(set(self._activity_tasks), timeout=self.activity_grace_s)
             for task in pending:  # their work items stay leased in the file and run again after a restart
@@ -165,7 +177,12 @@ class DurableEngine:
             except TimeoutError:
                 self._loop_task.cancel()
         if self._staged:
-            self._tick()
+            try:
+                self._tick()
+            except Exception as exc:  # their work items are still in the file: they run again at the next start
+                if not cannot_write(exc):
+                    raise
+                log.warning("stopping with %d activity results unsaved (%s); they run again", len(self._staged), exc)
         self._executor.shutdown(wait=False, cancel_futures=True)
         self.conn.close()
 
@@ -336,6 +353,21 @@ class DurableEngine:
             f"{', '.join(sorted(self._orchestrators)) or '(none)'}."
         )
 
+    async def _purge_expired(self, keep_s: float) -> None:
+        """PIPELINE_RETENTION_DAYS: delete runs that finished longer ago, a batch per transaction, between ticks."""
+        period = min(60.0, max(1.0, keep_s / 4))
+        while not self._stopping:
+            try:
+                while batch := expired_runs(self.conn, keep_s, 500):
+                    self.purged += self.purge_many(batch)
+                    await asyncio.sleep(0)  # let the engine and the HTTP layer in between batches
+            except Exception as exc:  # a full disk: the next pass tries again
+                if not cannot_write(exc):
+                    log.exception("purging finished runs failed")
+                else:
+                    self.outage.failed(exc)
+            await asyncio.sleep(period)
+
     # -- the loop --------------------------------------------------------------------------------------------
     async def _run(self) -> None:
         # Stopping is a flag, not a cancel: on Python 3.11 `wait_for` can swallow a cancellation that races
@@ -352,9 +384,26 @@ class DurableEngine:
             await asyncio.sleep(0)
             try:
                 self._tick()
-            except Exception:
-                log.exception("engine tick failed; reloading state from %s", self.db_path)
-                self._reload()
+            except Exception as exc:
+                await self._after_failed_tick(exc)
+            else:
+                self._failed_ticks = 0
+
+    async def _after_failed_tick(self, exc: Exception) -> None:
+        """The tick's transaction rolled back: memory follows the file again, and the loop tries again soon.
+
+        A write the storage refused (a full disk) is one outage for the log, however often it is retried;
+        reloading only reads, so it works on a full disk too, and nothing accepted is dropped: the inbox,
+        work items and timers are still in the file, activity results still in memory.
+        """
+        if cannot_write(exc):
+            self.outage.failed(exc)
+        else:
+            log.exception("engine tick failed; reloading state from %s", self.db_path)
+        self._reload()
+        self._failed_ticks += 1
+        await asyncio.sleep(self.outage.backoff(self._failed_ticks))
+        self._wake.set()
 
     def _tick(self) -> None:
         if not (
@@ -366,9 +415,18 @@ class DurableEngine:
             return
         commit = _Commit()
         store = self.store
+        staged, self._staged = self._staged, []
+        try:
+            self._tick_in(store, staged, commit)
+        except BaseException:
+            self._staged[:0] = staged  # not committed: these results still have to land
+            raise
+        self.commits += 1
+        self._committed(commit)
+
+    def _tick_in(self, store: DurableStore, staged: list[_Result], commit: _Commit) -> None:
         with store.transaction():
             touched: dict[str, _Instance] = {}
-            staged, self._staged = self._staged, []
             for result in staged:
                 item = result.item
                 inst = self._running.get(item.instance_id)
@@ -396,8 +454,6 @@ class DurableEngine:
             for inst in touched.values():
                 self._process(inst, commit)
             self.entities.run(self._enqueue)  # answers land in callers' inboxes, replayed next tick
-        self.commits += 1
-        self._committed(commit)
 
     def _committed(self, commit: _Commit) -> None:
         """Start what the commit made durable: activities, timers, and the answers to waiting clients."""
@@ -685,9 +741,11 @@ class DurableEngine:
     def _dispatch(self, item: WorkItem) -> None:
         if self._stopping:
             return  # stays in the file; runs after the next start
+        self._inflight.add(item.id)
         task = asyncio.create_task(self._run_activity(item))
         self._activity_tasks.add(task)
         task.add_done_callback(self._activity_tasks.discard)
+        task.add_done_callback(lambda _task: self._inflight.discard(item.id))
 
     async def _run_activity(self, item: WorkItem) -> None:
         name, raw_input = item.name, item.input
@@ -730,15 +788,27 @@ class DurableEngine:
 
     # -- recovery --------------------------------------------------------------------------------------------
     def _reload(self) -> None:
-        """Rebuild memory from the file (start-up, or after a failed transaction) and run its work items."""
-        for item in self._recover():
-            self._dispatch(item)
+        """Rebuild memory from the file after a rolled-back transaction, reading only (the disk may be full).
+
+        Activity results not yet committed stay staged, running activities go on; a work item that is neither
+        (none, unless memory and file disagreed) runs again.
+        """
+        self._load_instances()
+        staged = {result.item.id for result in self._staged}
+        for item in self.store.work_items():
+            if item.id not in self._inflight and item.id not in staged:
+                self._dispatch(item)
 
     def _recover(self) -> list[WorkItem]:
-        """Rebuild memory from the file: running instances, their history and inbox, timers, work items."""
+        """At start-up: rebuild memory from the file and lease every work item (the previous owner is gone)."""
+        self._staged.clear()
+        self._load_instances()
+        return self.store.lease_all_work(self.owner, time.time() + _LEASE_S)
+
+    def _load_instances(self) -> None:
+        """Memory from the file: running instances, their history and inbox, timers, entities with work."""
         store = self.store
         self._running.clear()
-        self._staged.clear()
         for row in store.live_instances():
             state = EngineState.from_json(json.loads(row.engine_state or "{}"))
             inst = _Instance(row.instance_id, row.name, row.execution_id, row.runtime_status, row.input, state)
@@ -754,7 +824,6 @@ class DurableEngine:
         self._timers = store.timers()
         heapq.heapify(self._timers)
         self.entities.recover()
-        return store.lease_all_work(self.owner, time.time() + _LEASE_S)
 
 
 def _execution_started(

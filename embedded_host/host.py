@@ -235,7 +235,9 @@ class EmbeddedHost:
                     released = self.queue(spec.queue_name or "").release_locks()
                     if released:
                         log.info("released %d message lock(s) a stopped host left on '%s'", released, spec.queue_name)
-                self._consumer = QueueConsumer(self.app, self.queue, self.client_binding, self._executor)
+                self._consumer = QueueConsumer(
+                    self.app, self.queue, self.client_binding, self._executor, self.engine.outage
+                )
                 self._consumer.start()
         except BaseException:
             await self._teardown()

@@ -35,9 +35,11 @@ from .entity_api import add_entity_routes
 from .inputs import BODY_READ_TIMEOUT_S, event_name_problem, instance_id_problem, reading_middleware, refused
 from .invoker import InvocationContext, call_function
 from .loader import FunctionSpec, LoadedApp
+from .outage import RETRY_AFTER_S, WriteOutage, cannot_write
 from .queries import InstanceQuery, parse_time
 from .responses import json_response as _json
 from .responses import problem as _problem
+from .responses import problem_with
 from .rewind import RewindRefusedError
 from .routing import RouteTemplate
 from .static_pages import add_static_pages
@@ -373,6 +375,31 @@ def _level(spec: FunctionSpec) -> AccessLevel:
     return _LEVELS.get((spec.auth_level or "").lower(), "function")
 
 
+def _storage_middleware(outage: WriteOutage) -> Middleware:
+    """A write the state file refuses (a full disk) answers 503 with ``Retry-After``: nothing was changed."""
+
+    @web.middleware
+    async def refuse_when_full(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except Exception as exc:
+            if not cannot_write(exc):
+                raise
+            outage.failed(exc)
+            response = problem_with(
+                {"retryAfter": RETRY_AFTER_S},
+                503,
+                "Storage unavailable",
+                "The host cannot write its state file (the disk is full or failing); nothing was changed. "
+                "Try again later.",
+                request.path,
+            )
+            response.headers["Retry-After"] = str(RETRY_AFTER_S)
+            return response
+
+    return refuse_when_full
+
+
 def _reading(durable_root: str) -> Middleware:
     return reading_middleware(
         durable_roots=(durable_root,), max_body=MAX_BODY_BYTES, body_timeout_s=BODY_READ_TIMEOUT_S
@@ -389,9 +416,8 @@ def build_web_app(
 ) -> web.Application:
     """The public aiohttp application for one hosted app: its HTTP functions, the Durable webhooks, and any
     static ``pages`` (URL prefix → folder) served beside them."""
-    app = web.Application(
-        client_max_size=MAX_BODY_BYTES, middlewares=[access_middleware(policy), _reading(WEBHOOK_PATH)]
-    )
+    middlewares = [access_middleware(policy), _reading(WEBHOOK_PATH), _storage_middleware(engine.outage)]
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=middlewares)
     _Durable(engine, endpoints).add_routes(app, WEBHOOK_PATH, policy, "system")
     add_static_pages(app, pages or {})
     routes = _AppRoutes(loaded, lambda: endpoints().client_binding_json(), executor, policy)
@@ -402,6 +428,7 @@ def build_web_app(
 
 def build_rpc_app(engine: DurableEngine, endpoints: Callable[[], Endpoints], policy: AccessPolicy) -> web.Application:
     """The loopback-only application the SDK's client calls (``rpcBaseUrl``): no key, as in the Functions host."""
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[access_middleware(policy), _reading(RPC_PATH)])
+    middlewares = [access_middleware(policy), _reading(RPC_PATH), _storage_middleware(engine.outage)]
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=middlewares)
     _Durable(engine, endpoints, rpc=True).add_routes(app, RPC_PATH.rstrip("/"), policy, "anonymous")
     return app

@@ -1,7 +1,8 @@
 """The SQLite file that holds all durable state, and the durable engine's reads and writes of it.
 
-One file, WAL, ``synchronous=NORMAL``: a commit survives a process crash (kill -9); a power loss may lose the
-last few commits (WAL frames not yet checkpointed to disk), never corrupt the file. Only the host's engine
+One file, WAL, ``synchronous`` as ``PIPELINE_DURABILITY`` says (durability.py): NORMAL survives a process crash
+(kill -9), and a power loss may lose the last commits (WAL frames not yet synced), never corrupt the file; FULL
+survives the power loss too. The file carries a schema version (``PRAGMA user_version``). Only the host's engine
 writes the durable tables, from one thread, so there is no lock contention; the local queue may be written by
 other processes (a CLI ``enqueue``), which ``busy_timeout`` covers.
 
@@ -14,13 +15,32 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from .config import HostConfigError
+from .durability import synchronous_mode
+from .outage import WriteOutage
 from .suborchestrations import ParentLink
 
-__all__ = ["SCHEMA", "DurableStore", "InboxEvent", "InstanceRow", "Timer", "WorkItem", "connect", "transaction"]
+__all__ = [
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "DurableStore",
+    "InboxEvent",
+    "InstanceRow",
+    "StateFileError",
+    "Timer",
+    "WorkItem",
+    "connect",
+    "transaction",
+]
+
+# `PRAGMA user_version` of a state file this host writes; a file from before versions were kept reads 0.
+SCHEMA_VERSION = 1
+_SQLITE_CORRUPT = 11
+_SQLITE_NOTADB = 26
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS instances (
@@ -38,6 +58,7 @@ CREATE TABLE IF NOT EXISTS instances (
 );
 CREATE INDEX IF NOT EXISTS instances_by_status ON instances(runtime_status);
 CREATE INDEX IF NOT EXISTS instances_by_created ON instances(created_time, instance_id);
+CREATE INDEX IF NOT EXISTS instances_by_updated ON instances(last_updated_time);
 CREATE TABLE IF NOT EXISTS history (
     instance_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -111,16 +132,59 @@ CREATE INDEX IF NOT EXISTS entity_requests_by_entity ON entity_requests(entity_i
 """
 
 
+class StateFileError(HostConfigError):
+    """The state file is not one this host can use (not a database, damaged, another schema); it is left as is."""
+
+
 def connect(path: Path, *, check_same_thread: bool = True) -> sqlite3.Connection:
-    """Open the state file with the pragmas every user of it needs, creating the schema if missing."""
+    """Open the state file with the pragmas every user of it needs, creating the schema if missing.
+
+    A file that is not a database, is damaged, or holds another schema raises `StateFileError`, which names
+    the file and the way out (move it aside): the host never deletes or rewrites it.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     # isolation_level=None: transactions are explicit (`transaction`), never implicit.
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=check_same_thread, timeout=30.0)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA busy_timeout=30000")
-    conn.executescript(SCHEMA)
+    try:
+        conn.execute("PRAGMA busy_timeout=30000")
+        fresh = _check_schema(conn, path)  # before WAL mode, which would rewrite a foreign file's header
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={synchronous_mode()}")
+        conn.executescript(SCHEMA)  # idempotent: also adds what a newer release added to an older file
+        if fresh:  # a new file, or one from before the version was kept: same tables, now versioned
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (_SQLITE_NOTADB, _SQLITE_CORRUPT):
+            raise StateFileError(unusable_file(path, f"is not a SQLite database or is damaged ({exc})")) from None
+        raise
+    except StateFileError:
+        conn.close()
+        raise
     return conn
+
+
+def _check_schema(conn: sqlite3.Connection, path: Path) -> bool:
+    """Refuse a file of another program or version (reading only); True when the schema is still to be made."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version == SCHEMA_VERSION:
+        return False
+    if version != 0:
+        raise StateFileError(
+            unusable_file(path, f"has schema version {version}, and this host reads version {SCHEMA_VERSION}")
+        )
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if tables and "instances" not in tables:
+        raise StateFileError(unusable_file(path, "is a SQLite database of something else (no `instances` table)"))
+    return True
+
+
+def unusable_file(path: Path, problem: str) -> str:
+    """One line for a file that cannot be used: which, why, and what to do (it is never deleted for you)."""
+    return (
+        f"{path} {problem}: move it aside (mv '{path}' '{path}.unusable') to start with an empty one, "
+        "or put back the file that belongs there; pipeline never deletes it"
+    )
 
 
 @contextmanager
@@ -189,11 +253,17 @@ _INSTANCE = (
 class DurableStore:
     """The durable engine's SQL, one method per thing it reads or writes; writes run inside `transaction`."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, outage: WriteOutage | None = None) -> None:
         self.conn = conn
+        self.outage = outage
 
-    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
-        return transaction(self.conn)
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """`transaction`; a commit that goes through also ends a write outage (see outage.py)."""
+        with transaction(self.conn) as conn:
+            yield conn
+        if self.outage is not None:
+            self.outage.succeeded()
 
     # -- instances -------------------------------------------------------------------------------------------
     def runtime_status(self, instance_id: str) -> str | None:
@@ -322,6 +392,9 @@ class DurableStore:
         self.conn.execute(
             "UPDATE work_items SET lease_owner = ?, lease_expires = ?, attempts = attempts + 1", (owner, lease_expires)
         )
+        return self.work_items()
+
+    def work_items(self) -> list[WorkItem]:
         sql = "SELECT id, instance_id, execution_id, task_id, name, input FROM work_items ORDER BY id"
         return [WorkItem(*row) for row in self.conn.execute(sql)]
 

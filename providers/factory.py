@@ -179,6 +179,14 @@ def open_local_index(s: Settings) -> Retriever:
     return index
 
 
+def check_local_index() -> None:
+    """Refuse a local index file that is not one (`ProviderError` naming the file) without building it."""
+    from providers.local.sqlite_index import check_index_file
+
+    if _plan().retrieval.backend != "azure-ai-search":
+        check_index_file(get_settings().pipeline_data_dir / "index")
+
+
 def prepare_local_index(progress: Progress | None = None) -> IngestReport | None:
     """Build the sample index now, reporting progress, if the local index is empty (the CLI's first run).
 

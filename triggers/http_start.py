@@ -13,7 +13,7 @@ from contracts import ProblemDetails, Question, StartResponse
 from telemetry import current_traceparent, starter_span
 from triggers._http import BodyRejected, field_problems, json_response, problem_response, read_json_body
 from triggers.routes import START_ROUTE, status_url
-from triggers.starting import instance_id_for, invocation_traceparent, start_once
+from triggers.starting import StartUnavailable, instance_id_for, invocation_traceparent, start_once
 
 __all__ = ["FUNCTION_NAME", "ROUTE", "bp"]
 
@@ -57,13 +57,19 @@ async def start_pipeline(
         instance_id = instance_id_for(question)
         span.set_attribute("pipeline.instance_id", instance_id)
         span.set_attribute("pipeline.scopes", question.scopes or [])
-        outcome = await start_once(
-            client,
-            question,
-            instance_id,
-            traceparent=current_traceparent() or incoming,
-            source="http",
-        )
+        try:
+            outcome = await start_once(
+                client,
+                question,
+                instance_id,
+                traceparent=current_traceparent() or incoming,
+                source="http",
+            )
+        except StartUnavailable as unavailable:
+            span.set_attribute("http.response.status_code", 503)
+            response = problem_response(ProblemDetails.of(503, "Cannot start now", str(unavailable)), req)
+            response.headers["Retry-After"] = str(unavailable.retry_after)
+            return response
         links = client.get_client_response_links(req, instance_id)
         body = StartResponse(
             instance_id=instance_id,

@@ -81,6 +81,7 @@ def build_document() -> dict[str, Any]:
                         "400": _problem("The body is not a valid Question."),
                         "413": _problem("The body is larger than 64 KiB."),
                         "415": _problem("The body is not application/json."),
+                        "503": _problem("Runs cannot be started now (a full disk): retry after Retry-After."),
                     },
                 }
             },

@@ -28,6 +28,7 @@ from orchestration.orchestrator import ORCHESTRATOR_NAME
 
 __all__ = [
     "StartOutcome",
+    "StartUnavailable",
     "instance_id_for",
     "instance_id_for_message",
     "invocation_traceparent",
@@ -91,6 +92,28 @@ def instance_id_for_message(message_id: str | None, question: Question) -> str:
     return _hashed("msg-", message_id)
 
 
+class StartUnavailable(RuntimeError):
+    """The Durable backend cannot take a start now (its storage refused the write: a full disk); try later.
+
+    `retry_after` is the backend's hint in seconds. Nothing was started: the question is not lost as long
+    as the caller (or Service Bus, through redelivery) sends it again.
+    """
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
+def _unavailable(error: Exception) -> StartUnavailable | None:
+    """The SDK surfaces an unexpected answer as `Exception(body)`: a 503 problem body means "not now"."""
+    body = error.args[0] if error.args else None
+    if isinstance(body, dict) and body.get("status") == 503:
+        retry_after = body.get("retryAfter")
+        detail = str(body.get("detail") or "The Durable backend is unavailable.")
+        return StartUnavailable(detail, retry_after if isinstance(retry_after, int) and retry_after > 0 else 5)
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class StartOutcome:
     instance_id: str
@@ -121,7 +144,9 @@ async def start_once(
     )
     try:
         await client.start_new(ORCHESTRATOR_NAME, instance_id, run.model_dump(mode="json"))
-    except Exception:
+    except Exception as error:
+        if (unavailable := _unavailable(error)) is not None:
+            raise unavailable from None
         existing = await _existing_status(client, instance_id)
         if existing is None or existing in RERUNNABLE:
             raise

@@ -32,6 +32,7 @@ from providers.local.event_outbox import (
     append_line,
     ids_in_tail,
 )
+from providers.local.sqlite_files import cannot_write, full_disk_note
 from providers.retrying import Backoff, retry_after_seconds
 from providers.urls import shown_url
 
@@ -116,6 +117,7 @@ class DeliveryWorker:
         self._wake = threading.Event()
         self._state_lock = threading.Lock()
         self._last_prune = 0.0
+        self._disk_full = False
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -180,11 +182,26 @@ class DeliveryWorker:
                 wakeup = self.outbox.next_wakeup()
                 if wakeup is not None:
                     wait = min(wait, max(0.0, wakeup - time.time()))
-            except Exception:  # keep delivering after a bad row or a locked database
-                log.exception("event delivery pass failed")
+            except Exception as error:  # keep delivering after a bad row, a locked database or a full disk
+                self._note_failure(error)
                 wait = self.poll_interval_s
+            else:
+                self._note_success()
             self._wake.wait(wait)
             self._wake.clear()
+
+    def _note_failure(self, error: Exception) -> None:
+        """A full disk is said once, when it starts refusing writes, not once per pass."""
+        if not cannot_write(error):
+            log.exception("event delivery pass failed")
+        elif not self._disk_full:
+            self._disk_full = True
+            log.warning("event delivery paused: %s; it resumes by itself", full_disk_note(self.data_dir, error))
+
+    def _note_success(self) -> None:
+        if self._disk_full:
+            self._disk_full = False
+            log.warning("event delivery resumed: %s is writable again", self.data_dir)
 
     # -- work -------------------------------------------------------------------------------
 

@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from providers.local.sqlite_files import connect, synchronous_mode
+
 try:  # POSIX: serialises appends across processes, not only threads
     import fcntl
 except ImportError:  # pragma: no cover - Windows relies on O_APPEND and the in-process lock
@@ -44,6 +46,7 @@ EVENTS_FILE = "events.jsonl"
 UNDELIVERED_FILE = "events-undelivered.jsonl"
 
 _BUSY_TIMEOUT_MS = 10_000
+SCHEMA_VERSION = 1  # PRAGMA user_version
 
 # Statements run one by one inside a transaction: `executescript` would commit first, and two
 # processes creating the schema at once must not trip over each other.
@@ -105,17 +108,10 @@ class EventOutbox:
         self._lock = threading.Lock()
         # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE), so a writer takes the
         # write lock up front instead of failing to upgrade a read lock under contention.
-        self._db = sqlite3.connect(
-            self.data_dir / DB_FILE,
-            timeout=_BUSY_TIMEOUT_MS / 1000,
-            isolation_level=None,
-            check_same_thread=False,
-        )
+        # WAL, and `synchronous` as PIPELINE_DURABILITY says (NORMAL survives a process crash; only
+        # an OS crash or power loss can roll back the last commits, unless power-loss asks for FULL).
+        self._db = connect(self.data_dir / DB_FILE, schema=("events", SCHEMA_VERSION))
         self._db.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        # NORMAL in WAL mode survives a process crash; only an OS crash or power loss can roll
-        # back the last commits, a fair price for not fsyncing on every publish.
-        self._db.execute("PRAGMA synchronous = NORMAL")
         with self._transaction() as db:
             for statement in _SCHEMA:
                 db.execute(statement)
@@ -130,10 +126,11 @@ class EventOutbox:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # a failed COMMIT (a full disk) may leave it open, or SQLite closed it
+                    self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
 
     # -- publishing -------------------------------------------------------------------------
 
@@ -305,21 +302,30 @@ class EventOutbox:
 
 def append_line(path: Path, line: str) -> None:
     """Append one full line in a single O_APPEND write under a lock, so concurrent writers
-    (threads or processes) never interleave partial lines."""
+    (threads or processes) never interleave partial lines. A write that fails part-way (a full
+    disk) is cut back off, so the file never keeps half a line for the next one to run into."""
     append_lines(path, [line])
 
 
 def append_lines(path: Path, lines: Sequence[str]) -> None:
-    """`append_line` for several lines at once: one write, so a batch costs one lock and one system call."""
+    """`append_line` for several lines at once: one write, so a batch costs one lock and one system call
+    (and a write that fails part-way is cut back off whole)."""
     data = "".join(line.rstrip("\n") + "\n" for line in lines).encode("utf-8")
     with _APPEND_LOCK:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             if fcntl is not None:
                 fcntl.flock(fd, fcntl.LOCK_EX)
+            start = os.fstat(fd).st_size
             view = memoryview(data)
-            while view:  # a short write is rare on local files; finish the line under the lock
-                view = view[os.write(fd, view) :]
+            try:
+                while view:  # a short write is rare on local files; finish the line under the lock
+                    view = view[os.write(fd, view) :]
+                if synchronous_mode() == "FULL":  # PIPELINE_DURABILITY=power-loss: the line too
+                    os.fsync(fd)
+            except OSError:
+                os.ftruncate(fd, start)
+                raise
         finally:
             os.close(fd)  # closing releases the flock
 

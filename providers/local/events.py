@@ -30,6 +30,7 @@ from providers.local.event_outbox import (
     append_line,
     append_lines,
 )
+from providers.local.sqlite_files import cannot_write, full_disk_note
 from providers.urls import hide_in_http_logs, shown_url
 
 if TYPE_CHECKING:
@@ -123,6 +124,9 @@ class LocalEventSink:
                 append_line(self.data_dir / EVENTS_FILE, body)
                 outbox.mark_logged(event.id)
         except (OSError, sqlite3.OperationalError) as error:  # busy beyond the timeout, disk full
+            if cannot_write(error):
+                note = full_disk_note(self.data_dir, error)
+                raise ProviderError.transient(f"cannot record event {event.id}: {note}") from None
             raise ProviderError.transient(f"cannot record event {event.id}: {error}") from error
         except sqlite3.Error as error:  # a damaged database: worth a retry, but a bug or a crash
             raise ProviderError.internal(f"event outbox error for {event.id}: {error}") from error
@@ -156,7 +160,11 @@ class LocalEventSink:
             self._worker.wake()
 
     def start(self) -> None:
-        """Start delivering now (e.g. when the local host starts) rather than on first publish."""
+        """Start delivering now (e.g. when the local host starts) rather than on first publish.
+
+        Opens the outbox first, so a file that cannot be used stops the start (`ProviderError`).
+        """
+        self._open()
         self._worker.start()
 
     def flush(self, timeout_s: float = 10.0) -> bool:

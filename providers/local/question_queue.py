@@ -39,17 +39,27 @@ class LocalQuestionQueue:
         return f"local-queue:{self._queue}"
 
     def send(self, messages: Iterable[OutgoingMessage]) -> int:
+        """Send each message; a disk that refuses a write stops the sending and says how many went in."""
         from embedded_host import LocalQueue
+        from embedded_host.outage import cannot_write
 
-        sent = 0
+        messages, sent = list(messages), 0
         with LocalQueue(self._path, self._queue) as queue:
             for message in messages:
-                queue.send(
-                    message.body,
-                    message_id=message.message_id,
-                    application_properties=message.application_properties,
-                    content_type=message.content_type,
-                )
+                try:
+                    queue.send(
+                        message.body,
+                        message_id=message.message_id,
+                        application_properties=message.application_properties,
+                        content_type=message.content_type,
+                    )
+                except Exception as error:
+                    if not cannot_write(error):
+                        raise
+                    raise ProviderError.transient(
+                        f"cannot write {self._path} ({error}): {sent} of {len(messages)} message(s) were enqueued;"
+                        " free space and enqueue again (a message id sent twice starts one run)"
+                    ) from None
                 sent += 1
         return sent
 

@@ -25,6 +25,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from providers.errors import ProviderError
 from providers.local.sqlite_files import connect
 
 __all__ = ["ArrayEmbedder", "SentenceVectors", "TokenEmbedder"]
@@ -153,7 +154,7 @@ class SentenceVectors:
                     "CREATE TABLE IF NOT EXISTS embedded "
                     "(key BLOB PRIMARY KEY, vector BLOB NOT NULL, tokens BLOB NOT NULL, scales BLOB NOT NULL)"
                 )
-            except (OSError, sqlite3.Error):
+            except (OSError, sqlite3.Error, ProviderError):
                 self._path = None  # a cache that cannot be opened is no cache, not a failure
                 return None
             self._connection = connection

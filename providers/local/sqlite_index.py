@@ -45,12 +45,13 @@ from providers.local.scope_filter import (
     hidden_documents_sql,
     write_document_scopes,
 )
-from providers.local.sqlite_files import connect
+from providers.local.sqlite_files import cannot_write, connect, full_disk_note
 
 __all__ = [
     "DEFAULT_ANN_THRESHOLD",
     "RRF_K",
     "SqliteIndex",
+    "check_index_file",
     "fts_query",
     "reciprocal_rank_fusion",
 ]
@@ -60,6 +61,7 @@ RRF_K = 60
 # HNSW graph keeps queries under a millisecond as the index grows.
 DEFAULT_ANN_THRESHOLD = 50_000
 _SCHEMA_VERSION = "1"
+_FILE_SCHEMA = ("chunks", int(_SCHEMA_VERSION))  # a table of ours and the file's PRAGMA user_version
 _MAX_QUERY_TERMS = 32
 _FTS_TERM = re.compile(r"[^\W_]+", re.UNICODE)
 
@@ -199,7 +201,7 @@ class SqliteIndex:
         connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
         if connection is None:
             try:
-                connection = connect(self._path)
+                connection = connect(self._path, schema=_FILE_SCHEMA)
                 connection.execute("PRAGMA foreign_keys=ON")
                 connection.execute("PRAGMA busy_timeout=10000")
             except (OSError, sqlite3.Error) as error:
@@ -638,10 +640,21 @@ class SqliteIndex:
                     connection.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (generation,))
                 connection.execute("COMMIT")
             except BaseException as error:
-                connection.execute("ROLLBACK")
+                if connection.in_transaction:  # SQLite may have rolled back already (a full disk does)
+                    connection.execute("ROLLBACK")
+                if cannot_write(error):
+                    raise ProviderError.transient(full_disk_note(self._path, error)) from None
                 if isinstance(error, sqlite3.Error):
                     raise ProviderError.transient(f"writing the local index failed: {error}") from error
                 raise
+
+
+def check_index_file(directory: Path) -> None:
+    """Refuse (`ProviderError`, naming the file) an index file that is not one, without building anything:
+    `pipeline serve` checks at start-up rather than at the first question."""
+    path = Path(directory) / "index.sqlite"
+    if path.exists():
+        connect(path, schema=_FILE_SCHEMA).close()
 
 
 def _add_missing_columns(connection: sqlite3.Connection) -> None:
