@@ -9,10 +9,11 @@ publisher (with any left pending by an earlier, interrupted run) and, with `--re
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from config import get_settings
-from providers.provenance import PendingStale
+from providers.provenance import PendingStale, ProvenanceStore
 
 __all__ = ["tell_stale_answers", "track_stale_answers"]
 
@@ -27,9 +28,19 @@ def track_stale_answers(writer: Any) -> Any:
     passages_of = getattr(writer, "source_passages", None)
     if store is None or not callable(passages_of):
         return writer
+    _forget_expired_answers(store)
     from providers.stale_answers import StaleTracker
 
     return StaleTracker(writer, store, passages_of)
+
+
+def _forget_expired_answers(store: ProvenanceStore) -> None:
+    """Provenance follows the run retention (`PIPELINE_RETENTION_DAYS`): an answer whose run the host purges is
+    no longer told it went stale. Unset, answers are kept, as runs are."""
+    days = get_settings().pipeline_retention_days
+    if days:
+        before = datetime.now(UTC) - timedelta(days=days)
+        store.prune(before=before.isoformat(timespec="milliseconds").replace("+00:00", "Z"))
 
 
 def tell_stale_answers(*, reanswer: bool) -> bool:

@@ -309,3 +309,21 @@ def test_pipeline_index_reanswers_when_the_setting_asks_without_the_flag(
     reset()
     assert cli.index_command.run_index([str(world.docs)], recreate=False) == 0
     assert asked == [False, True]
+
+
+def test_provenance_follows_the_run_retention_setting(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cli.stale_report import track_stale_answers
+    from providers.provenance import AnswerRecord, CitedPassage
+
+    store = SqliteProvenanceStore.in_index_dir(world.data / "index")
+    cited = (CitedPassage("c", "h", "ferry.md"),)
+    store.record_answer(AnswerRecord("old", "q?", "2020-01-01T00:00:00Z", cited))
+    store.record_answer(AnswerRecord("new", "q?", "2999-01-01T00:00:00Z", cited))
+    with world.open_index() as index:
+        track_stale_answers(index)  # unset: every answer is kept
+        assert store.answer("old") is not None
+        monkeypatch.setenv("PIPELINE_RETENTION_DAYS", "30")
+        reset()
+        track_stale_answers(index)
+    assert store.answer("old") is None and store.answer("new") is not None
+    store.close()
