@@ -68,6 +68,9 @@ LOCAL_ONLY = {
     "PIPELINE_LOCAL_EMBEDDER",
     "PIPELINE_PROVENANCE_TABLE_KEY",  # Azurite's account key; the storage account takes Entra ID only
     "PIPELINE_REANSWER",  # read by `pipeline index` on the machine that indexes
+    # The embedded host's SQLite sync mode and its purge of finished runs (on Azure: the Durable extension's own)
+    "PIPELINE_DURABILITY",
+    "PIPELINE_RETENTION_DAYS",
     "ServiceBusConnection",
 }
 # Read by the Functions host, the Durable extension and the Azure SDKs rather than by the app.
