@@ -1,4 +1,10 @@
-"""`publish_result`: the Completed or Failed CloudEvent, with a deterministic id and the run's trace."""
+"""`publish_result`: the Completed or Failed CloudEvent, with a deterministic id and the run's trace.
+
+Before a Completed event goes out, the answer's citations are recorded in the provenance store
+(`providers.provenance`), so a later re-index can tell this answer it went stale. Recording is
+idempotent (a retried publish records the same rows), and it comes first: an answer that was
+published has always been recorded.
+"""
 
 from __future__ import annotations
 
@@ -15,12 +21,14 @@ from contracts import (
     ErrorKind,
     PublishedEvent,
     PublishResultInput,
+    Result,
     StepError,
     StepName,
     event_id_for,
 )
 from providers.base import OutgoingEvent
-from providers.factory import get_publisher
+from providers.factory import cited_passages, get_provenance, get_publisher
+from providers.provenance import AnswerRecord, CitedPassage, passage_hash
 from telemetry import current_traceparent, publish_span, record_run
 
 __all__ = ["ACTIVITY_NAME", "bp", "build_event"]
@@ -53,8 +61,34 @@ def build_event(
     )
 
 
+def _record_provenance(result: Result, now: datetime) -> None:
+    """Keep which passages (and which text of them) the answer cited; a refusal cites none and is skipped."""
+    store = get_provenance()
+    if store is None or not result.citations:
+        return
+    ids = list(dict.fromkeys(c.id for c in result.citations))
+    # A passage replaced since the answer step has no text now: hash "" never matches, so it goes stale.
+    texts = {p.id: p.content for p in cited_passages(ids, scopes=result.scopes)}
+    store.record_answer(
+        AnswerRecord(
+            instance_id=result.instance_id,
+            question=result.question,
+            answered_at=now.isoformat().replace("+00:00", "Z"),
+            citations=tuple(
+                CitedPassage(c.id, passage_hash(texts[c.id]) if c.id in texts else "", c.source, c.page)
+                for c in {c.id: c for c in result.citations}.values()
+            ),
+            scopes=tuple(result.scopes),
+            metadata=result.metadata,
+        )
+    )
+
+
 def _publish(payload: PublishResultInput) -> PublishedEvent:
-    event = build_event(payload, source=get_settings().pipeline_event_source, now=datetime.now(UTC))
+    now = datetime.now(UTC)
+    if payload.result is not None:
+        _record_provenance(payload.result, now)
+    event = build_event(payload, source=get_settings().pipeline_event_source, now=now)
     publisher = get_publisher()
     with publish_span(destination=publisher.destination, message_id=event.id, event_type=event.type):
         # The send span's context, so a subscriber's work links into the run's trace at the send.

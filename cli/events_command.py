@@ -45,6 +45,10 @@ def event_line(event: dict[str, Any]) -> str:
             f", confidence {confidence:.2f}" if isinstance(confidence, int | float) else ""
         )
         text = str(data["answer"])
+    elif "passages" in data:  # Stale: what changed, and the run that answers again
+        newer = data.get("superseded_by")
+        status = "changed: " + ", ".join(data.get("sources") or []) + (f"; newer run {newer}" if newer else "")
+        text = str(data.get("question") or "")
     elif "step" in data:
         status = f"at {data['step']} ({data.get('error_kind')}, {data.get('attempts')} attempt(s))"
         text = str(data.get("message") or "")

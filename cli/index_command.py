@@ -1,4 +1,4 @@
-"""`pipeline index PATH... [--recreate] [--scope NAME... | --unscoped]`: ingest documents into the configured index.
+"""`pipeline index PATH... [--recreate] [--scope NAME... | --unscoped] [--reanswer]`: ingest documents into the index.
 
 PDF, DOCX, PPTX, XLSX, CSV, Markdown, text and HTML (`ingestion.formats` reads the binary ones). A file that
 cannot be read (corrupt, encrypted, a scan without text) is named on its own line with the reason, the
@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from cli.errors import CliError
 from cli.index_report import empty_sources, explain_index
 from cli.progress import ProgressBar
+from cli.stale_report import tell_stale_answers, track_stale_answers
 from config import get_settings
 from providers.errors import ProviderError
 
@@ -35,8 +36,11 @@ if TYPE_CHECKING:
 __all__ = ["run_index"]
 
 
-def run_index(paths: list[str], *, recreate: bool, scopes: list[str] | None = None) -> int:
-    """Index `paths`; `scopes` None keeps each file's scopes, a list (empty: unscoped) replaces them."""
+def run_index(paths: list[str], *, recreate: bool, scopes: list[str] | None = None, reanswer: bool = False) -> int:
+    """Index `paths`; `scopes` None keeps each file's scopes, a list (empty: unscoped) replaces them.
+
+    Answers that cited a passage this run changed or deleted get a Stale event (`cli.stale_report`).
+    """
     _check_scopes(scopes)
     missing = [p for p in paths if not Path(p).exists()]
     if missing:
@@ -52,6 +56,7 @@ def run_index(paths: list[str], *, recreate: bool, scopes: list[str] | None = No
         if not on_azure:
             announce_new_state_folder(data_dir())
         writer, where = _azure_writer() if on_azure else _local_writer(embedder)
+        writer = track_stale_answers(writer)
         parser = _document_intelligence()
         with writer, parser or contextlib.nullcontext(), ProgressBar("indexing", stream=sys.stderr) as bar:
             report = index_paths(
@@ -64,6 +69,7 @@ def run_index(paths: list[str], *, recreate: bool, scopes: list[str] | None = No
                 parser=parser,
             )
             empty = empty_sources(writer, report.indexed)
+        stale_ok = tell_stale_answers(reanswer=reanswer or get_settings().pipeline_reanswer)
     except ProviderError as error:
         raise CliError(error.message) from error
     failed = f", {len(report.failed)} failed" if report.failed else ""
@@ -86,7 +92,7 @@ def run_index(paths: list[str], *, recreate: bool, scopes: list[str] | None = No
     )
     if recreate and not on_azure:
         _say_the_samples_are_gone(paths)
-    return 1 if report.failed or nothing else 0
+    return 1 if report.failed or nothing or not stale_ok else 0
 
 
 def _check_scopes(scopes: list[str] | None) -> None:

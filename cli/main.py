@@ -145,7 +145,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     index.set_defaults(
         run=lambda a: _command("index_command", "run_index")(
-            a.paths, recreate=a.recreate, scopes=[] if a.unscoped else (a.scope or None)
+            a.paths, recreate=a.recreate, scopes=[] if a.unscoped else (a.scope or None), reanswer=a.reanswer
         )
     )
     index.add_argument(
@@ -159,6 +159,12 @@ def _parser() -> argparse.ArgumentParser:
         "--recreate",
         action="store_true",
         help="empty the index first, so it holds only these documents (locally, the sample corpus goes too)",
+    )
+    index.add_argument(
+        "--reanswer",
+        action="store_true",
+        help="answers that cited a changed or deleted passage get a Stale event either way; with this, their "
+        "questions are also asked again (new runs with metadata.supersedes = the stale run)",
     )
     scoping = index.add_mutually_exclusive_group()
     scoping.add_argument(

@@ -26,6 +26,13 @@ def print_result(status: dict[str, Any], *, total_ms: float | None = None) -> No
     scoped = f" · scopes {', '.join(result['scopes'])}" if result.get("scopes") else ""
     confidence = f" · confidence {result['confidence']:.2f}" if result.get("confidence") is not None else ""
     print(f"\ninstance {status['instance_id']} · {status['runtime_status']}{scoped}{confidence} · {steps}{total}")
+    supersedes = (result.get("metadata") or {}).get("supersedes")
+    if supersedes:
+        print(f"answers again the stale run {supersedes}")
+    stale = status.get("stale")
+    if stale:
+        newer = f"; newer run: {stale['superseded_by']}" if stale.get("superseded_by") else ""
+        print(f"STALE since {stale['detected_at']}: {', '.join(stale['sources'])} changed{newer}")
 
 
 def _where(citation: dict) -> str:

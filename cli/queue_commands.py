@@ -24,7 +24,7 @@ from providers.factory import open_question_queue, provider_plan
 # Enough for a terminal or a script; Service Bus peeks at most this many per queue.
 MAX_PEEK = 1000
 
-__all__ = ["dedupe_dead_letters", "local_dead_letter", "run_dead_letters", "run_enqueue"]
+__all__ = ["dedupe_dead_letters", "local_dead_letter", "run_dead_letters", "run_enqueue", "send_messages"]
 
 T = TypeVar("T")
 
@@ -98,6 +98,20 @@ def _with_queue(use: Callable[[QuestionQueue], T]) -> T:
             queue.close()
     except ProviderError as error:
         raise CliError(error.message) from None
+
+
+def send_messages(messages: list[OutgoingMessage]) -> str:
+    """Send to the configured question queue (Service Bus, or the local queue); returns where they went."""
+    s = settings()
+    on_service_bus = provider_plan(s).queue.backend == "service-bus"
+    if not on_service_bus:
+        from cli.state_folder import announce_new_state_folder
+
+        announce_new_state_folder(data_dir())
+    _with_queue(lambda queue: queue.send(messages))
+    if on_service_bus:
+        return f"Service Bus queue {s.pipeline_queue_name}"
+    return f"the local queue {s.pipeline_queue_name} in {data_dir()}"
 
 
 def run_dead_letters(*, as_json: bool) -> int:

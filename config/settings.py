@@ -35,6 +35,7 @@ _SERVICES: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("azure_search_endpoint", ("azure_search_index",), ("azure_search_api_key", "azure_search_semantic_configuration")),
     ("eventgrid_topic_endpoint", (), ("eventgrid_topic_key",)),
     ("azure_document_intelligence_endpoint", (), ("azure_document_intelligence_key",)),
+    ("pipeline_provenance_table_endpoint", (), ("pipeline_provenance_table_key",)),
 )
 
 
@@ -68,6 +69,16 @@ class Settings(BaseSettings):
     # Event Grid
     eventgrid_topic_endpoint: str | None = None
     eventgrid_topic_key: str | None = None
+
+    # Provenance on Azure: the Table service endpoint of the Functions storage account (identity-based)
+    pipeline_provenance_table_endpoint: str | None = None
+    pipeline_provenance_table_key: SecretStr | None = None  # Azurite or a shared key; identity when absent
+    pipeline_provenance_table_prefix: str = Field(default="pipeline", pattern=r"^[A-Za-z][A-Za-z0-9]{0,40}$")
+    pipeline_reanswer: bool = Field(
+        default=False,
+        description="`pipeline index` asks stale answers' questions again without --reanswer (e.g. in the "
+        "postdeploy hook's run against Azure, where the new runs go to Service Bus).",
+    )
 
     # Telemetry
     applicationinsights_connection_string: str | None = None

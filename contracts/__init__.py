@@ -20,11 +20,16 @@ from contracts.activities import (
 from contracts.errors import ErrorKind, StepError
 from contracts.events import (
     COMPLETED_EVENT_TYPE,
+    EVENT_TYPES,
     FAILED_EVENT_TYPE,
+    STALE_EVENT_TYPE,
     FailedEventData,
+    StaleEventData,
+    StalePassage,
     event_id_for,
+    stale_event_id,
 )
-from contracts.http import FieldProblem, ProblemDetails, StartResponse, StatusResponse
+from contracts.http import FieldProblem, ProblemDetails, Staleness, StartResponse, StatusResponse
 from contracts.pipeline import PipelineInput, RetryPolicy, StepName
 from contracts.question import Question
 from contracts.result import Citation, Result, Usage
@@ -32,8 +37,10 @@ from contracts.scopes import MAX_SCOPES, InvalidScope, ScopeName, check_scope_na
 
 __all__ = [
     "COMPLETED_EVENT_TYPE",
+    "EVENT_TYPES",
     "FAILED_EVENT_TYPE",
     "MAX_SCOPES",
+    "STALE_EVENT_TYPE",
     "Citation",
     "EmbedQueryInput",
     "ErrorKind",
@@ -55,6 +62,9 @@ __all__ = [
     "SearchDocumentsInput",
     "SearchHit",
     "SearchResults",
+    "StaleEventData",
+    "StalePassage",
+    "Staleness",
     "StartResponse",
     "StatusResponse",
     "StepError",
@@ -64,4 +74,5 @@ __all__ = [
     "check_scope_name",
     "event_id_for",
     "normalise_scopes",
+    "stale_event_id",
 ]

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts.result import Result
 
-__all__ = ["FieldProblem", "ProblemDetails", "StartResponse", "StatusResponse"]
+__all__ = ["FieldProblem", "ProblemDetails", "Staleness", "StartResponse", "StatusResponse"]
 
 
 class StartResponse(BaseModel):
@@ -28,6 +28,18 @@ class StartResponse(BaseModel):
     purge_history_delete_uri: str | None = None
 
 
+class Staleness(BaseModel):
+    """A completed answer that cited a passage changed or removed since (its Stale event)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: str = Field(description="The id of the `DurableAIPipeline.Answer.Stale` event.")
+    detected_at: str
+    sources: list[str] = Field(description="The documents that changed or went.")
+    superseded_by: str | None = Field(default=None, description="The newer run that answers the question again.")
+    published: bool = Field(description="Whether the Stale event is out (false: pending, sent by the next re-index).")
+
+
 class StatusResponse(BaseModel):
     """200 body of `GET /api/pipeline/{instance_id}`."""
 
@@ -41,6 +53,9 @@ class StatusResponse(BaseModel):
     last_updated_time: str | None = None
     result: Result | None = None
     error: str | None = Field(default=None, description="Why the run failed, when it did.")
+    stale: Staleness | None = Field(
+        default=None, description="Present when the answer cited a passage that has changed or gone since."
+    )
 
 
 class FieldProblem(BaseModel):

@@ -30,6 +30,7 @@ ITEMS: list[tuple[str, str, str]] = [
     ("retries", "Retries per step", "timechart"),
     ("token-usage", "Token usage by model and token type", "timechart"),
     ("failed-events", "Failed events and their traces (operation_Id)", "table"),
+    ("stale-answers", "Stale answers per source (a re-index changed what they cited)", "barchart"),
     ("trace-of-event", "The trace of one event (paste its traceparent above)", "table"),
 ]
 

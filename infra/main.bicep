@@ -305,6 +305,8 @@ var appSettings = {
   AZURE_SEARCH_SEMANTIC_CONFIGURATION: searchSemanticConfiguration
   EVENTGRID_TOPIC_ENDPOINT: eventGrid.outputs.endpoint
   PIPELINE_EVENT_SOURCE: eventSource
+  // Which answers cited which passages, for Answer.Stale events: tables in the app's own storage account
+  PIPELINE_PROVENANCE_TABLE_ENDPOINT: storage.outputs.tableEndpoint
   PIPELINE_QUEUE_NAME: serviceBus.outputs.queueName
   PIPELINE_DEAD_LETTER_QUEUE_NAME: serviceBus.outputs.deadLetterQueueName
   ServiceBusConnection__fullyQualifiedNamespace: serviceBus.outputs.fullyQualifiedNamespace
@@ -377,6 +379,7 @@ module developerRoles 'modules/developer-roles.bicep' = if (!empty(principalId))
   params: {
     principalId: principalId
     principalType: principalType
+    storageAccountName: storage.outputs.name
     serviceBusNamespaceName: serviceBus.outputs.name
     eventGridTopicName: eventGrid.outputs.name
     searchServiceName: search.outputs.name
@@ -415,6 +418,7 @@ output EVENTGRID_TOPIC_ENDPOINT string = eventGrid.outputs.endpoint
 output EVENTGRID_TOPIC_NAME string = eventGrid.outputs.name
 output EVENTGRID_TOPIC_ID string = eventGrid.outputs.id
 output PIPELINE_EVENT_SOURCE string = eventSource
+output PIPELINE_PROVENANCE_TABLE_ENDPOINT string = storage.outputs.tableEndpoint
 output PIPELINE_QUEUE_NAME string = serviceBus.outputs.queueName
 output PIPELINE_DEAD_LETTER_QUEUE_NAME string = serviceBus.outputs.deadLetterQueueName
 output ServiceBusConnection__fullyQualifiedNamespace string = serviceBus.outputs.fullyQualifiedNamespace

@@ -10,22 +10,25 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from config import Settings, get_settings
-from providers.base import AnswerGenerator, Embedder, EventPublisher, QuestionQueue, Retriever
+from providers.base import AnswerGenerator, Embedder, EventPublisher, Passage, QuestionQueue, Retriever
 from providers.errors import ProviderError
 from providers.plan import ProviderPlan
+from providers.provenance import ProvenanceStore
 
 if TYPE_CHECKING:
     from ingestion.ingest import IngestReport, Progress
 
 __all__ = [
+    "cited_passages",
     "describe_providers",
     "get_embedder",
     "get_generator",
+    "get_provenance",
     "get_publisher",
     "get_retriever",
     "open_question_queue",
@@ -128,14 +131,41 @@ def get_embedder() -> Embedder:
 
 
 @_BuiltOnce
-def get_retriever() -> Retriever:
-    _announce()
+def _retriever() -> Retriever:
+    """The configured retriever itself, without injected faults (provenance reads passages through it)."""
     s = get_settings()
     if _plan().retrieval.backend == "azure-ai-search":
         from providers.azure.search_retriever import AzureSearchRetriever
 
-        return _with_faults(AzureSearchRetriever.from_settings(s), "retrieval")
-    return _with_faults(open_local_index(s), "retrieval")
+        return AzureSearchRetriever.from_settings(s)
+    return open_local_index(s)
+
+
+@_BuiltOnce
+def get_retriever() -> Retriever:
+    _announce()
+    return _with_faults(_retriever(), "retrieval")
+
+
+@_BuiltOnce
+def get_provenance() -> ProvenanceStore | None:
+    """Where published answers' citations are kept: SQLite beside the local index, Azure Table Storage when
+    `PIPELINE_PROVENANCE_TABLE_ENDPOINT` is set; None on Azure AI Search without it (nothing is recorded)."""
+    s = get_settings()
+    if s.pipeline_provenance_table_endpoint:
+        from providers.azure.table_provenance import TableProvenanceStore
+
+        return TableProvenanceStore.from_settings(s)
+    if _plan().retrieval.backend == "azure-ai-search":
+        return None
+    from providers.local.provenance_store import SqliteProvenanceStore
+
+    return SqliteProvenanceStore.in_index_dir(s.pipeline_data_dir / "index")
+
+
+def cited_passages(ids: Sequence[str], *, scopes: Sequence[str]) -> list[Passage]:
+    """The cited passages' text as the index holds it now, read past any injected retrieval fault."""
+    return _retriever().fetch(ids, scopes=scopes)
 
 
 def open_local_index(s: Settings) -> Retriever:
@@ -230,7 +260,7 @@ def reset() -> None:
     """Close and forget built providers and settings (tests, or after settings change in-process)."""
     global _announced
     _plan.cache_clear()
-    for cached in (get_embedder, _embedder, get_retriever, get_generator, get_publisher):
+    for cached in (get_embedder, _embedder, get_retriever, _retriever, get_generator, get_publisher, get_provenance):
         close = getattr(cached.built(), "close", None)
         if callable(close):
             close()

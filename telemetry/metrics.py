@@ -21,6 +21,7 @@ __all__ = [
     "Outcome",
     "record_operation_duration",
     "record_run",
+    "record_stale_answers",
     "record_step_attempt",
     "record_tokens",
 ]
@@ -54,6 +55,11 @@ class _Instruments:
             "pipeline.runs",
             unit="{run}",
             description="Runs whose outcome was published, by outcome, failed step and error kind.",
+        )
+        self.stale_answers: Counter = meter.create_counter(
+            "pipeline.answers.stale",
+            unit="{answer}",
+            description="Answers told stale (a Stale event published), by the source that changed.",
         )
         self.run_duration: Histogram = meter.create_histogram(
             "pipeline.duration",
@@ -104,6 +110,11 @@ def record_run(
     instruments().runs.add(1, attributes)
     if seconds is not None:
         instruments().run_duration.record(seconds, {"pipeline.outcome": attributes["pipeline.outcome"]})
+
+
+def record_stale_answers(source: str) -> None:
+    """A Stale event went out for an answer that cited `source` (counted once per source it names)."""
+    instruments().stale_answers.add(1, {"pipeline.source": source})
 
 
 def record_tokens(attributes: dict[str, str], *, input_tokens: int, output_tokens: int) -> None:

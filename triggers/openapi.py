@@ -10,7 +10,18 @@ import azure.durable_functions as df
 import azure.functions as func
 from pydantic import BaseModel
 
-from contracts import ProblemDetails, Question, StartResponse, StatusResponse
+from contracts import (
+    COMPLETED_EVENT_TYPE,
+    FAILED_EVENT_TYPE,
+    STALE_EVENT_TYPE,
+    FailedEventData,
+    ProblemDetails,
+    Question,
+    Result,
+    StaleEventData,
+    StartResponse,
+    StatusResponse,
+)
 
 __all__ = ["FUNCTION_NAME", "ROUTE", "bp", "build_document"]
 
@@ -117,8 +128,55 @@ def build_document() -> dict[str, Any]:
                 }
             },
         },
-        "components": {"schemas": _schemas(Question, StartResponse, StatusResponse, ProblemDetails)},
+        "webhooks": _webhooks(),
+        "components": {
+            "schemas": _schemas(
+                Question, StartResponse, StatusResponse, ProblemDetails, Result, FailedEventData, StaleEventData
+            )
+        },
     }
+
+
+# Each CloudEvent type, and the model of its data.
+_EVENTS = (
+    (COMPLETED_EVENT_TYPE, "Result", "A run answered its question."),
+    (FAILED_EVENT_TYPE, "FailedEventData", "A run failed for good: the step, the error kind, attempts made."),
+    (
+        STALE_EVENT_TYPE,
+        "StaleEventData",
+        "A re-index changed or removed a passage an earlier answer cited (subject: that answer's run).",
+    ),
+)
+
+
+def _webhooks() -> dict[str, Any]:
+    """The CloudEvents subscribers receive (OpenAPI 3.1 `webhooks`): structured mode, one per request."""
+    hooks: dict[str, Any] = {}
+    for event_type, data_model, summary in _EVENTS:
+        envelope = {
+            "type": "object",
+            "required": ["specversion", "id", "type", "source", "subject", "time", "data"],
+            "properties": {
+                "specversion": {"const": "1.0"},
+                "id": {"type": "string", "description": "Deterministic: a re-publish carries the same id."},
+                "type": {"const": event_type},
+                "source": {"type": "string", "description": "PIPELINE_EVENT_SOURCE"},
+                "subject": {"type": "string", "description": "pipeline/{instance_id}"},
+                "time": {"type": "string", "format": "date-time"},
+                "datacontenttype": {"const": "application/json"},
+                "traceparent": {"type": "string"},
+                "data": _ref(data_model),
+            },
+        }
+        hooks[event_type] = {
+            "post": {
+                "operationId": event_type.rsplit(".", 1)[1].lower() + "_event",
+                "summary": summary,
+                "requestBody": {"required": True, "content": {"application/cloudevents+json": {"schema": envelope}}},
+                "responses": {"200": {"description": "Received (deduplicated on source + id)."}},
+            }
+        }
+    return hooks
 
 
 @bp.function_name(FUNCTION_NAME)

@@ -1,19 +1,28 @@
-"""`get_pipeline_status` (GET /api/pipeline/{instance_id}): runtime status, current step, result."""
+"""`get_pipeline_status` (GET /api/pipeline/{instance_id}): runtime status, current step, result.
+
+A completed answer that a re-index made stale says so (`stale`: the changed sources and the newer
+run), read from the provenance store; the monitor page and `pipeline status` show it from here.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
 from azure.durable_functions.models.DurableOrchestrationStatus import DurableOrchestrationStatus
 
-from contracts import ProblemDetails, Result, StatusResponse
+from contracts import ProblemDetails, Result, Staleness, StatusResponse
+from providers.errors import ProviderError
+from providers.factory import get_provenance
 from triggers._http import json_response, problem_response
 from triggers.routes import START_ROUTE, STATUS_ROUTE
 from triggers.starting import is_instance_id
 
-__all__ = ["FUNCTION_NAME", "ROUTE", "bp", "status_view", "status_view_from_json"]
+__all__ = ["FUNCTION_NAME", "ROUTE", "bp", "staleness", "status_view", "status_view_from_json"]
+
+log = logging.getLogger(__name__)
 
 FUNCTION_NAME = "get_pipeline_status"
 ROUTE = STATUS_ROUTE
@@ -43,6 +52,26 @@ def status_view(status: DurableOrchestrationStatus) -> StatusResponse:
         last_updated_time=_iso(status.last_updated_time),
         result=result,
         error=error,
+        stale=staleness(status.instance_id) if result is not None else None,
+    )
+
+
+def staleness(instance_id: str) -> Staleness | None:
+    """The answer's Stale event, if a re-index made it stale; an unreadable store leaves the status without it."""
+    try:
+        store = get_provenance()
+        mark = store.stale_mark(instance_id) if store is not None else None
+    except ProviderError as error:
+        log.warning("cannot tell whether %s is stale: %s", instance_id, error.message)
+        return None
+    if mark is None:
+        return None
+    return Staleness(
+        event_id=mark.event_id,
+        detected_at=mark.detected_at,
+        sources=list(mark.sources),
+        superseded_by=mark.superseded_by,
+        published=mark.published,
     )
 
 

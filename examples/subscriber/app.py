@@ -12,7 +12,10 @@ What a subscriber has to do, and this one does:
   (`application/cloudevents-batch+json`, a JSON array);
 - reject what is not a CloudEvent 1.0 of ours with 400 (Event Grid does not retry a 400), checking
   the data against the `contracts` models: a Completed event carries a `Result`, a Failed event
-  a `FailedEventData`;
+  a `FailedEventData`, a Stale event a `StaleEventData`;
+- treat a Stale event as "the answer you kept for this subject may be wrong now": the default
+  handler says which sources changed and which newer run (if any) answers again; a Completed
+  event whose `metadata.supersedes` names an earlier run replaces that run's answer;
 - handle each event once: delivery is at least once, so events are deduplicated on
   `source` + `id` in a SQLite file that survives restarts. If the handler fails, the event is
   forgotten again and the request answers 500, so the sender retries it.
@@ -34,7 +37,14 @@ from typing import Any, TextIO
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from contracts import COMPLETED_EVENT_TYPE, FAILED_EVENT_TYPE, FailedEventData, Result
+from contracts import (
+    COMPLETED_EVENT_TYPE,
+    FAILED_EVENT_TYPE,
+    STALE_EVENT_TYPE,
+    FailedEventData,
+    Result,
+    StaleEventData,
+)
 
 __all__ = [
     "BATCH_CONTENT_TYPE",
@@ -55,7 +65,11 @@ BATCH_CONTENT_TYPE = "application/cloudevents-batch+json"
 MAX_BODY_BYTES = 1024 * 1024  # Event Grid's limit for an event and for a batch
 
 # What each event type's data must be.
-DATA_MODELS: dict[str, type[BaseModel]] = {COMPLETED_EVENT_TYPE: Result, FAILED_EVENT_TYPE: FailedEventData}
+DATA_MODELS: dict[str, type[BaseModel]] = {
+    COMPLETED_EVENT_TYPE: Result,
+    FAILED_EVENT_TYPE: FailedEventData,
+    STALE_EVENT_TYPE: StaleEventData,
+}
 
 EventHandler = Callable[[dict[str, Any]], Awaitable[None] | None]
 
@@ -141,6 +155,16 @@ class PrintHandler:
         data = event.get("data") or {}
         if event["type"] == COMPLETED_EVENT_TYPE:
             summary = f"answer: {' '.join(str(data.get('answer', '')).split())[:100]}"
+            supersedes = (data.get("metadata") or {}).get("supersedes")
+            if supersedes:
+                summary = f"replaces pipeline/{supersedes}; {summary}"
+        elif event["type"] == STALE_EVENT_TYPE:
+            # What a real subscriber does here: flag the answer kept for this subject (ticket, cache
+            # entry, chat message) as out of date, and wait for the newer run's Completed event.
+            newer = data.get("superseded_by")
+            summary = f"stale: {', '.join(data.get('sources') or [])} changed" + (
+                f"; answered again as pipeline/{newer}" if newer else ""
+            )
         else:
             summary = f"failed at {data.get('step')}: {data.get('error_kind')}: {data.get('message')}"
         print(f"{event.get('time', '-')} {event['type']} {event.get('subject', '')} {summary}", file=self.stream)

@@ -3,7 +3,8 @@
 //
 //   storage account   Blob Data Owner, Queue Data Contributor, Table Data Contributor
 //                     (host leases and the Durable task hub; Blob Data Owner also reads the
-//                     Flex deployment container)
+//                     Flex deployment container; Table Data Contributor also writes the
+//                     provenance of published answers, so stale answers need no new role)
 //   questions queue   Service Bus Data Receiver (the trigger, and the monitor's peek at its
 //                     $deadletterqueue); optionally Data Owner, which lets the scale controller read
 //                     the queue length instead of peeking

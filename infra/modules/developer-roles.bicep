@@ -4,7 +4,9 @@
 // a local host can embed, search, generate and publish as the app does. With the Durable Task
 // Scheduler, Durable Task Data Contributor on the task hub opens its dashboard (runs, histories,
 // and the actions on them: terminate, restart, purge). With Document Intelligence, Cognitive Services
-// User on it lets `pipeline index` read scanned PDFs and images.
+// User on it lets `pipeline index` read scanned PDFs and images. Storage Table Data Contributor on the
+// app's storage account lets `pipeline index` read which answers cited a re-indexed document and record
+// their Answer.Stale events (the provenance tables, providers/azure/table_provenance.py).
 
 @description('Principal (object) id of the developer.')
 param principalId string
@@ -16,6 +18,9 @@ param principalId string
 ])
 @description('Kind of principal.')
 param principalType string = 'User'
+
+@description('The Function App\'s storage account, which holds the provenance tables.')
+param storageAccountName string
 
 @description('Service Bus namespace.')
 param serviceBusNamespaceName string
@@ -42,6 +47,7 @@ param durableTaskHubName string = ''
 param documentIntelligenceAccountName string = ''
 
 var roles = {
+  storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
   serviceBusDataSender: '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39'
   serviceBusDataReceiver: '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
   eventGridDataSender: 'd5a91429-5739-47e2-a06b-3470a27159e7'
@@ -50,6 +56,10 @@ var roles = {
   cognitiveServicesOpenAiUser: '5e0bd9bd-7b93-4f28-af87-19fc36ad61bd'
   cognitiveServicesUser: 'a97b65f3-24c7-4388-baec-2e87135dc908'
   durableTaskDataContributor: '0ad04412-c4d5-4796-b79c-f76d14c8d402'
+}
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
 }
 
 resource serviceBus 'Microsoft.ServiceBus/namespaces@2022-10-01-preview' existing = {
@@ -73,6 +83,17 @@ resource scheduler 'Microsoft.DurableTask/schedulers@2025-11-01' existing = {
 
   resource taskHub 'taskHubs' existing = {
     name: durableTaskHubName
+  }
+}
+
+// The provenance tables: `pipeline index` reads which answers cited a changed document and records the Stale events.
+resource storageTableDataContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, principalId, roles.storageTableDataContributor)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageTableDataContributor)
+    principalId: principalId
+    principalType: principalType
   }
 }
 

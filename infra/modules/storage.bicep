@@ -1,5 +1,6 @@
 // The Function App's storage account: the Durable Functions task hub (queues, tables, blobs),
-// the host's leases, and the blob container Flex Consumption deploys the app package from.
+// the host's leases, the blob container Flex Consumption deploys the app package from, and the
+// provenance of published answers (tables `pipeline*`, see providers/azure/table_provenance.py).
 // Shared keys are disabled: only Entra ID identities with data roles get in.
 
 @description('Name of the storage account (3-24 lowercase letters and digits).')
@@ -50,3 +51,4 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
 output id string = storage.id
 output name string = storage.name
 output blobEndpoint string = storage.properties.primaryEndpoints.blob
+output tableEndpoint string = storage.properties.primaryEndpoints.table

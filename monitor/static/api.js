@@ -132,3 +132,12 @@ export async function feed(name) {
   if (!response.ok) throw new ApiError(response.status, await describe(response));
   return json(response);
 }
+
+// This app's status route says whether a completed answer went stale (a re-index changed what it cited),
+// and which newer run answers again; null when it did not, or when the route cannot say.
+export async function staleness(id) {
+  const response = await call(`/api/pipeline/${encodeURIComponent(id)}`, { durable: false });
+  if (!response.ok) return null;
+  const body = await json(response).catch(() => null);
+  return (body && body.stale) || null;
+}

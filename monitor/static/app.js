@@ -156,6 +156,28 @@ function renderAnswer(run) {
     citations.length ? h("ol", { class: "citations" }, citations) : h("p", { class: "muted" }, "No citations."));
 }
 
+// A run started by `pipeline index --reanswer` answers a stale run's question again: link back to it.
+function supersedesFact(run) {
+  const old = ((run.output || {}).metadata || {}).supersedes;
+  return typeof old === "string" && old
+    ? fact("Supersedes", h("a", { href: `#/run/${encodeURIComponent(old)}`, class: "mono" }, old)) : [];
+}
+
+async function renderStale(run) {
+  const el = byId("run-stale");
+  if (run.runtimeStatus !== "Completed") { el.hidden = true; return; }
+  const stale = await api.staleness(run.instanceId).catch(() => null);
+  if (!state.run || state.run.instanceId !== run.instanceId) return;
+  el.hidden = !stale;
+  if (!stale) return;
+  const newer = stale.superseded_by
+    ? [" Answered again as ", h("a", { href: `#/run/${encodeURIComponent(stale.superseded_by)}`, class: "mono" },
+      stale.superseded_by), "."]
+    : [" Re-index with --reanswer to ask again."];
+  replace(el, h("strong", {}, "Stale: "),
+    `${stale.sources.join(", ")} changed since this answer (${formatTime(stale.detected_at)}).`, ...newer);
+}
+
 function historyDuration(run) {
   // The history's timestamps have milliseconds; the status times only whole seconds.
   const { start, end } = buildTimeline(run.historyEvents);
@@ -178,8 +200,10 @@ function renderRun(run) {
     ...fact("Duration", formatMs(historyDuration(run))),
     ...(typeof (run.output || {}).confidence === "number"
       ? fact("Confidence", run.output.confidence.toFixed(2)) : []),
-    ...(trace ? fact("Trace", traceLink(trace)) : []));
+    ...(trace ? fact("Trace", traceLink(trace)) : []),
+    ...supersedesFact(run));
   renderAnswer(run);
+  renderStale(run);
   renderTimeline(byId("timeline"), run.historyEvents);
   const events = publishedEvents(run);
   replace(byId("run-events"), events.length

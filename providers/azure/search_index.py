@@ -43,9 +43,11 @@ from providers.azure.search_retriever import (
     TITLE_FIELD,
     VECTOR_FIELD,
     odata_string,
+    passage_of,
     sdk_options,
     search_service,
 )
+from providers.base import Passage
 from providers.retrying import Backoff
 
 if TYPE_CHECKING:
@@ -317,6 +319,16 @@ class AzureSearchIndexer(Closing):
                 scopes = tuple(sorted(str(s) for s in doc.get(SCOPES_FIELD) or ()))
                 found[str(doc[ID_FIELD])] = (str(doc.get(HASH_FIELD) or ""), scopes)
         return found
+
+    def source_passages(self, source: str) -> list[Passage]:
+        """Every chunk the index holds for `source` (whatever its scopes): what stale answers are found against."""
+        with translating(_SERVICE):
+            results = self._documents().search(
+                search_text="*",
+                filter=f"{SOURCE_FIELD} eq {odata_string(source)}",
+                select=[ID_FIELD, TITLE_FIELD, SOURCE_FIELD, CONTENT_FIELD, PAGE_FIELD],
+            )
+            return [passage_of(doc) for doc in results]
 
     def upload(self, documents: Sequence[Mapping[str, Any]], *, merge_only: bool = False) -> UploadReport:
         """mergeOrUpload (or, `merge_only`, merge) `documents` in batches; per-document 429/503 are retried

@@ -37,6 +37,7 @@ __all__ = [
     "VECTOR_FIELD",
     "AzureSearchRetriever",
     "odata_string",
+    "passage_of",
     "scope_filter",
     "sdk_options",
     "search_service",
@@ -168,7 +169,7 @@ class AzureSearchRetriever(Closing):
             results = self._client.get().search(search_text=query.strip() or "*", top=top_k, select=_SELECT, **options)
             # The pager fetches lazily, so iterating is part of the call (and of its errors).
             with _needs_scopes_field():
-                return [_passage(doc) for doc in itertools.islice(results, top_k)]
+                return [passage_of(doc) for doc in itertools.islice(results, top_k)]
 
     def fetch(self, ids: Sequence[str], *, scopes: Sequence[str] = ()) -> list[Passage]:
         visible = scope_filter(scopes)
@@ -189,7 +190,7 @@ class AzureSearchRetriever(Closing):
                 )
                 with _needs_scopes_field():
                     for doc in itertools.islice(results, len(batch)):
-                        passage = _passage(doc)
+                        passage = passage_of(doc)
                         found[passage.id] = passage
         return [found[i] for i in ids if i in found]
 
@@ -224,7 +225,7 @@ def _needs_scopes_field() -> Iterator[None]:
         raise
 
 
-def _passage(doc: Mapping[str, Any]) -> Passage:
+def passage_of(doc: Mapping[str, Any]) -> Passage:
     # The semantic ranker's score (0-4) replaces the fused score when it ran.
     reranker = doc.get("@search.reranker_score")
     score = reranker if reranker is not None else doc.get("@search.score")

@@ -37,6 +37,7 @@ __all__ = [
     "EventOutbox",
     "UnloggedEvent",
     "append_line",
+    "append_lines",
     "ids_in_tail",
 ]
 
@@ -152,9 +153,32 @@ class EventOutbox:
             )
             return True
 
-    def mark_logged(self, event_id: str) -> None:
+    def insert_many(
+        self, events: Sequence[tuple[str, str]], urls: Sequence[str], *, now: float, log_claim_s: float
+    ) -> list[str]:
+        """`insert` for a batch of (id, body) in one transaction; returns the ids that were new, in order."""
+        new: list[str] = []
         with self._transaction() as db:
-            db.execute("UPDATE events SET logged = 1 WHERE id = ?", (event_id,))
+            for event_id, body in events:
+                cursor = db.execute(
+                    "INSERT OR IGNORE INTO events (id, body, created_at, logged, log_claim_until)"
+                    " VALUES (?, ?, ?, 0, ?)",
+                    (event_id, body, now, now + log_claim_s),
+                )
+                if cursor.rowcount:
+                    new.append(event_id)
+            db.executemany(
+                "INSERT OR IGNORE INTO deliveries (event_id, url, created_at, next_attempt_at) VALUES (?, ?, ?, ?)",
+                [(event_id, url, now, now) for event_id in new for url in dict.fromkeys(urls)],
+            )
+        return new
+
+    def mark_logged(self, event_id: str) -> None:
+        self.mark_logged_many([event_id])
+
+    def mark_logged_many(self, event_ids: Sequence[str]) -> None:
+        with self._transaction() as db:
+            db.executemany("UPDATE events SET logged = 1 WHERE id = ?", [(event_id,) for event_id in event_ids])
 
     def claim_unlogged(self, *, now: float, claim_s: float, limit: int = 100) -> list[UnloggedEvent]:
         """Events whose publisher crashed (or stalled) before writing their line; claimed for us."""
@@ -280,7 +304,13 @@ def append_line(path: Path, line: str) -> None:
     """Append one full line in a single O_APPEND write under a lock, so concurrent writers
     (threads or processes) never interleave partial lines. A write that fails part-way (a full
     disk) is cut back off, so the file never keeps half a line for the next one to run into."""
-    data = (line.rstrip("\n") + "\n").encode("utf-8")
+    append_lines(path, [line])
+
+
+def append_lines(path: Path, lines: Sequence[str]) -> None:
+    """`append_line` for several lines at once: one write, so a batch costs one lock and one system call
+    (and a write that fails part-way is cut back off whole)."""
+    data = "".join(line.rstrip("\n") + "\n" for line in lines).encode("utf-8")
     with _APPEND_LOCK:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:

@@ -28,6 +28,7 @@ from providers.local.event_outbox import (
     EVENTS_FILE,
     EventOutbox,
     append_line,
+    append_lines,
 )
 from providers.local.sqlite_files import cannot_write, full_disk_note
 from providers.urls import hide_in_http_logs, shown_url
@@ -131,6 +132,30 @@ class LocalEventSink:
             raise ProviderError.internal(f"event outbox error for {event.id}: {error}") from error
         if self._start_worker:
             # Started even with no webhooks: it also repairs lines left by a crashed process.
+            self._worker.start()
+            self._worker.wake()
+
+    def publish_many(self, events: Sequence[OutgoingEvent]) -> None:
+        """`publish` for a batch (the Stale events of a re-index): one transaction and one append for all."""
+        bodies: dict[str, str] = {}
+        for event in events:
+            try:
+                bodies[event.id] = json.dumps(
+                    event.to_structured(), ensure_ascii=False, separators=(",", ":"), allow_nan=False
+                )
+            except (TypeError, ValueError) as error:
+                raise ProviderError.invalid_input(f"event {event.id} is not JSON-serialisable: {error}") from error
+        outbox = self._open()
+        try:
+            new = outbox.insert_many(list(bodies.items()), self.webhooks, now=time.time(), log_claim_s=self.log_grace_s)
+            if new:
+                append_lines(self.data_dir / EVENTS_FILE, [bodies[event_id] for event_id in new])
+                outbox.mark_logged_many(new)
+        except (OSError, sqlite3.OperationalError) as error:
+            raise ProviderError.transient(f"cannot record {len(bodies)} events: {error}") from error
+        except sqlite3.Error as error:
+            raise ProviderError.internal(f"event outbox error for a batch of {len(bodies)}: {error}") from error
+        if self._start_worker:
             self._worker.start()
             self._worker.wake()
 

@@ -545,6 +545,15 @@ class SqliteIndex:
         sql += " WHERE documents.source = ? ORDER BY chunks.ordinal"
         return [row[0] for row in self._connection().execute(sql, (source,))]
 
+    def source_passages(self, source: str) -> list[Passage]:
+        """Every chunk the index holds for `source`, in order (empty: no such document), whatever its scopes."""
+        sql = f"SELECT {_PASSAGE_COLUMNS} FROM chunks WHERE document_id = (SELECT id FROM documents WHERE source = ?)"
+        sql += " ORDER BY ordinal"
+        try:
+            return [_passage(row) for row in self._connection().execute(sql, (source,))]
+        except sqlite3.Error as error:
+            raise ProviderError.transient(f"local index read failed: {error}") from error
+
     def replace_document(
         self,
         source: str,

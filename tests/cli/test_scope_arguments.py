@@ -38,8 +38,13 @@ def test_index_takes_either_scopes_or_unscoped(capsys: pytest.CaptureFixture[str
 
 def test_index_passes_scopes_through_none_keeps_and_unscoped_clears(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[list[str] | None] = []
-    monkeypatch.setattr("cli.index_command.run_index", lambda paths, *, recreate, scopes: seen.append(scopes) or 0)
+    reanswers: list[bool] = []
+    monkeypatch.setattr(
+        "cli.index_command.run_index",
+        lambda paths, *, recreate, scopes, reanswer: seen.append(scopes) or reanswers.append(reanswer) or 0,
+    )
     main(["index", "docs", "--scope", "hr", "--scope", "finance"])
     main(["index", "docs"])
-    main(["index", "docs", "--unscoped"])
+    main(["index", "docs", "--unscoped", "--reanswer"])
     assert seen == [["hr", "finance"], None, []]
+    assert reanswers == [False, False, True]

@@ -83,6 +83,42 @@ def test_failed_event_is_handled(subscriber: SubscriberServer, recorder: Recorde
     assert recorder.events[0]["data"]["step"] == "generate_answer"
 
 
+def test_a_stale_event_is_validated_deduped_and_flags_the_kept_answer(
+    subscriber: SubscriberServer, recorder: Recorder
+) -> None:
+    import io
+
+    from contracts import STALE_EVENT_TYPE, stale_event_id
+    from examples.subscriber.app import PrintHandler
+    from providers.base import OutgoingEvent
+
+    data = {
+        "instance_id": "run-1",
+        "question": "What does a ferry ticket cost?",
+        "passages": [{"source": "ferry.md", "page": None, "chunk_id": "c1", "change": "changed"}],
+        "sources": ["ferry.md"],
+        "detected_at": "2026-12-07T18:00:00Z",
+        "superseded_by": "reanswer-x",
+    }
+    stale = OutgoingEvent(
+        id=stale_event_id("run-1", ["c1"]),
+        type=STALE_EVENT_TYPE,
+        source="/durable-ai-pipeline",
+        subject="pipeline/run-1",
+        time="2026-12-07T18:00:00Z",
+        data=data,
+    ).to_structured()
+    assert _post(subscriber, stale).json() == {"accepted": 1, "duplicates": 0}
+    assert _post(subscriber, stale).json() == {"accepted": 0, "duplicates": 1}
+    assert recorder.events == [stale]
+    no_passages = {**stale, "id": "other", "data": {**data, "passages": []}}
+    refused = _post(subscriber, no_passages)
+    assert refused.status_code == 400 and "StaleEventData" in refused.json()["detail"]
+    out = io.StringIO()
+    PrintHandler(stream=out)(stale)
+    assert "stale: ferry.md changed; answered again as pipeline/reanswer-x" in out.getvalue()
+
+
 def test_batch_is_handled_event_by_event(subscriber: SubscriberServer, recorder: Recorder) -> None:
     batch = [outgoing("run-1").to_structured(), outgoing("run-2", failed=True).to_structured()]
     response = _post(subscriber, [*batch, batch[0]], BATCH)

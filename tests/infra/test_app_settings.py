@@ -29,6 +29,7 @@ NEEDED_ON_AZURE = {
     "EVENTGRID_TOPIC_ENDPOINT",
     "APPLICATIONINSIGHTS_CONNECTION_STRING",
     "PIPELINE_EVENT_SOURCE",
+    "PIPELINE_PROVENANCE_TABLE_ENDPOINT",
     "PIPELINE_QUEUE_NAME",
     "PIPELINE_DEAD_LETTER_QUEUE_NAME",
     "ServiceBusConnection__fullyQualifiedNamespace",
@@ -41,6 +42,7 @@ OPTIONAL = {
     "PIPELINE_SNIPPET_CHARS",
     "PIPELINE_FAULTS",
     "PIPELINE_FAULTS_SEED",
+    "PIPELINE_PROVENANCE_TABLE_PREFIX",
 }
 # OpenTelemetry's own variables (the SDK reads them too) and what the Functions platform sets for its worker.
 OPTIONAL_PREFIXES = ("PIPELINE_RETRY_", "OTEL_", "FUNCTIONS_", "AzureWebJobsScriptRoot")
@@ -64,6 +66,11 @@ LOCAL_ONLY = {
     "PIPELINE_EXPORT_KEY",  # `pipeline export` reads these on the machine that exports, not in the app
     "PIPELINE_EXPORT_URL",
     "PIPELINE_LOCAL_EMBEDDER",
+    "PIPELINE_PROVENANCE_TABLE_KEY",  # Azurite's account key; the storage account takes Entra ID only
+    "PIPELINE_REANSWER",  # read by `pipeline index` on the machine that indexes
+    # The embedded host's SQLite sync mode and its purge of finished runs (on Azure: the Durable extension's own)
+    "PIPELINE_DURABILITY",
+    "PIPELINE_RETENTION_DAYS",
     "ServiceBusConnection",
 }
 # Read by the Functions host, the Durable extension and the Azure SDKs rather than by the app.

@@ -196,6 +196,15 @@ def test_document_intelligence_is_opt_in_and_only_the_developer_may_call_it(
     assert "Cognitive Services User" not in app
 
 
+def test_the_developer_may_read_and_write_the_provenance_tables_and_the_app_needs_no_new_role(
+    templates: dict[str, BicepFile], main: BicepFile
+) -> None:
+    # `pipeline index` finds stale answers and records their events with the developer's identity.
+    developer = {(a.role, a.scope_type, a.condition) for a in _assignments(templates["modules/developer-roles.bicep"])}
+    assert ("Storage Table Data Contributor", "Microsoft.Storage/storageAccounts", None) in developer
+    assert main.vars["appSettings"].value["PIPELINE_PROVENANCE_TABLE_ENDPOINT"] == Expr("storage.outputs.tableEndpoint")
+
+
 def test_no_role_is_assigned_outside_the_role_modules(templates: dict[str, BicepFile]) -> None:
     for path, file in templates.items():
         if path in ("modules/app-roles.bicep", "modules/developer-roles.bicep"):

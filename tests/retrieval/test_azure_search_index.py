@@ -287,3 +287,34 @@ def test_a_scope_update_that_failed_halfway_is_reported_and_set_right_by_the_nex
         report = index_paths([retries], index=indexer, embedder=embedder, base=tmp_path, scopes=["finance"])
         assert report.rescoped == ["docs/retries.md"] and report.failed == {}
     assert {tuple(d[SCOPES_FIELD]) for d in search_service.documents["docs"].values()} == {("finance",)}
+
+
+def test_the_azure_indexing_path_finds_the_answers_a_changed_document_made_stale(
+    search_service, tmp_path: Path
+) -> None:
+    from providers.local.provenance_store import SqliteProvenanceStore
+    from providers.provenance import AnswerRecord, CitedPassage, passage_hash
+    from providers.stale_answers import StaleTracker, seal
+
+    folder = _write_docs(tmp_path / "docs")
+    embedder = HashingEmbedder()
+    store = SqliteProvenanceStore(tmp_path / "provenance.sqlite")
+    with _indexer(search_service.url) as indexer:
+        index_paths([folder], index=indexer, embedder=embedder, base=tmp_path)
+        held = indexer.source_passages("docs/retries.md")
+        assert [p.source for p in held] == ["docs/retries.md"] * 2
+        (limits,) = [p for p in held if "three attempts" in p.content]
+        (other,) = [p for p in held if p is not limits]
+        for name, passage in (("limits", limits), ("other", other)):
+            cited = (CitedPassage(passage.id, passage_hash(passage.content), passage.source),)
+            store.record_answer(AnswerRecord(name, f"{name}?", "2026-12-07T00:00:00Z", cited))
+        (folder / "retries.md").write_text(
+            "# Retries\n\nA failed step is retried with exponential backoff.\n\n"
+            "## Limits\n\nAt most five attempts are made per step by default.\n"
+        )
+        tracker = StaleTracker(indexer, store, indexer.source_passages)
+        index_paths([folder], index=tracker, embedder=embedder, base=tmp_path)
+    (event,) = seal(store, reanswer=False)
+    assert event.instance_id == "limits" and event.data["passages"][0]["chunk_id"] == limits.id
+    assert store.answers_citing(other.id) == [] and len(store.live_citations("docs/retries.md")) == 1
+    store.close()

@@ -70,6 +70,20 @@ def test_publishes_one_cloudevent_with_key(server, shapes) -> None:
     assert received.get_data() == dict(event.data)
 
 
+def test_a_batch_of_stale_events_goes_in_one_request(server, shapes) -> None:
+    from contracts.events import STALE_EVENT_TYPE
+
+    server.reply(shapes.Reply(200))
+    events = [_event(f"run-{n}", STALE_EVENT_TYPE) for n in range(3)]
+    with _publisher(server.url) as publisher:
+        publisher.publish_many(events)
+    (request,) = server.requests
+    sent = _parse_batch(request.body)
+    assert [e.get_id() for e in sent] == [e.id for e in events]
+    assert {e.get_type() for e in sent} == {STALE_EVENT_TYPE}
+    assert [e.get_subject() for e in sent] == ["pipeline/run-0", "pipeline/run-1", "pipeline/run-2"]
+
+
 def test_republish_carries_the_same_id(server, shapes) -> None:
     server.reply(shapes.Reply(200), shapes.Reply(200))
     publisher = _publisher(server.url)
