@@ -21,6 +21,8 @@ from providers.plan import ProviderPlan
 
 if TYPE_CHECKING:
     from ingestion.ingest import IngestReport, Progress
+    from providers.local.extractive import ExtractiveAnswerer
+    from providers.local.sqlite_index import Preparer
 
 __all__ = [
     "describe_providers",
@@ -143,9 +145,19 @@ def open_local_index(s: Settings) -> Retriever:
     from providers.local.sqlite_index import SqliteIndex
 
     embedder = _embedder()
-    index = SqliteIndex(s.pipeline_data_dir / "index", embedder=embedder, ann_threshold=s.pipeline_ann_threshold)
+    index = SqliteIndex(
+        s.pipeline_data_dir / "index",
+        embedder=embedder,
+        ann_threshold=s.pipeline_ann_threshold,
+        preparer=index_preparer(),
+    )
     ensure_sample_index(index, embedder)
     return index
+
+
+def index_preparer() -> Preparer | None:
+    """The local answerer when it answers, so the local index embeds its sentences at index time."""
+    return _local_answerer() if _plan().generation.backend == "local" else None
 
 
 def prepare_local_index(progress: Progress | None = None) -> IngestReport | None:
@@ -160,7 +172,10 @@ def prepare_local_index(progress: Progress | None = None) -> IngestReport | None
     if _plan().retrieval.backend == "azure-ai-search":
         return None
     with SqliteIndex(
-        s.pipeline_data_dir / "index", embedder=_embedder(), ann_threshold=s.pipeline_ann_threshold
+        s.pipeline_data_dir / "index",
+        embedder=_embedder(),
+        ann_threshold=s.pipeline_ann_threshold,
+        preparer=index_preparer(),
     ) as index:
         return ensure_sample_index(index, _embedder(), progress=progress)
 
@@ -173,10 +188,16 @@ def get_generator() -> AnswerGenerator:
         from providers.azure.openai_chat import OpenAIChatGenerator
 
         return _with_faults(OpenAIChatGenerator.from_settings(s, plan), "generation")
-    return _with_faults(local_answerer(s), "generation")
+    return _with_faults(_local_answerer(), "generation")
 
 
-def local_answerer(s: Settings) -> AnswerGenerator:
+@_BuiltOnce
+def _local_answerer() -> ExtractiveAnswerer:
+    """The local answerer itself, without injected faults: it answers, and prepares what the local index writes."""
+    return local_answerer(get_settings())
+
+
+def local_answerer(s: Settings) -> ExtractiveAnswerer:
     """The extractive answerer, reading meaning with MiniLM (lexical-only weights when it is not installed)."""
     from providers.local.extractive import ExtractiveAnswerer
     from providers.local.minilm_embedder import MiniLMEmbedder
@@ -209,7 +230,7 @@ def reset() -> None:
     """Close and forget built providers and settings (tests, or after settings change in-process)."""
     global _announced
     _plan.cache_clear()
-    for cached in (get_embedder, _embedder, get_retriever, get_generator, get_publisher):
+    for cached in (get_embedder, _embedder, get_retriever, get_generator, _local_answerer, get_publisher):
         close = getattr(cached.built(), "close", None)
         if callable(close):
             close()

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -50,6 +50,7 @@ from providers.local.sqlite_files import connect
 __all__ = [
     "DEFAULT_ANN_THRESHOLD",
     "RRF_K",
+    "Preparer",
     "SqliteIndex",
     "fts_query",
     "reciprocal_rank_fusion",
@@ -97,6 +98,17 @@ END;
 
 K = TypeVar("K", bound=Hashable)
 log = logging.getLogger(__name__)
+
+
+class Preparer(Protocol):
+    """What reads the retrieved passages and can do part of that work at index time (the local answerer)."""
+
+    @property
+    def prepares(self) -> str | None:
+        """A name for what `prepare` computes, recorded in the index; None: nothing to prepare."""
+
+    def prepare(self, passages: Sequence[Passage]) -> None:
+        """Compute and keep what reading these passages will need."""
 
 
 def reciprocal_rank_fusion(rankings: Iterable[Sequence[K]], *, k: int = RRF_K) -> list[tuple[K, float]]:
@@ -153,6 +165,9 @@ class SqliteIndex:
 
     `embedder` is the embedder whose vectors this index holds (or will hold); only its `model` and
     `dimensions` are used, to refuse an index built by another. Nothing is opened until first use.
+    `preparer` (the local answerer) is handed the passages of every document written, after the write,
+    so the work of reading them is done at index time; the index records that it was, and an index
+    written without it (an older file) has every chunk prepared at the end of its next ingestion.
     Safe for concurrent readers on a thread pool: each thread has its own connection, and the
     vector matrix is swapped atomically on reload.
     """
@@ -165,6 +180,7 @@ class SqliteIndex:
         filename: str = "index.sqlite",
         candidates: int = 50,
         ann_threshold: int | None = DEFAULT_ANN_THRESHOLD,
+        preparer: Preparer | None = None,
     ) -> None:
         self._path = Path(directory).expanduser() / filename
         self._model = embedder.model
@@ -180,6 +196,8 @@ class SqliteIndex:
         self._ready = False
         self._vectors: _Vectors | None = None
         self._known: dict[str, str] = {}  # source -> content hash, read when an ingestion begins
+        self._preparer = preparer if preparer is not None and preparer.prepares else None
+        self._catch_up = False  # chunks written before the preparer's work was recorded: prepared at `finish`
 
     @property
     def name(self) -> str:
@@ -494,6 +512,12 @@ class SqliteIndex:
         if recreate:
             self.reset()
         self._known = self.document_hashes()
+        preparer = self._preparer
+        if preparer is not None and self._meta(self._connection()).get("prepared_for") != preparer.prepares:
+            # An empty index is prepared document by document from here; one with chunks is caught up at `finish`.
+            self._catch_up = self.chunk_count() > 0
+            if not self._catch_up:
+                self._record_prepared()
 
     def known_hash(self, source: str) -> str | None:
         return self._known.get(source)
@@ -524,6 +548,26 @@ class SqliteIndex:
             # Load vectors (and build the ANN graph of a large index) here, so the first query after
             # `pipeline index` does not pay for it.
             self.warm()
+        if self._catch_up and self._preparer is not None:
+            self._catch_up = False
+            connection = self._connection()
+            last = 0
+            while True:  # a page at a time: a large index never sits in memory as passages
+                rows = connection.execute(
+                    f"SELECT pk, {_PASSAGE_COLUMNS} FROM chunks WHERE pk > ? ORDER BY pk LIMIT 500", (last,)
+                ).fetchall()
+                if not rows:
+                    break
+                self._preparer.prepare([_passage(row[1:]) for row in rows])
+                last = rows[-1][0]
+            self._record_prepared()
+
+    def _record_prepared(self) -> None:
+        assert self._preparer is not None
+        with self._writing(move_generation=False) as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('prepared_for', ?)", (self._preparer.prepares,)
+            )
 
     def document_count(self) -> int:
         connection = self._connection()
@@ -589,6 +633,13 @@ class SqliteIndex:
                         for i, (id_, chunk) in enumerate(zip(ids, chunks, strict=True))
                     ],
                 )
+        if self._preparer is not None and chunks:  # after the commit: the write lock is not held meanwhile
+            self._preparer.prepare(
+                [
+                    Passage(id=id_, title=chunk.title, source=source, content=chunk.content, score=0.0, page=chunk.page)
+                    for id_, chunk in zip(ids, chunks, strict=True)
+                ]
+            )
         return ids
 
     def delete_document(self, source: str) -> bool:

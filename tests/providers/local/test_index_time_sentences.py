@@ -1,0 +1,110 @@
+"""The local answerer's sentence vectors are computed at index time, so a question embeds only itself."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ingestion.ingest import index_paths
+from providers.local.extractive import ExtractiveAnswerer, answer_texts
+from providers.local.hashing_embedder import HashingEmbedder
+from providers.local.sentence_vectors import SentenceVectors
+from providers.local.sqlite_index import SqliteIndex
+
+QUESTION = "How does the pipeline retry a failed step?"
+DOCS = {
+    "retries.md": "# Retries\n\nA failed step is retried three times. Each retry waits on a durable timer first.\n\n"
+    "- `transient`: a timeout or a throttled call. Retried.\n- `invalid_input`: never retried.\n",
+    "events.md": "# Events\n\nEvery finished run publishes one event. Subscribers dedupe on the event id.\n",
+}
+
+
+class _Tokens:
+    """The hashing embedder with a token state per word, recording every text it embeds."""
+
+    def __init__(self) -> None:
+        self.inner = HashingEmbedder()
+        self.texts: list[str] = []
+
+    @property
+    def model(self) -> str:
+        return self.inner.model
+
+    @property
+    def dimensions(self) -> int:
+        return self.inner.dimensions
+
+    def embed_array(self, texts: Sequence[str]) -> np.ndarray:
+        self.texts.extend(texts)
+        return self.inner.embed_array(texts)
+
+    def embed_with_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+        self.texts.extend(texts)
+        return self.inner.embed_array(texts), [self.inner.embed_array(text.split()) for text in texts]
+
+
+@pytest.fixture
+def docs(tmp_path: Path) -> Path:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name, text in DOCS.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+def _answer_in_new_process(index_dir: Path) -> list[str]:
+    """Answer QUESTION as a new process would (nothing in memory); the texts it had to embed."""
+    embedder = _Tokens()
+    answerer = ExtractiveAnswerer(SentenceVectors(embedder, index_dir / "sentence-vectors.sqlite"))
+    with SqliteIndex(index_dir, embedder=HashingEmbedder()) as index:
+        passages = index.search(QUESTION, HashingEmbedder().embed_array([QUESTION])[0], top_k=3)
+    assert passages and answerer.analyse(QUESTION, passages) is not None
+    answerer.close()
+    return embedder.texts
+
+
+def test_indexing_embeds_the_sentences_so_a_question_embeds_only_itself(docs: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    writer = _Tokens()
+    answerer = ExtractiveAnswerer(SentenceVectors(writer, index_dir / "sentence-vectors.sqlite"))
+    with SqliteIndex(index_dir, embedder=HashingEmbedder(), preparer=answerer) as index:
+        index_paths([docs], index=index, embedder=HashingEmbedder(), base=docs.parent)
+        passages = index.search("", np.ones(HashingEmbedder().dimensions), top_k=10)
+    answerer.close()
+    wanted = answer_texts(passages)
+    assert "A failed step is retried three times." in wanted and "Retries" in wanted
+    assert sorted(writer.texts) == sorted(wanted)  # each once, at index time
+
+    assert _answer_in_new_process(index_dir) == [QUESTION]
+    # The question was embedded, not kept: the file holds the passages' texts alone.
+    with sqlite3.connect(index_dir / "sentence-vectors.sqlite") as db:
+        assert db.execute("SELECT count(*) FROM embedded").fetchone()[0] == len(wanted)
+
+
+def test_without_the_preparer_the_question_embeds_the_sentences(docs: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    with SqliteIndex(index_dir, embedder=HashingEmbedder()) as index:
+        index_paths([docs], index=index, embedder=HashingEmbedder(), base=docs.parent)
+    assert len(_answer_in_new_process(index_dir)) > 1
+
+
+def test_an_index_written_without_it_is_prepared_by_its_next_ingestion_once(docs: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    with SqliteIndex(index_dir, embedder=HashingEmbedder()) as older:
+        index_paths([docs], index=older, embedder=HashingEmbedder(), base=docs.parent)
+
+    writer = _Tokens()
+    answerer = ExtractiveAnswerer(SentenceVectors(writer, index_dir / "sentence-vectors.sqlite"))
+    with SqliteIndex(index_dir, embedder=HashingEmbedder(), preparer=answerer) as index:
+        report = index_paths([docs], index=index, embedder=HashingEmbedder(), base=docs.parent)
+        assert report.indexed == [] and len(report.skipped) == 2  # nothing changed, yet every chunk is prepared
+        prepared = len(writer.texts)
+        assert prepared > 0
+        index_paths([docs], index=index, embedder=HashingEmbedder(), base=docs.parent)
+        assert len(writer.texts) == prepared  # recorded: the next run does not look again
+    answerer.close()
+    assert _answer_in_new_process(index_dir) == [QUESTION]
