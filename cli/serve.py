@@ -68,6 +68,10 @@ def run_serve(*, host: str, port: int, app_dir: Path | None, allow_hosts: Sequen
         )
         print(f"monitor: {server.base_url}{PAGE_PREFIX}/", flush=True)
         _announce_keys(server)
+        if app == APP_DIR:  # the answerer's sentences of a new state folder's sample index, while it waits
+            from providers.factory import prepare_local_index_in_background
+
+            prepare_local_index_in_background()
 
     try:
         server.run_forever(on_started=announce)

@@ -31,6 +31,7 @@ __all__ = [
     "get_publisher",
     "get_retriever",
     "prepare_local_index",
+    "prepare_local_index_in_background",
     "provider_plan",
     "reset",
     "shutdown",
@@ -180,6 +181,49 @@ def prepare_local_index(progress: Progress | None = None) -> IngestReport | None
         return ensure_sample_index(index, _embedder(), progress=progress)
 
 
+# Chunks the background preparation takes on: the sample corpus (91) and other small indexes, about a minute
+# of MiniLM here at most. A larger index from before index-time preparation is prepared by its next
+# `pipeline index`; until then each question embeds the sentences it reads.
+_BACKGROUND_CHUNKS = 2_000
+_background_stop = threading.Event()
+_background: list[threading.Thread] = []
+
+
+def prepare_local_index_in_background() -> threading.Thread | None:
+    """For a long-running host: in a thread, build the sample index if the local index is empty, then hand the
+    chunks never prepared for the local answerer (the shipped sample index's) to it, a few at a time.
+
+    Questions meanwhile share the model's passes with it, and embed what they read that is not ready yet.
+    `reset` (and `shutdown`) stop it between pages; what it stored is kept. None when there is nothing to do.
+    """
+    if _plan().retrieval.backend == "azure-ai-search" or index_preparer() is None:
+        return None
+    from providers.local.sample_index import ensure_sample_index
+    from providers.local.sqlite_index import SqliteIndex
+
+    s = get_settings()
+
+    def prepare() -> None:
+        try:
+            with SqliteIndex(
+                s.pipeline_data_dir / "index",
+                embedder=_embedder(),
+                ann_threshold=s.pipeline_ann_threshold,
+                preparer=index_preparer(),
+            ) as index:
+                ensure_sample_index(index, _embedder())
+                if index.chunk_count() <= _BACKGROUND_CHUNKS:
+                    index.prepare_missing(page=8, stop=_background_stop)
+        except ProviderError as error:  # the questions will say it, through the pipeline
+            log.warning("preparing the local index in the background failed: %s", error.message)
+
+    thread = threading.Thread(target=prepare, name="prepare-local-index", daemon=True)
+    with _build_lock:
+        _background.append(thread)
+    thread.start()
+    return thread
+
+
 @_BuiltOnce
 def get_generator() -> AnswerGenerator:
     _announce()
@@ -229,6 +273,12 @@ def get_publisher() -> EventPublisher:
 def reset() -> None:
     """Close and forget built providers and settings (tests, or after settings change in-process)."""
     global _announced
+    _background_stop.set()  # before the providers it uses are closed
+    with _build_lock:
+        threads, _background[:] = list(_background), []
+    for thread in threads:
+        thread.join()
+    _background_stop.clear()
     _plan.cache_clear()
     for cached in (get_embedder, _embedder, get_retriever, get_generator, _local_answerer, get_publisher):
         close = getattr(cached.built(), "close", None)

@@ -110,7 +110,8 @@ class SentenceVectors:
         if present is None:
             self._entries(list(wanted.values()))
             return
-        todo = [key for key in wanted if key not in present]
+        # By length, so each call's passes hold texts of about one length (little padding).
+        todo = sorted((key for key in wanted if key not in present), key=lambda key: len(wanted[key]))
         for start in range(0, len(todo), batch):
             keys = todo[start : start + batch]
             self._write(self._compute([wanted[key] for key in keys], keys))

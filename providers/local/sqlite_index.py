@@ -61,6 +61,9 @@ RRF_K = 60
 # HNSW graph keeps queries under a millisecond as the index grows.
 DEFAULT_ANN_THRESHOLD = 50_000
 _SCHEMA_VERSION = "1"
+# Chunks handed to the preparer at once: their sentences, sorted by length, make fuller model passes with
+# little padding, and a page of passages is a few hundred kilobytes.
+_PREPARE_PAGE = 200
 _MAX_QUERY_TERMS = 32
 _FTS_TERM = re.compile(r"[^\W_]+", re.UNICODE)
 
@@ -198,6 +201,7 @@ class SqliteIndex:
         self._known: dict[str, str] = {}  # source -> content hash, read when an ingestion begins
         self._preparer = preparer if preparer is not None and preparer.prepares else None
         self._catch_up = False  # chunks written before the preparer's work was recorded: prepared at `finish`
+        self._unprepared: list[Passage] = []  # written, handed to the preparer by the page (fuller model batches)
 
     @property
     def name(self) -> str:
@@ -543,24 +547,47 @@ class SqliteIndex:
             write_document_scopes(connection, row[0], wanted)
             return True
 
+    def _prepare_written(self) -> None:
+        if self._preparer is not None and self._unprepared:
+            passages, self._unprepared = self._unprepared, []
+            self._preparer.prepare(passages)
+
     def finish(self, *, changed: bool) -> None:
+        self._prepare_written()
         if changed:
             # Load vectors (and build the ANN graph of a large index) here, so the first query after
             # `pipeline index` does not pay for it.
             self.warm()
-        if self._catch_up and self._preparer is not None:
+        if self._catch_up:
             self._catch_up = False
-            connection = self._connection()
-            last = 0
-            while True:  # a page at a time: a large index never sits in memory as passages
-                rows = connection.execute(
-                    f"SELECT pk, {_PASSAGE_COLUMNS} FROM chunks WHERE pk > ? ORDER BY pk LIMIT 500", (last,)
-                ).fetchall()
-                if not rows:
-                    break
-                self._preparer.prepare([_passage(row[1:]) for row in rows])
-                last = rows[-1][0]
-            self._record_prepared()
+            self.prepare_missing()
+
+    def prepared(self) -> bool:
+        """Whether every chunk was handed to the preparer (True without one: nothing to prepare)."""
+        preparer = self._preparer
+        return preparer is None or self._meta(self._connection()).get("prepared_for") == preparer.prepares
+
+    def prepare_missing(self, *, page: int = _PREPARE_PAGE, stop: threading.Event | None = None) -> bool:
+        """Hand every chunk to the preparer, `page` chunks at a time, unless the index records it was done;
+        then record it. Whether it finished (`stop` set ends it between pages; the next call goes on, and
+        the preparer skips what it already holds)."""
+        if self.prepared():
+            return True
+        assert self._preparer is not None
+        connection = self._connection()
+        last = 0
+        while True:  # a page at a time: a large index never sits in memory as passages
+            if stop is not None and stop.is_set():
+                return False
+            rows = connection.execute(
+                f"SELECT pk, {_PASSAGE_COLUMNS} FROM chunks WHERE pk > ? ORDER BY pk LIMIT ?", (last, page)
+            ).fetchall()
+            if not rows:
+                break
+            self._preparer.prepare([_passage(row[1:]) for row in rows])
+            last = rows[-1][0]
+        self._record_prepared()
+        return True
 
     def _record_prepared(self) -> None:
         assert self._preparer is not None
@@ -634,13 +661,49 @@ class SqliteIndex:
                     ],
                 )
         if self._preparer is not None and chunks:  # after the commit: the write lock is not held meanwhile
-            self._preparer.prepare(
-                [
-                    Passage(id=id_, title=chunk.title, source=source, content=chunk.content, score=0.0, page=chunk.page)
-                    for id_, chunk in zip(ids, chunks, strict=True)
-                ]
+            self._unprepared.extend(
+                Passage(id=id_, title=chunk.title, source=source, content=chunk.content, score=0.0, page=chunk.page)
+                for id_, chunk in zip(ids, chunks, strict=True)
             )
+            if len(self._unprepared) >= _PREPARE_PAGE:
+                self._prepare_written()
         return ids
+
+    def copy_from(self, other: Path) -> list[str]:
+        """Copy every document and chunk of the index file `other` into this empty index; the sources copied.
+
+        `other` must have been built by this index's embedder (else `ProviderError.configuration`), so
+        its vectors and chunk ids are what an ingestion here would write. Its chunks are not handed to
+        the preparer: `prepare_missing` does that later.
+        """
+        try:
+            shipped = sqlite3.connect(f"{other.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                meta = self._meta(shipped)
+                documents = shipped.execute("SELECT id, source, title, content_hash FROM documents").fetchall()
+                chunks = shipped.execute(
+                    "SELECT id, document_id, title, source, ordinal, content, vector, page FROM chunks ORDER BY pk"
+                ).fetchall()
+            finally:
+                shipped.close()
+        except sqlite3.Error as error:
+            raise ProviderError.configuration(f"cannot read the index file {other}: {error}") from error
+        self._check_embedder(meta)
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._writing() as connection:
+            if connection.execute("SELECT count(*) FROM documents").fetchone()[0]:
+                raise ProviderError.invalid_input(f"cannot copy {other} into {self._path}: it is not empty")
+            connection.executemany(
+                "INSERT INTO documents(id, source, title, content_hash, indexed_at) VALUES (?, ?, ?, ?, ?)",
+                [(*row, now) for row in documents],
+            )
+            connection.executemany(
+                "INSERT INTO chunks(id, document_id, title, source, ordinal, content, vector, page)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                chunks,
+            )
+        self.warm()
+        return [row[1] for row in documents]
 
     def delete_document(self, source: str) -> bool:
         with self._writing() as connection:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 from ingestion.ingest import index_paths
+from providers.base import Passage
 from providers.local.extractive import ExtractiveAnswerer, answer_texts
 from providers.local.hashing_embedder import HashingEmbedder
 from providers.local.sentence_vectors import SentenceVectors
@@ -106,5 +108,31 @@ def test_an_index_written_without_it_is_prepared_by_its_next_ingestion_once(docs
         assert prepared > 0
         index_paths([docs], index=index, embedder=HashingEmbedder(), base=docs.parent)
         assert len(writer.texts) == prepared  # recorded: the next run does not look again
+    answerer.close()
+    assert _answer_in_new_process(index_dir) == [QUESTION]
+
+
+def test_preparing_stops_between_pages_and_goes_on_where_it_stopped(docs: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "index"
+    with SqliteIndex(index_dir, embedder=HashingEmbedder()) as older:
+        index_paths([docs], index=older, embedder=HashingEmbedder(), base=docs.parent)
+    writer = _Tokens()
+    answerer = ExtractiveAnswerer(SentenceVectors(writer, index_dir / "sentence-vectors.sqlite"))
+    stop = threading.Event()
+
+    class _StopAfterFirstPage:
+        prepares = answerer.prepares
+
+        def prepare(self, passages: Sequence[Passage]) -> None:
+            answerer.prepare(passages)
+            stop.set()
+
+    with SqliteIndex(index_dir, embedder=HashingEmbedder(), preparer=_StopAfterFirstPage()) as index:
+        assert not index.prepare_missing(page=1, stop=stop) and not index.prepared()
+        first = len(writer.texts)
+        assert 0 < first < len(answer_texts(index.search("", np.ones(HashingEmbedder().dimensions), top_k=10)))
+    with SqliteIndex(index_dir, embedder=HashingEmbedder(), preparer=answerer) as index:
+        assert index.prepare_missing(page=1) and index.prepared()
+        assert len(set(writer.texts)) == len(writer.texts)  # nothing embedded twice
     answerer.close()
     assert _answer_in_new_process(index_dir) == [QUESTION]
