@@ -56,6 +56,9 @@ def run_serve(*, host: str, port: int, app_dir: Path | None, allow_hosts: Sequen
 
         configure_telemetry()  # exporters from settings/OTEL_*, before the app loads
         _resume_event_delivery()
+        from providers.factory import prepare_local_index_when_opened
+
+        prepare_local_index_when_opened()  # the answerer's sentences of the shipped sample index, in the background
     allowed = [*settings().allowed_hosts, *allow_hosts]
     from monitor import PAGE_DIR, PAGE_PREFIX
 
@@ -68,10 +71,6 @@ def run_serve(*, host: str, port: int, app_dir: Path | None, allow_hosts: Sequen
         )
         print(f"monitor: {server.base_url}{PAGE_PREFIX}/", flush=True)
         _announce_keys(server)
-        if app == APP_DIR:  # the answerer's sentences of a new state folder's sample index, while it waits
-            from providers.factory import prepare_local_index_in_background
-
-            prepare_local_index_in_background()
 
     try:
         server.run_forever(on_started=announce)

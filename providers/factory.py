@@ -32,9 +32,11 @@ __all__ = [
     "get_retriever",
     "prepare_local_index",
     "prepare_local_index_in_background",
+    "prepare_local_index_when_opened",
     "provider_plan",
     "reset",
     "shutdown",
+    "wait_for_background_preparation",
 ]
 
 log = logging.getLogger(__name__)
@@ -153,6 +155,8 @@ def open_local_index(s: Settings) -> Retriever:
         preparer=index_preparer(),
     )
     ensure_sample_index(index, embedder)
+    if _prepare_when_opened.is_set():
+        prepare_local_index_in_background()
     return index
 
 
@@ -187,6 +191,21 @@ def prepare_local_index(progress: Progress | None = None) -> IngestReport | None
 _BACKGROUND_CHUNKS = 2_000
 _background_stop = threading.Event()
 _background: list[threading.Thread] = []
+_prepare_when_opened = threading.Event()
+
+
+def prepare_local_index_when_opened() -> None:
+    """For a long-running host (`pipeline serve`): once the local index is first opened, by the first
+    question, start `prepare_local_index_in_background`. A host that is never asked anything spends nothing."""
+    _prepare_when_opened.set()
+
+
+def wait_for_background_preparation() -> None:
+    """Until the background preparation started so far has ended (a benchmark measures once it is done)."""
+    with _build_lock:
+        threads = list(_background)
+    for thread in threads:
+        thread.join()
 
 
 def prepare_local_index_in_background() -> threading.Thread | None:
@@ -279,6 +298,7 @@ def reset() -> None:
     for thread in threads:
         thread.join()
     _background_stop.clear()
+    _prepare_when_opened.clear()
     _plan.cache_clear()
     for cached in (get_embedder, _embedder, get_retriever, get_generator, _local_answerer, get_publisher):
         close = getattr(cached.built(), "close", None)

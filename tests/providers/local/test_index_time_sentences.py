@@ -136,3 +136,30 @@ def test_preparing_stops_between_pages_and_goes_on_where_it_stopped(docs: Path, 
         assert len(set(writer.texts)) == len(writer.texts)  # nothing embedded twice
     answerer.close()
     assert _answer_in_new_process(index_dir) == [QUESTION]
+
+
+def test_a_serving_host_prepares_an_unprepared_index_once_its_first_question_opens_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from providers import factory
+    from providers.local.sample_index import ensure_sample_index
+
+    monkeypatch.setenv("PIPELINE_LOCAL_EMBEDDER", "hash")
+    index_dir = tmp_path / "data" / "index"
+    with SqliteIndex(index_dir, embedder=HashingEmbedder()) as shipped_like:  # copied in, never prepared
+        ensure_sample_index(shipped_like, HashingEmbedder())
+    writer = _Tokens()
+    answerer = ExtractiveAnswerer(SentenceVectors(writer, index_dir / "sentence-vectors.sqlite"))
+    monkeypatch.setattr(factory, "index_preparer", lambda: answerer)
+
+    factory.get_retriever()  # a host that was not asked to prepare: nothing happens
+    factory.wait_for_background_preparation()
+    assert writer.texts == []
+
+    factory.reset()
+    factory.prepare_local_index_when_opened()
+    factory.get_retriever()
+    factory.wait_for_background_preparation()
+    with SqliteIndex(index_dir, embedder=HashingEmbedder(), preparer=answerer) as index:
+        assert index.prepared() and len(writer.texts) > 100
+    answerer.close()
