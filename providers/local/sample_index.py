@@ -58,9 +58,10 @@ def ensure_sample_index(
             return None
         if not CORPUS_DIR.is_dir():
             raise ProviderError.configuration(f"the sample corpus is missing at {CORPUS_DIR}")
-        return _copy_shipped(index, progress) or index_paths(
-            [CORPUS_DIR], index=index, embedder=embedder, base=CORPUS_DIR.parent, progress=progress
-        )
+        copied = _copy_shipped(index, progress)
+        if copied is not None:
+            return copied if copied.indexed else None  # none: another process filled the index meanwhile
+        return index_paths([CORPUS_DIR], index=index, embedder=embedder, base=CORPUS_DIR.parent, progress=progress)
 
 
 def corpus_hashes() -> dict[str, str]:
@@ -81,6 +82,8 @@ def _copy_shipped(index: SqliteIndex, progress: Progress | None) -> IngestReport
         log.debug("the shipped sample index does not match the corpus and embedder here: indexing the corpus")
         return None
     report = IngestReport(indexed=index.copy_from(SHIPPED_INDEX))
+    if not report.indexed:
+        return report
     report.chunks = index.chunk_count()
     report.seconds = time.perf_counter() - began
     if progress:

@@ -674,7 +674,8 @@ class SqliteIndex:
 
         `other` must have been built by this index's embedder (else `ProviderError.configuration`), so
         its vectors and chunk ids are what an ingestion here would write. Its chunks are not handed to
-        the preparer: `prepare_missing` does that later.
+        the preparer: `prepare_missing` does that later. An index that holds documents by the time the
+        write begins (another process filled it) is left as it is, and nothing is copied.
         """
         try:
             shipped = sqlite3.connect(f"{other.resolve().as_uri()}?mode=ro", uri=True)
@@ -692,7 +693,7 @@ class SqliteIndex:
         now = datetime.now(UTC).isoformat(timespec="seconds")
         with self._writing() as connection:
             if connection.execute("SELECT count(*) FROM documents").fetchone()[0]:
-                raise ProviderError.invalid_input(f"cannot copy {other} into {self._path}: it is not empty")
+                return []
             connection.executemany(
                 "INSERT INTO documents(id, source, title, content_hash, indexed_at) VALUES (?, ?, ?, ?, ?)",
                 [(*row, now) for row in documents],

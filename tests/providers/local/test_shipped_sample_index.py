@@ -98,3 +98,13 @@ def test_another_embedder_indexes_the_corpus(tmp_path: Path) -> None:
     with SqliteIndex(tmp_path, embedder=embedder) as index:
         report = ensure_sample_index(index, embedder)
         assert report is not None and index.embedder() == (embedder.model, embedder.dimensions)
+
+
+def test_an_index_filled_meanwhile_is_left_as_it_is(tmp_path: Path) -> None:
+    embedder = _LooksLikeMiniLM()
+    with SqliteIndex(tmp_path, embedder=embedder) as index:
+        notes = tmp_path / "notes.md"
+        notes.write_text("# Notes\n\nFilled by another process first.\n")
+        index_paths([notes], index=index, embedder=embedder, base=tmp_path)
+        assert index.copy_from(SHIPPED_INDEX) == []
+        assert list(index.document_hashes()) == ["notes.md"]
