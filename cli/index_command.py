@@ -119,11 +119,14 @@ def _say_the_samples_are_gone(paths: list[str]) -> None:
 
 
 def _local_writer(embedder: Embedder) -> tuple[SqliteIndex, str]:
+    from providers.factory import index_preparer
     from providers.local.sqlite_index import SqliteIndex
 
     settings = get_settings()
     index_dir = settings.pipeline_data_dir / "index"
-    index = SqliteIndex(index_dir, embedder=embedder, ann_threshold=settings.pipeline_ann_threshold)
+    index = SqliteIndex(
+        index_dir, embedder=embedder, ann_threshold=settings.pipeline_ann_threshold, preparer=index_preparer()
+    )
     return index, str(index.path)
 
 

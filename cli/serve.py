@@ -57,6 +57,9 @@ def run_serve(*, host: str, port: int, app_dir: Path | None, allow_hosts: Sequen
         configure_telemetry()  # exporters from settings/OTEL_*, before the app loads
         _check_local_files()
         _resume_event_delivery()
+        from providers.factory import prepare_local_index_when_opened
+
+        prepare_local_index_when_opened()  # the answerer's sentences of the shipped sample index, in the background
     allowed = [*settings().allowed_hosts, *allow_hosts]
     from monitor import PAGE_DIR, PAGE_PREFIX
 

@@ -22,6 +22,8 @@ from providers.provenance import ProvenanceStore
 
 if TYPE_CHECKING:
     from ingestion.ingest import IngestReport, Progress
+    from providers.local.extractive import ExtractiveAnswerer
+    from providers.local.sqlite_index import Preparer
 
 __all__ = [
     "cited_passages",
@@ -33,9 +35,12 @@ __all__ = [
     "get_retriever",
     "open_question_queue",
     "prepare_local_index",
+    "prepare_local_index_in_background",
+    "prepare_local_index_when_opened",
     "provider_plan",
     "reset",
     "shutdown",
+    "wait_for_background_preparation",
 ]
 
 log = logging.getLogger(__name__)
@@ -174,8 +179,15 @@ def open_local_index(s: Settings) -> Retriever:
     from providers.local.sqlite_index import SqliteIndex
 
     embedder = _embedder()
-    index = SqliteIndex(s.pipeline_data_dir / "index", embedder=embedder, ann_threshold=s.pipeline_ann_threshold)
+    index = SqliteIndex(
+        s.pipeline_data_dir / "index",
+        embedder=embedder,
+        ann_threshold=s.pipeline_ann_threshold,
+        preparer=index_preparer(),
+    )
     ensure_sample_index(index, embedder)
+    if _prepare_when_opened.is_set():
+        prepare_local_index_in_background()
     return index
 
 
@@ -185,6 +197,11 @@ def check_local_index() -> None:
 
     if _plan().retrieval.backend != "azure-ai-search":
         check_index_file(get_settings().pipeline_data_dir / "index")
+
+
+def index_preparer() -> Preparer | None:
+    """The local answerer when it answers, so the local index embeds its sentences at index time."""
+    return _local_answerer() if _plan().generation.backend == "local" else None
 
 
 def prepare_local_index(progress: Progress | None = None) -> IngestReport | None:
@@ -199,9 +216,70 @@ def prepare_local_index(progress: Progress | None = None) -> IngestReport | None
     if _plan().retrieval.backend == "azure-ai-search":
         return None
     with SqliteIndex(
-        s.pipeline_data_dir / "index", embedder=_embedder(), ann_threshold=s.pipeline_ann_threshold
+        s.pipeline_data_dir / "index",
+        embedder=_embedder(),
+        ann_threshold=s.pipeline_ann_threshold,
+        preparer=index_preparer(),
     ) as index:
         return ensure_sample_index(index, _embedder(), progress=progress)
+
+
+# Chunks the background preparation takes on: the sample corpus (91) and other small indexes, about a minute
+# of MiniLM here at most. A larger index from before index-time preparation is prepared by its next
+# `pipeline index`; until then each question embeds the sentences it reads.
+_BACKGROUND_CHUNKS = 2_000
+_background_stop = threading.Event()
+_background: list[threading.Thread] = []
+_prepare_when_opened = threading.Event()
+
+
+def prepare_local_index_when_opened() -> None:
+    """For a long-running host (`pipeline serve`): once the local index is first opened, by the first
+    question, start `prepare_local_index_in_background`. A host that is never asked anything spends nothing."""
+    _prepare_when_opened.set()
+
+
+def wait_for_background_preparation() -> None:
+    """Until the background preparation started so far has ended (a benchmark measures once it is done)."""
+    with _build_lock:
+        threads = list(_background)
+    for thread in threads:
+        thread.join()
+
+
+def prepare_local_index_in_background() -> threading.Thread | None:
+    """For a long-running host: in a thread, build the sample index if the local index is empty, then hand the
+    chunks never prepared for the local answerer (the shipped sample index's) to it, a few at a time.
+
+    Questions meanwhile share the model's passes with it, and embed what they read that is not ready yet.
+    `reset` (and `shutdown`) stop it between pages; what it stored is kept. None when there is nothing to do.
+    """
+    if _plan().retrieval.backend == "azure-ai-search" or index_preparer() is None:
+        return None
+    from providers.local.sample_index import ensure_sample_index
+    from providers.local.sqlite_index import SqliteIndex
+
+    s = get_settings()
+
+    def prepare() -> None:
+        try:
+            with SqliteIndex(
+                s.pipeline_data_dir / "index",
+                embedder=_embedder(),
+                ann_threshold=s.pipeline_ann_threshold,
+                preparer=index_preparer(),
+            ) as index:
+                ensure_sample_index(index, _embedder())
+                if index.chunk_count() <= _BACKGROUND_CHUNKS:
+                    index.prepare_missing(page=8, stop=_background_stop)
+        except ProviderError as error:  # the questions will say it, through the pipeline
+            log.warning("preparing the local index in the background failed: %s", error.message)
+
+    thread = threading.Thread(target=prepare, name="prepare-local-index", daemon=True)
+    with _build_lock:
+        _background.append(thread)
+    thread.start()
+    return thread
 
 
 @_BuiltOnce
@@ -212,10 +290,16 @@ def get_generator() -> AnswerGenerator:
         from providers.azure.openai_chat import OpenAIChatGenerator
 
         return _with_faults(OpenAIChatGenerator.from_settings(s, plan), "generation")
-    return _with_faults(local_answerer(s), "generation")
+    return _with_faults(_local_answerer(), "generation")
 
 
-def local_answerer(s: Settings) -> AnswerGenerator:
+@_BuiltOnce
+def _local_answerer() -> ExtractiveAnswerer:
+    """The local answerer itself, without injected faults: it answers, and prepares what the local index writes."""
+    return local_answerer(get_settings())
+
+
+def local_answerer(s: Settings) -> ExtractiveAnswerer:
     """The extractive answerer, reading meaning with MiniLM (lexical-only weights when it is not installed)."""
     from providers.local.extractive import ExtractiveAnswerer
     from providers.local.minilm_embedder import MiniLMEmbedder
@@ -259,8 +343,24 @@ def open_question_queue(settings: Settings | None = None) -> QuestionQueue:
 def reset() -> None:
     """Close and forget built providers and settings (tests, or after settings change in-process)."""
     global _announced
+    _background_stop.set()  # before the providers it uses are closed
+    with _build_lock:
+        threads, _background[:] = list(_background), []
+    for thread in threads:
+        thread.join()
+    _background_stop.clear()
+    _prepare_when_opened.clear()
     _plan.cache_clear()
-    for cached in (get_embedder, _embedder, get_retriever, _retriever, get_generator, get_publisher, get_provenance):
+    for cached in (
+        get_embedder,
+        _embedder,
+        get_retriever,
+        _retriever,
+        get_generator,
+        _local_answerer,
+        get_publisher,
+        get_provenance,
+    ):
         close = getattr(cached.built(), "close", None)
         if callable(close):
             close()

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import pairwise
@@ -49,7 +49,7 @@ from providers.local.hashing_embedder import tokenize, words
 from providers.local.sentence_vectors import SentenceVectors
 from providers.refusal import NO_ANSWER, refusal
 
-__all__ = ["NO_ANSWER", "WEIGHTS_FILE", "Analysis", "AnswererWeights", "ExtractiveAnswerer"]
+__all__ = ["NO_ANSWER", "WEIGHTS_FILE", "Analysis", "AnswererWeights", "ExtractiveAnswerer", "answer_texts"]
 
 WEIGHTS_FILE = Path(__file__).with_name("answerer_weights.json")
 
@@ -146,6 +146,17 @@ class ExtractiveAnswerer:
     def model(self) -> str:
         return "local-extractive-v2" + ("" if self._vectors is not None else "-lexical")
 
+    @property
+    def prepares(self) -> str | None:
+        """What `prepare` computes, as a name an index records (None: nothing to prepare, no sentence model)."""
+        return None if self._vectors is None else f"sentence-vectors:{self._vectors.model}"
+
+    def prepare(self, passages: Sequence[Passage]) -> None:
+        """Embed and store now, at index time, what answering from these passages will read: each sentence's
+        vector and token states and each heading path's. Then a question costs one forward pass, its own."""
+        if self._vectors is not None:
+            self._vectors.store(answer_texts(passages))
+
     def close(self) -> None:
         if self._vectors is not None:
             self._vectors.close()
@@ -175,7 +186,8 @@ class ExtractiveAnswerer:
             # token states, filled by the same forward pass.
             titles = list(dict.fromkeys(passages[s.passage].title for s in sentences))
             texts = [question, *[s.text for s in sentences], *titles]
-            matrix, states = self._vectors.vectors_and_states(texts)
+            # The question is asked once: embedded (its pass is usually the one embed_query made), not kept.
+            matrix, states = self._vectors.vectors_and_states(texts, transient=1)
             q_vector, vectors = matrix[0], matrix[1 : 1 + len(sentences)]
             of_title = [1 + len(sentences) + titles.index(passages[s.passage].title) for s in sentences]
             context = matrix[of_title]
@@ -265,19 +277,33 @@ def _reading_order(chosen: list[int], analysis: Analysis) -> list[Sentence]:
     return [analysis.sentences[i] for run in runs for i in run]
 
 
+def answer_texts(passages: Iterable[Passage]) -> list[str]:
+    """Every text the semantic answerer embeds for these passages besides the question: their candidate
+    sentences and their heading paths, each once."""
+    texts: dict[str, None] = {}
+    for passage in passages:
+        texts.update(dict.fromkeys(s for s in _units(passage.content) if s))
+        texts[passage.title] = None
+    return list(texts)
+
+
+def _units(content: str) -> list[str]:
+    """A passage's candidate quotes in order, "" in place of a unit that is no quote (positions matter)."""
+    sentences = quotable_units(content)
+    if not sentences:
+        # Nothing but code: the block itself is the quote.
+        block = content.strip()
+        return [block] if block and len(block) <= _MAX_BLOCK_CHARS else []
+    return [s if _quotable(s) else "" for s in sentences]  # keep positions: adjacency matters
+
+
 def _candidates(passages: Sequence[Passage]) -> list[Sentence]:
     candidates: list[Sentence] = []
     seen: set[str] = set()
     for rank, passage in enumerate(passages):
         context = frozenset(tokenize(passage.title))
         standing = sum(1 for other in passages if other.score > passage.score + _TIE)
-        sentences = quotable_units(passage.content)
-        if not sentences:
-            # Nothing but code: the block itself is the quote.
-            block = passage.content.strip()
-            sentences = [block] if block and len(block) <= _MAX_BLOCK_CHARS else []
-        else:
-            sentences = [s if _quotable(s) else "" for s in sentences]  # keep positions: adjacency matters
+        sentences = _units(passage.content)
         for position, sentence in enumerate(sentences):
             if not sentence or sentence in seen:
                 continue

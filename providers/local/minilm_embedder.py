@@ -166,7 +166,8 @@ class MiniLMEmbedder:
         # Every forward pass runs on one worker thread, one at a time: concurrent passes each hold their
         # own activations, and glibc keeps what each calling thread freed in that thread's own arena
         # (measured: 3-6 GB peak with eight calling threads, against 0.5 GB this way).
-        waiting = [(row, self._passes.submit(ids[row])) for row in todo]
+        # Token states only where they are read: asked for, or a short text kept for the answer step.
+        waiting = [(row, self._passes.submit(ids[row], with_tokens or len(ids[row]) <= _RECENT_TOKENS)) for row in todo]
         for row, pending in waiting:
             out[row], states[row] = pending.result()
         with self._recent_lock:
@@ -178,14 +179,16 @@ class MiniLMEmbedder:
                 self._recent.popitem(last=False)
         return out, sum(len(i) for i in ids), states
 
-    def _forward_batch(self, batch: list[list[int]]) -> tuple[np.ndarray, list[np.ndarray]]:
+    def _forward_batch(self, batch: list[list[int]], tokens: list[bool]) -> tuple[np.ndarray, list[np.ndarray]]:
         session, _ = self._load()
-        return self._forward(session, batch, self._content)
+        return self._forward(session, batch, self._content, tokens)
 
     @staticmethod
     def _forward(
-        session: Any, batch: list[list[int]], content: np.ndarray | None
+        session: Any, batch: list[list[int]], content: np.ndarray, tokens: list[bool]
     ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Pooled unit vectors of `batch`, and the content-token states of the rows whose `tokens` is set
+        (an empty matrix for the others)."""
         length = max(len(ids) for ids in batch)
         token_ids = np.zeros((len(batch), length), dtype=np.int64)
         mask = np.zeros((len(batch), length), dtype=np.int64)
@@ -201,9 +204,11 @@ class MiniLMEmbedder:
             raise ProviderError.internal(f"the MiniLM model failed: {error}") from error
         weights = mask[:, :, None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1.0)
-        states: list[np.ndarray] = []
-        if content is not None:
-            states = [_unit(hidden[row, : len(ids)][content[np.asarray(ids)]]) for row, ids in enumerate(batch)]
+        none = np.zeros((0, hidden.shape[2]), dtype=np.float32)
+        states = [
+            _unit(hidden[row, : len(ids)][content[np.asarray(ids)]]) if tokens[row] else none
+            for row, ids in enumerate(batch)
+        ]
         return _unit(pooled), states
 
     def _load(self) -> tuple[Any, Any]:
@@ -240,6 +245,7 @@ class MiniLMEmbedder:
 @dataclass(slots=True)
 class _Job:
     ids: list[int]
+    tokens: bool  # whether the caller reads the content-token states
     done: Future[tuple[np.ndarray, np.ndarray]] = field(default_factory=Future)
 
 
@@ -258,8 +264,8 @@ class _PassQueue:
         self._ready = threading.Condition()
         self._thread: threading.Thread | None = None
 
-    def submit(self, ids: list[int]) -> Future[tuple[np.ndarray, np.ndarray]]:
-        job = _Job(ids)
+    def submit(self, ids: list[int], tokens: bool) -> Future[tuple[np.ndarray, np.ndarray]]:
+        job = _Job(ids, tokens)
         with self._ready:
             self._jobs.append(job)
             if self._thread is None:
@@ -285,7 +291,7 @@ class _PassQueue:
                     return
                 batch = self._take()
             try:
-                pooled, states = self._forward([job.ids for job in batch])
+                pooled, states = self._forward([job.ids for job in batch], [job.tokens for job in batch])
             except BaseException as error:  # every caller of this pass gets the failure
                 for job in batch:
                     job.done.set_exception(error)

@@ -1,18 +1,36 @@
-"""The bundled sample corpus as the local index's first content, built on first use."""
+"""The bundled sample corpus as the local index's first content, on first use.
+
+Indexing it embeds every chunk (seconds of MiniLM on a small machine, paid by the first `pipeline ask`
+of every new state folder), so the repository ships it indexed: `sample_index.sqlite` beside this
+module holds its documents and chunks with their MiniLM vectors, nothing else. It is copied in when
+it matches, file for file, what indexing `corpus/` here would write (the content hashes carry the
+chunker version) and was made by the configured embedder; otherwise the corpus is indexed as before.
+`python -m providers.local.sample_index` writes it again (a test says when it is due).
+"""
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+import sys
+import tempfile
 import threading
+import time
+from contextlib import closing
+from pathlib import Path
 
 from ingestion.ingest import IngestReport, Progress, index_paths
-from ingestion.sources import CORPUS_DIR, source_name, walk_files
+from ingestion.sources import CORPUS_DIR, content_hash, source_name, walk_files
 from providers.base import Embedder
 from providers.errors import ProviderError
 from providers.local.sqlite_index import SqliteIndex
 
-__all__ = ["ensure_sample_index"]
+__all__ = ["SHIPPED_INDEX", "corpus_hashes", "ensure_sample_index", "write_shipped_index"]
+
+SHIPPED_INDEX = Path(__file__).with_name("sample_index.sqlite")
 
 _sample_lock = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 def ensure_sample_index(
@@ -35,14 +53,61 @@ def ensure_sample_index(
                     f"not the configured '{embedder.model}': re-index your documents with "
                     "`pipeline index --recreate PATH...`, or set PIPELINE_LOCAL_EMBEDDER to the embedder that built it"
                 )
-            return index_paths(
-                [CORPUS_DIR], index=index, embedder=embedder, base=CORPUS_DIR.parent, recreate=True, progress=progress
-            )
-        if index.document_count() > 0:
+            index.reset()
+        elif index.document_count() > 0:
             return None
         if not CORPUS_DIR.is_dir():
             raise ProviderError.configuration(f"the sample corpus is missing at {CORPUS_DIR}")
+        copied = _copy_shipped(index, progress)
+        if copied is not None:
+            return copied if copied.indexed else None  # none: another process filled the index meanwhile
         return index_paths([CORPUS_DIR], index=index, embedder=embedder, base=CORPUS_DIR.parent, progress=progress)
+
+
+def corpus_hashes() -> dict[str, str]:
+    """source -> content hash of each file of `corpus/`, as an ingestion here would record them."""
+    return {source_name(path, CORPUS_DIR.parent): content_hash(path.read_bytes()) for path in walk_files([CORPUS_DIR])}
+
+
+def _copy_shipped(index: SqliteIndex, progress: Progress | None) -> IngestReport | None:
+    """The shipped index copied into `index` when it is the corpus as it is here, by this embedder; else None."""
+    began = time.perf_counter()
+    try:
+        with closing(sqlite3.connect(f"{SHIPPED_INDEX.resolve().as_uri()}?mode=ro", uri=True)) as shipped:
+            meta = dict(shipped.execute("SELECT key, value FROM meta").fetchall())
+            hashes = dict(shipped.execute("SELECT source, content_hash FROM documents").fetchall())
+    except sqlite3.Error:  # not there (a trimmed install) or unreadable: index the corpus instead
+        return None
+    if meta.get("embedder_model") != index.embedder_model or hashes != corpus_hashes():
+        log.debug("the shipped sample index does not match the corpus and embedder here: indexing the corpus")
+        return None
+    report = IngestReport(indexed=index.copy_from(SHIPPED_INDEX))
+    if not report.indexed:
+        return report
+    report.chunks = index.chunk_count()
+    report.seconds = time.perf_counter() - began
+    if progress:
+        progress(len(report.indexed), len(report.indexed))
+    return report
+
+
+def write_shipped_index(embedder: Embedder, path: Path = SHIPPED_INDEX) -> IngestReport:
+    """Index `corpus/` with `embedder` and keep its documents, chunks and meta alone at `path`."""
+    with tempfile.TemporaryDirectory() as scratch:
+        with SqliteIndex(scratch, embedder=embedder) as built:
+            report = index_paths([CORPUS_DIR], index=built, embedder=embedder, base=CORPUS_DIR.parent)
+        path.unlink(missing_ok=True)
+        with closing(sqlite3.connect(path)) as out:
+            out.execute("ATTACH DATABASE ? AS built", (str(Path(scratch) / "index.sqlite"),))
+            for table in ("meta", "documents", "chunks"):
+                out.execute(f"CREATE TABLE {table} AS SELECT * FROM built.{table}")
+            out.execute("DELETE FROM meta WHERE key = 'generation'")
+            out.execute("UPDATE documents SET indexed_at = ''")  # the file changes only when its content does
+            out.commit()
+            out.execute("DETACH DATABASE built")
+        with closing(sqlite3.connect(path)) as out:
+            out.execute("VACUUM")
+    return report
 
 
 def _built_by_another(index: SqliteIndex) -> bool:
@@ -52,3 +117,10 @@ def _built_by_another(index: SqliteIndex) -> bool:
 
 def _sample_sources() -> set[str]:
     return {source_name(path, CORPUS_DIR.parent) for path in walk_files([CORPUS_DIR])} if CORPUS_DIR.is_dir() else set()
+
+
+if __name__ == "__main__":
+    from providers.local.minilm_embedder import MiniLMEmbedder
+
+    written = write_shipped_index(MiniLMEmbedder())
+    print(f"wrote {SHIPPED_INDEX}: {len(written.indexed)} files, {written.chunks} chunks", file=sys.stderr)

@@ -89,10 +89,33 @@ class SentenceVectors:
         """Each text's content-token states, (tokens, dims) float32 rows of about unit length."""
         return [entry.states() for entry in self._entries(texts)]
 
-    def vectors_and_states(self, texts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Both of the above from one lookup (the answerer needs both for the same texts)."""
-        entries = self._entries(texts)
+    def vectors_and_states(self, texts: Sequence[str], *, transient: int = 0) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Both of the above from one lookup (the answerer needs both for the same texts).
+
+        The first `transient` texts (a question) are embedded in the same pass as any missing text but
+        neither looked up nor kept: a text met once would only crowd out the sentences.
+        """
+        entries = self._entries(texts, transient)
         return self._stacked(entries), [entry.states() for entry in entries]
+
+    def store(self, texts: Sequence[str], *, batch: int = 256) -> None:
+        """Embed and keep each of `texts` not kept yet, in the file (in memory when there is none).
+
+        Index time: the sentences of every passage written, so that a question reads them instead of
+        embedding them. Only the keys are read to find what is missing, and nothing enters the memory
+        the answerer's reads use: a large corpus would flush it.
+        """
+        wanted = {self._key(text): text for text in texts}
+        with self._lock:
+            present = self._present(list(wanted)) if self._db() is not None else None
+        if present is None:
+            self._entries(list(wanted.values()))
+            return
+        # By length, so each call's passes hold texts of about one length (little padding).
+        todo = sorted((key for key in wanted if key not in present), key=lambda key: len(wanted[key]))
+        for start in range(0, len(todo), batch):
+            keys = todo[start : start + batch]
+            self._write(self._compute([wanted[key] for key in keys], keys))
 
     def _stacked(self, entries: list[_Entry]) -> np.ndarray:
         out = np.zeros((len(entries), self._embedder.dimensions), dtype=np.float32)
@@ -106,26 +129,29 @@ class SentenceVectors:
                 self._connection.close()
                 self._connection = None
 
-    def _entries(self, texts: Sequence[str]) -> list[_Entry]:
+    def _entries(self, texts: Sequence[str], transient: int = 0) -> list[_Entry]:
         keys = [self._key(text) for text in texts]
         first: dict[bytes, int] = {}  # each distinct text once: a repeat within one call is embedded once
         for row, key in enumerate(keys):
             first.setdefault(key, row)
+        passing = [key for key, row in first.items() if row < transient]
         found: dict[bytes, _Entry] = {}
         with self._lock:
-            for key in first:
-                entry = self._memory.get(key)
+            for key, row in first.items():
+                entry = self._memory.get(key) if row >= transient else None
                 if entry is not None:
                     self._memory.move_to_end(key)
                     found[key] = entry
-            stored = self._read([key for key in first if key not in found])
+            stored = self._read([key for key, row in first.items() if row >= transient and key not in found])
         found.update(stored)
-        todo = [key for key in first if key not in found]
-        computed = self._compute([texts[first[key]] for key in todo], todo) if todo else {}
+        todo = [key for key, row in first.items() if row >= transient and key not in found]
+        asked = passing + todo
+        computed = self._compute([texts[first[key]] for key in asked], asked) if asked else {}
         found.update(computed)
-        self._write(computed)
+        fresh = {key: computed[key] for key in todo}
+        self._write(fresh)
         with self._lock:
-            for key, entry in {**stored, **computed}.items():
+            for key, entry in {**stored, **fresh}.items():
                 self._memory[key] = entry
             while len(self._memory) > self._capacity:
                 self._memory.popitem(last=False)
@@ -159,6 +185,20 @@ class SentenceVectors:
                 return None
             self._connection = connection
         return self._connection
+
+    def _present(self, keys: list[bytes]) -> set[bytes]:
+        """Which of `keys` the file holds (the caller holds the lock)."""
+        db = self._db() if keys else None
+        present: set[bytes] = set()
+        if db is None:
+            return present
+        with contextlib.suppress(sqlite3.Error):  # unreadable: everything is computed again, no worse
+            for start in range(0, len(keys), 500):  # under SQLite's bound-parameter limit
+                batch = keys[start : start + 500]
+                marks = ",".join("?" * len(batch))
+                rows = db.execute(f"SELECT key FROM embedded WHERE key IN ({marks})", batch)
+                present.update(bytes(key) for (key,) in rows)
+        return present
 
     def _read(self, keys: list[bytes]) -> dict[bytes, _Entry]:
         db = self._db() if keys else None

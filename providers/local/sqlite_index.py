@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -50,6 +50,7 @@ from providers.local.sqlite_files import cannot_write, connect, full_disk_note
 __all__ = [
     "DEFAULT_ANN_THRESHOLD",
     "RRF_K",
+    "Preparer",
     "SqliteIndex",
     "check_index_file",
     "fts_query",
@@ -62,6 +63,9 @@ RRF_K = 60
 DEFAULT_ANN_THRESHOLD = 50_000
 _SCHEMA_VERSION = "1"
 _FILE_SCHEMA = ("chunks", int(_SCHEMA_VERSION))  # a table of ours and the file's PRAGMA user_version
+# Chunks handed to the preparer at once: their sentences, sorted by length, make fuller model passes with
+# little padding, and a page of passages is a few hundred kilobytes.
+_PREPARE_PAGE = 200
 _MAX_QUERY_TERMS = 32
 _FTS_TERM = re.compile(r"[^\W_]+", re.UNICODE)
 
@@ -99,6 +103,17 @@ END;
 
 K = TypeVar("K", bound=Hashable)
 log = logging.getLogger(__name__)
+
+
+class Preparer(Protocol):
+    """What reads the retrieved passages and can do part of that work at index time (the local answerer)."""
+
+    @property
+    def prepares(self) -> str | None:
+        """A name for what `prepare` computes, recorded in the index; None: nothing to prepare."""
+
+    def prepare(self, passages: Sequence[Passage]) -> None:
+        """Compute and keep what reading these passages will need."""
 
 
 def reciprocal_rank_fusion(rankings: Iterable[Sequence[K]], *, k: int = RRF_K) -> list[tuple[K, float]]:
@@ -155,6 +170,9 @@ class SqliteIndex:
 
     `embedder` is the embedder whose vectors this index holds (or will hold); only its `model` and
     `dimensions` are used, to refuse an index built by another. Nothing is opened until first use.
+    `preparer` (the local answerer) is handed the passages of every document written, after the write,
+    so the work of reading them is done at index time; the index records that it was, and an index
+    written without it (an older file) has every chunk prepared at the end of its next ingestion.
     Safe for concurrent readers on a thread pool: each thread has its own connection, and the
     vector matrix is swapped atomically on reload.
     """
@@ -167,6 +185,7 @@ class SqliteIndex:
         filename: str = "index.sqlite",
         candidates: int = 50,
         ann_threshold: int | None = DEFAULT_ANN_THRESHOLD,
+        preparer: Preparer | None = None,
     ) -> None:
         self._path = Path(directory).expanduser() / filename
         self._model = embedder.model
@@ -182,6 +201,9 @@ class SqliteIndex:
         self._ready = False
         self._vectors: _Vectors | None = None
         self._known: dict[str, str] = {}  # source -> content hash, read when an ingestion begins
+        self._preparer = preparer if preparer is not None and preparer.prepares else None
+        self._catch_up = False  # chunks written before the preparer's work was recorded: prepared at `finish`
+        self._unprepared: list[Passage] = []  # written, handed to the preparer by the page (fuller model batches)
 
     @property
     def name(self) -> str:
@@ -496,6 +518,12 @@ class SqliteIndex:
         if recreate:
             self.reset()
         self._known = self.document_hashes()
+        preparer = self._preparer
+        if preparer is not None and self._meta(self._connection()).get("prepared_for") != preparer.prepares:
+            # An empty index is prepared document by document from here; one with chunks is caught up at `finish`.
+            self._catch_up = self.chunk_count() > 0
+            if not self._catch_up:
+                self._record_prepared()
 
     def known_hash(self, source: str) -> str | None:
         return self._known.get(source)
@@ -521,11 +549,54 @@ class SqliteIndex:
             write_document_scopes(connection, row[0], wanted)
             return True
 
+    def _prepare_written(self) -> None:
+        if self._preparer is not None and self._unprepared:
+            passages, self._unprepared = self._unprepared, []
+            self._preparer.prepare(passages)
+
     def finish(self, *, changed: bool) -> None:
+        self._prepare_written()
         if changed:
             # Load vectors (and build the ANN graph of a large index) here, so the first query after
             # `pipeline index` does not pay for it.
             self.warm()
+        if self._catch_up:
+            self._catch_up = False
+            self.prepare_missing()
+
+    def prepared(self) -> bool:
+        """Whether every chunk was handed to the preparer (True without one: nothing to prepare)."""
+        preparer = self._preparer
+        return preparer is None or self._meta(self._connection()).get("prepared_for") == preparer.prepares
+
+    def prepare_missing(self, *, page: int = _PREPARE_PAGE, stop: threading.Event | None = None) -> bool:
+        """Hand every chunk to the preparer, `page` chunks at a time, unless the index records it was done;
+        then record it. Whether it finished (`stop` set ends it between pages; the next call goes on, and
+        the preparer skips what it already holds)."""
+        if self.prepared():
+            return True
+        assert self._preparer is not None
+        connection = self._connection()
+        last = 0
+        while True:  # a page at a time: a large index never sits in memory as passages
+            if stop is not None and stop.is_set():
+                return False
+            rows = connection.execute(
+                f"SELECT pk, {_PASSAGE_COLUMNS} FROM chunks WHERE pk > ? ORDER BY pk LIMIT ?", (last, page)
+            ).fetchall()
+            if not rows:
+                break
+            self._preparer.prepare([_passage(row[1:]) for row in rows])
+            last = rows[-1][0]
+        self._record_prepared()
+        return True
+
+    def _record_prepared(self) -> None:
+        assert self._preparer is not None
+        with self._writing(move_generation=False) as connection:
+            connection.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('prepared_for', ?)", (self._preparer.prepares,)
+            )
 
     def document_count(self) -> int:
         connection = self._connection()
@@ -600,7 +671,51 @@ class SqliteIndex:
                         for i, (id_, chunk) in enumerate(zip(ids, chunks, strict=True))
                     ],
                 )
+        if self._preparer is not None and chunks:  # after the commit: the write lock is not held meanwhile
+            self._unprepared.extend(
+                Passage(id=id_, title=chunk.title, source=source, content=chunk.content, score=0.0, page=chunk.page)
+                for id_, chunk in zip(ids, chunks, strict=True)
+            )
+            if len(self._unprepared) >= _PREPARE_PAGE:
+                self._prepare_written()
         return ids
+
+    def copy_from(self, other: Path) -> list[str]:
+        """Copy every document and chunk of the index file `other` into this empty index; the sources copied.
+
+        `other` must have been built by this index's embedder (else `ProviderError.configuration`), so
+        its vectors and chunk ids are what an ingestion here would write. Its chunks are not handed to
+        the preparer: `prepare_missing` does that later. An index that holds documents by the time the
+        write begins (another process filled it) is left as it is, and nothing is copied.
+        """
+        try:
+            shipped = sqlite3.connect(f"{other.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                meta = self._meta(shipped)
+                documents = shipped.execute("SELECT id, source, title, content_hash FROM documents").fetchall()
+                chunks = shipped.execute(
+                    "SELECT id, document_id, title, source, ordinal, content, vector, page FROM chunks ORDER BY pk"
+                ).fetchall()
+            finally:
+                shipped.close()
+        except sqlite3.Error as error:
+            raise ProviderError.configuration(f"cannot read the index file {other}: {error}") from error
+        self._check_embedder(meta)
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._writing() as connection:
+            if connection.execute("SELECT count(*) FROM documents").fetchone()[0]:
+                return []
+            connection.executemany(
+                "INSERT INTO documents(id, source, title, content_hash, indexed_at) VALUES (?, ?, ?, ?, ?)",
+                [(*row, now) for row in documents],
+            )
+            connection.executemany(
+                "INSERT INTO chunks(id, document_id, title, source, ordinal, content, vector, page)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                chunks,
+            )
+        self.warm()
+        return [row[1] for row in documents]
 
     def delete_document(self, source: str) -> bool:
         with self._writing() as connection:

@@ -21,15 +21,17 @@ class _Counted(MiniLMEmbedder):
     def __init__(self) -> None:
         super().__init__()
         self.passes: list[int] = []
+        self.tokens: list[bool] = []
         self._count_lock = threading.Lock()
         self.hold = threading.Event()
         self.hold.set()
 
-    def _forward_batch(self, batch):  # type: ignore[no-untyped-def]
+    def _forward_batch(self, batch, tokens):  # type: ignore[no-untyped-def]
         self.hold.wait()
         with self._count_lock:
             self.passes.append(len(batch))
-        return super()._forward_batch(batch)
+            self.tokens.extend(tokens)
+        return super()._forward_batch(batch, tokens)
 
 
 def test_concurrent_callers_share_forward_passes_and_get_their_own_rows() -> None:
@@ -63,15 +65,28 @@ def test_the_answer_step_reuses_the_questions_forward_pass() -> None:
     embedder.close()
 
 
+def test_token_states_are_read_only_where_they_are_used() -> None:
+    embedder = _Counted()
+    chunk = " ".join(["A failed step is retried with exponential backoff on a durable timer."] * 8)  # > 64 tokens
+    vector = embedder.embed_array([chunk])  # indexing a chunk: its vector alone
+    assert embedder.tokens == [False]
+    again, states = embedder.embed_with_tokens([chunk])  # a long sentence the answerer reads
+    assert embedder.tokens == [False, True] and states[0].shape[0] > 10
+    assert np.allclose(again, vector, atol=1e-6)
+    embedder.embed_array(["How does the pipeline retry?"])  # a question: kept for the answer step
+    assert embedder.tokens[-1] is True
+    embedder.close()
+
+
 def test_a_failed_pass_fails_every_caller_in_it_and_the_next_pass_runs() -> None:
     class _FailingOnce(MiniLMEmbedder):
         failed = False
 
-        def _forward_batch(self, batch):  # type: ignore[no-untyped-def]
+        def _forward_batch(self, batch, tokens):  # type: ignore[no-untyped-def]
             if not self.failed:
                 self.failed = True
                 raise RuntimeError("model failed")
-            return super()._forward_batch(batch)
+            return super()._forward_batch(batch, tokens)
 
     embedder = _FailingOnce()
     with pytest.raises(RuntimeError, match="model failed"):
