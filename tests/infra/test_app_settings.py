@@ -58,11 +58,13 @@ LOCAL_ONLY = {
     "PIPELINE_ALLOWED_HOSTS",
     "PIPELINE_ANN_THRESHOLD",
     "PIPELINE_DATA_DIR",
+    "PIPELINE_DURABILITY",  # the embedded host's SQLite files; Azure's Durable backend keeps its own state
     "PIPELINE_EVENT_WEBHOOKS",
     "PIPELINE_EVENT_RETRY_WINDOW_S",
     "PIPELINE_EXPORT_KEY",  # `pipeline export` reads these on the machine that exports, not in the app
     "PIPELINE_EXPORT_URL",
     "PIPELINE_LOCAL_EMBEDDER",
+    "PIPELINE_RETENTION_DAYS",  # the embedded host's purge; on Azure, the Durable backend's own retention
     "ServiceBusConnection",
 }
 # Read by the Functions host, the Durable extension and the Azure SDKs rather than by the app.
