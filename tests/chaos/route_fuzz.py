@@ -5,7 +5,7 @@ Hypothesis draws each request: a route (method and path template, or a path that
 they do not, a content type, and a body (a valid question, any JSON, raw bytes). Nothing may answer 5xx or
 take longer than the client's timeout (the one deliberate 5xx, the embedded host's documented 501 for
 listing entities, is counted apart), and the host must still answer, and run a question, afterwards.
-Shared by `tests/chaos/test_route_fuzz.py` (a few hundred requests) and `bench/fuzz_routes.py` (10,000).
+Shared by `tests/chaos/test_route_fuzz.py` (100 requests) and `bench/fuzz_routes.py` (10,000).
 """
 
 from __future__ import annotations
