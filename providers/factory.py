@@ -23,7 +23,7 @@ from providers.provenance import ProvenanceStore
 if TYPE_CHECKING:
     from ingestion.ingest import IngestReport, Progress
     from providers.local.extractive import ExtractiveAnswerer
-    from providers.local.sqlite_index import Preparer
+    from providers.local.sqlite_index import Preparer, SqliteIndex
 
 __all__ = [
     "cited_passages",
@@ -173,19 +173,24 @@ def cited_passages(ids: Sequence[str], *, scopes: Sequence[str]) -> list[Passage
     return _retriever().fetch(ids, scopes=scopes)
 
 
-def open_local_index(s: Settings) -> Retriever:
-    """The local index for the configured embedder; built from the sample corpus on first use."""
-    from providers.local.sample_index import ensure_sample_index
+def _sqlite_index(s: Settings) -> SqliteIndex:
+    """The local index file of these settings, with the configured embedder and the answerer's preparer."""
     from providers.local.sqlite_index import SqliteIndex
 
-    embedder = _embedder()
-    index = SqliteIndex(
+    return SqliteIndex(
         s.pipeline_data_dir / "index",
-        embedder=embedder,
+        embedder=_embedder(),
         ann_threshold=s.pipeline_ann_threshold,
         preparer=index_preparer(),
     )
-    ensure_sample_index(index, embedder)
+
+
+def open_local_index(s: Settings) -> Retriever:
+    """The local index for the configured embedder; built from the sample corpus on first use."""
+    from providers.local.sample_index import ensure_sample_index
+
+    index = _sqlite_index(s)
+    ensure_sample_index(index, _embedder())
     if _prepare_when_opened.is_set():
         prepare_local_index_in_background()
     return index
@@ -210,17 +215,11 @@ def prepare_local_index(progress: Progress | None = None) -> IngestReport | None
     The retriever would build it on first use anyway, silently; None when there was nothing to build.
     """
     from providers.local.sample_index import ensure_sample_index
-    from providers.local.sqlite_index import SqliteIndex
 
     s = get_settings()
     if _plan().retrieval.backend == "azure-ai-search":
         return None
-    with SqliteIndex(
-        s.pipeline_data_dir / "index",
-        embedder=_embedder(),
-        ann_threshold=s.pipeline_ann_threshold,
-        preparer=index_preparer(),
-    ) as index:
+    with _sqlite_index(s) as index:
         return ensure_sample_index(index, _embedder(), progress=progress)
 
 
@@ -257,18 +256,12 @@ def prepare_local_index_in_background() -> threading.Thread | None:
     if _plan().retrieval.backend == "azure-ai-search" or index_preparer() is None:
         return None
     from providers.local.sample_index import ensure_sample_index
-    from providers.local.sqlite_index import SqliteIndex
 
     s = get_settings()
 
     def prepare() -> None:
         try:
-            with SqliteIndex(
-                s.pipeline_data_dir / "index",
-                embedder=_embedder(),
-                ann_threshold=s.pipeline_ann_threshold,
-                preparer=index_preparer(),
-            ) as index:
+            with _sqlite_index(s) as index:
                 ensure_sample_index(index, _embedder())
                 if index.chunk_count() <= _BACKGROUND_CHUNKS:
                     index.prepare_missing(page=8, stop=_background_stop)
