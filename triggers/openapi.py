@@ -98,6 +98,7 @@ def build_document() -> dict[str, Any]:
                             "content": {"application/json": {"schema": _ref("StatusResponse")}},
                         },
                         "404": _problem("No run has this id."),
+                        "405": _problem("`start` names the start route, which takes POST only (`Allow: POST`)."),
                     },
                 }
             },

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from providers.errors import ProviderError
-from providers.local.sqlite_files import connect
+from providers.local.sqlite_files import cannot_write, connect, full_disk_note
 from providers.provenance import (
     AnswerRecord,
     CitedPassage,
@@ -113,7 +113,10 @@ class SqliteProvenanceStore:
                 yield db
                 db.execute("COMMIT")
             except BaseException as error:
-                db.execute("ROLLBACK")
+                if db.in_transaction:  # SQLite may have rolled back already (a full disk does)
+                    db.execute("ROLLBACK")
+                if cannot_write(error):
+                    raise ProviderError.transient(full_disk_note(self.path, error)) from None
                 if isinstance(error, sqlite3.Error):
                     raise ProviderError.transient(f"writing the provenance store failed: {error}") from error
                 raise
