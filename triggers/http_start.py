@@ -10,7 +10,7 @@ from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
 from contracts import ProblemDetails, Question, StartResponse
-from telemetry import current_traceparent, starter_span
+from telemetry import starter_span
 from triggers._http import BodyRejected, field_problems, json_response, problem_response, read_json_body
 from triggers.routes import START_ROUTE, status_url
 from triggers.starting import StartUnavailable, instance_id_for, invocation_traceparent, start_once
@@ -55,14 +55,13 @@ async def start_pipeline(
             return problem_response(problem, req)
 
         instance_id = instance_id_for(question)
-        span.set_attribute("pipeline.instance_id", instance_id)
-        span.set_attribute("pipeline.scopes", question.scopes or [])
         try:
             outcome = await start_once(
                 client,
                 question,
                 instance_id,
-                traceparent=current_traceparent() or incoming,
+                span=span,
+                incoming=incoming,
                 source="http",
             )
         except StartUnavailable as unavailable:

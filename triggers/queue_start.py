@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from config import get_settings
 from contracts import Question
 from contracts.queue import DeadLetterEnvelope, OriginalBody
-from telemetry import current_traceparent, starter_span
+from telemetry import starter_span
 from triggers._http import UnreadableBody, parse_json
 from triggers.starting import instance_id_for_message, invocation_traceparent, start_once
 
@@ -110,13 +110,12 @@ async def start_pipeline_from_queue(
             dead_letters.set(dead_letter_body(message, body, problem))
             return
         instance_id = instance_id_for_message(message.message_id, question)
-        span.set_attribute("pipeline.instance_id", instance_id)
-        span.set_attribute("pipeline.scopes", question.scopes or [])
         outcome = await start_once(
             client,
             question,
             instance_id,
-            traceparent=current_traceparent() or incoming,
+            span=span,
+            incoming=incoming,
             source="queue",
         )
         if not outcome.created:

@@ -21,10 +21,12 @@ from datetime import UTC, datetime
 
 import azure.durable_functions as df
 import azure.functions as func
+from opentelemetry.trace import Span
 
 from config import get_settings
 from contracts import PipelineInput, Question
 from orchestration.orchestrator import ORCHESTRATOR_NAME
+from telemetry import current_traceparent
 
 __all__ = [
     "StartOutcome",
@@ -128,8 +130,19 @@ async def _existing_status(client: df.DurableOrchestrationClient, instance_id: s
 
 
 async def start_once(
-    client: df.DurableOrchestrationClient, question: Question, instance_id: str, *, traceparent: str | None, source: str
+    client: df.DurableOrchestrationClient,
+    question: Question,
+    instance_id: str,
+    *,
+    span: Span,
+    incoming: str | None,
+    source: str,
 ) -> StartOutcome:
+    """Start the run unless it exists and may not run again; the starter's `span` gets its id and scopes, and
+    the run continues the span's trace (else the caller's `incoming` traceparent)."""
+    span.set_attribute("pipeline.instance_id", instance_id)
+    span.set_attribute("pipeline.scopes", question.scopes or [])
+    traceparent = current_traceparent() or incoming
     existing = await _existing_status(client, instance_id)
     if existing is not None and existing not in RERUNNABLE:
         return StartOutcome(instance_id, created=False, runtime_status=existing)
