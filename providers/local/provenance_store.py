@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from providers.errors import ProviderError
-from providers.local.sqlite_files import cannot_write, connect, full_disk_note
+from providers.local.sqlite_files import connect, write_transaction
 from providers.provenance import (
     AnswerRecord,
     CitedPassage,
@@ -103,23 +103,8 @@ class SqliteProvenanceStore:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            db = self._connection()
-            try:
-                db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as error:
-                raise ProviderError.transient(f"the provenance store is busy: {error}") from error
-            try:
-                yield db
-                db.execute("COMMIT")
-            except BaseException as error:
-                if db.in_transaction:  # SQLite may have rolled back already (a full disk does)
-                    db.execute("ROLLBACK")
-                if cannot_write(error):
-                    raise ProviderError.transient(full_disk_note(self.path, error)) from None
-                if isinstance(error, sqlite3.Error):
-                    raise ProviderError.transient(f"writing the provenance store failed: {error}") from error
-                raise
+        with self._lock, write_transaction(self._connection(), self.path, "the provenance store") as db:
+            yield db
 
     def _read(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
         with self._lock:

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import errno
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from providers.errors import ProviderError
 
-__all__ = ["cannot_write", "check_schema", "connect", "full_disk_note", "synchronous_mode", "unusable_file"]
+__all__ = [
+    "cannot_write",
+    "check_schema",
+    "connect",
+    "full_disk_note",
+    "synchronous_mode",
+    "unusable_file",
+    "write_transaction",
+]
 
 _SQLITE_IOERR = 10
 _SQLITE_CORRUPT = 11
@@ -33,6 +43,27 @@ def cannot_write(error: BaseException) -> bool:
 def full_disk_note(path: Path, error: BaseException) -> str:
     """The words for a refused write: which file, why, and that nothing was half-written."""
     return f"cannot write {path}: the disk is full or failing ({error}); it is unchanged: free space and try again"
+
+
+@contextmanager
+def write_transaction(connection: sqlite3.Connection, path: Path, what: str) -> Iterator[sqlite3.Connection]:
+    """One `BEGIN IMMEDIATE` … `COMMIT` on `connection`; any failure rolls it back and an SQLite error becomes a
+    transient `ProviderError` naming `what` (a refused write: the full-disk note naming `path`)."""
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as error:
+        raise ProviderError.transient(f"{what} is busy: {error}") from error
+    try:
+        yield connection
+        connection.execute("COMMIT")
+    except BaseException as error:
+        if connection.in_transaction:  # SQLite may have rolled back already (a full disk does)
+            connection.execute("ROLLBACK")
+        if cannot_write(error):
+            raise ProviderError.transient(full_disk_note(path, error)) from None
+        if isinstance(error, sqlite3.Error):
+            raise ProviderError.transient(f"writing {what} failed: {error}") from error
+        raise
 
 
 def connect(path: Path, *, schema: tuple[str, int] | None = None) -> sqlite3.Connection:

@@ -45,7 +45,7 @@ from providers.local.scope_filter import (
     hidden_documents_sql,
     write_document_scopes,
 )
-from providers.local.sqlite_files import cannot_write, connect, full_disk_note
+from providers.local.sqlite_files import connect, write_transaction
 
 __all__ = [
     "DEFAULT_ANN_THRESHOLD",
@@ -734,34 +734,19 @@ class SqliteIndex:
     @contextmanager
     def _writing(self, *, check: bool = True, move_generation: bool = True) -> Iterator[sqlite3.Connection]:
         """One write transaction that records the embedder and (unless told not to) moves the generation."""
-        with self._write_lock:
-            connection = self._connection()
-            try:
-                connection.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as error:
-                raise ProviderError.transient(f"the local index is busy: {error}") from error
-            try:
-                if check:
-                    self._check_embedder(self._meta(connection))
-                connection.execute(
-                    "INSERT OR IGNORE INTO meta(key, value) VALUES ('embedder_model', ?), ('embedder_dimensions', ?)",
-                    (self._model, str(self._dimensions)),
-                )
-                yield connection
-                if move_generation:
-                    # A fresh unique value rather than n + 1: a reader holding a generation from a file
-                    # that was deleted and rebuilt can never mistake the new file's value for its own.
-                    generation = f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}"
-                    connection.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (generation,))
-                connection.execute("COMMIT")
-            except BaseException as error:
-                if connection.in_transaction:  # SQLite may have rolled back already (a full disk does)
-                    connection.execute("ROLLBACK")
-                if cannot_write(error):
-                    raise ProviderError.transient(full_disk_note(self._path, error)) from None
-                if isinstance(error, sqlite3.Error):
-                    raise ProviderError.transient(f"writing the local index failed: {error}") from error
-                raise
+        with self._write_lock, write_transaction(self._connection(), self._path, "the local index") as connection:
+            if check:
+                self._check_embedder(self._meta(connection))
+            connection.execute(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES ('embedder_model', ?), ('embedder_dimensions', ?)",
+                (self._model, str(self._dimensions)),
+            )
+            yield connection
+            if move_generation:
+                # A fresh unique value rather than n + 1: a reader holding a generation from a file
+                # that was deleted and rebuilt can never mistake the new file's value for its own.
+                generation = f"{time.time_ns():x}-{uuid.uuid4().hex[:8]}"
+                connection.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (generation,))
 
 
 def check_index_file(directory: Path) -> None:
