@@ -32,7 +32,7 @@ Public API (for the CLI)::
         q.send(body, message_id=None, application_properties=None, content_type=None) -> str
         q.receive(max_messages=1) -> list[QueueMessage]; q.complete(msg); q.abandon(msg, error)
         q.dead_letters() -> list[DeadLetter]
-    list_dead_letters(state_path(data_dir), queue=None) -> list[DeadLetter]   # `pipeline dead-letters`
+    list_dead_letters(state_path(data_dir), queue=None) -> list[DeadLetter]   # every queue, without a host
     read_status(state_path(data_dir), instance_id) -> dict | None              # `pipeline status`
 
     # Checking recorded histories against the current orchestrator (`pipeline replay`), through the same
