@@ -18,7 +18,17 @@ from typing import Any
 from embedded_host.durable.actions import EngineState
 from embedded_host.durable.backends import TimerLimits
 from embedded_host.durable.episode import OrchestratorHandle, call_orchestrator, execute
-from embedded_host.durable.history import EventType, event
+from embedded_host.durable.history import (
+    EventType,
+    HistoryEvent,
+    ScheduledEvent,
+    is_timer_created,
+    orchestrator_completed,
+    orchestrator_started,
+    task_completed,
+    task_failed,
+    timer_fired,
+)
 
 
 def extension_failure(name: str, exc: BaseException) -> dict[str, Any]:
@@ -86,19 +96,20 @@ class ReplayDriver:
         state = EngineState()
         parts: list[str] = []
         outcome = Outcome(False, None, None, None, [])
-        pending = [
-            event(
-                EventType.EXECUTION_STARTED,
-                _ts(self.now),
-                Name=name,
-                Version="",
-                Input=input_text,
-                OrchestrationInstance={"InstanceId": self.instance_id, "ExecutionId": "e1"},
-            )
-        ]
+        started = {  # an ExecutionStarted as the SDK needs it (no ParentInstance, no Generation)
+            "EventType": EventType.ExecutionStarted,
+            "EventId": -1,
+            "IsPlayed": False,
+            "Timestamp": _ts(self.now),
+            "Name": name,
+            "Version": "",
+            "Input": input_text,
+            "OrchestrationInstance": {"InstanceId": self.instance_id, "ExecutionId": "e1"},
+        }
+        pending: list[Any] = [started]
         for _ in range(max_episodes):
             self.episodes += 1
-            new_events = [event(EventType.ORCHESTRATOR_STARTED, _ts(self.now)), *pending]
+            new_events: list[HistoryEvent] = [orchestrator_started(_ts(self.now)), *pending]
             episode = execute(
                 self.handle,
                 state,
@@ -112,7 +123,7 @@ class ReplayDriver:
             )
             outcome.custom_status = episode.custom_status
             pending = [self._perform(ev, outcome) for ev in episode.scheduled] if episode.status is None else []
-            appended = [*new_events, *episode.scheduled, event(EventType.ORCHESTRATOR_COMPLETED, _ts(self.now))]
+            appended = [*new_events, *episode.scheduled, orchestrator_completed(_ts(self.now))]
             for ev in appended:
                 ev["IsPlayed"] = True
             outcome.history.extend(appended)
@@ -120,12 +131,14 @@ class ReplayDriver:
             if episode.status == "Completed":
                 outcome.done, outcome.output = True, episode.output
                 outcome.history.append(
-                    event(
-                        EventType.EXECUTION_COMPLETED,
-                        _ts(self.now),
-                        OrchestrationStatus=1,
-                        Result=json.dumps(episode.output),
-                    )
+                    {
+                        "EventType": EventType.ExecutionCompleted,  # the status as the SDK's number
+                        "EventId": -1,
+                        "IsPlayed": False,
+                        "Timestamp": _ts(self.now),
+                        "OrchestrationStatus": 1,
+                        "Result": json.dumps(episode.output),
+                    }
                 )
                 return outcome
             if episode.status == "Failed":
@@ -150,19 +163,20 @@ class ReplayDriver:
             raise AssertionError(error)
         return state
 
-    def _perform(self, scheduled: dict[str, Any], outcome: Outcome) -> dict[str, Any]:
+    def _perform(self, scheduled: ScheduledEvent, outcome: Outcome) -> Any:
         """Carry out one scheduled event now; returns the event that reports its outcome."""
         task_id = scheduled["EventId"]
-        if scheduled["EventType"] == EventType.TIMER_CREATED:
+        if is_timer_created(scheduled):
             fire_at = scheduled["FireAt"]
             outcome.timers.append(datetime.fromisoformat(fire_at.replace("Z", "+00:00")))
             self.now = max(self.now, outcome.timers[-1])
-            return event(EventType.TIMER_FIRED, _ts(self.now), TimerId=task_id, FireAt=fire_at)
+            return timer_fired(_ts(self.now), task_id, fire_at)
         name, raw = scheduled["Name"], scheduled.get("Input")
         payload = json.loads(raw) if isinstance(raw, str) else raw
         outcome.calls.append((name, payload))
         try:
             result = self.activities[name](payload)
         except Exception as exc:
-            return event(EventType.TASK_FAILED, _ts(self.now), TaskScheduledId=task_id, **self.failure(name, exc))
-        return event(EventType.TASK_COMPLETED, _ts(self.now), TaskScheduledId=task_id, Result=json.dumps(result))
+            # the failure hook gives Reason and Details, or the fields another backend writes instead
+            return {**task_failed(_ts(self.now), task_id, "", None), **self.failure(name, exc)}
+        return task_completed(_ts(self.now), task_id, json.dumps(result))

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from embedded_host.durable.durable_http import HTTP_ACTIVITY
-from embedded_host.durable.history import EventType
+from embedded_host.durable.history import HistoryEvent, failed_task, fired_timer
 
 __all__ = [
     "ActionPlan",
@@ -125,14 +125,11 @@ class EngineState:
             retry_timers={int(k): RetryChain.from_json(v) for k, v in data.get("retry_timers", {}).items()},
         )
 
-    def is_retry_event(self, ev: dict[str, Any]) -> bool:
+    def is_retry_event(self, ev: HistoryEvent) -> bool:
         """Whether replaying ``ev`` makes the SDK draw a hidden retry id (so it needs an episode alone)."""
-        etype = ev["EventType"]
-        if etype in (EventType.TASK_FAILED, EventType.SUB_ORCHESTRATION_INSTANCE_FAILED):
-            return ev.get("TaskScheduledId") in self.retry_tasks
-        if etype == EventType.TIMER_FIRED:
-            return ev.get("TimerId") in self.retry_timers
-        return False
+        if (task_id := failed_task(ev)) is not None:
+            return task_id in self.retry_tasks
+        return (timer_id := fired_timer(ev)) is not None and timer_id in self.retry_timers
 
 
 class ScheduledTask(NamedTuple):

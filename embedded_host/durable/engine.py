@@ -40,7 +40,36 @@ from embedded_host.durable.durable_http import HTTP_ACTIVITY, token_source_users
 from embedded_host.durable.durable_http import perform as perform_http
 from embedded_host.durable.entities import EntityHost, check_entities
 from embedded_host.durable.episode import execute, handle_of
-from embedded_host.durable.history import EventType, event
+from embedded_host.durable.history import (
+    EventType,
+    ExecutionStarted,
+    HistoryEvent,
+    OrchestrationInstance,
+    SubOrchestrationInstanceCreated,
+    TaskCompleted,
+    TaskFailed,
+    event_id,
+    event_raised,
+    event_type,
+    execution_completed,
+    execution_resumed,
+    execution_started,
+    execution_suspended,
+    execution_terminated,
+    generic_event,
+    is_event_sent,
+    is_execution_started,
+    is_execution_suspended,
+    is_execution_terminated,
+    is_sub_orchestration_created,
+    is_task_scheduled,
+    orchestrator_completed,
+    orchestrator_started,
+    sub_orchestration_failed,
+    task_completed,
+    task_failed,
+    timer_fired,
+)
 from embedded_host.durable.queries import InstanceQuery, page_of_ids, purge_selection
 from embedded_host.durable.retention import expired_runs, retention_s
 from embedded_host.durable.rewind import RewindPlan, plan_rewind
@@ -65,7 +94,7 @@ log = logging.getLogger("embedded_host.durable.engine")
 TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
 # Suspended instances stay loaded: their events are held in the inbox until a resume (or terminate) arrives.
 _LIVE = ("Pending", "Running", "Suspended")
-_CONTROL = frozenset({EventType.EXECUTION_TERMINATED, EventType.EXECUTION_SUSPENDED})
+_CONTROL = frozenset({EventType.ExecutionTerminated, EventType.ExecutionSuspended})
 _LEASE_S = 300.0
 
 
@@ -108,7 +137,7 @@ class _Result:
     """An activity's completion event, held in memory until the next commit."""
 
     item: WorkItem
-    event: dict[str, Any]
+    event: HistoryEvent
 
 
 class DurableEngine:
@@ -216,23 +245,21 @@ class DurableEngine:
 
     def raise_event(self, instance_id: str, name: str, input_text: str | None) -> int:
         """Queue an ``EventRaised``; returns the HTTP status the extension answers (202, 404, 410)."""
-        ev = event(EventType.EVENT_RAISED, iso_utc(now_utc()), Name=name, Input=input_text)
-        return self._enqueue(instance_id, ev)
+        return self._enqueue(instance_id, event_raised(iso_utc(now_utc()), name, input_text))
 
     def terminate(self, instance_id: str, reason: str | None) -> int:
         """Queue a termination; returns 202, 404 or 410 (already finished) as the extension does."""
-        ev = event(EventType.EXECUTION_TERMINATED, iso_utc(now_utc()), Input=reason)
-        return self._enqueue(instance_id, ev)
+        return self._enqueue(instance_id, execution_terminated(iso_utc(now_utc()), reason))
 
     def suspend(self, instance_id: str, reason: str | None) -> int:
         """Queue an ``ExecutionSuspended``; returns 202, 404 or 410 as the extension does."""
-        return self._enqueue(instance_id, event(EventType.EXECUTION_SUSPENDED, iso_utc(now_utc()), Reason=reason))
+        return self._enqueue(instance_id, execution_suspended(iso_utc(now_utc()), reason))
 
     def resume(self, instance_id: str, reason: str | None) -> int:
         """Queue an ``ExecutionResumed``; returns 202, 404 or 410 as the extension does."""
-        return self._enqueue(instance_id, event(EventType.EXECUTION_RESUMED, iso_utc(now_utc()), Reason=reason))
+        return self._enqueue(instance_id, execution_resumed(iso_utc(now_utc()), reason))
 
-    def _enqueue(self, instance_id: str, ev: dict[str, Any]) -> int:
+    def _enqueue(self, instance_id: str, ev: HistoryEvent) -> int:
         inst = self._running.get(instance_id)
         if inst is None:
             return 404 if self.store.runtime_status(instance_id) is None else 410
@@ -346,7 +373,7 @@ class DurableEngine:
         self._ready.add(instance_id)
         self._wake.set()
 
-    def _deliver(self, inst: _Instance, ev: dict[str, Any]) -> None:
+    def _deliver(self, inst: _Instance, ev: HistoryEvent) -> None:
         """Queue an event for a running instance: in its inbox in the file, and in memory."""
         inst.pending.append(self.store.deliver(inst.id, ev))
         self._mark_ready(inst.id)
@@ -447,9 +474,7 @@ class DurableEngine:
                 gone = not store.take_timer(timer.id)
                 if gone or inst is None or inst.execution_id != timer.execution_id:
                     continue
-                fired = event(
-                    EventType.TIMER_FIRED, iso_utc(now_utc()), TimerId=timer.timer_id, FireAt=timer.fire_at_text
-                )
+                fired = timer_fired(iso_utc(now_utc()), timer.timer_id, timer.fire_at_text)
                 inst.pending.append(InboxEvent(fired, None))
                 touched[inst.id] = inst
             ready, self._ready = self._ready, set()
@@ -477,16 +502,16 @@ class DurableEngine:
             if inst.status == "Suspended" and not self._take_resume(inst):
                 break  # everything else stays held in the inbox until a resume
             first = inst.pending[0].event
-            if first["EventType"] == EventType.EXECUTION_TERMINATED:
+            if is_execution_terminated(first):
                 inst.pending.popleft()
-                self._finish(inst, commit, "Terminated", first.get("Input"), None, [])
+                self._finish(inst, commit, "Terminated", first["Input"], None, [])
                 break
-            if first["EventType"] == EventType.EXECUTION_SUSPENDED:
+            if is_execution_suspended(first):
                 self._suspend(inst, inst.pending.popleft())
                 continue
             batch: list[InboxEvent] = []
             for item in inst.pending:
-                if item.event["EventType"] in _CONTROL:
+                if event_type(item.event) in _CONTROL:
                     break
                 if inst.state.is_retry_event(item.event):
                     if not batch:
@@ -514,16 +539,16 @@ class DurableEngine:
         arrived while suspended changes nothing and is dropped. False when there is nothing to wake for.
         """
         for index, wake in enumerate(inst.pending):
-            etype = wake.event["EventType"]
-            if etype == EventType.EXECUTION_SUSPENDED:
+            etype = event_type(wake.event)
+            if etype == EventType.ExecutionSuspended:
                 continue
-            if etype in (EventType.EXECUTION_RESUMED, EventType.EXECUTION_TERMINATED):
+            if etype in (EventType.ExecutionResumed, EventType.ExecutionTerminated):
                 before = list(inst.pending)[:index]
-                held = [item for item in before if item.event["EventType"] != EventType.EXECUTION_SUSPENDED]
-                suspends = [item for item in before if item.event["EventType"] == EventType.EXECUTION_SUSPENDED]
+                held = [item for item in before if not is_execution_suspended(item.event)]
+                suspends = [item for item in before if is_execution_suspended(item.event)]
                 self.store.take_from_inbox(item.inbox_id for item in suspends if item.inbox_id is not None)
                 inst.pending = deque([wake, *held, *list(inst.pending)[index + 1 :]])
-                if etype == EventType.EXECUTION_RESUMED:
+                if etype == EventType.ExecutionResumed:
                     inst.status = "Running"
                 return True
         return False
@@ -536,7 +561,7 @@ class DurableEngine:
         stamp = iso_utc(now)
         self._append_history(
             inst,
-            [event(EventType.ORCHESTRATOR_STARTED, stamp), item.event, event(EventType.ORCHESTRATOR_COMPLETED, stamp)],
+            [orchestrator_started(stamp), item.event, orchestrator_completed(stamp)],
         )
         inst.status = "Suspended"
         self.store.suspend(inst.id, status_time(now))
@@ -545,18 +570,17 @@ class DurableEngine:
         self.episodes += 1
         now = now_utc()
         stamp = iso_utc(now)
-        new_events = [event(EventType.ORCHESTRATOR_STARTED, stamp)] + [item.event for item in batch]
+        new_events: list[HistoryEvent] = [orchestrator_started(stamp)]
+        new_events.extend(item.event for item in batch)
         inbox_ids = [item.inbox_id for item in batch if item.inbox_id is not None]
         if inbox_ids:
             self.store.take_from_inbox(inbox_ids)
-        if new_events[1]["EventType"] == EventType.EXECUTION_STARTED and inst.status == "Pending":
+        if is_execution_started(new_events[1]) and inst.status == "Pending":
             inst.status = "Running"
         spec = self._orchestrators.get(inst.name)
         if spec is None:
             message = f"The orchestrator function '{inst.name}' does not exist in this app."
-            self._finish(
-                inst, commit, "Failed", message, message, [*new_events, event(EventType.ORCHESTRATOR_COMPLETED, stamp)]
-            )
+            self._finish(inst, commit, "Failed", message, message, [*new_events, orchestrator_completed(stamp)])
             return
         result = execute(
             handle_of(spec.func, spec.trigger_name),
@@ -576,13 +600,11 @@ class DurableEngine:
         if result.status != "Failed" and (missing := self.entities.missing_target(result.scheduled)):
             # The extension checks the entity function exists when the orchestrator sends to it, and fails it.
             message = f"Orchestrator function '{inst.name}' failed: {missing}"
-            self._finish(
-                inst, commit, "Failed", message, message, [*new_events, event(EventType.ORCHESTRATOR_COMPLETED, stamp)]
-            )
+            self._finish(inst, commit, "Failed", message, message, [*new_events, orchestrator_completed(stamp)])
             return
         if result.continue_as_new is not None:
             for ev in result.scheduled:  # entity messages of the last episode still go out, as in DTFx
-                if ev["EventType"] == EventType.EVENT_SENT:
+                if is_event_sent(ev):
                     self.entities.send(ev)
             self._continue_as_new(inst, result.continue_as_new)
             return
@@ -590,15 +612,15 @@ class DurableEngine:
         if result.status != "Failed":  # a failed episode's actions are never carried out
             for ev in result.scheduled:
                 appended.append(ev)
-                if ev["EventType"] == EventType.TASK_SCHEDULED:
-                    self._add_work(inst, ev["EventId"], ev["Name"], ev.get("Input"), commit)
-                elif ev["EventType"] == EventType.EVENT_SENT:
+                if is_task_scheduled(ev):
+                    self._add_work(inst, event_id(ev), ev["Name"], ev["Input"], commit)
+                elif is_event_sent(ev):
                     self.entities.send(ev)
-                elif ev["EventType"] == EventType.SUB_ORCHESTRATION_INSTANCE_CREATED:
+                elif is_sub_orchestration_created(ev):
                     self._start_child(inst, ev, now)
                 else:
-                    self._add_timer(inst, ev["EventId"], ev["FireAt"], commit)
-        appended.append(event(EventType.ORCHESTRATOR_COMPLETED, stamp))
+                    self._add_timer(inst, event_id(ev), ev["FireAt"], commit)
+        appended.append(orchestrator_completed(stamp))
         if result.status is not None:
             failure = result.output if result.status == "Failed" else None
             self._finish(inst, commit, result.status, result.output, failure, appended)
@@ -625,22 +647,14 @@ class DurableEngine:
         status: str,
         output: Any,
         failure: str | None,
-        appended: list[dict[str, Any]],
+        appended: list[HistoryEvent],
     ) -> None:
         stamp = iso_utc(now_utc())
         output_text = json.dumps(output) if output is not None else None
         if status == "Terminated":
-            appended.append(event(EventType.EXECUTION_TERMINATED, stamp, Input=output))
+            appended.append(execution_terminated(stamp, output))
         else:
-            appended.append(
-                event(
-                    EventType.EXECUTION_COMPLETED,
-                    stamp,
-                    OrchestrationStatus=status,
-                    Result=output_text,
-                    FailureDetails=failure,
-                )
-            )
+            appended.append(execution_completed(stamp, status, output_text, failure))
         self._append_history(inst, appended)
         inst.status = status
         state = json.dumps(inst.state.to_json())
@@ -651,7 +665,7 @@ class DurableEngine:
         if inst.parent is not None:
             self._answer_parent(inst, status, output_text, failure if status != "Terminated" else output)
 
-    def _append_history(self, inst: _Instance, events: list[dict[str, Any]]) -> None:
+    def _append_history(self, inst: _Instance, events: list[HistoryEvent]) -> None:
         texts = []
         for ev in events:
             ev["IsPlayed"] = True  # from the next episode on, these are replayed
@@ -672,31 +686,25 @@ class DurableEngine:
         commit.timers.append(self.store.add_timer(Timer(due, 0, inst.id, inst.execution_id, timer_id, fire_at)))
 
     # -- sub-orchestrations (semantics in suborchestrations.py) ----------------------------------------------
-    def _start_child(self, parent: _Instance, ev: dict[str, Any], now: datetime) -> None:
+    def _start_child(self, parent: _Instance, ev: SubOrchestrationInstanceCreated, now: datetime) -> None:
         """Create the child of a ``SubOrchestrationInstanceCreated`` inside the tick's transaction."""
-        task_id, name = int(ev["EventId"]), str(ev["Name"])
-        child_id = ev.get("InstanceId") or default_instance_id(parent.execution_id, task_id)
+        task_id, name = event_id(ev), ev["Name"]
+        child_id = ev["InstanceId"] or default_instance_id(parent.execution_id, task_id)
         ev["InstanceId"] = child_id
         refusal = self._child_refusal(parent, name, child_id)
         if refusal is not None:  # the parent's task fails at once, where its code can catch it
-            failed = event(
-                EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
-                iso_utc(now),
-                TaskScheduledId=task_id,
-                Reason=refusal,
-                Details=None,
-            )
+            failed = sub_orchestration_failed(iso_utc(now), task_id, refusal, None)
             parent.pending.append(InboxEvent(failed, None))
             return
         if self.store.runtime_status(child_id) is not None:
             self.store.purge(child_id)  # a finished instance of that id is overwritten, as by a client start
         link = ParentLink(parent.id, parent.execution_id, parent.name, task_id)
         execution_id = uuid.uuid4().hex
-        started = _execution_started(now, name, child_id, execution_id, ev.get("Input"), link)
-        self.store.create_instance(child_id, name, ev.get("Input"), execution_id, status_time(now))
+        started = _execution_started(now, name, child_id, execution_id, ev["Input"], link)
+        self.store.create_instance(child_id, name, ev["Input"], execution_id, status_time(now))
         queued = self.store.deliver(child_id, started)
         self.store.link_child(child_id, link)
-        child = _Instance(child_id, name, execution_id, "Pending", ev.get("Input"), EngineState(), parent.id)
+        child = _Instance(child_id, name, execution_id, "Pending", ev["Input"], EngineState(), parent.id)
         child.pending.append(queued)
         self._running[child_id] = child
         self._mark_ready(child_id)
@@ -738,7 +746,7 @@ class DurableEngine:
             self._add_work(inst, task.task_id, task.name, task.input, commit)
         for timer in plan.timers:
             self._add_timer(inst, timer.timer_id, timer.fire_at, commit)
-        marker = event(EventType.GENERIC_EVENT, iso_utc(now), Data=json.dumps({"Rewound": True, "Reason": reason}))
+        marker = generic_event(iso_utc(now), json.dumps({"Rewound": True, "Reason": reason}))
         for ev in [*plan.answers, marker]:
             self._deliver(inst, ev)
 
@@ -769,11 +777,8 @@ class DurableEngine:
                     result = await perform_http(raw_input)
                 else:
                     result = await _call_activity(spec, value, self._executor, context)
-                ev = event(
-                    EventType.TASK_COMPLETED,
-                    iso_utc(now_utc()),
-                    TaskScheduledId=item.task_id,
-                    Result=encode_activity_output(result),
+                ev: TaskCompleted | TaskFailed = task_completed(
+                    iso_utc(now_utc()), item.task_id, encode_activity_output(result)
                 )
             except asyncio.CancelledError:
                 raise
@@ -781,13 +786,8 @@ class DurableEngine:
                 details = json.dumps(
                     {"Message": f"{type(exc).__name__}: {exc}", "StackTrace": "".join(traceback.format_exception(exc))}
                 )
-                ev = event(
-                    EventType.TASK_FAILED,
-                    iso_utc(now_utc()),
-                    TaskScheduledId=item.task_id,
-                    Reason=f"Activity function '{name}' failed: {type(exc).__name__}: {exc}",
-                    Details=details,
-                )
+                reason = f"Activity function '{name}' failed: {type(exc).__name__}: {exc}"
+                ev = task_failed(iso_utc(now_utc()), item.task_id, reason, details)
         self._staged.append(_Result(item, ev))
         self._wake.set()
 
@@ -833,17 +833,11 @@ class DurableEngine:
 
 def _execution_started(
     now: datetime, name: str, instance_id: str, execution_id: str, input_text: str | None, parent: ParentLink | None
-) -> dict[str, Any]:
+) -> ExecutionStarted:
     """The ``ExecutionStarted`` that begins an execution (``ParentInstance`` set for a sub-orchestration)."""
-    return event(
-        EventType.EXECUTION_STARTED,
-        iso_utc(now),
-        Name=name,
-        Version="",
-        Input=input_text,
-        OrchestrationInstance={"InstanceId": instance_id, "ExecutionId": execution_id},
-        ParentInstance=parent.as_parent_instance() if parent is not None else None,
-        Generation=0,
+    instance: OrchestrationInstance = {"InstanceId": instance_id, "ExecutionId": execution_id}
+    return execution_started(
+        iso_utc(now), name, input_text, instance, parent.as_parent_instance() if parent is not None else None
     )
 
 

@@ -30,7 +30,7 @@ from embedded_host.durable.entity_protocol import (
     scheduler_id,
     split_scheduler_id,
 )
-from embedded_host.durable.history import EventType
+from embedded_host.durable.history import EventSent, HistoryEvent, ScheduledEvent, is_event_sent
 from embedded_host.durable.store import DurableStore
 from embedded_host.durable.timeutil import iso_utc, now_utc
 from embedded_host.functions.config import HostConfigError
@@ -44,7 +44,7 @@ log = logging.getLogger("embedded_host.durable.entities")
 MAX_BATCH = 100
 
 # (instance id, event) → the engine queues the event for the instance (the HTTP status code is ignored)
-Deliver = Callable[[str, dict[str, Any]], object]
+Deliver = Callable[[str, HistoryEvent], object]
 
 
 def check_entities(app: LoadedApp) -> dict[str, FunctionSpec]:
@@ -102,19 +102,19 @@ class EntityHost:
             f"The function '{name}' doesn't exist, is disabled, or is not an entity function. Additional info: {extra}"
         )
 
-    def missing_target(self, scheduled: list[dict[str, Any]]) -> str | None:
+    def missing_target(self, scheduled: list[ScheduledEvent]) -> str | None:
         """Why an episode's entity messages cannot be sent (an entity no function serves), or None."""
         for ev in scheduled:
-            if ev["EventType"] == EventType.EVENT_SENT:
-                name, _key = split_scheduler_id(str(ev["InstanceId"]))
+            if is_event_sent(ev):
+                name, _key = split_scheduler_id(ev["InstanceId"])
                 if not self.knows(name):
                     return self.unknown_message(name)
         return None
 
     # -- requests ----------------------------------------------------------------------------------------------
-    def send(self, ev: dict[str, Any]) -> None:
+    def send(self, ev: EventSent) -> None:
         """Queue the request of an orchestrator's ``EventSent`` (inside the engine's tick transaction)."""
-        self._enqueue(str(ev["InstanceId"]), str(ev["Input"]))
+        self._enqueue(ev["InstanceId"], ev["Input"])
 
     def signal(self, name: str, key: str, operation: str, input_text: str | None) -> None:
         """A client's signal (HTTP API); committed at once, as the extension acknowledges after queueing."""

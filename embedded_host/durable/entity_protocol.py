@@ -19,7 +19,8 @@ import json
 import uuid
 from typing import Any
 
-from embedded_host.durable.history import EventType, event
+from embedded_host.durable.history import EventRaised, EventSent, event_raised
+from embedded_host.durable.history import event_sent as _event_sent
 
 __all__ = [
     "EVENT_NAME",
@@ -61,7 +62,7 @@ def request_message(operation: str, input_text: str | None, *, signal: bool, par
     return message
 
 
-def event_sent(task_id: int, action: dict[str, Any], *, instance_id: str, stamp: str, signal: bool) -> dict[str, Any]:
+def event_sent(task_id: int, action: dict[str, Any], *, instance_id: str, stamp: str, signal: bool) -> EventSent:
     """The ``EventSent`` the extension records for a ``CallEntity``/``SignalEntity`` action.
 
     The action's ``input`` is the SDK's JSON text of the value; the extension hands that string to
@@ -75,14 +76,7 @@ def event_sent(task_id: int, action: dict[str, Any], *, instance_id: str, stamp:
         signal=signal,
         parent=None if signal else instance_id,
     )
-    return event(
-        EventType.EVENT_SENT,
-        stamp,
-        task_id,
-        InstanceId=str(action.get("instanceId")),
-        Name=EVENT_NAME,
-        Input=json.dumps(message),
-    )
+    return _event_sent(stamp, task_id, str(action.get("instanceId")), EVENT_NAME, json.dumps(message))
 
 
 def batch_context(name: str, key: str, exists: bool, state: str | None, requests: list[dict[str, Any]]) -> str:
@@ -91,9 +85,9 @@ def batch_context(name: str, key: str, exists: bool, state: str | None, requests
     return json.dumps({"self": {"name": name, "key": key}, "exists": exists, "state": state, "batch": batch})
 
 
-def response_event(request_id: str, result: str | None, *, is_error: bool, stamp: str) -> dict[str, Any]:
+def response_event(request_id: str, result: str | None, *, is_error: bool, stamp: str) -> EventRaised:
     """The ``EventRaised`` that answers a call: named by the request id, the ``ResponseMessage`` as input."""
     response: dict[str, Any] = {"result": result}
     if is_error:
         response["exceptionType"] = _ERROR_TYPE
-    return event(EventType.EVENT_RAISED, stamp, Name=request_id, Input=json.dumps(response))
+    return event_raised(stamp, request_id, json.dumps(response))

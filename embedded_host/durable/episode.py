@@ -27,7 +27,17 @@ from embedded_host.durable.actions import (
 )
 from embedded_host.durable.backends import TimerLimits
 from embedded_host.durable.entity_protocol import event_sent
-from embedded_host.durable.history import EventType, event
+from embedded_host.durable.history import (
+    HistoryEvent,
+    ScheduledEvent,
+    completed_task,
+    event_id,
+    failed_task,
+    fired_timer,
+    sub_orchestration_created,
+    task_scheduled,
+    timer_created,
+)
 from embedded_host.durable.timeutil import iso_utc
 
 __all__ = ["Episode", "OrchestratorHandle", "call_orchestrator", "execute", "handle_of"]
@@ -47,7 +57,7 @@ def handle_of(func: Callable[..., str], trigger_name: str) -> OrchestratorHandle
 class Episode:
     """What one episode produced."""
 
-    scheduled: list[dict[str, Any]] = field(default_factory=list)  # TaskScheduled/TimerCreated/EventSent, by id
+    scheduled: list[ScheduledEvent] = field(default_factory=list)  # in task-id order
     status: str | None = None  # None (still running), "Completed" or "Failed"
     output: Any = None  # the result when Completed, the failure message when Failed
     custom_status: Any = None
@@ -114,7 +124,7 @@ def execute(
     instance_id: str,
     input_text: str | None,
     old_parts: list[str],
-    new_events: list[dict[str, Any]],
+    new_events: list[HistoryEvent],
     now: datetime,
     parent_instance_id: str | None = None,
     timer_limits: TimerLimits | None = None,
@@ -164,75 +174,47 @@ def execute(
         episode.continue_as_new = plan.continue_as_new
         return episode
     for task_id, activity, raw_input in plan.activities:
-        episode.scheduled.append(
-            event(EventType.TASK_SCHEDULED, stamp, task_id, Name=activity, Version="", Input=raw_input)
-        )
+        episode.scheduled.append(task_scheduled(stamp, task_id, activity, raw_input))
     for task_id, orchestrator, raw_input, child_id in plan.sub_orchestrations:
         # InstanceId None: the host names the child (it knows the execution id the default is made from).
-        episode.scheduled.append(
-            event(
-                EventType.SUB_ORCHESTRATION_INSTANCE_CREATED,
-                stamp,
-                task_id,
-                Name=orchestrator,
-                Version="",
-                InstanceId=child_id,
-                Input=raw_input,
-            )
-        )
+        episode.scheduled.append(sub_orchestration_created(stamp, task_id, orchestrator, child_id, raw_input))
     for timer_id, fire_at in plan.timers:
-        episode.scheduled.append(event(EventType.TIMER_CREATED, stamp, timer_id, FireAt=fire_at))
-    episode.scheduled.sort(key=lambda ev: ev["EventId"])
+        episode.scheduled.append(timer_created(stamp, timer_id, fire_at))
+    episode.scheduled.sort(key=event_id)
     if sdk_state.get("isDone"):
         episode.status, episode.output = "Completed", sdk_state.get("output")
     return episode
 
 
 def _retry_followups(
-    state: EngineState, new_events: list[dict[str, Any]], stamp: str, now: datetime
-) -> list[dict[str, Any]]:
+    state: EngineState, new_events: list[HistoryEvent], stamp: str, now: datetime
+) -> list[ScheduledEvent]:
     """What DTFx's retry interceptor adds for ``CallActivityWithRetry`` and ``CallSubOrchestratorWithRetry``.
 
     A failed attempt with attempts left: a timer; when it fires, the next attempt (a new child for a
     sub-orchestration). After the last attempt
     one more timer, then the SDK throws the failure (the event order the SDK expects).
     """
-    added: list[dict[str, Any]] = []
+    added: list[ScheduledEvent] = []
     for ev in new_events:
-        etype = ev["EventType"]
-        if etype in (EventType.TASK_COMPLETED, EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED):
-            state.retry_tasks.pop(ev.get("TaskScheduledId", -1), None)
-        elif (
-            etype in (EventType.TASK_FAILED, EventType.SUB_ORCHESTRATION_INSTANCE_FAILED)
-            and ev.get("TaskScheduledId") in state.retry_tasks
-        ):
-            chain = state.retry_tasks.pop(ev["TaskScheduledId"])
+        if (done := completed_task(ev)) is not None:
+            state.retry_tasks.pop(done, None)
+        elif (failed := failed_task(ev)) is not None and failed in state.retry_tasks:
+            chain = state.retry_tasks.pop(failed)
             timer_id = state.next_id
             state.next_id += 1
             state.retry_timers[timer_id] = chain
             fire_at = iso_utc(now + timedelta(milliseconds=chain.first_ms))
-            added.append(event(EventType.TIMER_CREATED, stamp, timer_id, FireAt=fire_at))
-        elif etype == EventType.TIMER_FIRED and ev.get("TimerId") in state.retry_timers:
-            chain = state.retry_timers.pop(ev["TimerId"])
+            added.append(timer_created(stamp, timer_id, fire_at))
+        elif (fired := fired_timer(ev)) is not None and fired in state.retry_timers:
+            chain = state.retry_timers.pop(fired)
             if chain.attempt < chain.max_attempts:
                 task_id = state.next_id
                 state.next_id += 1
                 chain.attempt += 1
                 state.retry_tasks[task_id] = chain
                 if chain.sub_orchestration:
-                    added.append(
-                        event(
-                            EventType.SUB_ORCHESTRATION_INSTANCE_CREATED,
-                            stamp,
-                            task_id,
-                            Name=chain.name,
-                            Version="",
-                            InstanceId=chain.instance_id,
-                            Input=chain.input,
-                        )
-                    )
+                    added.append(sub_orchestration_created(stamp, task_id, chain.name, chain.instance_id, chain.input))
                 else:
-                    added.append(
-                        event(EventType.TASK_SCHEDULED, stamp, task_id, Name=chain.name, Version="", Input=chain.input)
-                    )
+                    added.append(task_scheduled(stamp, task_id, chain.name, chain.input))
     return added

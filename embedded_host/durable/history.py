@@ -1,66 +1,533 @@
-"""History events in the PascalCase shape the Durable Python SDK replays (EventType, EventId, Timestamp...)."""
+"""History events in the PascalCase shape the Durable Python SDK replays (EventType, EventId, Timestamp...).
+
+Each kind the host writes has a TypedDict, a builder and, where code branches on it, a narrowing reader. The
+events stay plain dicts with the wire's keys, because the engine keeps histories as ready-made JSON text and the
+SDK replays exactly these dicts: a builder is one dict literal, with the keys in the order the host has always
+written them, so the JSON is the same byte for byte. ``EventType`` is an ``IntEnum``, which ``json`` writes as
+its bare number; an event read back from JSON carries that plain ``int``, which compares equal to the member
+(so kinds are compared with ``==`` and ``in``, never ``is``).
+
+Only the JSON boundary (:func:`load_event`) and the normaliser of recorded histories (recorded.py) touch the
+keys without these types.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import enum
+import json
+from typing import TYPE_CHECKING, Literal, TypedDict, cast
 
-__all__ = ["EventType", "event", "event_type_name"]
+if TYPE_CHECKING:
+    from typing_extensions import TypeIs
+
+__all__ = [
+    "EventRaised",
+    "EventSent",
+    "EventType",
+    "ExecutionCompleted",
+    "ExecutionResumed",
+    "ExecutionStarted",
+    "ExecutionSuspended",
+    "ExecutionTerminated",
+    "GenericEvent",
+    "HistoryEvent",
+    "OrchestrationInstance",
+    "OrchestratorCompleted",
+    "OrchestratorStarted",
+    "ParentInstance",
+    "ScheduledEvent",
+    "SubOrchestrationInstanceCompleted",
+    "SubOrchestrationInstanceCreated",
+    "SubOrchestrationInstanceFailed",
+    "TaskCompleted",
+    "TaskFailed",
+    "TaskScheduled",
+    "TimerCreated",
+    "TimerFired",
+    "completed_task",
+    "event_id",
+    "event_raised",
+    "event_sent",
+    "event_type",
+    "event_type_name",
+    "execution_completed",
+    "execution_resumed",
+    "execution_started",
+    "execution_suspended",
+    "execution_terminated",
+    "failed_task",
+    "fired_timer",
+    "generic_event",
+    "is_event_sent",
+    "is_execution_started",
+    "is_execution_suspended",
+    "is_execution_terminated",
+    "is_sub_orchestration_created",
+    "is_task_scheduled",
+    "is_timer_created",
+    "load_event",
+    "orchestrator_completed",
+    "orchestrator_started",
+    "sub_orchestration_completed",
+    "sub_orchestration_created",
+    "sub_orchestration_failed",
+    "task_completed",
+    "task_failed",
+    "task_scheduled",
+    "timer_created",
+    "timer_fired",
+]
 
 
-class EventType:
-    """DTFx ``EventType`` numbers (only those this host writes)."""
+class EventType(enum.IntEnum):
+    """DTFx ``EventType`` numbers; a member's name is the name the status API shows."""
 
-    EXECUTION_STARTED = 0
-    EXECUTION_COMPLETED = 1
-    EXECUTION_FAILED = 2
-    EXECUTION_TERMINATED = 3
-    TASK_SCHEDULED = 4
-    TASK_COMPLETED = 5
-    TASK_FAILED = 6
-    SUB_ORCHESTRATION_INSTANCE_CREATED = 7
-    SUB_ORCHESTRATION_INSTANCE_COMPLETED = 8
-    SUB_ORCHESTRATION_INSTANCE_FAILED = 9
-    TIMER_CREATED = 10
-    TIMER_FIRED = 11
-    ORCHESTRATOR_STARTED = 12
-    ORCHESTRATOR_COMPLETED = 13
-    EVENT_SENT = 14
-    EVENT_RAISED = 15
-    CONTINUE_AS_NEW = 16
-    GENERIC_EVENT = 17
-    EXECUTION_SUSPENDED = 19
-    EXECUTION_RESUMED = 20
+    ExecutionStarted = 0
+    ExecutionCompleted = 1
+    ExecutionFailed = 2
+    ExecutionTerminated = 3
+    TaskScheduled = 4
+    TaskCompleted = 5
+    TaskFailed = 6
+    SubOrchestrationInstanceCreated = 7
+    SubOrchestrationInstanceCompleted = 8
+    SubOrchestrationInstanceFailed = 9
+    TimerCreated = 10
+    TimerFired = 11
+    OrchestratorStarted = 12
+    OrchestratorCompleted = 13
+    EventSent = 14
+    EventRaised = 15
+    ContinueAsNew = 16
+    GenericEvent = 17
+    HistoryState = 18  # never written by this host; named so recordings that hold one say so
+    ExecutionSuspended = 19
+    ExecutionResumed = 20
 
 
-_NAMES = {
-    0: "ExecutionStarted",
-    1: "ExecutionCompleted",
-    2: "ExecutionFailed",
-    3: "ExecutionTerminated",
-    4: "TaskScheduled",
-    5: "TaskCompleted",
-    6: "TaskFailed",
-    7: "SubOrchestrationInstanceCreated",
-    8: "SubOrchestrationInstanceCompleted",
-    9: "SubOrchestrationInstanceFailed",
-    10: "TimerCreated",
-    11: "TimerFired",
-    12: "OrchestratorStarted",
-    13: "OrchestratorCompleted",
-    14: "EventSent",
-    15: "EventRaised",
-    16: "ContinueAsNew",
-    17: "GenericEvent",
-    19: "ExecutionSuspended",
-    20: "ExecutionResumed",
-}
+_Kind = EventType  # a TypedDict's ``EventType`` key would hide the class inside its own body
+_NAMES = {member.value: member.name for member in EventType}
 
 
 def event_type_name(value: int) -> str:
-    """The name the status API shows for an event type."""
+    """The name the status API shows for an event type (the number itself for one DTFx added later)."""
     return _NAMES.get(value, str(value))
 
 
-def event(event_type: int, timestamp: str, event_id: int = -1, **fields: Any) -> dict[str, Any]:
-    """A history event: the four fields every event carries, then its own."""
-    return {"EventType": event_type, "EventId": event_id, "IsPlayed": False, "Timestamp": timestamp, **fields}
+# -- the shapes ---------------------------------------------------------------------------------------------------
+class _Event(TypedDict):
+    """The four fields every event carries (``EventId`` -1 unless the event is a task's or timer's own)."""
+
+    EventId: int
+    IsPlayed: bool
+    Timestamp: str
+
+
+class OrchestrationInstance(TypedDict):
+    InstanceId: str
+    ExecutionId: str
+
+
+class ParentInstance(TypedDict):
+    """DTFx ``ParentInstance``: the parent a sub-orchestration answers to, and the task it answers."""
+
+    Name: str
+    Version: str
+    TaskScheduleId: int
+    OrchestrationInstance: OrchestrationInstance
+
+
+class ExecutionStarted(_Event):
+    EventType: Literal[_Kind.ExecutionStarted]
+    Name: str
+    Version: str
+    Input: str | None
+    OrchestrationInstance: OrchestrationInstance
+    ParentInstance: ParentInstance | None
+    Generation: int
+
+
+class ExecutionCompleted(_Event):
+    EventType: Literal[_Kind.ExecutionCompleted]
+    OrchestrationStatus: str
+    Result: str | None
+    FailureDetails: str | None
+
+
+class ExecutionTerminated(_Event):
+    EventType: Literal[_Kind.ExecutionTerminated]
+    Input: str | None  # the reason
+
+
+class ExecutionSuspended(_Event):
+    EventType: Literal[_Kind.ExecutionSuspended]
+    Reason: str | None
+
+
+class ExecutionResumed(_Event):
+    EventType: Literal[_Kind.ExecutionResumed]
+    Reason: str | None
+
+
+class TaskScheduled(_Event):
+    EventType: Literal[_Kind.TaskScheduled]
+    Name: str
+    Version: str
+    Input: str | None
+
+
+class TaskCompleted(_Event):
+    EventType: Literal[_Kind.TaskCompleted]
+    TaskScheduledId: int
+    Result: str | None
+
+
+class TaskFailed(_Event):
+    EventType: Literal[_Kind.TaskFailed]
+    TaskScheduledId: int
+    Reason: str
+    Details: str | None
+
+
+class SubOrchestrationInstanceCreated(_Event):
+    EventType: Literal[_Kind.SubOrchestrationInstanceCreated]
+    Name: str
+    Version: str
+    InstanceId: str | None  # None until the host names the child (suborchestrations.py)
+    Input: str | None
+
+
+class SubOrchestrationInstanceCompleted(_Event):
+    EventType: Literal[_Kind.SubOrchestrationInstanceCompleted]
+    TaskScheduledId: int
+    Result: str | None
+
+
+class SubOrchestrationInstanceFailed(_Event):
+    EventType: Literal[_Kind.SubOrchestrationInstanceFailed]
+    TaskScheduledId: int
+    Reason: str
+    Details: str | None
+
+
+class TimerCreated(_Event):
+    EventType: Literal[_Kind.TimerCreated]
+    FireAt: str
+
+
+class TimerFired(_Event):
+    EventType: Literal[_Kind.TimerFired]
+    TimerId: int
+    FireAt: str
+
+
+class OrchestratorStarted(_Event):
+    EventType: Literal[_Kind.OrchestratorStarted]
+
+
+class OrchestratorCompleted(_Event):
+    EventType: Literal[_Kind.OrchestratorCompleted]
+
+
+class EventSent(_Event):
+    """A message to an entity (entity_protocol.py): ``InstanceId`` its scheduler id, ``Input`` the request."""
+
+    EventType: Literal[_Kind.EventSent]
+    InstanceId: str
+    Name: str
+    Input: str
+
+
+class EventRaised(_Event):
+    EventType: Literal[_Kind.EventRaised]
+    Name: str
+    Input: str | None
+
+
+class GenericEvent(_Event):
+    EventType: Literal[_Kind.GenericEvent]
+    Data: str
+
+
+HistoryEvent = (
+    ExecutionStarted
+    | ExecutionCompleted
+    | ExecutionTerminated
+    | ExecutionSuspended
+    | ExecutionResumed
+    | TaskScheduled
+    | TaskCompleted
+    | TaskFailed
+    | SubOrchestrationInstanceCreated
+    | SubOrchestrationInstanceCompleted
+    | SubOrchestrationInstanceFailed
+    | TimerCreated
+    | TimerFired
+    | OrchestratorStarted
+    | OrchestratorCompleted
+    | EventSent
+    | EventRaised
+    | GenericEvent
+)
+# What an episode schedules (episode.py), each under the task id it draws
+ScheduledEvent = TaskScheduled | SubOrchestrationInstanceCreated | TimerCreated | EventSent
+
+
+# -- builders (keys in the order the host writes them) ----------------------------------------------------------
+def execution_started(
+    stamp: str,
+    name: str,
+    input_text: str | None,
+    instance: OrchestrationInstance,
+    parent: ParentInstance | None = None,
+) -> ExecutionStarted:
+    return {
+        "EventType": EventType.ExecutionStarted,
+        "EventId": -1,
+        "IsPlayed": False,
+        "Timestamp": stamp,
+        "Name": name,
+        "Version": "",
+        "Input": input_text,
+        "OrchestrationInstance": instance,
+        "ParentInstance": parent,
+        "Generation": 0,
+    }
+
+
+def execution_completed(stamp: str, status: str, result: str | None, failure: str | None) -> ExecutionCompleted:
+    return {
+        "EventType": EventType.ExecutionCompleted,
+        "EventId": -1,
+        "IsPlayed": False,
+        "Timestamp": stamp,
+        "OrchestrationStatus": status,
+        "Result": result,
+        "FailureDetails": failure,
+    }
+
+
+def execution_terminated(stamp: str, reason: str | None) -> ExecutionTerminated:
+    return {
+        "EventType": EventType.ExecutionTerminated,
+        "EventId": -1,
+        "IsPlayed": False,
+        "Timestamp": stamp,
+        "Input": reason,
+    }
+
+
+def execution_suspended(stamp: str, reason: str | None) -> ExecutionSuspended:
+    return {
+        "EventType": EventType.ExecutionSuspended,
+        "EventId": -1,
+        "IsPlayed": False,
+        "Timestamp": stamp,
+        "Reason": reason,
+    }
+
+
+def execution_resumed(stamp: str, reason: str | None) -> ExecutionResumed:
+    return {
+        "EventType": EventType.ExecutionResumed,
+        "EventId": -1,
+        "IsPlayed": False,
+        "Timestamp": stamp,
+        "Reason": reason,
+    }
+
+
+def task_scheduled(stamp: str, task_id: int, name: str, input_text: str | None) -> TaskScheduled:
+    return {
+        "EventType": EventType.TaskScheduled,
+        "EventId": task_id,
+        "IsPlayed": False,
+        "Timestamp": stamp,
+        "Name": name,
+        "Version": "",
+        "Input": input_text,
+    }
+
+
+def task_completed(stamp: str, task_id: int, result: str | None) -> TaskCompleted:
+    return {
+        "EventType": EventType.TaskCompleted,
+        "EventId": -1,
+        "IsPlayed": False,
+        "Timestamp": stamp,
+        "TaskScheduledId": task_id,
+        "Result": result,
+    }
+
+
+def task_failed(stamp: str, task_id: int, reason: str, details: str | None) -> TaskFailed:
+    return {
+        "EventType": EventType.TaskFailed,
+        "EventId": -1,
+        "IsPlayed": False,
+        "Timestamp": stamp,
+        "TaskScheduledId": task_id,
+        "Reason": reason,
+        "Details": details,
+    }
+
+
+def sub_orchestration_created(
+    stamp: str, task_id: int, name: str, instance_id: str | None, input_text: str | None
+) -> SubOrchestrationInstanceCreated:
+    return {
+        "EventType": EventType.SubOrchestrationInstanceCreated,
+        "EventId": task_id,
+        "IsPlayed": False,
+        "Timestamp": stamp,
+        "Name": name,
+        "Version": "",
+        "InstanceId": instance_id,
+        "Input": input_text,
+    }
+
+
+def sub_orchestration_completed(stamp: str, task_id: int, result: str | None) -> SubOrchestrationInstanceCompleted:
+    return {
+        "EventType": EventType.SubOrchestrationInstanceCompleted,
+        "EventId": -1,
+        "IsPlayed": False,
+        "Timestamp": stamp,
+        "TaskScheduledId": task_id,
+        "Result": result,
+    }
+
+
+def sub_orchestration_failed(
+    stamp: str, task_id: int, reason: str, details: str | None
+) -> SubOrchestrationInstanceFailed:
+    return {
+        "EventType": EventType.SubOrchestrationInstanceFailed,
+        "EventId": -1,
+        "IsPlayed": False,
+        "Timestamp": stamp,
+        "TaskScheduledId": task_id,
+        "Reason": reason,
+        "Details": details,
+    }
+
+
+def timer_created(stamp: str, timer_id: int, fire_at: str) -> TimerCreated:
+    return {
+        "EventType": EventType.TimerCreated,
+        "EventId": timer_id,
+        "IsPlayed": False,
+        "Timestamp": stamp,
+        "FireAt": fire_at,
+    }
+
+
+def timer_fired(stamp: str, timer_id: int, fire_at: str) -> TimerFired:
+    return {
+        "EventType": EventType.TimerFired,
+        "EventId": -1,
+        "IsPlayed": False,
+        "Timestamp": stamp,
+        "TimerId": timer_id,
+        "FireAt": fire_at,
+    }
+
+
+def orchestrator_started(stamp: str) -> OrchestratorStarted:
+    return {"EventType": EventType.OrchestratorStarted, "EventId": -1, "IsPlayed": False, "Timestamp": stamp}
+
+
+def orchestrator_completed(stamp: str) -> OrchestratorCompleted:
+    return {"EventType": EventType.OrchestratorCompleted, "EventId": -1, "IsPlayed": False, "Timestamp": stamp}
+
+
+def event_sent(stamp: str, task_id: int, instance_id: str, name: str, input_text: str) -> EventSent:
+    return {
+        "EventType": EventType.EventSent,
+        "EventId": task_id,
+        "IsPlayed": False,
+        "Timestamp": stamp,
+        "InstanceId": instance_id,
+        "Name": name,
+        "Input": input_text,
+    }
+
+
+def event_raised(stamp: str, name: str, input_text: str | None) -> EventRaised:
+    return {
+        "EventType": EventType.EventRaised,
+        "EventId": -1,
+        "IsPlayed": False,
+        "Timestamp": stamp,
+        "Name": name,
+        "Input": input_text,
+    }
+
+
+def generic_event(stamp: str, data: str) -> GenericEvent:
+    return {"EventType": EventType.GenericEvent, "EventId": -1, "IsPlayed": False, "Timestamp": stamp, "Data": data}
+
+
+# -- readers ------------------------------------------------------------------------------------------------------
+def load_event(text: str) -> HistoryEvent:
+    """An event the host wrote, read back from its JSON text (the one place it is taken on trust)."""
+    return cast("HistoryEvent", json.loads(text))
+
+
+def event_type(ev: HistoryEvent) -> EventType:
+    """The event's kind (a plain ``int`` equal to the member when the event was read back from JSON)."""
+    return ev["EventType"]
+
+
+def event_id(ev: HistoryEvent) -> int:
+    """The task or timer id of a scheduling event (-1 on the others)."""
+    return ev["EventId"]
+
+
+def is_execution_started(ev: HistoryEvent) -> TypeIs[ExecutionStarted]:
+    return ev["EventType"] == EventType.ExecutionStarted
+
+
+def is_execution_terminated(ev: HistoryEvent) -> TypeIs[ExecutionTerminated]:
+    return ev["EventType"] == EventType.ExecutionTerminated
+
+
+def is_execution_suspended(ev: HistoryEvent) -> TypeIs[ExecutionSuspended]:
+    return ev["EventType"] == EventType.ExecutionSuspended
+
+
+def is_task_scheduled(ev: HistoryEvent) -> TypeIs[TaskScheduled]:
+    return ev["EventType"] == EventType.TaskScheduled
+
+
+def is_sub_orchestration_created(ev: HistoryEvent) -> TypeIs[SubOrchestrationInstanceCreated]:
+    return ev["EventType"] == EventType.SubOrchestrationInstanceCreated
+
+
+def is_timer_created(ev: HistoryEvent) -> TypeIs[TimerCreated]:
+    return ev["EventType"] == EventType.TimerCreated
+
+
+def is_event_sent(ev: HistoryEvent) -> TypeIs[EventSent]:
+    return ev["EventType"] == EventType.EventSent
+
+
+def completed_task(ev: HistoryEvent) -> int | None:
+    """The task id a ``TaskCompleted``/``SubOrchestrationInstanceCompleted`` answers (None for other kinds)."""
+    if ev["EventType"] == EventType.TaskCompleted or ev["EventType"] == EventType.SubOrchestrationInstanceCompleted:
+        return ev.get("TaskScheduledId")
+    return None
+
+
+def failed_task(ev: HistoryEvent) -> int | None:
+    """The task id a ``TaskFailed``/``SubOrchestrationInstanceFailed`` answers (None for other kinds)."""
+    if ev["EventType"] == EventType.TaskFailed or ev["EventType"] == EventType.SubOrchestrationInstanceFailed:
+        return ev.get("TaskScheduledId")
+    return None
+
+
+def fired_timer(ev: HistoryEvent) -> int | None:
+    """The timer id a ``TimerFired`` answers (None for other kinds)."""
+    if ev["EventType"] == EventType.TimerFired:
+        return ev.get("TimerId")
+    return None

@@ -17,68 +17,54 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from embedded_host.durable.history import EventType, event
+from embedded_host.durable.history import EventType, HistoryEvent, event_type_name
 from embedded_host.durable.timeutil import parse_iso
 
 __all__ = ["RecordedEpisode", "RecordedInstance", "RecordingError", "read_recording"]
 
-# Every DTFx event type, so a history from another version names what it used instead of "unknown".
-_DTFX_TYPES = {
-    "ExecutionStarted": 0,
-    "ExecutionCompleted": 1,
-    "ExecutionFailed": 2,
-    "ExecutionTerminated": 3,
-    "TaskScheduled": 4,
-    "TaskCompleted": 5,
-    "TaskFailed": 6,
-    "SubOrchestrationInstanceCreated": 7,
-    "SubOrchestrationInstanceCompleted": 8,
-    "SubOrchestrationInstanceFailed": 9,
-    "TimerCreated": 10,
-    "TimerFired": 11,
-    "OrchestratorStarted": 12,
-    "OrchestratorCompleted": 13,
-    "EventSent": 14,
-    "EventRaised": 15,
-    "ContinueAsNew": 16,
-    "GenericEvent": 17,
-    "HistoryState": 18,
-    "ExecutionSuspended": 19,
-    "ExecutionResumed": 20,
-}
-_NAMES = {v: k for k, v in _DTFX_TYPES.items()}
+# EventType has every DTFx event type, so a history from another version names what it used instead of "unknown".
+_NUMBERS = frozenset(EventType)
 _SCHEDULING = frozenset(
     {
-        EventType.TASK_SCHEDULED,
-        EventType.SUB_ORCHESTRATION_INSTANCE_CREATED,
-        EventType.TIMER_CREATED,
-        EventType.EVENT_SENT,
+        EventType.TaskScheduled,
+        EventType.SubOrchestrationInstanceCreated,
+        EventType.TimerCreated,
+        EventType.EventSent,
     }
 )
 _COMPLETIONS = frozenset(
     {
-        EventType.TASK_COMPLETED,
-        EventType.TASK_FAILED,
-        EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED,
-        EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
+        EventType.TaskCompleted,
+        EventType.TaskFailed,
+        EventType.SubOrchestrationInstanceCompleted,
+        EventType.SubOrchestrationInstanceFailed,
     }
 )
 # A completion's scheduling event, which Azure's status JSON folds into it
 _SCHEDULED_BY = {
-    EventType.TASK_COMPLETED: EventType.TASK_SCHEDULED,
-    EventType.TASK_FAILED: EventType.TASK_SCHEDULED,
-    EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED: EventType.SUB_ORCHESTRATION_INSTANCE_CREATED,
-    EventType.SUB_ORCHESTRATION_INSTANCE_FAILED: EventType.SUB_ORCHESTRATION_INSTANCE_CREATED,
+    EventType.TaskCompleted: EventType.TaskScheduled,
+    EventType.TaskFailed: EventType.TaskScheduled,
+    EventType.SubOrchestrationInstanceCompleted: EventType.SubOrchestrationInstanceCreated,
+    EventType.SubOrchestrationInstanceFailed: EventType.SubOrchestrationInstanceCreated,
 }
-_ENDINGS = frozenset({EventType.EXECUTION_COMPLETED, EventType.EXECUTION_FAILED, EventType.EXECUTION_TERMINATED})
+_ENDINGS = frozenset({EventType.ExecutionCompleted, EventType.ExecutionFailed, EventType.ExecutionTerminated})
 _INPUTS = frozenset(
     {
-        EventType.EXECUTION_STARTED,
+        EventType.ExecutionStarted,
         *_COMPLETIONS,
-        EventType.TIMER_FIRED,
-        EventType.EVENT_RAISED,
+        EventType.TimerFired,
+        EventType.EventRaised,
+    }
+)
+_SKIPPED = frozenset(
+    {
+        EventType.OrchestratorCompleted,
+        EventType.GenericEvent,
+        EventType.HistoryState,
+        EventType.ExecutionSuspended,
+        EventType.ExecutionResumed,
     }
 )
 _FRACTION = re.compile(r"\.\d{7,}")
@@ -94,12 +80,16 @@ class RecordedEpisode:
     """One orchestrator episode as recorded: its start time and the events it delivered to the orchestrator."""
 
     started: datetime
-    inputs: list[tuple[int, dict[str, Any]]]  # (index in historyEvents, event)
+    inputs: list[tuple[int, HistoryEvent]]  # (index in historyEvents, event)
 
 
 @dataclass
 class RecordedInstance:
-    """One instance's history, in the SDK's event shape, with each event's index in the recording."""
+    """One instance's history, in the SDK's event shape, with each event's index in the recording.
+
+    ``events`` are the normaliser's dicts; what it hands on is typed as the host's events (history.py), though
+    a field the recording left out stays absent (readers of a recording use ``.get``).
+    """
 
     instance_id: str
     name: str
@@ -112,14 +102,19 @@ class RecordedInstance:
     parent_instance_id: str | None = None
 
     @property
-    def scheduled(self) -> list[tuple[int, dict[str, Any]]]:
+    def scheduled(self) -> list[tuple[int, HistoryEvent]]:
         """What the orchestrator (and the host's retry handling) scheduled, in order."""
-        return [(i, ev) for i, ev in self.events if ev["EventType"] in _SCHEDULING]
+        return [(i, cast("HistoryEvent", ev)) for i, ev in self.events if ev["EventType"] in _SCHEDULING]
 
     @property
     def ending(self) -> tuple[int, dict[str, Any]] | None:
         last = self.events[-1] if self.events else None
         return last if last is not None and last[1]["EventType"] in _ENDINGS else None
+
+    @property
+    def ended_failed(self) -> bool:
+        """Whether the recorded instance ended as failed."""
+        return self.ending is not None and self.ending[1].get("OrchestrationStatus") in ("Failed", 3, "3")
 
     def episodes(self) -> list[RecordedEpisode]:
         """Episodes as the history records them, or one per delivered event when the markers were left out.
@@ -128,7 +123,7 @@ class RecordedInstance:
         its input (both carry the episode's time), so timers placed from ``current_utc_datetime`` come out the
         same as when the instance ran.
         """
-        if any(ev["EventType"] == EventType.ORCHESTRATOR_STARTED for _, ev in self.events):
+        if any(ev["EventType"] == EventType.OrchestratorStarted for _, ev in self.events):
             return self._marked_episodes()
         episodes = []
         for position, (index, ev) in enumerate(self.events):
@@ -142,16 +137,16 @@ class RecordedInstance:
                 ),
                 ev["Timestamp"],
             )
-            episodes.append(RecordedEpisode(_time(clock, index), [(index, ev)]))
+            episodes.append(RecordedEpisode(_time(clock, index), [(index, cast("HistoryEvent", ev))]))
         return episodes
 
     def _marked_episodes(self) -> list[RecordedEpisode]:
         episodes: list[RecordedEpisode] = []
         for index, ev in self.events:
-            if ev["EventType"] == EventType.ORCHESTRATOR_STARTED:
+            if ev["EventType"] == EventType.OrchestratorStarted:
                 episodes.append(RecordedEpisode(_time(ev["Timestamp"], index), []))
             elif ev["EventType"] in _INPUTS and episodes:
-                episodes[-1].inputs.append((index, ev))
+                episodes[-1].inputs.append((index, cast("HistoryEvent", ev)))
         return [e for e in episodes if e.inputs]
 
 
@@ -164,8 +159,8 @@ def read_recording(doc: Any) -> RecordedInstance:
         raise RecordingError("no historyEvents: save the status with showHistory=true&showHistoryOutput=true")
     normalised = ((i, _normalise(i, raw, doc)) for i, raw in enumerate(raw_events))
     events = [(i, ev) for i, ev in normalised if ev is not None]
-    if not events or events[0][1]["EventType"] != EventType.EXECUTION_STARTED:
-        first = _NAMES.get(events[0][1]["EventType"], "?") if events else "nothing"
+    if not events or events[0][1]["EventType"] != EventType.ExecutionStarted:
+        first = event_type_name(events[0][1]["EventType"]) if events else "nothing"
         raise RecordingError(f"truncated history: it starts with {first}, not ExecutionStarted")
     started = events[0][1]
     name = str(doc.get("name") or started.get("Name") or "")
@@ -194,18 +189,18 @@ def _normalise(index: int, raw: Any, doc: dict[str, Any]) -> dict[str, Any] | No
     etype = raw["EventType"]
     internal = isinstance(etype, int)
     if not internal:
-        if etype not in _DTFX_TYPES:
+        if etype not in EventType.__members__:
             raise RecordingError(
                 f"historyEvents[{index}] has event type {etype!r}, which this version of the Durable "
                 "extension and SDK does not know (recorded by a newer or older one?)"
             )
-        etype = _DTFX_TYPES[etype]
-    elif etype not in _NAMES:
+        etype = EventType[etype]
+    elif etype not in _NUMBERS:
         raise RecordingError(
             f"historyEvents[{index}] has event type number {etype}, which this version of the Durable "
             "extension and SDK does not know (recorded by a newer or older one?)"
         )
-    if etype in (EventType.ORCHESTRATOR_COMPLETED, 17, 18, 19, 20):
+    if etype in _SKIPPED:
         # no input to the orchestrator, nothing it scheduled (the SDK skips suspend/resume markers too; a
         # rewind's GenericEvents keep the failures it undid, which the rewound replay no longer sees)
         return None
@@ -213,7 +208,7 @@ def _normalise(index: int, raw: Any, doc: dict[str, Any]) -> dict[str, Any] | No
         ev = dict(raw)
         ev.setdefault("EventId", -1)
         ev["IsPlayed"] = True
-        if etype == EventType.EXECUTION_STARTED:
+        if etype == EventType.ExecutionStarted:
             ev.setdefault("Version", "")  # the SDK requires it; older exports may lack it
         return ev
     fields: dict[str, Any] = {}
@@ -235,31 +230,36 @@ def _normalise(index: int, raw: Any, doc: dict[str, Any]) -> dict[str, Any] | No
             fields[key] = raw[key]
     if "Name" not in fields and "FunctionName" in raw:
         fields["Name"] = raw["FunctionName"]
-    if etype == EventType.EXECUTION_STARTED:
+    if etype == EventType.ExecutionStarted:
         fields.setdefault("Version", "")
         if "Input" in raw:
             fields["Input"] = _as_text(raw["Input"])
-    if etype in (EventType.TASK_COMPLETED, EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED):
+    if etype in (EventType.TaskCompleted, EventType.SubOrchestrationInstanceCompleted):
         if "Result" not in raw:
             raise RecordingError(
-                f"historyEvents[{index}] ({_NAMES[etype]}) has no Result: save the status with "
+                f"historyEvents[{index}] ({event_type_name(etype)}) has no Result: save the status with "
                 "showHistoryOutput=true, the replay needs every activity's and sub-orchestration's result"
             )
         fields["Result"] = _as_text(raw["Result"])
-    if etype == EventType.SUB_ORCHESTRATION_INSTANCE_CREATED and "Name" not in fields:
+    if etype == EventType.SubOrchestrationInstanceCreated and "Name" not in fields:
         raise RecordingError(f"historyEvents[{index}] (SubOrchestrationInstanceCreated) has no Name")
-    if etype == EventType.EVENT_SENT:
+    if etype == EventType.EventSent:
         fields["Input"] = _message_text(index, raw.get("Input"))
-    if etype == EventType.EVENT_RAISED:
+    if etype == EventType.EventRaised:
         if "Input" not in raw:
             fields["_no_input"] = True  # refused later if it answers an entity call (_read_entity_answers)
         fields["Input"] = _as_text(raw.get("Input"))
-    if etype in (EventType.EXECUTION_COMPLETED, EventType.EXECUTION_FAILED) and "Result" in raw:
+    if etype in (EventType.ExecutionCompleted, EventType.ExecutionFailed) and "Result" in raw:
         fields["Result"] = _as_text(raw["Result"])
     timestamp = raw.get("Timestamp")
     if not isinstance(timestamp, str):
         raise RecordingError(f"historyEvents[{index}] has no Timestamp")
-    return event(etype, timestamp, int(raw.get("EventId", -1)), **fields)
+    return _event(etype, timestamp, int(raw.get("EventId", -1)), **fields)
+
+
+def _event(event_type: int, timestamp: str, event_id: int, **fields: Any) -> dict[str, Any]:
+    """An event in the shape the host writes (history.py), from what a recording shows of it."""
+    return {"EventType": event_type, "EventId": event_id, "IsPlayed": False, "Timestamp": timestamp, **fields}
 
 
 def _as_text(value: Any) -> str | None:
@@ -294,10 +294,10 @@ def _read_entity_answers(events: list[tuple[int, dict[str, Any]]]) -> None:
     calls: dict[str, str] = {}
     for index, ev in events:
         etype = ev["EventType"]
-        if etype == EventType.EVENT_SENT:
+        if etype == EventType.EventSent:
             message = json.loads(ev["Input"])
             calls[str(message.get("id"))] = f"{message.get('op')!r} on {ev.get('InstanceId')}"
-        elif etype == EventType.EVENT_RAISED and ev.get("Name") in calls:
+        elif etype == EventType.EventRaised and ev.get("Name") in calls:
             if ev.pop("_no_input", False):
                 raise RecordingError(
                     f"historyEvents[{index}] is the EventRaised that answers entity operation "
@@ -307,7 +307,7 @@ def _read_entity_answers(events: list[tuple[int, dict[str, Any]]]) -> None:
             shown = json.loads(ev["Input"]) if ev.get("Input") is not None else None
             if isinstance(shown, str) and shown.lstrip().startswith("{"):
                 ev["Input"] = shown
-        elif etype == EventType.EVENT_RAISED:
+        elif etype == EventType.EventRaised:
             ev.pop("_no_input", None)
 
 
@@ -332,7 +332,7 @@ def _unfold_schedules(events: list[tuple[int, dict[str, Any]]]) -> list[tuple[in
         if ev["EventType"] in _COMPLETIONS and "TaskScheduledId" not in ev:
             when = str(ev.get("ScheduledTime") or ev["Timestamp"])
             kind = _SCHEDULED_BY[ev["EventType"]]
-            scheduled = event(kind, when, -1, Name=ev.get("Name"), Version="", Input=None)
+            scheduled = _event(kind, when, -1, Name=ev.get("Name"), Version="", Input=None)
             ev["_scheduled"] = scheduled
             created.append((when, order, scheduled))
         elif ev["EventType"] in _SCHEDULING:
@@ -341,7 +341,7 @@ def _unfold_schedules(events: list[tuple[int, dict[str, Any]]]) -> list[tuple[in
     timers_by_fire: dict[str, int] = {}
     for task_id, (_, _, scheduled) in enumerate(created):
         scheduled["EventId"] = task_id
-        if scheduled["EventType"] == EventType.TIMER_CREATED:
+        if scheduled["EventType"] == EventType.TimerCreated:
             timers_by_fire.setdefault(str(scheduled.get("FireAt")), task_id)
     out: list[tuple[int, dict[str, Any]]] = []
     pending = sorted(((when, s) for when, order, s in created if s is not events[order][1]), key=lambda item: item[0])
@@ -351,7 +351,7 @@ def _unfold_schedules(events: list[tuple[int, dict[str, Any]]]) -> list[tuple[in
         scheduled = ev.pop("_scheduled", None)
         if scheduled is not None:
             ev["TaskScheduledId"] = scheduled["EventId"]
-        if ev["EventType"] == EventType.TIMER_FIRED and "TimerId" not in ev:
+        if ev["EventType"] == EventType.TimerFired and "TimerId" not in ev:
             ev["TimerId"] = timers_by_fire.get(str(ev.get("FireAt")), -1)
         out.append((index, ev))
     return out
@@ -370,7 +370,7 @@ def _check_complete(recorded: RecordedInstance) -> None:
                     f"truncated or edited history: historyEvents[{index}] completes task "
                     f"{ev.get('TaskScheduledId')}, which no earlier event scheduled"
                 )
-        elif etype == EventType.TIMER_FIRED and ev.get("TimerId") not in scheduled_ids:
+        elif etype == EventType.TimerFired and ev.get("TimerId") not in scheduled_ids:
             raise RecordingError(
                 f"truncated or edited history: historyEvents[{index}] fires timer "
                 f"{ev.get('TimerId')}, which no earlier event created"
@@ -379,7 +379,7 @@ def _check_complete(recorded: RecordedInstance) -> None:
         last_index, last = recorded.events[-1]
         raise RecordingError(
             f"truncated history: the instance is {recorded.runtime_status} but its history ends at "
-            f"historyEvents[{last_index}] ({_NAMES.get(last['EventType'], '?')}), not at its completion"
+            f"historyEvents[{last_index}] ({event_type_name(last['EventType'])}), not at its completion"
         )
 
 

@@ -15,12 +15,27 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
 
 from embedded_host.durable.actions import EngineState, ScheduledTask, ScheduledTimer
 from embedded_host.durable.backends import TimerLimits
 from embedded_host.durable.episode import execute, handle_of
-from embedded_host.durable.history import EventType, event
+from embedded_host.durable.history import (
+    EventType,
+    HistoryEvent,
+    ScheduledEvent,
+    SubOrchestrationInstanceCreated,
+    completed_task,
+    event_id,
+    event_type,
+    failed_task,
+    fired_timer,
+    generic_event,
+    is_event_sent,
+    is_sub_orchestration_created,
+    is_task_scheduled,
+    load_event,
+    sub_orchestration_completed,
+)
 from embedded_host.durable.store import DurableStore, InstanceRow
 from embedded_host.durable.timeutil import iso_utc, now_utc
 from embedded_host.functions.loader import FunctionSpec
@@ -37,21 +52,13 @@ __all__ = [
 
 _UNDONE = frozenset(
     {
-        EventType.TASK_FAILED,
-        EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
-        EventType.EXECUTION_COMPLETED,
-        EventType.EXECUTION_FAILED,
+        EventType.TaskFailed,
+        EventType.SubOrchestrationInstanceFailed,
+        EventType.ExecutionCompleted,
+        EventType.ExecutionFailed,
     }
 )
-_FAILURES = frozenset({EventType.TASK_FAILED, EventType.SUB_ORCHESTRATION_INSTANCE_FAILED})
-_DONE = {
-    EventType.TASK_COMPLETED: "TaskScheduledId",
-    EventType.TIMER_FIRED: "TimerId",
-    EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED: "TaskScheduledId",
-}
-SCHEDULING = frozenset(
-    {EventType.TASK_SCHEDULED, EventType.TIMER_CREATED, EventType.SUB_ORCHESTRATION_INSTANCE_CREATED}
-)
+SCHEDULING = frozenset({EventType.TaskScheduled, EventType.TimerCreated, EventType.SubOrchestrationInstanceCreated})
 
 
 @dataclass(slots=True)
@@ -60,36 +67,43 @@ class RewindPlan:
 
     instance: InstanceRow  # as it failed
     parent: str | None  # the parent instance of a sub-orchestration
-    events: list[dict[str, Any]]  # the rewritten history
+    events: list[HistoryEvent]  # the rewritten history
     state: EngineState = field(default_factory=EngineState)
     work: list[ScheduledTask] = field(default_factory=list)
     timers: list[ScheduledTimer] = field(default_factory=list)
-    children: list[dict[str, Any]] = field(default_factory=list)  # SubOrchestrationInstanceCreated to (re)start
-    answers: list[dict[str, Any]] = field(default_factory=list)  # completions of children that ended after it
+    children: list[SubOrchestrationInstanceCreated] = field(default_factory=list)  # to (re)start
+    answers: list[HistoryEvent] = field(default_factory=list)  # completions of children that ended after it
 
 
 class RewindRefusedError(Exception):
     """The instance cannot be rewound by this host (the message says why)."""
 
 
-def rewrite_history(events: list[dict[str, Any]], reason: str | None) -> list[dict[str, Any]]:
+def rewrite_history(events: list[HistoryEvent], reason: str | None) -> list[HistoryEvent]:
     """The history with its failures undone (as ``GenericEvent``s carrying the original event)."""
-    rewritten = []
+    rewritten: list[HistoryEvent] = []
     for ev in events:
-        if ev.get("EventType") in _UNDONE:
-            data = json.dumps({"Rewound": ev, "Reason": reason})
-            ev = event(EventType.GENERIC_EVENT, ev.get("Timestamp", ""), Data=data)
-            ev["IsPlayed"] = True
+        if event_type(ev) in _UNDONE:
+            undone = generic_event(ev["Timestamp"], json.dumps({"Rewound": ev, "Reason": reason}))
+            undone["IsPlayed"] = True
+            ev = undone
         rewritten.append(ev)
     return rewritten
 
 
-def completed_ids(events: list[dict[str, Any]]) -> set[int]:
+def completed_ids(events: list[HistoryEvent]) -> set[int]:
     """Task and timer ids whose completion is (still) in the history."""
-    return {int(ev[key]) for ev in events if (key := _DONE.get(ev.get("EventType", -1))) and key in ev}
+    done = set()
+    for ev in events:
+        task_id = completed_task(ev)
+        if task_id is None:
+            task_id = fired_timer(ev)
+        if task_id is not None:
+            done.add(task_id)
+    return done
 
 
-def failed_retries(state: EngineState, original: list[dict[str, Any]]) -> list[int]:
+def failed_retries(state: EngineState, original: list[HistoryEvent]) -> list[int]:
     """First-attempt ids of ``*_with_retry`` calls that failed at least once before the rewind.
 
     ``state`` is the from-scratch replay's: it knows every retried call by its first attempt's id. A failed
@@ -97,7 +111,7 @@ def failed_retries(state: EngineState, original: list[dict[str, Any]]) -> list[i
     longer draws, so every later id would shift: those instances are not rewound. A retried call that has not
     failed (done, or still to run) is fine.
     """
-    failed = {ev.get("TaskScheduledId") for ev in original if ev.get("EventType") in _FAILURES}
+    failed = {task_id for ev in original if (task_id := failed_task(ev)) is not None}
     return sorted(task_id for task_id in state.retry_tasks if task_id in failed)
 
 
@@ -118,8 +132,8 @@ def plan_rewind(
     spec = orchestrators.get(row.name)
     if spec is None:
         raise RewindRefusedError(f"The orchestrator function '{row.name}' does not exist in this app.")
-    original = [json.loads(text) for text in store.history(instance_id)]
-    if any(ev.get("EventType") == EventType.EVENT_SENT for ev in original):
+    original = [load_event(text) for text in store.history(instance_id)]
+    if any(is_event_sent(ev) for ev in original):
         # Operations already sent cannot be taken back, and replaying the rewound history would send them again.
         raise RewindRefusedError(
             f"Rewind of '{instance_id}' is not supported by the embedded host: it has sent entity operations, "
@@ -147,40 +161,53 @@ def plan_rewind(
             "cannot be replayed back."
         )
     done = completed_ids(events)
-    recorded = {int(ev["EventId"]): ev for ev in events if ev.get("EventType") in SCHEDULING}
+    recorded: dict[int, HistoryEvent] = {event_id(ev): ev for ev in events if event_type(ev) in SCHEDULING}
     for ev in result.scheduled:
-        task_id = int(ev["EventId"])
+        task_id = event_id(ev)
         if task_id in done:
             continue
         old = recorded.get(task_id)
-        if ev["EventType"] == EventType.SUB_ORCHESTRATION_INSTANCE_CREATED and old is not None:
-            child = store.instance(old["InstanceId"])
-            if child is not None and child.runtime_status == "Failed":
-                plan_rewind(store, orchestrators, old["InstanceId"], reason, plans, timer_limits=timer_limits)
-            elif child is not None and child.runtime_status == "Completed":  # finished after the parent had failed
-                plan.answers.append(
-                    event(
-                        EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED,
-                        iso_utc(now_utc()),
-                        TaskScheduledId=task_id,
-                        Result=child.output,
-                    )
-                )
-            elif child is None or child.runtime_status in ("Terminated", "Canceled"):
-                plan.children.append(dict(old))
+        if is_sub_orchestration_created(ev) and old is not None and is_sub_orchestration_created(old):
+            _rewind_child(store, orchestrators, old, reason, plans, plan, timer_limits)
             continue
         if old is None:
             plan.events.append(ev)  # taken in the failing episode, never carried out
-        if ev["EventType"] == EventType.EVENT_SENT:
-            raise RewindRefusedError(
-                f"Rewind of '{instance_id}' is not supported by the embedded host: the rewound orchestrator "
-                "sends entity operations that its failed episode never sent."
-            )
-        if ev["EventType"] == EventType.SUB_ORCHESTRATION_INSTANCE_CREATED:
-            plan.children.append(ev)
-        elif ev["EventType"] == EventType.TASK_SCHEDULED:
-            plan.work.append(ScheduledTask(task_id, ev["Name"], ev.get("Input")))
-        else:
-            plan.timers.append(ScheduledTimer(task_id, ev["FireAt"]))
+        _plan_again(instance_id, ev, plan)
     plans.append(plan)
     return plans
+
+
+def _rewind_child(
+    store: DurableStore,
+    orchestrators: dict[str, FunctionSpec],
+    created: SubOrchestrationInstanceCreated,
+    reason: str | None,
+    plans: list[RewindPlan],
+    plan: RewindPlan,
+    timer_limits: TimerLimits | None,
+) -> None:
+    """A child the failed history had created: rewound if it failed, answered if it finished since, or
+    started again if it was terminated (or is gone)."""
+    child_id = created["InstanceId"]  # the host names every child it creates (engine.py, _start_child)
+    child = store.instance(child_id) if child_id is not None else None
+    if child is not None and child.runtime_status == "Failed":
+        plan_rewind(store, orchestrators, child.instance_id, reason, plans, timer_limits=timer_limits)
+    elif child is not None and child.runtime_status == "Completed":  # finished after the parent had failed
+        plan.answers.append(sub_orchestration_completed(iso_utc(now_utc()), event_id(created), child.output))
+    elif child is None or child.runtime_status in ("Terminated", "Canceled"):
+        plan.children.append(created.copy())
+
+
+def _plan_again(instance_id: str, ev: ScheduledEvent, plan: RewindPlan) -> None:
+    """What must run again for a task the rewound replay asks for and that has no completion."""
+    if is_event_sent(ev):
+        raise RewindRefusedError(
+            f"Rewind of '{instance_id}' is not supported by the embedded host: the rewound orchestrator "
+            "sends entity operations that its failed episode never sent."
+        )
+    if is_sub_orchestration_created(ev):
+        plan.children.append(ev)
+    elif is_task_scheduled(ev):
+        plan.work.append(ScheduledTask(event_id(ev), ev["Name"], ev["Input"]))
+    else:
+        plan.timers.append(ScheduledTimer(event_id(ev), ev["FireAt"]))

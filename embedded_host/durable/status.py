@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Mapping
 from typing import Any
 
-from embedded_host.durable.history import EventType, event_type_name
+from embedded_host.durable.history import EventType, HistoryEvent, event_type, event_type_name, load_event
 
 __all__ = ["read_status"]
 
@@ -44,7 +45,7 @@ def read_status(
     }
     if show_history:
         rows = conn.execute("SELECT event FROM history WHERE instance_id = ? ORDER BY seq", (instance_id,)).fetchall()
-        result["historyEvents"] = _public_history([json.loads(r[0]) for r in rows], show_history_output)
+        result["historyEvents"] = _public_history([load_event(r[0]) for r in rows], show_history_output)
     return result
 
 
@@ -57,14 +58,15 @@ def _loads(text: str | None) -> Any:
         return text
 
 
-def _public_history(events: list[dict[str, Any]], with_output: bool) -> list[dict[str, Any]]:
+def _public_history(events: list[HistoryEvent], with_output: bool) -> list[dict[str, Any]]:
     """History as the status API shows it: named event types, no replay bookkeeping."""
     shown = []
-    for ev in events:
-        etype = ev.get("EventType")
-        if etype in (EventType.ORCHESTRATOR_STARTED, EventType.ORCHESTRATOR_COMPLETED):
+    for typed in events:
+        etype = event_type(typed)
+        if etype in (EventType.OrchestratorStarted, EventType.OrchestratorCompleted):
             continue
-        item: dict[str, Any] = {"EventType": event_type_name(int(etype or 0)), "Timestamp": ev.get("Timestamp")}
+        ev: Mapping[str, Any] = typed  # the wire shape, field by field
+        item: dict[str, Any] = {"EventType": event_type_name(etype), "Timestamp": ev.get("Timestamp")}
         for key in (
             "EventId",
             "Name",
@@ -77,17 +79,17 @@ def _public_history(events: list[dict[str, Any]], with_output: bool) -> list[dic
         ):
             if ev.get(key) not in (None, -1):
                 item[key] = ev[key]
-        if etype in (EventType.TASK_SCHEDULED, EventType.SUB_ORCHESTRATION_INSTANCE_CREATED):
+        if etype in (EventType.TaskScheduled, EventType.SubOrchestrationInstanceCreated):
             item["FunctionName"] = ev.get("Name")
-        if etype == EventType.SUB_ORCHESTRATION_INSTANCE_CREATED:
+        if etype == EventType.SubOrchestrationInstanceCreated:
             item["InstanceId"] = ev.get("InstanceId")
-        if etype == EventType.EXECUTION_STARTED and ev.get("ParentInstance"):
+        if etype == EventType.ExecutionStarted and ev.get("ParentInstance"):
             # DTFx's ExecutionStarted.ParentInstance: which instance (and task) a sub-orchestration answers to
             item["ParentInstance"] = ev["ParentInstance"]
         if with_output:
             if "Result" in ev:
                 item["Result"] = _loads(ev.get("Result"))
-            if etype in (EventType.EVENT_RAISED, EventType.EVENT_SENT):
+            if etype in (EventType.EventRaised, EventType.EventSent):
                 item["Input"] = _loads(ev.get("Input"))
             if "Details" in ev:
                 item["Details"] = ev.get("Details")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from embedded_host.durable.durability import synchronous_mode
+from embedded_host.durable.history import HistoryEvent, load_event
 from embedded_host.durable.suborchestrations import ParentLink
 from embedded_host.functions.config import HostConfigError
 from embedded_host.outage import WriteOutage
@@ -228,7 +229,7 @@ class Timer(NamedTuple):
 class InboxEvent(NamedTuple):
     """A new event for an instance and its ``inbox`` row (None while it lives only in memory)."""
 
-    event: dict[str, Any]
+    event: HistoryEvent
     inbox_id: int | None
 
 
@@ -361,14 +362,14 @@ class DurableStore:
         rows = [(instance_id, seq, text) for seq, text in enumerate(texts, first_seq)]
         self.conn.executemany("INSERT INTO history (instance_id, seq, event) VALUES (?, ?, ?)", rows)
 
-    def deliver(self, instance_id: str, ev: dict[str, Any]) -> InboxEvent:
+    def deliver(self, instance_id: str, ev: HistoryEvent) -> InboxEvent:
         """Put an event in the instance's inbox."""
         cur = self.conn.execute("INSERT INTO inbox (instance_id, event) VALUES (?, ?)", (instance_id, json.dumps(ev)))
         return InboxEvent(ev, cur.lastrowid)
 
     def inbox(self, instance_id: str) -> list[InboxEvent]:
         sql = "SELECT event, id FROM inbox WHERE instance_id = ? ORDER BY id"
-        return [InboxEvent(json.loads(text), row_id) for text, row_id in self.conn.execute(sql, (instance_id,))]
+        return [InboxEvent(load_event(text), row_id) for text, row_id in self.conn.execute(sql, (instance_id,))]
 
     def take_from_inbox(self, inbox_ids: Iterable[int]) -> None:
         self.conn.executemany("DELETE FROM inbox WHERE id = ?", [(i,) for i in inbox_ids])

@@ -19,9 +19,15 @@ create it twice.
 from __future__ import annotations
 
 import json
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from embedded_host.durable.history import EventType, event
+from embedded_host.durable.history import (
+    ParentInstance,
+    SubOrchestrationInstanceCompleted,
+    SubOrchestrationInstanceFailed,
+    sub_orchestration_completed,
+    sub_orchestration_failed,
+)
 
 __all__ = ["ParentLink", "completion_event", "default_instance_id"]
 
@@ -34,7 +40,7 @@ class ParentLink(NamedTuple):
     name: str
     task_id: int
 
-    def as_parent_instance(self) -> dict[str, Any]:
+    def as_parent_instance(self) -> ParentInstance:
         """The ``ParentInstance`` of the child's ``ExecutionStarted`` (DTFx ``ParentInstance``)."""
         return {
             "Name": self.name,
@@ -51,26 +57,14 @@ def default_instance_id(parent_execution_id: str, task_id: int) -> str:
 
 def completion_event(
     link: ParentLink, status: str, output_text: str | None, failure: str | None, stamp: str
-) -> dict[str, Any]:
+) -> SubOrchestrationInstanceCompleted | SubOrchestrationInstanceFailed:
     """What the parent's inbox gets when the child ends (a terminated child counts as failed, as in DTFx)."""
     if status == "Completed":
-        return event(
-            EventType.SUB_ORCHESTRATION_INSTANCE_COMPLETED, stamp, TaskScheduledId=link.task_id, Result=output_text
-        )
+        return sub_orchestration_completed(stamp, link.task_id, output_text)
     if status == "Terminated":
         reason = f"The sub-orchestration was terminated: {failure or 'no reason given'}"
-        return event(
-            EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
-            stamp,
-            TaskScheduledId=link.task_id,
-            Reason=reason,
-            Details=None,
-        )
+        return sub_orchestration_failed(stamp, link.task_id, reason, None)
     # Details in the shape this host gives a failed activity's (the child's failure text is all there is).
-    return event(
-        EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
-        stamp,
-        TaskScheduledId=link.task_id,
-        Reason=failure or "The sub-orchestration failed.",
-        Details=json.dumps({"Message": failure}),
+    return sub_orchestration_failed(
+        stamp, link.task_id, failure or "The sub-orchestration failed.", json.dumps({"Message": failure})
     )

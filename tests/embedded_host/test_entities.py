@@ -37,7 +37,7 @@ def test_event_sent_carries_a_request_message() -> None:
     call = {"actionType": 7, "instanceId": "@counter@k", "operation": "add", "input": "5"}
     ev = event_sent(3, call, instance_id="orch", stamp="2026-01-01T00:00:00Z", signal=False)
     assert (ev["EventType"], ev["EventId"], ev["InstanceId"], ev["Name"]) == (
-        EventType.EVENT_SENT,
+        EventType.EventSent,
         3,
         "@counter@k",
         "op",

@@ -157,7 +157,7 @@ def test_the_requests_scopes_reach_both_reading_steps_the_history_and_the_result
     assert inputs["generate_answer"]["scopes"] == ["team:a", "team:b"]  # the claim check reads under them too
     assert "scopes" not in inputs["embed_query"]
     assert outcome.output["scopes"] == ["team:a", "team:b"]
-    scheduled = [json.loads(ev["Input"]) for ev in outcome.history if ev["EventType"] == EventType.TASK_SCHEDULED]
+    scheduled = [json.loads(ev["Input"]) for ev in outcome.history if ev["EventType"] == EventType.TaskScheduled]
     assert [p.get("scopes") for p in scheduled[1:3]] == [["team:a", "team:b"]] * 2  # what a replay or audit reads
 
 
@@ -215,9 +215,9 @@ def test_a_retry_after_longer_than_the_maximum_interval_is_capped_at_it() -> Non
     policy = RetryPolicy(max_attempts=3, first_interval_ms=1000, backoff_coefficient=2.0, max_interval_ms=8000)
     outcome = ReplayDriver(HANDLE, activities).run(ORCHESTRATOR_NAME, run_input(policy=policy))
     assert outcome.done
-    created = next(n for n, e in enumerate(outcome.history) if e["EventType"] == EventType.TIMER_CREATED)
+    created = next(n for n, e in enumerate(outcome.history) if e["EventType"] == EventType.TimerCreated)
     episode_start = next(  # the orchestration clock when it chose the wait
-        e["Timestamp"] for e in reversed(outcome.history[:created]) if e["EventType"] == EventType.ORCHESTRATOR_STARTED
+        e["Timestamp"] for e in reversed(outcome.history[:created]) if e["EventType"] == EventType.OrchestratorStarted
     )
     waited = (outcome.timers[0] - datetime.fromisoformat(episode_start.replace("Z", "+00:00"))).total_seconds()
     assert waited == 8.0, waited

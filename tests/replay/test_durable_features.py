@@ -263,7 +263,7 @@ def test_sub_orchestration_histories_replay_cleanly(recorded: dict[str, Any], ru
     doc = {"embedded": doc, "sdk": _sdk_shape(doc), "azure": _azure_shape(doc)}[shape]
     recording = read_recording(doc)
     assert recording.clock_exact == (shape != "azure")
-    children = [ev for _, ev in recording.scheduled if ev["EventType"] == EventType.SUB_ORCHESTRATION_INSTANCE_CREATED]
+    children = [ev for _, ev in recording.scheduled if ev["EventType"] == EventType.SubOrchestrationInstanceCreated]
     assert children and [ev["EventId"] for _, ev in recording.scheduled] == list(range(len(recording.scheduled)))
     report = check_recording(recording, recorded["handles"][RUNS[run][0]], source=run)
     assert report.ok, report.line()
@@ -368,7 +368,7 @@ def test_entity_calls_and_signals_replay_cleanly(recorded: dict[str, Any], shape
         "azure-text": _azure_shape(doc, event_inputs="text"),
     }[shape]
     recording = read_recording(doc)
-    assert [ev["EventType"] for _, ev in recording.scheduled] == [EventType.EVENT_SENT] * 5
+    assert [ev["EventType"] for _, ev in recording.scheduled] == [EventType.EventSent] * 5
     report = check_recording(recording, recorded["handles"]["counter_workflow"], source=shape)
     assert report.ok, report.line()
     # the same history through an edited copy that keeps every message: the copy itself is not the cause
