@@ -130,7 +130,7 @@ def _same(recorded: HistoryEvent, scheduled: HistoryEvent, tolerance: timedelta)
         return recorded.get("Name") == scheduled.get("Name")
     if is_sub_orchestration_created(recorded) and is_sub_orchestration_created(scheduled):
         return recorded.get("Name") == scheduled.get("Name") and _same_child_id(
-            recorded.get("InstanceId"), scheduled.get("InstanceId"), recorded.get("EventId")
+            recorded.get("InstanceId"), scheduled.get("InstanceId"), event_id(recorded)
         )
     if is_event_sent(recorded) and is_event_sent(scheduled):
         # the request id differs on every run: it is drawn when the message is sent, then read from history
