@@ -7,8 +7,8 @@ written them, so the JSON is the same byte for byte. ``EventType`` is an ``IntEn
 its bare number; an event read back from JSON carries that plain ``int``, which compares equal to the member
 (so kinds are compared with ``==`` and ``in``, never ``is``).
 
-Only the JSON boundary (:func:`load_event`) and the normaliser of recorded histories (recorded.py) touch the
-keys without these types.
+Only the JSON boundaries (:func:`load_event`, and status.py, which shows stored events in the status API's
+shape) and the normaliser of recorded histories (recorded.py) touch the keys without these types.
 """
 
 from __future__ import annotations
