@@ -127,6 +127,8 @@ class EngineState:
 
     def is_retry_event(self, ev: HistoryEvent) -> bool:
         """Whether replaying ``ev`` makes the SDK draw a hidden retry id (so it needs an episode alone)."""
+        if not self.retry_tasks and not self.retry_timers:
+            return False  # the common case, decided without reading the event
         if (task_id := failed_task(ev)) is not None:
             return task_id in self.retry_tasks
         return (timer_id := fired_timer(ev)) is not None and timer_id in self.retry_timers

@@ -196,6 +196,8 @@ def _retry_followups(
     one more timer, then the SDK throws the failure (the event order the SDK expects).
     """
     added: list[ScheduledEvent] = []
+    if not state.retry_tasks and not state.retry_timers:
+        return added  # no retried call in flight: nothing to do (the common case, kept cheap)
     for ev in new_events:
         if (done := completed_task(ev)) is not None:
             state.retry_tasks.pop(done, None)
