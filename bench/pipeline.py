@@ -105,6 +105,7 @@ async def throughput(app: Path, questions: list[str], in_flight: int) -> dict[st
                         assert status and status["runtimeStatus"] == "Completed", status
                         latencies.append(time.perf_counter() - began)
 
+                print(f"measuring {app.name} (pid {os.getpid()})", file=sys.stderr, flush=True)
                 cpu = cpu_seconds()
                 began = time.perf_counter()
                 await asyncio.gather(*(one(q) for q in questions))

@@ -146,19 +146,41 @@ class TokenMatch:
 
     question: np.ndarray  # (question tokens, dims), unit rows
 
-    def coverage(self, *states: np.ndarray) -> float:
-        """The mean, over the question's tokens, of their best match among `states`' tokens."""
-        offered = [m for m in states if len(m)]
+    def best_per_text(self, states: Sequence[np.ndarray]) -> np.ndarray:
+        """(question tokens, texts): each question token's best match among each text's tokens, -inf where a
+        text has none. One product over all the texts' tokens: an answer weighs some thirty texts, and a
+        product per text cost more in numpy's call overhead than in arithmetic."""
+        best = np.full((len(self.question), len(states)), -np.inf, dtype=np.float32)
+        offered = [i for i, matrix in enumerate(states) if len(matrix)]
         if not len(self.question) or not offered:
-            return 0.0
-        return float((self.question @ np.vstack(offered).T).max(axis=1).mean())
+            return best
+        starts = np.cumsum([0] + [len(states[i]) for i in offered[:-1]])
+        products = self.question @ np.vstack([states[i] for i in offered]).T
+        best[:, offered] = np.maximum.reduceat(products, starts, axis=1)
+        return best
+
+    @staticmethod
+    def coverage_of(best: np.ndarray) -> np.ndarray:
+        """Per column of `best_per_text`: the mean over the question's tokens of their best match (0 for a
+        text without tokens, and for every text when the question has none)."""
+        if not len(best):
+            return np.zeros(best.shape[1], dtype=np.float32)
+        return np.where(np.isfinite(best[0]), best.mean(axis=0), 0.0)
+
+    @staticmethod
+    def weakest_of(best: np.ndarray) -> float:
+        """The match of the least-matched question token in any of the texts (0 when nothing to match)."""
+        top = best.max(axis=1, initial=-np.inf)
+        return float(top.min()) if len(top) and np.isfinite(top[0]) else 0.0
+
+    def coverage(self, *states: np.ndarray) -> float:
+        """The mean, over the question's tokens, of their best match among all of `states`' tokens."""
+        best = self.best_per_text(states).max(axis=1, initial=-np.inf, keepdims=True)
+        return float(self.coverage_of(best)[0])
 
     def weakest(self, states: Sequence[np.ndarray]) -> float:
         """The match of the least-matched question token anywhere in `states` (0 when nothing to match)."""
-        offered = [m for m in states if len(m)]
-        if not len(self.question) or not offered:
-            return 0.0
-        return float((self.question @ np.vstack(offered).T).max(axis=1).min())
+        return self.weakest_of(self.best_per_text(states))
 
 
 def idf_weights(question_terms: set[str], documents: Sequence[frozenset[str]]) -> dict[str, float]:
@@ -177,7 +199,7 @@ def sentence_features(
     question_vector: np.ndarray,
     sentence_vectors: np.ndarray,
     context_vectors: np.ndarray,
-    token_match: Sequence[float],
+    token_match: np.ndarray,
 ) -> np.ndarray:
     """One row of SENTENCE_FEATURES per sentence. Vectors are unit length (zeros when there is no model)."""
     query = question_terms(question)

@@ -45,6 +45,7 @@ from providers.local.answer_features import (
     uncovered_share,
     unknown_name,
 )
+from providers.local.blas_threads import use_one_blas_thread
 from providers.local.hashing_embedder import tokenize, words
 from providers.local.sentence_vectors import SentenceVectors
 from providers.refusal import NO_ANSWER, refusal
@@ -136,6 +137,7 @@ class ExtractiveAnswerer:
         max_chars: int = 600,
         redundancy: float = 0.9,
     ) -> None:
+        use_one_blas_thread()
         self._vectors = vectors
         self._weights = weights or load_weights("semantic" if vectors is not None else "lexical")
         self._max_sentences = max_sentences
@@ -191,17 +193,19 @@ class ExtractiveAnswerer:
             q_vector, vectors = matrix[0], matrix[1 : 1 + len(sentences)]
             of_title = [1 + len(sentences) + titles.index(passages[s.passage].title) for s in sentences]
             context = matrix[of_title]
-            tokens = TokenMatch(states[0])
-            coverage = [tokens.coverage(states[1 + i], states[of_title[i]]) for i in range(len(sentences))]
-            weakest = tokens.weakest(states[1:])
+            best = TokenMatch(states[0]).best_per_text(states[1:])  # columns: the sentences, then the titles
+            # A sentence is read with its heading path: each question token's best in either.
+            coverage = TokenMatch.coverage_of(np.maximum(best[:, : len(sentences)], best[:, np.array(of_title) - 1]))
+            weakest = TokenMatch.weakest_of(best)
         else:
             q_vector = np.zeros(1, dtype=np.float32)
             vectors = context = np.zeros((len(sentences), 1), dtype=np.float32)
-            coverage, weakest = [0.0] * len(sentences), 0.0
+            coverage, weakest = np.zeros(len(sentences), dtype=np.float32), 0.0
         features = sentence_features(sentences, question, q_vector, vectors, context, coverage)
         scores = features @ weights.sentence + weights.sentence_bias
-        uncovered = uncovered_share(question, [frozenset(tokenize(f"{p.title}\n{p.content}")) for p in passages])
-        named = unknown_name(question, frozenset(w for p in passages for w in words(f"{p.title}\n{p.content}")))
+        read = [_passage_words(p.title, p.content) for p in passages]
+        uncovered = uncovered_share(question, [terms for terms, _ in read])
+        named = unknown_name(question, frozenset().union(*(written for _, written in read)))
         summary = question_features(scores, features[:, 0], (uncovered, weakest, named))
         probability = _sigmoid(float(summary @ weights.question + weights.question_bias))
         return Analysis(sentences, features, scores, summary, probability, vectors)
@@ -289,12 +293,29 @@ def answer_texts(passages: Iterable[Passage]) -> list[str]:
 
 def _units(content: str) -> list[str]:
     """A passage's candidate quotes in order, "" in place of a unit that is no quote (positions matter)."""
+    return [text for text, _ in _read_units(content)]
+
+
+# The same passages come back for question after question, and reading one (a markdown parse, then
+# each unit's words) was half of an answer's CPU: each passage text is read once while it recurs.
+@lru_cache(maxsize=2048)
+def _read_units(content: str) -> tuple[tuple[str, frozenset[str]], ...]:
+    """`_units` of `content`, each with its stemmed words."""
     sentences = quotable_units(content)
     if not sentences:
         # Nothing but code: the block itself is the quote.
         block = content.strip()
-        return [block] if block and len(block) <= _MAX_BLOCK_CHARS else []
-    return [s if _quotable(s) else "" for s in sentences]  # keep positions: adjacency matters
+        sentences = [block] if block and len(block) <= _MAX_BLOCK_CHARS else []
+    else:
+        sentences = [s if _quotable(s) else "" for s in sentences]  # keep positions: adjacency matters
+    return tuple((text, frozenset(tokenize(text)) if text else frozenset()) for text in sentences)
+
+
+@lru_cache(maxsize=2048)
+def _passage_words(title: str, content: str) -> tuple[frozenset[str], frozenset[str]]:
+    """A passage's stemmed terms and its words as written (read once while the passage recurs)."""
+    text = f"{title}\n{content}"
+    return frozenset(tokenize(text)), frozenset(words(text))
 
 
 def _candidates(passages: Sequence[Passage]) -> list[Sentence]:
@@ -303,12 +324,11 @@ def _candidates(passages: Sequence[Passage]) -> list[Sentence]:
     for rank, passage in enumerate(passages):
         context = frozenset(tokenize(passage.title))
         standing = sum(1 for other in passages if other.score > passage.score + _TIE)
-        sentences = _units(passage.content)
-        for position, sentence in enumerate(sentences):
+        for position, (sentence, terms) in enumerate(_read_units(passage.content)):
             if not sentence or sentence in seen:
                 continue
             seen.add(sentence)
-            candidates.append(Sentence(rank, position, sentence, frozenset(tokenize(sentence)), context, standing))
+            candidates.append(Sentence(rank, position, sentence, terms, context, standing))
     return candidates
 
 

@@ -35,6 +35,7 @@ import numpy as np
 
 from providers.base import Embeddings
 from providers.errors import ProviderError
+from providers.local.blas_threads import use_one_blas_thread
 from providers.local.hashing_embedder import STOP_WORDS
 
 __all__ = ["INSTALL_HINT", "MODEL_NAME", "MiniLMEmbedder", "model_files"]
@@ -96,6 +97,7 @@ class MiniLMEmbedder:
         for package in ("onnxruntime", "tokenizers"):
             if importlib.util.find_spec(package) is None:
                 raise ProviderError.configuration(f"the '{package}' package is not installed; {INSTALL_HINT}")
+        use_one_blas_thread()
         self._model_path, self._tokenizer_path = model_files()
         self._batch_size = batch_size
         # One thread by default: a query's matrices are too small to split, and the host runs

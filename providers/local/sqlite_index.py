@@ -36,6 +36,7 @@ from ingestion.sources import chunk_id
 from providers.base import Embedder, Passage
 from providers.errors import ProviderError
 from providers.local.ann import HnswIndex, ann_available
+from providers.local.blas_threads import use_one_blas_thread
 from providers.local.hashing_embedder import STOP_WORDS
 from providers.local.scope_filter import (
     SCOPES_SCHEMA,
@@ -187,6 +188,7 @@ class SqliteIndex:
         ann_threshold: int | None = DEFAULT_ANN_THRESHOLD,
         preparer: Preparer | None = None,
     ) -> None:
+        use_one_blas_thread()
         self._path = Path(directory).expanduser() / filename
         self._model = embedder.model
         self._dimensions = embedder.dimensions

@@ -92,3 +92,15 @@ _PASSAGE_WORDS = frozenset(words("PIPELINE_DATA_DIR holds the state on macOS. Ea
 )
 def test_a_name_the_passages_never_spell_is_unknown(question: str, unknown: float) -> None:
     assert unknown_name(question, _PASSAGE_WORDS) == unknown
+
+
+def test_one_product_for_all_texts_gives_each_texts_own_best() -> None:
+    rng = np.random.default_rng(7)
+    question = rng.standard_normal((4, 8)).astype(np.float32)
+    texts = [rng.standard_normal((n, 8)).astype(np.float32) for n in (3, 0, 1, 5)]
+    best = TokenMatch(question).best_per_text(texts)
+    for column, text in enumerate(texts):
+        expected = (question @ text.T).max(axis=1) if len(text) else np.full(4, -np.inf)
+        assert np.allclose(best[:, column], expected)
+    assert TokenMatch.coverage_of(best)[1] == 0.0  # a text without tokens covers nothing
+    assert TokenMatch.weakest_of(best) == pytest.approx(float(best[:, [0, 2, 3]].max(axis=1).min()))
