@@ -51,7 +51,7 @@ bad host.json, an entity function the host cannot run) raise :class:`HostConfigE
 a second host on the same data directory raises :class:`HostAlreadyRunningError`.
 """
 
-from embedded_host.durable.client import TERMINAL_STATUSES
+from embedded_host.durable.client import TERMINAL_STATUSES, DurableClient
 from embedded_host.functions.config import HostConfigError
 from embedded_host.functions.local_queue import DeadLetter, LocalQueue, QueueMessage, list_dead_letters
 from embedded_host.host import EmbeddedHost, HostAlreadyRunningError, read_status, state_path
@@ -59,6 +59,7 @@ from embedded_host.host import EmbeddedHost, HostAlreadyRunningError, read_statu
 __all__ = [
     "TERMINAL_STATUSES",
     "DeadLetter",
+    "DurableClient",
     "EmbeddedHost",
     "HostAlreadyRunningError",
     "HostConfigError",
