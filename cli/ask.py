@@ -32,7 +32,8 @@ def _validate(question: str, top_k: int, scopes: list[str]) -> None:
 
 
 async def _ask(question: str, top_k: int, scopes: list[str], timeout_s: float) -> dict[str, Any]:
-    import httpx
+    # aiohttp, which the Durable SDK loads anyway: httpx would add its import and TLS set-up to every ask.
+    import aiohttp
 
     from embedded_host import EmbeddedHost, HostAlreadyRunningError
 
@@ -46,17 +47,21 @@ async def _ask(question: str, top_k: int, scopes: list[str], timeout_s: float) -
             "or set PIPELINE_DATA_DIR to another folder"
         ) from None
     try:
-        async with httpx.AsyncClient(base_url=host.base_url, timeout=timeout_s) as http:
+        timeout = aiohttp.ClientTimeout(total=timeout_s)
+        async with aiohttp.ClientSession(host.base_url, timeout=timeout) as http:
             body = {"question": question, "top_k": top_k, "scopes": scopes or None}
-            started = await http.post("/api/pipeline/start", json=body)
-            if started.status_code != 202:
-                problem = started.json()
-                fields = "; ".join(f"{e['field']}: {e['message']}" for e in problem.get("errors") or [])
-                raise CliError(f"{problem.get('title', 'rejected')}: {fields or problem.get('detail', '')}", 2)
-            instance_id = started.json()["instance_id"]
+            async with http.post("/api/pipeline/start", json=body) as started:
+                reply = await started.json(content_type=None)
+                accepted = started.status == 202
+            if not accepted:
+                fields = "; ".join(f"{e['field']}: {e['message']}" for e in reply.get("errors") or [])
+                raise CliError(f"{reply.get('title', 'rejected')}: {fields or reply.get('detail', '')}", 2)
+            instance_id = reply["instance_id"]
             if await host.wait_for_completion(instance_id, timeout=timeout_s) is None:
                 raise CliError(f"instance {instance_id} did not finish within {timeout_s:.0f} s", 3)
-            return (await http.get(f"/api/pipeline/{instance_id}")).json()
+            async with http.get(f"/api/pipeline/{instance_id}") as status:
+                result: dict[str, Any] = await status.json(content_type=None)
+                return result
     finally:
         await host.stop()
         _flush_events()
@@ -94,6 +99,9 @@ def run_ask(
     from cli.first_run import prepare_state_folder
 
     prepare_state_folder()
+    from providers.factory import load_models_in_background
+
+    load_models_in_background()  # while the host starts: most of an ask is that start and the model's load
     began = time.perf_counter()
     status = asyncio.run(_ask(question, top_k, scopes, timeout_s))
     elapsed_ms = (time.perf_counter() - began) * 1000

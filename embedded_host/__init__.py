@@ -5,7 +5,8 @@ triggers (with route templates, ``/{routePrefix}/...``), Service Bus queue trigg
 (on a local durable queue), orchestrators replayed through the app's own Durable SDK, activities on a bounded
 pool, sub-orchestrations (``suborchestrations``), durable entities (``entities``), durable HTTP
 (``durable_http``), rewind (``rewind``), and the Durable HTTP APIs the SDK's client calls. ``engine`` runs
-episodes, work items and timers; ``store`` holds all of their SQL and the one transaction helper. It imports
+episodes, work items and timers; ``client`` starts, steers, queries and purges instances (the Durable HTTP API
+and ``host.client`` share it); ``store`` holds all of their SQL and the one transaction helper. It imports
 nothing of the app's packages.
 
 Public API (for the CLI)::
@@ -22,6 +23,7 @@ Public API (for the CLI)::
         host.get_status(instance_id, *, show_history=False) -> dict | None          # status JSON
         host.raise_event(instance_id, event_name, data=None) -> int                 # 202 / 404 / 410
         host.terminate(instance_id, reason="") -> int                               # 202 / 404 / 410
+        host.client -> DurableClient          # all client operations: suspend, resume, purge, restart, rewind...
         host.queue(name=None) -> LocalQueue   # default: the app's Service Bus trigger queue
         host.send(body, *, queue=None, message_id=None, application_properties=None, content_type=None) -> str
         host.client_binding() -> str          # the durable-client binding JSON
@@ -49,7 +51,7 @@ bad host.json, an entity function the host cannot run) raise :class:`HostConfigE
 a second host on the same data directory raises :class:`HostAlreadyRunningError`.
 """
 
-from embedded_host.durable.engine import TERMINAL_STATUSES
+from embedded_host.durable.client import TERMINAL_STATUSES, DurableClient
 from embedded_host.functions.config import HostConfigError
 from embedded_host.functions.local_queue import DeadLetter, LocalQueue, QueueMessage, list_dead_letters
 from embedded_host.host import EmbeddedHost, HostAlreadyRunningError, read_status, state_path
@@ -57,6 +59,7 @@ from embedded_host.host import EmbeddedHost, HostAlreadyRunningError, read_statu
 __all__ = [
     "TERMINAL_STATUSES",
     "DeadLetter",
+    "DurableClient",
     "EmbeddedHost",
     "HostAlreadyRunningError",
     "HostConfigError",

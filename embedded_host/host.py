@@ -18,6 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
+from embedded_host.durable.client import DurableClient
 from embedded_host.durable.engine import DurableEngine
 from embedded_host.durable.status import read_status as engine_read_status
 from embedded_host.durable.store import connect
@@ -132,6 +133,7 @@ class EmbeddedHost:
         self.keys_created = False
         self.app: LoadedApp | None = None
         self.engine: DurableEngine | None = None
+        self._client: DurableClient | None = None
         self._runner: web.AppRunner | None = None
         self._rpc_runner: web.AppRunner | None = None
         self._consumer: QueueConsumer | None = None
@@ -210,9 +212,10 @@ class EmbeddedHost:
             if not is_loopback(self.host):
                 self.keys, self.keys_created = load_or_create_keys(self.data_dir)
             self.engine = DurableEngine(self.app, self.db_path, activity_grace_s=self.activity_grace_s)
+            self._client = DurableClient(self.engine)
             self._executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="function")
             public = AccessPolicy.create(self.host, self.allowed_hosts, self.keys)
-            web_app = build_web_app(self.app, self.engine, self.endpoints, self._executor, public, self.pages)
+            web_app = build_web_app(self.app, self._client, self.endpoints, self._executor, public, self.pages)
             # access_log=None: aiohttp's access log would write every URL, `code=` keys included.
             self._runner = web.AppRunner(
                 web_app, access_log=None, handle_signals=False, keepalive_timeout=HEADER_READ_TIMEOUT_S
@@ -221,7 +224,7 @@ class EmbeddedHost:
             self.port = await _listen(self._runner, self.host, self.requested_port)
             rpc = AccessPolicy.create("127.0.0.1", (), None)
             self._rpc_runner = web.AppRunner(
-                build_rpc_app(self.engine, self.endpoints, rpc),
+                build_rpc_app(self._client, self.endpoints, rpc),
                 access_log=None,
                 handle_signals=False,
                 keepalive_timeout=HEADER_READ_TIMEOUT_S,
@@ -260,6 +263,7 @@ class EmbeddedHost:
             if runner is not None:
                 await runner.cleanup()
         self._runner = self._rpc_runner = None
+        self._client = None
         if self.engine is not None:
             await self.engine.stop()
             self.engine = None
@@ -282,31 +286,31 @@ class EmbeddedHost:
         await self.stop()
 
     # -- durable client conveniences -------------------------------------------------------------------------
+    @property
+    def client(self) -> DurableClient:
+        """The Durable client the HTTP API uses too (start, status, events, purge, restart, rewind)."""
+        if self._client is None:
+            raise RuntimeError("the host is not started")
+        return self._client
+
     async def start_new(self, orchestrator: str, client_input: Any = None, instance_id: str | None = None) -> str:
         """Start an orchestration directly (no HTTP round trip)."""
         text = json.dumps(client_input) if client_input is not None else None
-        return self._require_engine().start_instance(orchestrator, instance_id, text)
+        return self.client.start_instance(orchestrator, instance_id, text)
 
     def get_status(self, instance_id: str, *, show_history: bool = False) -> dict[str, Any] | None:
         """The extension's status JSON for an instance, or None if unknown."""
-        return self._require_engine().get_status(
-            instance_id, show_history=show_history, show_history_output=show_history
-        )
+        return self.client.get_status(instance_id, show_history=show_history, show_history_output=show_history)
 
     async def wait_for_completion(self, instance_id: str, timeout: float = 30.0) -> dict[str, Any] | None:
         """Wait for a terminal status (Completed, Failed, Terminated) and return the status JSON."""
-        return await self._require_engine().wait_for_completion(instance_id, timeout)
+        return await self.client.wait_for_completion(instance_id, timeout)
 
     def raise_event(self, instance_id: str, event_name: str, data: Any = None) -> int:
-        return self._require_engine().raise_event(instance_id, event_name, json.dumps(data))
+        return self.client.raise_event(instance_id, event_name, json.dumps(data))
 
     def terminate(self, instance_id: str, reason: str = "") -> int:
-        return self._require_engine().terminate(instance_id, reason)
-
-    def _require_engine(self) -> DurableEngine:
-        if self.engine is None:
-            raise RuntimeError("the host is not started")
-        return self.engine
+        return self.client.terminate(instance_id, reason)
 
     def _require_app(self) -> LoadedApp:
         if self.app is None:

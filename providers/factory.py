@@ -33,6 +33,7 @@ __all__ = [
     "get_provenance",
     "get_publisher",
     "get_retriever",
+    "load_models_in_background",
     "open_question_queue",
     "prepare_local_index",
     "prepare_local_index_in_background",
@@ -269,6 +270,30 @@ def prepare_local_index_in_background() -> threading.Thread | None:
             log.warning("preparing the local index in the background failed: %s", error.message)
 
     thread = threading.Thread(target=prepare, name="prepare-local-index", daemon=True)
+    with _build_lock:
+        _background.append(thread)
+    thread.start()
+    return thread
+
+
+def load_models_in_background() -> threading.Thread:
+    """For a process about to answer at once (`pipeline ask`): in a thread, build the providers of the steps
+    and load the local model, while the host starts. The steps wait for what is still loading; a provider
+    that cannot be built says so when its step asks for it, as without this."""
+
+    def load() -> None:
+        try:
+            get_retriever()  # and the embedder, which the index is opened with
+            get_generator()
+            embedder = _embedder()
+            from providers.local.minilm_embedder import MiniLMEmbedder
+
+            if isinstance(embedder, MiniLMEmbedder):
+                embedder.load()
+        except Exception as error:  # a head start only: the step that needs the provider meets this again
+            log.debug("loading the providers ahead of the steps failed: %s", error)
+
+    thread = threading.Thread(target=load, name="load-models", daemon=True)
     with _build_lock:
         _background.append(thread)
     thread.start()

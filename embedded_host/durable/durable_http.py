@@ -23,9 +23,10 @@ import inspect
 import json
 import textwrap
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["HTTP_ACTIVITY", "DurableHttpError", "perform", "token_source_users"]
 
@@ -41,6 +42,8 @@ class DurableHttpError(Exception):
 
 async def perform(raw_input: str | None, *, client: httpx.AsyncClient | None = None) -> dict[str, Any]:
     """Send the ``DurableHttpRequest`` (JSON text), follow 202 polling, return the ``DurableHttpResponse``."""
+    import httpx  # here: few apps call_http, and httpx with its TLS set-up costs every start-up time
+
     request = json.loads(raw_input or "null")
     if not isinstance(request, dict) or not request.get("uri"):
         raise DurableHttpError("The durable HTTP request has no uri.")

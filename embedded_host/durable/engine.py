@@ -49,12 +49,8 @@ from embedded_host.durable.history import (
     TaskCompleted,
     TaskFailed,
     event_id,
-    event_raised,
     event_type,
     execution_completed,
-    execution_resumed,
-    execution_started,
-    execution_suspended,
     execution_terminated,
     generic_event,
     is_event_sent,
@@ -70,10 +66,9 @@ from embedded_host.durable.history import (
     task_failed,
     timer_fired,
 )
-from embedded_host.durable.queries import InstanceQuery, page_of_ids, purge_selection
+from embedded_host.durable.history import execution_started as started_event
 from embedded_host.durable.retention import expired_runs, retention_s
 from embedded_host.durable.rewind import RewindPlan, plan_rewind
-from embedded_host.durable.status import read_status
 from embedded_host.durable.store import DurableStore, InboxEvent, Timer, WorkItem, connect
 from embedded_host.durable.suborchestrations import ParentLink, completion_event, default_instance_id
 from embedded_host.durable.timeutil import install_parse_cache, iso_utc, now_utc, parse_iso, status_time
@@ -87,23 +82,14 @@ from embedded_host.functions.invoker import (
 from embedded_host.functions.loader import FunctionSpec, LoadedApp
 from embedded_host.outage import WriteOutage, cannot_write
 
-__all__ = ["TERMINAL_STATUSES", "DurableEngine", "InstanceExistsError", "OrchestratorNotFoundError"]
+__all__ = ["DurableEngine", "execution_started"]
 
 log = logging.getLogger("embedded_host.durable.engine")
 
-TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
 # Suspended instances stay loaded: their events are held in the inbox until a resume (or terminate) arrives.
 _LIVE = ("Pending", "Running", "Suspended")
 _CONTROL = frozenset({EventType.ExecutionTerminated, EventType.ExecutionSuspended})
 _LEASE_S = 300.0
-
-
-class OrchestratorNotFoundError(LookupError):
-    """``start`` named a function that is not an orchestrator of this app."""
-
-
-class InstanceExistsError(RuntimeError):
-    """``start`` named an instance id that is still running."""
 
 
 @dataclass(slots=True)
@@ -141,7 +127,7 @@ class _Result:
 
 
 class DurableEngine:
-    """Runs the app's orchestrations and activities; the HTTP layer calls its client operations."""
+    """Runs the app's orchestrations and activities; ``DurableClient`` (client.py) starts and steers them."""
 
     def __init__(
         self, app: LoadedApp, db_path: Path, *, owner: str | None = None, activity_grace_s: float = 10.0
@@ -220,89 +206,37 @@ class DurableEngine:
         self._executor.shutdown(wait=False, cancel_futures=True)
         self.conn.close()
 
-    # -- client operations (HTTP layer, event-loop thread) ---------------------------------------------------
-    def start_instance(self, name: str, instance_id: str | None, input_text: str | None) -> str:
-        """Create an instance (or overwrite a finished one) and queue its ``ExecutionStarted``."""
-        if name not in self._orchestrators:
-            raise OrchestratorNotFoundError(self._unknown_orchestrator(name))
-        instance_id = instance_id or uuid.uuid4().hex
-        execution_id = uuid.uuid4().hex
-        now = now_utc()
-        started = _execution_started(now, name, instance_id, execution_id, input_text, None)
-        with self.store.transaction():
-            status = self.store.runtime_status(instance_id)
-            if status is not None and status not in TERMINAL_STATUSES:
-                raise InstanceExistsError(f"An Orchestration instance with the status {status} already exists.")
-            if status is not None:  # a finished instance is overwritten and runs again, as in Azure
-                self.store.purge(instance_id)
-            self.store.create_instance(instance_id, name, input_text, execution_id, status_time(now))
-            queued = self.store.deliver(instance_id, started)
+    # -- what the client asks of the engine (client.py; event-loop thread) ----------------------------------
+    def refusal_to_start(self, name: str) -> str | None:
+        """Why ``name`` cannot be started (it is not an orchestrator of this app), or None when it can."""
+        if name in self._orchestrators:
+            return None
+        return (
+            f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function. "
+            f"Additional info: the following are the known orchestrator functions: "
+            f"{', '.join(sorted(self._orchestrators)) or '(none)'}."
+        )
+
+    def admit(self, instance_id: str, name: str, execution_id: str, input_text: str | None, queued: InboxEvent) -> None:
+        """Run an instance the client has just created in the file, its ``ExecutionStarted`` ``queued``."""
         inst = _Instance(instance_id, name, execution_id, "Pending", input_text, EngineState())
         inst.pending.append(queued)
         self._running[instance_id] = inst
         self._mark_ready(instance_id)
-        return instance_id
 
-    def raise_event(self, instance_id: str, name: str, input_text: str | None) -> int:
-        """Queue an ``EventRaised``; returns the HTTP status the extension answers (202, 404, 410)."""
-        return self._enqueue(instance_id, event_raised(iso_utc(now_utc()), name, input_text))
-
-    def terminate(self, instance_id: str, reason: str | None) -> int:
-        """Queue a termination; returns 202, 404 or 410 (already finished) as the extension does."""
-        return self._enqueue(instance_id, execution_terminated(iso_utc(now_utc()), reason))
-
-    def suspend(self, instance_id: str, reason: str | None) -> int:
-        """Queue an ``ExecutionSuspended``; returns 202, 404 or 410 as the extension does."""
-        return self._enqueue(instance_id, execution_suspended(iso_utc(now_utc()), reason))
-
-    def resume(self, instance_id: str, reason: str | None) -> int:
-        """Queue an ``ExecutionResumed``; returns 202, 404 or 410 as the extension does."""
-        return self._enqueue(instance_id, execution_resumed(iso_utc(now_utc()), reason))
-
-    def _enqueue(self, instance_id: str, ev: HistoryEvent) -> int:
+    def enqueue(self, instance_id: str, ev: HistoryEvent) -> bool:
+        """Queue an event for a running instance; False when it is not running (unknown or finished)."""
         inst = self._running.get(instance_id)
         if inst is None:
-            return 404 if self.store.runtime_status(instance_id) is None else 410
+            return False
         self._deliver(inst, ev)
-        return 202
+        return True
 
-    def get_status(
-        self,
-        instance_id: str,
-        *,
-        show_history: bool = False,
-        show_history_output: bool = False,
-        show_input: bool = True,
-    ) -> dict[str, Any] | None:
-        """The status JSON the extension returns, or None when the instance does not exist."""
-        return read_status(
-            self.conn,
-            instance_id,
-            show_history=show_history,
-            show_history_output=show_history_output,
-            show_input=show_input,
-        )
+    def is_running(self, instance_id: str) -> bool:
+        """Whether the instance is loaded here (pending, running or suspended)."""
+        return instance_id in self._running
 
-    def list_statuses(self) -> list[dict[str, Any]]:
-        return [s for iid in self.store.instance_ids() if (s := self.get_status(iid, show_input=False)) is not None]
-
-    def query_instances(self, query: InstanceQuery) -> tuple[list[dict[str, Any]], str]:
-        """One page of statuses matching ``query``, newest first, and the next page's token ('' at the end)."""
-        ids, token = page_of_ids(self.conn, query)
-        statuses = [read_status(self.conn, iid, show_input=query.show_input) for iid in ids]
-        return [s for s in statuses if s is not None], token
-
-    def purge(self, instance_id: str) -> int:
-        """Delete a finished instance's state; returns how many instances were deleted (0 while it runs)."""
-        if instance_id in self._running:
-            return 0
-        return self.purge_many([instance_id])
-
-    def purge_where(self, query: InstanceQuery) -> int:
-        """Delete what a filtered purge selects on Azure Storage, running instances included (see queries.py)."""
-        return self.purge_many(purge_selection(self.conn, query))
-
-    def purge_many(self, instance_ids: list[str]) -> int:
+    def delete_instances(self, instance_ids: list[str]) -> int:
         """Delete instances, running ones too: they leave memory, and their late results and timers are dropped."""
         if not instance_ids:
             return 0
@@ -316,28 +250,11 @@ class DurableEngine:
                         future.set_result(instance_id)
         return deleted
 
-    def restart(self, instance_id: str, *, new_instance_id: bool = True) -> str:
-        """Start the instance's orchestrator again with its original input; returns the new run's id.
+    def rewind_failed(self, instance_id: str, reason: str | None) -> None:
+        """Rewind a failed instance and its failed children in one transaction (see rewind.py).
 
-        With ``new_instance_id`` false the same id is reused, which only works once the instance has finished
-        (``InstanceExistsError`` otherwise). An unknown instance raises ``LookupError``.
+        Raises ``RewindRefusedError`` when this host cannot rewind the instance (nothing is changed then).
         """
-        row = self.store.instance(instance_id)
-        if row is None:
-            raise LookupError(f"No orchestration instance has the id '{instance_id[:100]}'.")
-        return self.start_instance(row.name, None if new_instance_id else instance_id, row.input)
-
-    def rewind(self, instance_id: str, reason: str | None) -> int:
-        """Run a failed instance again from before its failures (see rewind.py); answers 202, 404 or 410.
-
-        Failed children are rewound with it, all in one transaction. Raises ``RewindRefusedError`` when this
-        host cannot rewind the instance (nothing is changed then).
-        """
-        status = self.store.runtime_status(instance_id)
-        if status is None:
-            return 404
-        if status != "Failed":
-            return 410
         plans = plan_rewind(
             self.store, self._orchestrators, instance_id, reason, timer_limits=self.app.config.timer_limits
         )
@@ -351,13 +268,9 @@ class DurableEngine:
             raise
         self._committed(commit)
         self._wake.set()
-        return 202
 
-    async def wait_for_completion(self, instance_id: str, timeout: float) -> dict[str, Any] | None:
-        """Wait until the instance reaches a terminal status (or the timeout) and return its status."""
-        status = self.get_status(instance_id)
-        if status is None or status["runtimeStatus"] in TERMINAL_STATUSES:
-            return status
+    async def until_finished(self, instance_id: str, timeout: float) -> None:
+        """Wait until the instance finishes or is deleted, or ``timeout`` seconds have passed."""
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(instance_id, []).append(future)
         try:
@@ -367,7 +280,6 @@ class DurableEngine:
             waiters = self._waiters.get(instance_id)
             if waiters and future in waiters:
                 waiters.remove(future)
-        return self.get_status(instance_id)
 
     def _mark_ready(self, instance_id: str) -> None:
         self._ready.add(instance_id)
@@ -378,20 +290,13 @@ class DurableEngine:
         inst.pending.append(self.store.deliver(inst.id, ev))
         self._mark_ready(inst.id)
 
-    def _unknown_orchestrator(self, name: str) -> str:
-        return (
-            f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function. "
-            f"Additional info: the following are the known orchestrator functions: "
-            f"{', '.join(sorted(self._orchestrators)) or '(none)'}."
-        )
-
     async def _purge_expired(self, keep_s: float) -> None:
         """PIPELINE_RETENTION_DAYS: delete runs that finished longer ago, a batch per transaction, between ticks."""
         period = min(60.0, max(1.0, keep_s / 4))
         while not self._stopping:
             try:
                 while batch := expired_runs(self.conn, keep_s, 500):
-                    self.purged += self.purge_many(batch)
+                    self.purged += self.delete_instances(batch)
                     await asyncio.sleep(0)  # let the engine and the HTTP layer in between batches
             except Exception as exc:  # a full disk: the next pass tries again
                 if not cannot_write(exc):
@@ -483,7 +388,7 @@ class DurableEngine:
                     touched[instance_id] = inst
             for inst in touched.values():
                 self._process(inst, commit)
-            self.entities.run(self._enqueue)  # answers land in callers' inboxes, replayed next tick
+            self.entities.run(self.enqueue)  # answers land in callers' inboxes, replayed next tick
 
     def _committed(self, commit: _Commit) -> None:
         """Start what the commit made durable: activities, timers, and the answers to waiting clients."""
@@ -636,7 +541,7 @@ class DurableEngine:
         inst.parts = []
         inst.persisted = 0
         link = self.store.parent_of(inst.id) if inst.parent is not None else None
-        started = _execution_started(now_utc(), inst.name, inst.id, inst.execution_id, inst.input, link)
+        started = execution_started(now_utc(), inst.name, inst.id, inst.execution_id, inst.input, link)
         inst.pending.appendleft(InboxEvent(started, None))  # unprocessed raised events carry over, as in DTFx
         self.store.new_execution(inst.id, inst.execution_id, inst.input, inst.custom_status, status_time(now_utc()))
 
@@ -700,7 +605,7 @@ class DurableEngine:
             self.store.purge(child_id)  # a finished instance of that id is overwritten, as by a client start
         link = ParentLink(parent.id, parent.execution_id, parent.name, task_id)
         execution_id = uuid.uuid4().hex
-        started = _execution_started(now, name, child_id, execution_id, ev["Input"], link)
+        started = execution_started(now, name, child_id, execution_id, ev["Input"], link)
         self.store.create_instance(child_id, name, ev["Input"], execution_id, status_time(now))
         queued = self.store.deliver(child_id, started)
         self.store.link_child(child_id, link)
@@ -710,8 +615,8 @@ class DurableEngine:
         self._mark_ready(child_id)
 
     def _child_refusal(self, parent: _Instance, name: str, child_id: str) -> str | None:
-        if name not in self._orchestrators:
-            return self._unknown_orchestrator(name)
+        if (refusal := self.refusal_to_start(name)) is not None:
+            return refusal
         if child_id.lower() in (parent.id.lower(), (parent.parent or "").lower()):
             return (
                 "The instance ID of a sub-orchestration must be different than the instance ID of a parent "
@@ -831,12 +736,12 @@ class DurableEngine:
         self.entities.recover()
 
 
-def _execution_started(
+def execution_started(
     now: datetime, name: str, instance_id: str, execution_id: str, input_text: str | None, parent: ParentLink | None
 ) -> ExecutionStarted:
     """The ``ExecutionStarted`` that begins an execution (``ParentInstance`` set for a sub-orchestration)."""
     instance: OrchestrationInstance = {"InstanceId": instance_id, "ExecutionId": execution_id}
-    return execution_started(
+    return started_event(
         iso_utc(now), name, input_text, instance, parent.as_parent_instance() if parent is not None else None
     )
 

@@ -19,9 +19,9 @@ import azure.functions as func
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from embedded_host.durable.engine import (
+from embedded_host.durable.client import (
     TERMINAL_STATUSES,
-    DurableEngine,
+    DurableClient,
     InstanceExistsError,
     OrchestratorNotFoundError,
 )
@@ -117,8 +117,8 @@ def _event_text(body: bytes, content_type: str, *, from_sdk: bool) -> str | None
 class _Durable:
     """Handlers for the Durable RPC and webhook routes (``rpc``: the loopback routes the SDK's client calls)."""
 
-    def __init__(self, engine: DurableEngine, endpoints: Callable[[], Endpoints], *, rpc: bool = False) -> None:
-        self.engine = engine
+    def __init__(self, client: DurableClient, endpoints: Callable[[], Endpoints], *, rpc: bool = False) -> None:
+        self.client = client
         self.endpoints = endpoints
         self.rpc = rpc
 
@@ -132,7 +132,7 @@ class _Durable:
         except web.HTTPRequestEntityTooLarge:
             return _too_large(request)
         try:
-            instance_id = self.engine.start_instance(name, instance_id, _input_text(body))
+            instance_id = self.client.start_instance(name, instance_id, _input_text(body))
         except OrchestratorNotFoundError as exc:
             return _json(
                 400, {"Message": "One or more of the arguments submitted is incorrect", "ExceptionMessage": str(exc)}
@@ -147,7 +147,7 @@ class _Durable:
         query = request.query
         if not instance_id:
             return self._list(request)
-        status = self.engine.get_status(
+        status = self.client.get_status(
             instance_id,
             show_history=query.get("showHistory", "").lower() == "true",
             show_history_output=query.get("showHistoryOutput", "").lower() == "true",
@@ -165,7 +165,7 @@ class _Durable:
         query = InstanceQuery.from_request(
             request.query, request.query.getall("runtimeStatus", []), request.headers.get(CONTINUATION_HEADER)
         )
-        statuses, token = self.engine.query_instances(query)
+        statuses, token = self.client.query_instances(query)
         # The extension always sends the header; it is empty on the last page.
         return _json(200, statuses, {CONTINUATION_HEADER: token})
 
@@ -177,7 +177,7 @@ class _Durable:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return _too_large(request)
-        status = self.engine.get_status(instance_id, show_input=False)
+        status = self.client.get_status(instance_id, show_input=False)
         if status is None:  # the instance is looked up before the body, as in the extension
             return web.Response(status=404)
         if status["runtimeStatus"] in TERMINAL_STATUSES:
@@ -188,10 +188,10 @@ class _Durable:
             text = _event_text(body, media, from_sdk=self.rpc)
         except _BadPayload as exc:
             return _json(400, {"Message": str(exc)})
-        return web.Response(status=self.engine.raise_event(instance_id, request.match_info["event"], text))
+        return web.Response(status=self.client.raise_event(instance_id, request.match_info["event"], text))
 
     async def terminate(self, request: web.Request) -> web.Response:
-        code = self.engine.terminate(request.match_info["instance_id"], request.query.get("reason"))
+        code = self.client.terminate(request.match_info["instance_id"], request.query.get("reason"))
         return web.Response(status=code)
 
     async def purge(self, request: web.Request) -> web.Response:
@@ -199,7 +199,7 @@ class _Durable:
         # refuses an orchestration that has not finished; older extensions purged it, since the Azure Storage
         # tracking store deletes whatever exists. The message is the one durabletask-dotnet uses for it.
         instance_id = request.match_info["instance_id"]
-        status = self.engine.get_status(instance_id, show_input=False)
+        status = self.client.get_status(instance_id, show_input=False)
         if status is None:
             return web.Response(status=404)
         if status["runtimeStatus"] not in TERMINAL_STATUSES:
@@ -211,7 +211,7 @@ class _Durable:
                     f"{status['runtimeStatus']}"
                 },
             )
-        return _json(200, {"instancesDeleted": self.engine.purge(instance_id)})
+        return _json(200, {"instancesDeleted": self.client.purge(instance_id)})
 
     async def purge_filtered(self, request: web.Request) -> web.Response:
         # As on Azure Storage: only terminal statuses of runtimeStatus count, and with none of them running
@@ -225,7 +225,7 @@ class _Durable:
             )
         else:  # the purge filter has no id prefix, whatever the query string says
             query = InstanceQuery(statuses=query.statuses, created_from=query.created_from, created_to=query.created_to)
-        deleted = self.engine.purge_where(query)
+        deleted = self.client.purge_where(query)
         if not deleted:
             return web.Response(status=404)
         return _json(200, {"instancesDeleted": deleted})
@@ -234,7 +234,7 @@ class _Durable:
         instance_id = request.match_info["instance_id"]
         flag = request.query.get("restartWithNewInstanceId", "").strip().lower()
         try:
-            new_id = self.engine.restart(instance_id, new_instance_id=flag != "false")
+            new_id = self.client.restart(instance_id, new_instance_id=flag != "false")
         except LookupError as exc:
             return _json(
                 400,
@@ -252,16 +252,16 @@ class _Durable:
         return _json(202, payload, {"Location": payload["statusQueryGetUri"], "Retry-After": "1"})
 
     async def suspend(self, request: web.Request) -> web.Response:
-        code = self.engine.suspend(request.match_info["instance_id"], request.query.get("reason"))
+        code = self.client.suspend(request.match_info["instance_id"], request.query.get("reason"))
         return web.Response(status=code)
 
     async def resume(self, request: web.Request) -> web.Response:
-        code = self.engine.resume(request.match_info["instance_id"], request.query.get("reason"))
+        code = self.client.resume(request.match_info["instance_id"], request.query.get("reason"))
         return web.Response(status=code)
 
     async def rewind(self, request: web.Request) -> web.Response:
         try:
-            code = self.engine.rewind(request.match_info["instance_id"], request.query.get("reason"))
+            code = self.client.rewind(request.match_info["instance_id"], request.query.get("reason"))
         except RewindRefusedError as exc:  # plain text: the SDK's client raises it as the message
             return web.Response(status=409, text=str(exc))
         return web.Response(status=code)
@@ -284,7 +284,7 @@ class _Durable:
         app.router.add_post(root + "/instances/{instance_id}/suspend", guard(self.suspend))
         app.router.add_post(root + "/instances/{instance_id}/resume", guard(self.resume))
         app.router.add_post(root + "/instances/{instance_id}/rewind", guard(self.rewind))
-        add_entity_routes(app, root, self.engine.entities, guard)
+        add_entity_routes(app, root, self.client.entities, guard)
 
 
 class _AppRoutes:
@@ -419,7 +419,7 @@ def _reading(durable_root: str) -> Middleware:
 
 def build_web_app(
     loaded: LoadedApp,
-    engine: DurableEngine,
+    client: DurableClient,
     endpoints: Callable[[], Endpoints],
     executor: Any,
     policy: AccessPolicy,
@@ -427,9 +427,9 @@ def build_web_app(
 ) -> web.Application:
     """The public aiohttp application for one hosted app: its HTTP functions, the Durable webhooks, and any
     static ``pages`` (URL prefix → folder) served beside them."""
-    middlewares = [access_middleware(policy), _reading(WEBHOOK_PATH), _storage_middleware(engine.outage)]
+    middlewares = [access_middleware(policy), _reading(WEBHOOK_PATH), _storage_middleware(client.outage)]
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=middlewares)
-    _Durable(engine, endpoints).add_routes(app, WEBHOOK_PATH, policy, "system")
+    _Durable(client, endpoints).add_routes(app, WEBHOOK_PATH, policy, "system")
     add_static_pages(app, pages or {})
     routes = _AppRoutes(loaded, lambda: endpoints().client_binding_json(), executor, policy)
     # `[\s\S]` rather than `.`: a path with an encoded newline must reach the app (and its 404), not aiohttp's.
@@ -437,9 +437,9 @@ def build_web_app(
     return app
 
 
-def build_rpc_app(engine: DurableEngine, endpoints: Callable[[], Endpoints], policy: AccessPolicy) -> web.Application:
+def build_rpc_app(client: DurableClient, endpoints: Callable[[], Endpoints], policy: AccessPolicy) -> web.Application:
     """The loopback-only application the SDK's client calls (``rpcBaseUrl``): no key, as in the Functions host."""
-    middlewares = [access_middleware(policy), _reading(RPC_PATH), _storage_middleware(engine.outage)]
+    middlewares = [access_middleware(policy), _reading(RPC_PATH), _storage_middleware(client.outage)]
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=middlewares)
-    _Durable(engine, endpoints, rpc=True).add_routes(app, RPC_PATH.rstrip("/"), policy, "anonymous")
+    _Durable(client, endpoints, rpc=True).add_routes(app, RPC_PATH.rstrip("/"), policy, "anonymous")
     return app

@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
-import httpx
-
 from providers.local.event_outbox import (
     EVENTS_FILE,
     UNDELIVERED_FILE,
@@ -37,7 +35,7 @@ from providers.retrying import Backoff, retry_after_seconds
 from providers.urls import shown_url
 
 if TYPE_CHECKING:
-    pass
+    import httpx
 
 __all__ = ["CONTENT_TYPE", "DEFAULT_RETRY_WINDOW_S", "Backoff", "DeliveryWorker"]
 
@@ -106,7 +104,7 @@ class DeliveryWorker:
         self.batch_size = batch_size
         # host:pid:nonce, so a worker can tell a lease held by a dead process on this machine
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._timeout = httpx.Timeout(request_timeout_s, connect=connect_timeout_s)
+        self._timeouts = (request_timeout_s, connect_timeout_s)
         self._transport = transport
         self._concurrency = max(1, concurrency)
         self._outbox: EventOutbox | None = None
@@ -213,8 +211,11 @@ class DeliveryWorker:
 
     def _http(self) -> httpx.Client:
         if self._client is None:
+            import httpx  # here: most processes never deliver, and httpx with its TLS set-up costs start-up time
+
+            request_s, connect_s = self._timeouts
             self._client = httpx.Client(
-                timeout=self._timeout,
+                timeout=httpx.Timeout(request_s, connect=connect_s),
                 transport=self._transport,
                 follow_redirects=False,  # a redirect would re-POST the event somewhere unasked
                 headers={"User-Agent": "durable-ai-pipeline-events/1"},
@@ -286,6 +287,8 @@ class DeliveryWorker:
             )
 
     def _post(self, delivery: Delivery) -> _Outcome:
+        import httpx
+
         try:
             response = self._http().post(
                 delivery.url,

@@ -19,8 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import urlsplit
 
-import httpx
-
 from providers.base import OutgoingEvent
 from providers.errors import ProviderError
 from providers.local.event_delivery import DEFAULT_RETRY_WINDOW_S, Backoff, DeliveryWorker
@@ -34,6 +32,8 @@ from providers.local.sqlite_files import cannot_write, full_disk_note
 from providers.urls import hide_in_http_logs, shown_url
 
 if TYPE_CHECKING:
+    import httpx
+
     from config.settings import Settings
 
 __all__ = ["LocalEventSink", "read_events"]

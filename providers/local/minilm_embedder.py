@@ -136,6 +136,14 @@ class MiniLMEmbedder:
         matrix, _, states = self._embed(texts, with_tokens=True)
         return matrix, states
 
+    def load(self) -> None:
+        """Load the model and tokenizer now rather than at the first text (a process that answers at once)."""
+        self._load()
+
+    @property
+    def loaded(self) -> bool:
+        return self._session is not None
+
     def close(self) -> None:
         """Stop the worker thread (a later call starts it again)."""
         self._passes.stop()

@@ -172,12 +172,11 @@ def test_signals_of_an_episode_that_continues_as_new_are_sent(tmp_path: Path) ->
         iid = await host.start_new("counter_rounds", {"key": "r", "rounds": 3})
         status = await host.wait_for_completion(iid, 10)
         assert status is not None and status["runtimeStatus"] == "Completed", status
-        assert host.engine is not None
         for _ in range(100):
-            if host.engine.entities.read("Counter", "r") == "3":
+            if host.client.entities.read("Counter", "r") == "3":
                 break
             await asyncio.sleep(0.02)
-        return host.engine.entities.read("Counter", "r")
+        return host.client.entities.read("Counter", "r")
 
     assert _run(tmp_path, scenario) == "3"
 

@@ -173,14 +173,14 @@ def test_a_suspended_and_resumed_history_replays_cleanly(run_host) -> None:
     async def scenario(host: EmbeddedHost) -> tuple[dict[str, Any], Any]:
         await host.start_new("timer_then_event", {"ms": 100}, "sus-4")
         await _until(host, "sus-4", "Running")
-        assert host.engine.suspend("sus-4", "check") == 202
+        assert host.client.suspend("sus-4", "check") == 202
         await _until(host, "sus-4", "Suspended")
         host.raise_event("sus-4", "go", [1])
         await asyncio.sleep(0.2)
-        assert host.engine.resume("sus-4", "check") == 202
+        assert host.client.resume("sus-4", "check") == 202
         assert (await host.wait_for_completion("sus-4", 10))["runtimeStatus"] == "Completed"
         spec = host.app.functions["timer_then_event"]
-        full = host.engine.get_status("sus-4", show_history=True, show_history_output=True)
+        full = host.client.get_status("sus-4", show_history=True, show_history_output=True)
         return full, handle_of(spec.func, spec.trigger_name)
 
     status, handle = run_host(scenario)

@@ -131,7 +131,7 @@ def test_a_filtered_purge_without_a_finished_status_deletes_running_instances_as
     async def scenario(host: EmbeddedHost) -> None:
         await _finished(host, "sequence", "done-1", {"steps": 1})
         await host.start_new("wait_event", None, "waiting")
-        waiter = asyncio.ensure_future(host.engine.wait_for_completion("waiting", 30))
+        waiter = asyncio.ensure_future(host.client.wait_for_completion("waiting", 30))
         await asyncio.sleep(0.05)  # the waiter is registered before the purge
         params = {"createdTimeFrom": "2000-01-01T00:00:00Z", **({"runtimeStatus": statuses} if statuses else {})}
         async with aiohttp.ClientSession(host.base_url) as http:

@@ -27,7 +27,7 @@ def test_engine_histories_with_host_retries_replay_cleanly(run_host) -> None:
             iid = await host.start_new(name, data)
             status = await host.wait_for_completion(iid, 10)
             assert status and status["runtimeStatus"] == expected
-            full = host.engine.get_status(iid, show_history=True, show_history_output=True)
+            full = host.client.get_status(iid, show_history=True, show_history_output=True)
             spec = host.app.functions[name]
             recorded.append((full, handle_of(spec.func, spec.trigger_name)))
         return recorded

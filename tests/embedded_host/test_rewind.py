@@ -34,7 +34,7 @@ def run_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 def test_rewind_undoes_the_failure_and_runs_only_the_failed_step_again(run_app) -> None:
     async def scenario(host: EmbeddedHost, markers: Path) -> None:
-        host.engine.start_instance("rewindable", "rw", json.dumps({"key": "rw"}))
+        host.client.start_instance("rewindable", "rw", json.dumps({"key": "rw"}))
         failed = await host.wait_for_completion("rw", 10)
         assert failed is not None and failed["runtimeStatus"] == "Failed"
         (markers / "rw.fixed").touch()
@@ -45,7 +45,7 @@ def test_rewind_undoes_the_failure_and_runs_only_the_failed_step_again(run_app) 
             assert (await http.post(f"{host.rpc_base_url}{RPC_PATH}instances/nope/rewind?reason=x")).status == 404
         status = await host.wait_for_completion("rw", 10)
         assert status is not None and status["output"] == ["rw:0", "fixed", "rw:1"]
-        history = host.engine.get_status("rw", show_history=True)["historyEvents"]
+        history = host.client.get_status("rw", show_history=True)["historyEvents"]
         kinds = [e["EventType"] for e in history]
         assert kinds.count("GenericEvent") == 3  # the TaskFailed, the failed ExecutionCompleted, the rewind mark
         assert kinds.count("TaskScheduled") == 3 and kinds.count("TaskCompleted") == 3
@@ -57,10 +57,10 @@ def test_rewind_undoes_the_failure_and_runs_only_the_failed_step_again(run_app) 
 
 def test_a_retried_call_that_succeeded_does_not_stop_a_rewind(run_app) -> None:
     async def scenario(host: EmbeddedHost, markers: Path) -> None:
-        host.engine.start_instance("rewindable", "rt", json.dumps({"key": "rt", "with_retry": True}))
+        host.client.start_instance("rewindable", "rt", json.dumps({"key": "rt", "with_retry": True}))
         assert (await host.wait_for_completion("rt", 10))["runtimeStatus"] == "Failed"
         (markers / "rt.fixed").touch()
-        assert host.engine.rewind("rt", "fixed") == 202
+        assert host.client.rewind("rt", "fixed") == 202
         status = await host.wait_for_completion("rt", 10)
         assert status is not None and status["output"] == ["rt:0", "fixed", "rt:1"]
         assert (markers / "rt").read_text().split() == ["0", "fragile", "fragile", "1"]
@@ -71,15 +71,15 @@ def test_a_retried_call_that_succeeded_does_not_stop_a_rewind(run_app) -> None:
 def test_rewind_of_a_retried_call_is_refused_and_changes_nothing(run_app) -> None:
     async def scenario(host: EmbeddedHost, markers: Path) -> None:
         data = {"key": "rr", "fail_times": 9, "attempts": 2, "retry_ms": 10, "rethrow": True}
-        host.engine.start_instance("activity_retry", "rr", json.dumps(data))
+        host.client.start_instance("activity_retry", "rr", json.dumps(data))
         failed = await host.wait_for_completion("rr", 10)
         assert failed is not None and failed["runtimeStatus"] == "Failed"
         with pytest.raises(RewindRefusedError, match=r"call_activity_with_retry .*\(task 0\) has failed attempts"):
-            host.engine.rewind("rr", "try")
+            host.client.rewind("rr", "try")
         async with aiohttp.ClientSession() as http:
             resp = await http.post(f"{host.rpc_base_url}{RPC_PATH}instances/rr/rewind?reason=try")
             assert resp.status == 409 and "not supported by the embedded host" in await resp.text()
-        assert host.engine.get_status("rr")["runtimeStatus"] == "Failed"
+        assert host.client.get_status("rr")["runtimeStatus"] == "Failed"
 
     run_app(scenario)
 
@@ -88,12 +88,12 @@ def test_rewind_of_an_instance_that_sent_entity_operations_is_refused(run_app) -
     async def scenario(host: EmbeddedHost, markers: Path) -> None:
         # A signal to an entity no function serves fails the orchestration, as the extension fails it.
         order = {"key": "re", "signals": 1, "calls": 0, "entity": "NoSuchEntity"}
-        host.engine.start_instance("counter_workflow", "re", json.dumps(order))
+        host.client.start_instance("counter_workflow", "re", json.dumps(order))
         failed = await host.wait_for_completion("re", 10)
         assert failed is not None and failed["runtimeStatus"] == "Failed"
         async with aiohttp.ClientSession() as http:
             resp = await http.post(f"{host.rpc_base_url}{RPC_PATH}instances/re/rewind?reason=try")
             assert resp.status == 409 and "entity operations" in await resp.text()
-        assert host.engine.get_status("re")["runtimeStatus"] == "Failed"
+        assert host.client.get_status("re")["runtimeStatus"] == "Failed"
 
     run_app(scenario)

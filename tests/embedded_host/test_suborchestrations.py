@@ -29,7 +29,7 @@ def run_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 async def _run(host: EmbeddedHost, name: str, iid: str, data: dict[str, Any]) -> dict[str, Any]:
-    host.engine.start_instance(name, iid, json.dumps(data))
+    host.client.start_instance(name, iid, json.dumps(data))
     status = await host.wait_for_completion(iid, 15)
     assert status is not None
     return status
@@ -38,13 +38,13 @@ async def _run(host: EmbeddedHost, name: str, iid: str, data: dict[str, Any]) ->
 async def _started(host: EmbeddedHost, iid: str) -> None:
     """Wait (up to 2 s) until the parent has created its child `iid`."""
     for _ in range(100):
-        if host.engine.get_status(iid) is not None:
+        if host.client.get_status(iid) is not None:
             return
         await asyncio.sleep(0.02)
 
 
 def _history(host: EmbeddedHost, iid: str) -> list[dict[str, Any]]:
-    status = host.engine.get_status(iid, show_history=True, show_history_output=True)
+    status = host.client.get_status(iid, show_history=True, show_history_output=True)
     assert status is not None
     return status["historyEvents"]
 
@@ -75,7 +75,7 @@ def test_children_with_and_without_instance_id(run_app) -> None:
             "SubOrchestrationInstanceCompleted",
             "ExecutionCompleted",
         }
-        child = host.engine.get_status("p1-named", show_history=True)
+        child = host.client.get_status("p1-named", show_history=True)
         assert child is not None and child["runtimeStatus"] == "Completed" and child["name"] == "sub_child"
         assert child["input"] == {"key": "p1-named", "sleep": 0}
         started = child["historyEvents"][0]
@@ -125,22 +125,22 @@ def test_retried_child_gets_a_new_child_per_attempt(run_app, tmp_path: Path) -> 
 
 def test_terminated_child_fails_the_parents_task(run_app) -> None:
     async def scenario(host: EmbeddedHost) -> None:
-        host.engine.start_instance("sub_parent", "t1", json.dumps({"key": "t1", "sleep": 2.0}))
+        host.client.start_instance("sub_parent", "t1", json.dumps({"key": "t1", "sleep": 2.0}))
         await _started(host, "t1-named")
-        assert host.engine.terminate("t1-named", "stop it") == 202
+        assert host.client.terminate("t1-named", "stop it") == 202
         status = await host.wait_for_completion("t1", 10)
         assert status is not None and status["runtimeStatus"] == "Failed"
         assert "terminated: stop it" in status["output"]
-        assert host.engine.get_status("t1-named")["runtimeStatus"] == "Terminated"
+        assert host.client.get_status("t1-named")["runtimeStatus"] == "Terminated"
 
     run_app(scenario)
 
 
 def test_terminating_the_parent_leaves_the_child_running(run_app) -> None:
     async def scenario(host: EmbeddedHost) -> None:
-        host.engine.start_instance("sub_parent", "t2", json.dumps({"key": "t2", "sleep": 0.3}))
+        host.client.start_instance("sub_parent", "t2", json.dumps({"key": "t2", "sleep": 0.3}))
         await _started(host, "t2-named")
-        assert host.engine.terminate("t2", "parent only") == 202
+        assert host.client.terminate("t2", "parent only") == 202
         parent = await host.wait_for_completion("t2", 10)
         assert parent is not None and parent["runtimeStatus"] == "Terminated"
         child = await host.wait_for_completion("t2-named", 10)
@@ -156,7 +156,7 @@ def test_children_a_host_cannot_start_fail_the_parents_task(run_app) -> None:
         assert missing["output"]["caught"].startswith("The function 'no_such_orchestrator' doesn't exist")
         itself = await _run(host, "sub_by_id", "m2", {"name": "sub_child", "id": "m2", "input": {"key": "m2"}})
         assert "must be different than the instance ID of a parent" in itself["output"]["caught"]
-        host.engine.start_instance("sub_parent", "busy", json.dumps({"key": "busy", "sleep": 0.5}))
+        host.client.start_instance("sub_parent", "busy", json.dumps({"key": "busy", "sleep": 0.5}))
         await _started(host, "busy-named")
         taken = await _run(host, "sub_by_id", "m3", {"name": "sub_child", "id": "busy-named", "input": {"key": "x"}})
         assert taken["output"]["caught"].startswith("An Orchestration instance with the status Running already")
@@ -164,7 +164,7 @@ def test_children_a_host_cannot_start_fail_the_parents_task(run_app) -> None:
         done = await _run(host, "sub_by_id", "m4", {"name": "sub_child", "id": "p-old", "input": {"key": "a"}})
         again = await _run(host, "sub_by_id", "m5", {"name": "sub_child", "id": "p-old", "input": {"key": "b"}})
         assert done["output"]["result"]["parent"] == "m4" and again["output"]["result"]["parent"] == "m5"
-        assert host.engine.get_status("p-old")["input"] == {"key": "b"}
+        assert host.client.get_status("p-old")["input"] == {"key": "b"}
         assert (await host.wait_for_completion("busy", 15))["runtimeStatus"] == "Completed"
 
     run_app(scenario)

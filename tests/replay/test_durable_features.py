@@ -67,29 +67,29 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         statuses: dict[str, Any] = {}
         async with EmbeddedHost(APP, tmp / "data") as host:
             for run, (name, data) in RUNS.items():
-                host.engine.start_instance(name, run, json.dumps(data))
+                host.client.start_instance(name, run, json.dumps(data))
                 done = await host.wait_for_completion(run, 20)
                 assert done is not None and done["runtimeStatus"] == "Completed", done
-                statuses[run] = host.engine.get_status(run, show_history=True, show_history_output=True)
+                statuses[run] = host.client.get_status(run, show_history=True, show_history_output=True)
             # rewound after a failure (an activity's, then a child's): their GenericEvents keep what was undone
             for run, name in (("rewound", "rewindable"), ("rewound-parent", "rewind_parent")):
-                host.engine.start_instance(name, run, json.dumps({"key": run}))
+                host.client.start_instance(name, run, json.dumps({"key": run}))
                 assert (await host.wait_for_completion(run, 20) or {}).get("runtimeStatus") == "Failed"
                 (tmp / "markers" / f"{run}{'-child' if name == 'rewind_parent' else ''}.fixed").touch()
-                assert host.engine.rewind(run, "fixed") == 202
+                assert host.client.rewind(run, "fixed") == 202
                 assert (await host.wait_for_completion(run, 20) or {}).get("runtimeStatus") == "Completed"
-                statuses[run] = host.engine.get_status(run, show_history=True, show_history_output=True)
+                statuses[run] = host.client.get_status(run, show_history=True, show_history_output=True)
             server = ThreadingHTTPServer(("127.0.0.1", 0), _Backend)
             threading.Thread(target=server.serve_forever, daemon=True).start()
             try:
                 url = f"http://127.0.0.1:{server.server_address[1]}/job"
-                host.engine.start_instance("durable_http", "http", json.dumps({"key": "http", "url": url}))
+                host.client.start_instance("durable_http", "http", json.dumps({"key": "http", "url": url}))
                 assert (await host.wait_for_completion("http", 20) or {}).get("runtimeStatus") == "Completed"
-                statuses["http"] = host.engine.get_status("http", show_history=True, show_history_output=True)
+                statuses["http"] = host.client.get_status("http", show_history=True, show_history_output=True)
             finally:
                 server.shutdown()
             for child in ("subs-named", _children(statuses["subs"])[1]):  # one named, one named by the host
-                statuses[child] = host.engine.get_status(child, show_history=True, show_history_output=True)
+                statuses[child] = host.client.get_status(child, show_history=True, show_history_output=True)
             handles = {spec.name: handle_of(spec.func, spec.trigger_name) for spec in host.app.of_kind("orchestration")}
         return {"statuses": statuses, "handles": handles}
 
