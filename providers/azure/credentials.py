@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, Union
 
+from providers.base import Closing
 from providers.errors import ProviderError
 
 if TYPE_CHECKING:
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COGNITIVE_SERVICES_SCOPE",
-    "Closing",
     "Credential",
     "LazyClient",
     "OpenAIConnection",
@@ -84,19 +84,6 @@ class LazyClient(Generic[C]):
             client, self._client = self._client, None
         if client is not None:
             client.close()  # type: ignore[attr-defined]
-
-
-class Closing:
-    """`with provider:` closes what the provider opened (its `close()`)."""
-
-    def close(self) -> None:
-        raise NotImplementedError
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 def close_default_credential() -> None:

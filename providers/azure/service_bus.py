@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from contracts.queue import DeadLetterRow, OutgoingMessage, PeekedDeadLetters, sub_queue_name
-from providers.azure.credentials import Closing, LazyClient, default_credential
+from providers.azure.credentials import LazyClient, default_credential
+from providers.base import Closing
 from providers.errors import ProviderError
 
 if TYPE_CHECKING:

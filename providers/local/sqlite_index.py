@@ -33,7 +33,7 @@ import numpy as np
 from ingestion.chunking import Chunk
 from ingestion.ingest import Embedder as IngestEmbedder
 from ingestion.sources import chunk_id
-from providers.base import Embedder, Passage
+from providers.base import Closing, Embedder, Passage
 from providers.errors import ProviderError
 from providers.local.ann import HnswIndex, ann_available
 from providers.local.hashing_embedder import STOP_WORDS
@@ -165,7 +165,7 @@ class _Vectors:
     ann: HnswIndex | None = None  # approximate index over `matrix` rows, when the index is large
 
 
-class SqliteIndex:
+class SqliteIndex(Closing):
     """Hybrid keyword + vector search over a SQLite file; also the write side used by ingestion.
 
     `embedder` is the embedder whose vectors this index holds (or will hold); only its `model` and
@@ -258,12 +258,6 @@ class SqliteIndex:
             self._connections.clear()
             self._vectors = None
         self._local = threading.local()
-
-    def __enter__(self) -> SqliteIndex:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
 
     # --- meta --------------------------------------------------------------------------------
 
