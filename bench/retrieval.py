@@ -31,6 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ingestion.chunking import Chunk
+from ingestion.ingest import DocumentVersion
 from providers.local.sqlite_index import SqliteIndex
 
 __all__ = ["main"]
@@ -84,11 +85,7 @@ def latency(chunks: int, queries: int = 200) -> dict[str, float]:
                     for i, r in enumerate(rows)
                 ]
                 index.replace_document(
-                    f"doc{d}.md",
-                    title=f"doc {d}",
-                    content_hash=str(d),
-                    chunks=records,
-                    vectors=base[start : start + len(records)],
+                    DocumentVersion(f"doc{d}.md", f"doc {d}", str(d), records, base[start : start + len(records)])
                 )
             build_s = time.perf_counter() - started
             started = time.perf_counter()

@@ -29,9 +29,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from contracts.scopes import normalise_scopes
-from ingestion.ingest import DocumentNotStored
+from ingestion.ingest import DocumentNotStored, DocumentVersion
 from ingestion.ingest import Embedder as IngestEmbedder
-from ingestion.sources import chunk_id
 from providers.azure.credentials import Credential, LazyClient, key_or_token_credential
 from providers.azure.errors import translating
 from providers.azure.search_retriever import (
@@ -51,12 +50,10 @@ from providers.base import Passage
 from providers.retrying import Backoff
 
 if TYPE_CHECKING:
-    import numpy as np
     from azure.search.documents import SearchClient
     from azure.search.documents.indexes import SearchIndexClient
     from azure.search.documents.indexes.models import SearchIndex
 
-    from ingestion.chunking import Chunk
 
 __all__ = [
     "HASH_FIELD",
@@ -244,30 +241,22 @@ class AzureSearchIndexer(IndexConnection):
             raise DocumentNotStored(f"scopes of {len(merged.failed)} chunk(s) not updated, e.g. {first[0]}: {first[1]}")
         return True
 
-    def replace_document(
-        self,
-        source: str,
-        *,
-        title: str,
-        content_hash: str,
-        chunks: Sequence[Chunk],
-        vectors: np.ndarray,
-        scopes: Sequence[str] = (),
-    ) -> list[str]:
-        wanted = list(normalise_scopes(scopes))
-        ids = [chunk_id(source, content_hash, chunk.ordinal) for chunk in chunks]
+    def replace_document(self, document: DocumentVersion) -> list[str]:
+        source = document.source
+        wanted = list(normalise_scopes(document.scopes))
+        ids = document.chunk_ids()
         docs = [
             {
                 ID_FIELD: ids[row],
                 TITLE_FIELD: chunk.title,
                 CONTENT_FIELD: chunk.content,
                 SOURCE_FIELD: source,
-                HASH_FIELD: content_hash,
+                HASH_FIELD: document.content_hash,
                 PAGE_FIELD: chunk.page,
                 SCOPES_FIELD: wanted,
-                VECTOR_FIELD: [float(v) for v in vectors[row]],
+                VECTOR_FIELD: [float(v) for v in document.vectors[row]],
             }
-            for row, chunk in enumerate(chunks)
+            for row, chunk in enumerate(document.chunks)
         ]
         uploaded = self.upload(docs)
         if uploaded.failed:

@@ -30,9 +30,8 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
-from ingestion.chunking import Chunk
+from ingestion.ingest import DocumentVersion
 from ingestion.ingest import Embedder as IngestEmbedder
-from ingestion.sources import chunk_id
 from providers.base import Closing, Embedder, Passage
 from providers.errors import ProviderError
 from providers.local.ann import HnswIndex, ann_available
@@ -619,30 +618,22 @@ class SqliteIndex(Closing):
         except sqlite3.Error as error:
             raise ProviderError.transient(f"local index read failed: {error}") from error
 
-    def replace_document(
-        self,
-        source: str,
-        *,
-        title: str,
-        content_hash: str,
-        chunks: Sequence[Chunk],
-        vectors: np.ndarray,
-        scopes: Sequence[str] = (),
-    ) -> list[str]:
-        """Store a document's chunks and scopes in place of whatever the index held for `source`; returns chunk ids."""
-        wanted = checked_scopes(scopes)
-        matrix = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(chunks), -1) if chunks else None
+    def replace_document(self, document: DocumentVersion) -> list[str]:
+        """Store `document` in place of whatever the index held for its source; returns its chunk ids."""
+        source, chunks = document.source, document.chunks
+        wanted = checked_scopes(document.scopes)
+        matrix = np.ascontiguousarray(document.vectors, dtype=np.float32).reshape(len(chunks), -1) if chunks else None
         if matrix is not None and matrix.shape[1] != self._dimensions:
             raise ProviderError.configuration(
                 f"vectors have {matrix.shape[1]} dimensions, the index expects {self._dimensions} ({self._model})"
             )
-        ids = [chunk_id(source, content_hash, chunk.ordinal) for chunk in chunks]
+        ids = document.chunk_ids()
         now = datetime.now(UTC).isoformat(timespec="seconds")
         with self._writing() as connection:
             connection.execute("DELETE FROM documents WHERE source = ?", (source,))
             cursor = connection.execute(
                 "INSERT INTO documents(source, title, content_hash, indexed_at) VALUES (?, ?, ?, ?)",
-                (source, title, content_hash, now),
+                (source, document.title, document.content_hash, now),
             )
             document_id = cursor.lastrowid
             assert document_id is not None  # an INSERT into a rowid table always has one
