@@ -17,11 +17,11 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Self
 
 from contracts.errors import ErrorKind
-from contracts.scopes import InvalidScope, normalise_scopes
 from providers.azure.credentials import Credential, LazyClient, key_or_token_credential
 from providers.azure.errors import translate, translating
 from providers.base import Closing, Passage
 from providers.errors import ProviderError
+from providers.index_search import IndexSearch, SearchRequest, checked_scopes
 
 if TYPE_CHECKING:
     from azure.search.documents import SearchClient
@@ -70,10 +70,7 @@ def scope_filter(scopes: Sequence[str]) -> str:
     Names are checked again here and the list is quoted as an OData literal regardless, so no caller
     text can end the literal or add an operator.
     """
-    try:
-        names = normalise_scopes(scopes)
-    except InvalidScope as invalid:
-        raise ProviderError.invalid_input(f"invalid scopes: {invalid}") from None
+    names = checked_scopes(scopes)
     unscoped = f"not {SCOPES_FIELD}/any()"
     if not names:
         return unscoped
@@ -135,7 +132,7 @@ class IndexConnection(Closing):
         )
 
 
-class AzureSearchRetriever(IndexConnection):
+class AzureSearchRetriever(IndexConnection, IndexSearch):
     """`Retriever` over an Azure AI Search index (API key, or Entra ID when no key is given)."""
 
     _service = _SERVICE
@@ -162,18 +159,9 @@ class AzureSearchRetriever(IndexConnection):
     def name(self) -> str:
         return f"azure-ai-search:{self._index_name}"
 
-    def search(
-        self,
-        query: str,
-        vector: Sequence[float],
-        *,
-        top_k: int,
-        source: str | None = None,
-        scopes: Sequence[str] = (),
-    ) -> list[Passage]:
-        visible = scope_filter(scopes)
-        if top_k < 1:
-            raise ProviderError.invalid_input("top_k must be at least 1")
+    def _ranked(self, request: SearchRequest) -> list[Passage]:
+        query, vector, top_k, source = request.query, request.vector, request.top_k, request.source
+        visible = scope_filter(request.scopes)
         if not query.strip() and not vector:
             raise ProviderError.invalid_input("a search needs query text or a vector")
         with translating(self._service):

@@ -34,11 +34,11 @@ from ingestion.ingest import DocumentVersion
 from ingestion.ingest import Embedder as IngestEmbedder
 from providers.base import Closing, Embedder, Passage
 from providers.errors import ProviderError
+from providers.index_search import IndexSearch, SearchRequest, checked_scopes
 from providers.local.ann import HnswIndex, ann_available
 from providers.local.hashing_embedder import STOP_WORDS
 from providers.local.scope_filter import (
     SCOPES_SCHEMA,
-    checked_scopes,
     document_scopes,
     hidden_documents,
     hidden_documents_sql,
@@ -164,7 +164,7 @@ class _Vectors:
     ann: HnswIndex | None = None  # approximate index over `matrix` rows, when the index is large
 
 
-class SqliteIndex(Closing):
+class SqliteIndex(Closing, IndexSearch):
     """Hybrid keyword + vector search over a SQLite file; also the write side used by ingestion.
 
     `embedder` is the embedder whose vectors this index holds (or will hold); only its `model` and
@@ -283,19 +283,9 @@ class SqliteIndex(Closing):
 
     # --- read side ---------------------------------------------------------------------------
 
-    def search(
-        self,
-        query: str,
-        vector: Sequence[float],
-        *,
-        top_k: int,
-        source: str | None = None,
-        scopes: Sequence[str] = (),
-    ) -> list[Passage]:
-        readable = checked_scopes(scopes)
-        if top_k < 1:
-            raise ProviderError.invalid_input(f"top_k must be at least 1, got {top_k}")
-        query_vector = np.asarray(vector, dtype=np.float32).reshape(-1)
+    def _ranked(self, request: SearchRequest) -> list[Passage]:
+        query, top_k, source, readable = request.query, request.top_k, request.source, request.scopes
+        query_vector = np.asarray(request.vector, dtype=np.float32).reshape(-1)
         if query_vector.shape[0] != self._dimensions:
             raise ProviderError.configuration(
                 f"query vector has {query_vector.shape[0]} dimensions but the local index uses "
