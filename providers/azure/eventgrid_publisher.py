@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from providers.azure.credentials import Closing, Credential, LazyClient, key_or_token_credential
+from providers.azure.credentials import Credential, LazyClient, key_or_token_credential
 from providers.azure.errors import translating
-from providers.base import OutgoingEvent
+from providers.base import Closing, OutgoingEvent
 from providers.errors import ProviderError
 
 if TYPE_CHECKING:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from ingestion.chunking import Chunk
+from ingestion.ingest import DocumentVersion
 from providers.errors import ProviderError
 from providers.local.hashing_embedder import HashingEmbedder
 from providers.local.sqlite_index import SqliteIndex, fts_query, reciprocal_rank_fusion
@@ -37,9 +38,7 @@ HOSTILE = [
 def _add(index: SqliteIndex, embedder: HashingEmbedder, source: str, texts: list[str]) -> list[str]:
     chunks = [Chunk(title=source.title(), content=text, ordinal=i) for i, text in enumerate(texts)]
     vectors = embedder.embed_array([f"{c.title}\n{c.content}" for c in chunks])
-    return index.replace_document(
-        source, title=source.title(), content_hash=f"h-{source}", chunks=chunks, vectors=vectors
-    )
+    return index.replace_document(DocumentVersion(source, source.title(), f"h-{source}", chunks, vectors))
 
 
 def _search(index: SqliteIndex, embedder: HashingEmbedder, query: str, top_k: int = 3, source: str | None = None):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from ingestion.chunking import Chunk
+from ingestion.ingest import DocumentVersion
 from providers.base import Passage
 from providers.errors import ProviderError
 from providers.local.hashing_embedder import HashingEmbedder
@@ -23,9 +24,7 @@ def _add(
 ) -> list[str]:
     chunks = [Chunk(title=source, content=text, ordinal=i) for i, text in enumerate(texts)]
     vectors = embedder.embed_array([f"{c.title}\n{c.content}" for c in chunks])
-    return index.replace_document(
-        source, title=source, content_hash=f"h-{source}", chunks=chunks, vectors=vectors, scopes=scopes
-    )
+    return index.replace_document(DocumentVersion(source, source, f"h-{source}", chunks, vectors, scopes))
 
 
 def _search(
