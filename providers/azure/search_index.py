@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from contracts.scopes import normalise_scopes
 from ingestion.ingest import DocumentNotStored
 from ingestion.ingest import Embedder as IngestEmbedder
 from ingestion.sources import chunk_id
@@ -48,6 +47,7 @@ from providers.azure.search_retriever import (
     search_service,
 )
 from providers.base import Passage
+from providers.local.scope_filter import checked_scopes  # the one `invalid_input` for a bad scope name
 from providers.retrying import Backoff
 
 if TYPE_CHECKING:
@@ -239,7 +239,7 @@ class AzureSearchIndexer(Closing):
         return next(iter(held)) if held else None
 
     def set_scopes(self, source: str, scopes: Sequence[str]) -> bool:
-        wanted = normalise_scopes(scopes)
+        wanted = checked_scopes(scopes)
         if source not in self._held:
             self.known_hash(source)
         if self._held_scopes.get(source) == {wanted}:
@@ -265,7 +265,7 @@ class AzureSearchIndexer(Closing):
         vectors: np.ndarray,
         scopes: Sequence[str] = (),
     ) -> list[str]:
-        wanted = list(normalise_scopes(scopes))
+        wanted = list(checked_scopes(scopes))
         ids = [chunk_id(source, content_hash, chunk.ordinal) for chunk in chunks]
         docs = [
             {
