@@ -148,7 +148,7 @@ def any_embedder(request: pytest.FixtureRequest) -> Iterator[Embedder]:
 
 
 @pytest.fixture(scope="session")
-def minilm() -> Iterator[Embedder]:
+def minilm() -> Iterator[Any]:
     pytest.importorskip("onnxruntime")
     from providers.local.minilm_embedder import MiniLMEmbedder
 
@@ -176,12 +176,15 @@ class Generator:
     calls: Callable[[], int]
 
 
-@pytest.fixture(params=["extractive", "azure-openai-chat"])
+@pytest.fixture(params=["extractive-minilm", "extractive-lexical", "azure-openai-chat"])
 def any_generator(request: pytest.FixtureRequest) -> Iterator[Generator]:
-    if request.param == "extractive":
+    if request.param.startswith("extractive"):
         from providers.local.extractive import ExtractiveAnswerer
+        from providers.local.sentence_vectors import SentenceVectors
 
-        yield Generator(ExtractiveAnswerer(), lambda _: None, lambda: 0)
+        # The default answerer (MiniLM sentence vectors), and its fallback without a sentence model.
+        vectors = SentenceVectors(request.getfixturevalue("minilm")) if request.param.endswith("minilm") else None
+        yield Generator(ExtractiveAnswerer(vectors), lambda _: None, lambda: 0)
         return
     from providers.azure.credentials import OpenAIConnection
     from providers.azure.openai_chat import OpenAIChatGenerator

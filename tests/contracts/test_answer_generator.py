@@ -57,8 +57,13 @@ def _assert_cites_only_what_it_was_given(answer: Answer, passages: list[Passage]
     assert answer.quotes and set(answer.quotes) <= set(by_id)
     numbers = [int(n) for n in _MARKER.findall(answer.text)]
     assert list(dict.fromkeys(numbers)) == list(range(1, len(answer.quotes) + 1))  # [1] first, no gaps
+    # No sentence stands without a marker: text between markers is at most the one sentence they close.
+    for between in re.split(r"(?:\s*\[\d+\])+", answer.text):
+        assert not re.search(r"[.!?]\s+\w", between.strip(" .")), f"an uncited sentence in {answer.text!r}"
+    assert re.search(r"\]\.?$", answer.text), f"the last sentence of {answer.text!r} is uncited"
     for quote_id, quote in answer.quotes.items():
-        assert _words(quote) and _words(quote) in _words(by_id[quote_id].content), quote_id
+        parts = [_words(part) for part in quote.split("…")]  # a quote may join sentences, or be clipped
+        assert all(part in _words(by_id[quote_id].content) for part in parts) and any(parts), quote_id
     assert answer.text != NO_ANSWER and answer.model
 
 
