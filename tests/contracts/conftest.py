@@ -254,3 +254,90 @@ def outgoing(event_id: str = "evt-1", **data: Any) -> OutgoingEvent:
         data={"instance_id": "inst-1", "answer": "Forty-two. [1]", **data},
         traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
     )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# QuestionQueue
+
+
+@dataclass
+class Queue:
+    """A question queue, what arrived on it, and two ways a message ends up among its dead letters."""
+
+    queue: Any  # a QuestionQueue
+    arrived: Callable[[], list[tuple[str, bytes, dict[str, str], str | None]]]  # (id, body, properties, type)
+    given_up: Callable[[str, bytes, str, str], None]  # the queue gave up on it: (id, body, reason, description)
+    rejected: Callable[[str, bytes], None]  # the starter moved it to the dead-letter queue: (copy id, envelope)
+
+
+@pytest.fixture(params=["local", "service-bus"])
+def any_queue(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Queue]:
+    from config import Settings
+
+    if request.param == "local":
+        from embedded_host import LocalQueue, state_path
+        from providers.local.question_queue import LocalQuestionQueue
+
+        settings = Settings(pipeline_data_dir=tmp_path)
+        path, name, rejects = (
+            state_path(tmp_path),
+            settings.pipeline_queue_name,
+            settings.pipeline_dead_letter_queue_name,
+        )
+
+        def arrived() -> list[tuple[str, bytes, dict[str, str], str | None]]:
+            with LocalQueue(path, name) as queue:
+                return [(m.message_id, m.body, m.application_properties, m.content_type) for m in queue.peek()]
+
+        def given_up(message_id: str, body: bytes, reason: str, description: str) -> None:
+            with LocalQueue(path, name) as queue:
+                queue.send(body, message_id=message_id)
+                (message,) = queue.receive()
+                queue.dead_letter(message, reason, description)
+
+        def rejected(message_id: str, envelope: bytes) -> None:
+            with LocalQueue(path, rejects) as queue:
+                queue.send(envelope, message_id=message_id)
+
+        local = LocalQuestionQueue(settings)
+        yield Queue(local, arrived, given_up, rejected)
+        local.close()
+        return
+    from types import SimpleNamespace
+
+    from azure.servicebus import ServiceBusSubQueue
+
+    from providers.azure.service_bus import ServiceBusQueue
+    from tests.providers.azure.test_service_bus_queue import SETTINGS, FakeClient
+
+    client = FakeClient()
+    request.getfixturevalue("monkeypatch").setattr(ServiceBusQueue, "_build", lambda self: client)
+    name, rejects = SETTINGS.pipeline_queue_name, SETTINGS.pipeline_dead_letter_queue_name
+
+    def sent() -> list[tuple[str, bytes, dict[str, str], str | None]]:
+        messages = [m for batch in client.sent for m in batch._messages]
+        return [
+            (
+                str(m.message_id),
+                m.body if isinstance(m.body, bytes) else b"".join(m.body),
+                {str(k): str(v) for k, v in (m.application_properties or {}).items()},
+                m.content_type,
+            )
+            for m in messages
+        ]
+
+    def given_up_sb(message_id: str, body: bytes, reason: str, description: str) -> None:
+        letter = SimpleNamespace(
+            body=[body],
+            message_id=message_id,
+            dead_letter_reason=reason,
+            dead_letter_error_description=description,
+            delivery_count=10,
+        )
+        client.peeked.setdefault((name, ServiceBusSubQueue.DEAD_LETTER), []).append(letter)
+
+    def rejected_sb(message_id: str, envelope: bytes) -> None:
+        client.peeked.setdefault((rejects, None), []).append(SimpleNamespace(body=[envelope], message_id=message_id))
+
+    with ServiceBusQueue(SETTINGS) as queue:
+        yield Queue(queue, sent, given_up_sb, rejected_sb)
