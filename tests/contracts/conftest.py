@@ -1,9 +1,10 @@
 """Every implementation of a role, behind one fixture per role, for the contract suites of this folder.
 
 Each fixture is parametrised by implementation: the local one, and the Azure one talking through its real
-SDK to the wire-protocol fakes the per-backend suites already use (the stateful Azure AI Search service of
-`tests/retrieval/conftest.py`, the recording server of `tests/providers/azure/conftest.py`, Azurite for
-Table storage). A contract module asks for the role's fixture and states what every implementation must do.
+SDK to the fakes the per-backend suites already use (the stateful Azure AI Search service of
+`tests/retrieval/conftest.py`, the recording server of `tests/providers/azure/conftest.py`, Service Bus's
+SDK-boundary client; Azurite for Table storage is started in `test_provenance_store.py`). A contract module
+asks for the role's fixture and states what every implementation must do.
 """
 
 from __future__ import annotations
