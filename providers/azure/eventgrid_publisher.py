@@ -7,6 +7,7 @@ CloudEvents distributed-tracing extension.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,10 @@ def to_cloud_event(event: OutgoingEvent) -> CloudEvent:
     """The azure-core CloudEvent for `event` (JSON data, traceparent as an extension)."""
     from azure.core.messaging import CloudEvent
 
+    try:  # the SDK's encoder would send NaN (not JSON) or a repr of an object as the data
+        json.dumps(dict(event.data), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ProviderError.invalid_input(f"event {event.id} is not JSON-serialisable: {exc}") from exc
     extensions = {str(k): str(v) for k, v in event.extensions.items()}
     if event.traceparent:
         extensions["traceparent"] = event.traceparent

@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from contracts.scopes import normalise_scopes
 from ingestion.ingest import DocumentNotStored, DocumentVersion
 from ingestion.ingest import Embedder as IngestEmbedder
 from providers.azure.credentials import Credential, LazyClient, key_or_token_credential
@@ -47,6 +46,7 @@ from providers.azure.search_retriever import (
     sdk_options,
 )
 from providers.base import Passage
+from providers.index_search import checked_scopes  # the one `invalid_input` for a bad scope name
 from providers.retrying import Backoff
 
 if TYPE_CHECKING:
@@ -225,7 +225,7 @@ class AzureSearchIndexer(IndexConnection):
         return next(iter(held)) if held else None
 
     def set_scopes(self, source: str, scopes: Sequence[str]) -> bool:
-        wanted = normalise_scopes(scopes)
+        wanted = checked_scopes(scopes)
         if source not in self._held:
             self.known_hash(source)
         if self._held_scopes.get(source) == {wanted}:
@@ -243,7 +243,7 @@ class AzureSearchIndexer(IndexConnection):
 
     def replace_document(self, document: DocumentVersion) -> list[str]:
         source = document.source
-        wanted = list(normalise_scopes(document.scopes))
+        wanted = list(checked_scopes(document.scopes))
         ids = document.chunk_ids()
         docs = [
             {

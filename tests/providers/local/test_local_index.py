@@ -88,21 +88,6 @@ def test_hybrid_search_ranks_the_matching_chunk_first(index: SqliteIndex, embedd
     assert len(results) == 2
 
 
-def test_source_filter(index: SqliteIndex, embedder: HashingEmbedder) -> None:
-    _add(index, embedder, "bus.md", ["Messages are dead-lettered."])
-    _add(index, embedder, "otel.md", ["Spans are exported; messages are traced."])
-    assert {p.source for p in _search(index, embedder, "messages", top_k=5, source="otel.md")} == {"otel.md"}
-    assert _search(index, embedder, "messages", source="missing.md") == []
-
-
-def test_fetch_returns_passages_in_the_order_asked(index: SqliteIndex, embedder: HashingEmbedder) -> None:
-    ids = _add(index, embedder, "doc.md", ["First chunk.", "Second chunk.", "Third chunk."])
-    fetched = index.fetch([ids[2], "unknown", ids[0], ids[1]])
-    assert [p.id for p in fetched] == [ids[2], ids[0], ids[1]]
-    assert [p.content for p in fetched] == ["Third chunk.", "First chunk.", "Second chunk."]
-    assert index.fetch([]) == []
-
-
 def test_other_embedder_is_refused_with_both_names(tmp_path: Path, embedder: HashingEmbedder) -> None:
     with SqliteIndex(tmp_path, embedder=embedder) as built:
         _add(built, embedder, "doc.md", ["Some text about queues."])
