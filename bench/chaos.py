@@ -23,18 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere: the scenarios import the app's packages
     sys.path.insert(0, str(ROOT))
 
+from tests.chaos import scenarios  # noqa: E402 - after the path set-up above
 from tests.chaos.machine import run_disk_full  # noqa: E402
-from tests.chaos.scenarios import (  # noqa: E402 - after the path set-up above
-    Figures,
-    pretty,
-    run_bad_queue_input,
-    run_crash,
-    run_duplicates,
-    run_faults,
-    run_load,
-    run_permanent_failures,
-    run_webhook_outage,
-)
+from tests.chaos.scenarios import Figures, pretty  # noqa: E402
 
 SCENARIOS = ("crash", "faults", "permanent", "duplicates", "bad-input", "load", "webhook", "disk-full")
 
@@ -70,33 +61,35 @@ def _plan(a: argparse.Namespace) -> dict[str, tuple[Callable[[Path], Figures], s
     cmd = ".venv/bin/python bench/chaos.py --only {} {}"
     return {
         "crash": (
-            lambda w: run_crash(w, questions=a.crash_questions, kills=a.kills, slow_ms=a.slow_ms),
+            lambda w: scenarios.run_crash(w, questions=a.crash_questions, kills=a.kills, slow_ms=a.slow_ms),
             cmd.format("crash", f"--crash-questions {a.crash_questions} --kills {a.kills} --slow-ms {a.slow_ms}"),
         ),
         "faults": (
-            lambda w: run_faults(w, questions=a.fault_questions, rate=a.fault_rate, max_attempts=a.max_attempts),
+            lambda w: scenarios.run_faults(
+                w, questions=a.fault_questions, rate=a.fault_rate, max_attempts=a.max_attempts
+            ),
             cmd.format(
                 "faults",
                 f"--fault-questions {a.fault_questions} --fault-rate {a.fault_rate} --max-attempts {a.max_attempts}",
             ),
         ),
         "permanent": (
-            lambda w: run_permanent_failures(w, questions=a.permanent_questions),
+            lambda w: scenarios.run_permanent_failures(w, questions=a.permanent_questions),
             cmd.format("permanent", f"--permanent-questions {a.permanent_questions}"),
         ),
         "duplicates": (
-            lambda w: run_duplicates(w, questions=a.duplicate_questions, copies=a.copies, clients=a.clients),
+            lambda w: scenarios.run_duplicates(w, questions=a.duplicate_questions, copies=a.copies, clients=a.clients),
             cmd.format(
                 "duplicates", f"--duplicate-questions {a.duplicate_questions} --copies {a.copies} --clients {a.clients}"
             ),
         ),
         "bad-input": (
-            lambda w: run_bad_queue_input(w, repeat=a.bad_input_rounds),
+            lambda w: scenarios.run_bad_queue_input(w, repeat=a.bad_input_rounds),
             cmd.format("bad-input", f"--bad-input-rounds {a.bad_input_rounds}"),
         ),
-        "load": (lambda w: run_load(w, questions=a.load), cmd.format("load", f"--load {a.load}")),
+        "load": (lambda w: scenarios.run_load(w, questions=a.load), cmd.format("load", f"--load {a.load}")),
         "webhook": (
-            lambda w: run_webhook_outage(w, questions=a.webhook_events, down_s=a.down_s, window_s=a.window_s),
+            lambda w: scenarios.run_webhook_outage(w, questions=a.webhook_events, down_s=a.down_s, window_s=a.window_s),
             cmd.format("webhook", f"--webhook-events {a.webhook_events} --down-s {a.down_s} --window-s {a.window_s}"),
         ),
         "disk-full": (

@@ -31,6 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ingestion.chunking import Chunk
+from ingestion.ingest import DocumentVersion
 from providers.local.sqlite_index import SqliteIndex
 
 __all__ = ["main"]
@@ -58,6 +59,16 @@ def _percentiles(seconds: list[float]) -> tuple[float, float]:
     return statistics.median(ms), ms[min(len(ms) - 1, int(len(ms) * 0.99))]
 
 
+def _search_times(index: SqliteIndex, texts: list[str], probes: np.ndarray) -> list[float]:
+    """Seconds per hybrid search (top 10), one per (text, vector) probe."""
+    times = []
+    for text, probe in zip(texts, probes, strict=True):
+        started = time.perf_counter()
+        index.search(text, probe, top_k=10)
+        times.append(time.perf_counter() - started)
+    return times
+
+
 def latency(chunks: int, queries: int = 200) -> dict[str, float]:
     rng = np.random.default_rng(0)
     data = _vectors(chunks + queries, rng)
@@ -74,31 +85,19 @@ def latency(chunks: int, queries: int = 200) -> dict[str, float]:
                     for i, r in enumerate(rows)
                 ]
                 index.replace_document(
-                    f"doc{d}.md",
-                    title=f"doc {d}",
-                    content_hash=str(d),
-                    chunks=records,
-                    vectors=base[start : start + len(records)],
+                    DocumentVersion(f"doc{d}.md", f"doc {d}", str(d), records, base[start : start + len(records)])
                 )
             build_s = time.perf_counter() - started
             started = time.perf_counter()
             index.warm()
             load_s = time.perf_counter() - started
             texts = [" ".join(_WORDS[w] for w in rng.integers(0, len(_WORDS), 6)) for _ in range(queries)]
-            exact_times = []
-            for text, probe in zip(texts, probes, strict=True):
-                t = time.perf_counter()
-                index.search(text, probe, top_k=10)
-                exact_times.append(time.perf_counter() - t)
+            exact_times = _search_times(index, texts, probes)
         started = time.perf_counter()
         with SqliteIndex(folder, embedder=_Synthetic(), ann_threshold=1) as approximate:
             approximate.warm()  # builds and saves the HNSW graph
             ann_build_s = time.perf_counter() - started
-            ann_times = []
-            for text, probe in zip(texts, probes, strict=True):
-                t = time.perf_counter()
-                approximate.search(text, probe, top_k=10)
-                ann_times.append(time.perf_counter() - t)
+            ann_times = _search_times(approximate, texts, probes)
         started = time.perf_counter()
         with SqliteIndex(folder, embedder=_Synthetic(), ann_threshold=1) as reopened:
             reopened.warm()  # loads the saved graph

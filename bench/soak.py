@@ -24,16 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from contracts import COMPLETED_EVENT_TYPE  # noqa: E402
-from tests.chaos.scenarios import FAST_RETRIES, Host, rss_kb  # noqa: E402
+from tests.chaos.scenarios import FAST_RETRIES, QUESTIONS, Host, rss_kb  # noqa: E402
 
 FAULTS = "embeddings=transient:0.1,retrieval=transient:0.1,generation=transient:0.1,events=transient:0.1"
-QUESTIONS = (
-    "How does the pipeline retry a failed step?",
-    "What happens to an invalid queue message?",
-    "What is a task hub?",
-    "How are events deduplicated?",
-    "What does peek-lock mean?",
-)
 
 
 class EventTail:

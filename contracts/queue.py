@@ -18,7 +18,15 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from contracts.question import Question
 
-__all__ = ["DeadLetterEnvelope", "DeadLetterRow", "OriginalBody", "OutgoingMessage", "PeekedDeadLetters", "body_text"]
+__all__ = [
+    "DeadLetterEnvelope",
+    "DeadLetterRow",
+    "OriginalBody",
+    "OutgoingMessage",
+    "PeekedDeadLetters",
+    "body_text",
+    "sub_queue_name",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +111,29 @@ class DeadLetterRow(BaseModel):
     body: Any = None
 
     @classmethod
+    def expired(
+        cls,
+        queue: str,
+        message_id: str | None,
+        body: bytes,
+        *,
+        reason: str | None,
+        description: str | None,
+        delivery_count: int | None,
+        at: float | None = None,
+    ) -> DeadLetterRow:
+        """A message `queue` dead-lettered itself (deliveries used up), in its sub-queue; `Unknown` if no reason."""
+        return cls(
+            queue=sub_queue_name(queue),
+            message_id=message_id,
+            reason=reason or "Unknown",
+            description=description or "",
+            delivery_count=delivery_count,
+            dead_lettered_at=at,
+            body=body_text(body),
+        )
+
+    @classmethod
     def rejected(cls, queue: str, message_id: str | None, body: bytes, at: float | None = None) -> DeadLetterRow:
         """A message the starter moved to `queue`: its reason from the envelope (`Unknown` if it has none)."""
         envelope = DeadLetterEnvelope.read(body)
@@ -119,6 +150,11 @@ class DeadLetterRow(BaseModel):
             if isinstance(envelope.body, OriginalBody)
             else envelope.body,
         )
+
+
+def sub_queue_name(queue: str) -> str:
+    """How the views name `queue`'s own dead-letter sub-queue (Service Bus's path to it)."""
+    return f"{queue}/$deadletterqueue"
 
 
 def body_text(body: bytes) -> str:

@@ -28,11 +28,20 @@ import numpy as np
 from contracts.errors import ErrorKind, ProviderError
 from contracts.scopes import InvalidScope, normalise_scopes
 from ingestion.chunking import Chunk, ParsedDocument
-from ingestion.sources import UnreadableDocument, content_hash, embedding_text, parse_file, source_name, walk_files
+from ingestion.sources import (
+    UnreadableDocument,
+    chunk_id,
+    content_hash,
+    embedding_text,
+    parse_file,
+    source_name,
+    walk_files,
+)
 
 __all__ = [
     "DocumentNotStored",
     "DocumentParser",
+    "DocumentVersion",
     "Embedder",
     "Embeddings",
     "IndexWriter",
@@ -82,6 +91,23 @@ class DocumentNotStored(Exception):
     """The index took only part of a document; the message says what it refused. Its old chunks are kept."""
 
 
+@dataclass(frozen=True)
+class DocumentVersion:
+    """A document as the index is to hold it: one content version of `source`, its chunks (one vector row
+    each) and the scopes that may read it."""
+
+    source: str
+    title: str
+    content_hash: str
+    chunks: Sequence[Chunk]
+    vectors: np.ndarray
+    scopes: Sequence[str] = ()
+
+    def chunk_ids(self) -> list[str]:
+        """The ids its chunks get in every index (`ingestion.sources.chunk_id`), in chunk order."""
+        return [chunk_id(self.source, self.content_hash, chunk.ordinal) for chunk in self.chunks]
+
+
 class IndexWriter(Protocol):
     """The write side of a search index, as ingestion uses it."""
 
@@ -104,19 +130,10 @@ class IndexWriter(Protocol):
         no write.
         """
 
-    def replace_document(
-        self,
-        source: str,
-        *,
-        title: str,
-        content_hash: str,
-        chunks: Sequence[Chunk],
-        vectors: np.ndarray,
-        scopes: Sequence[str],
-    ) -> list[str]:
-        """Store a document's chunks (one vector row each) and scopes in place of what the index held for `source`.
+    def replace_document(self, document: DocumentVersion) -> list[str]:
+        """Store `document` in place of what the index held for its source.
 
-        Returns the chunk ids (`ingestion.sources.chunk_id`); raises `DocumentNotStored` when the index
+        Returns its chunk ids (`DocumentVersion.chunk_ids`); raises `DocumentNotStored` when the index
         took only part of the document.
         """
 
@@ -206,12 +223,7 @@ def index_paths(
             vectors = np.concatenate(item.vectors) if item.vectors else np.zeros((0, 1), dtype=np.float32)
             try:
                 index.replace_document(
-                    item.source,
-                    title=item.document.title,
-                    content_hash=item.content_hash,
-                    chunks=chunks,
-                    vectors=vectors,
-                    scopes=item.scopes,
+                    DocumentVersion(item.source, item.document.title, item.content_hash, chunks, vectors, item.scopes)
                 )
             except DocumentNotStored as refused:
                 report.failed[item.source] = str(refused)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 from contracts.queue import OutgoingMessage, PeekedDeadLetters
 
 __all__ = [
     "Answer",
     "AnswerGenerator",
+    "Closing",
     "Embedder",
     "Embeddings",
     "EventPublisher",
@@ -23,6 +24,19 @@ __all__ = [
     "QuestionQueue",
     "Retriever",
 ]
+
+
+class Closing:
+    """`with provider:` closes what the provider opened (its `close()`)."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,10 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
-
 from contracts import STALE_EVENT_TYPE, StaleEventData, StalePassage, stale_event_id
-from ingestion.chunking import Chunk
+from ingestion.ingest import DocumentVersion
 from ingestion.ingest import Embedder as IngestEmbedder
 from providers.base import EventPublisher, OutgoingEvent, Passage
 from providers.errors import ProviderError
@@ -111,23 +109,12 @@ class StaleTracker:
     def set_scopes(self, source: str, scopes: Sequence[str]) -> bool:
         return self._writer.set_scopes(source, scopes)
 
-    def replace_document(
-        self,
-        source: str,
-        *,
-        title: str,
-        content_hash: str,
-        chunks: Sequence[Chunk],
-        vectors: np.ndarray,
-        scopes: Sequence[str],
-    ) -> list[str]:
-        self._store.mark_changing([source], now=self._clock())
+    def replace_document(self, document: DocumentVersion) -> list[str]:
+        self._store.mark_changing([document.source], now=self._clock())
         try:
-            return self._writer.replace_document(
-                source, title=title, content_hash=content_hash, chunks=chunks, vectors=vectors, scopes=scopes
-            )
+            return self._writer.replace_document(document)
         finally:  # also when the write was refused: the index says what it holds
-            self.settle(source)
+            self.settle(document.source)
 
     def delete_document(self, source: str) -> bool:
         self._store.mark_changing([source], now=self._clock())

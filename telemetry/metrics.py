@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Literal
 
 from opentelemetry import metrics
-from opentelemetry.metrics import Counter, Histogram
+from opentelemetry.metrics import Counter, Histogram, Meter
 
 __all__ = [
     "METER_NAME",
@@ -40,11 +40,20 @@ class _Instruments:
 
     def __init__(self) -> None:
         meter = metrics.get_meter(METER_NAME)
-        self.step_duration: Histogram = meter.create_histogram(
-            "pipeline.step.duration",
-            unit="s",
-            description="Duration of one step attempt, by step, outcome and error kind.",
-            explicit_bucket_boundaries_advisory=_DURATION_BUCKETS_S,
+        self.step_duration: Histogram = _seconds(
+            meter, "pipeline.step.duration", "Duration of one step attempt, by step, outcome and error kind."
+        )
+        self.run_duration: Histogram = _seconds(
+            meter, "pipeline.duration", "A completed run, from the starter's acceptance to its published event."
+        )
+        self.operation_duration: Histogram = _seconds(
+            meter, "gen_ai.client.operation.duration", "Duration of one model call (GenAI semantic conventions)."
+        )
+        self.token_usage: Histogram = meter.create_histogram(
+            "gen_ai.client.token.usage",
+            unit="{token}",
+            description="Tokens used per model call, by token type (GenAI semantic conventions).",
+            explicit_bucket_boundaries_advisory=_TOKEN_BUCKETS,
         )
         self.step_retries: Counter = meter.create_counter(
             "pipeline.step.retries",
@@ -61,24 +70,13 @@ class _Instruments:
             unit="{answer}",
             description="Answers told stale (a Stale event published), by the source that changed.",
         )
-        self.run_duration: Histogram = meter.create_histogram(
-            "pipeline.duration",
-            unit="s",
-            description="A completed run, from the starter's acceptance to its published event.",
-            explicit_bucket_boundaries_advisory=_DURATION_BUCKETS_S,
-        )
-        self.token_usage: Histogram = meter.create_histogram(
-            "gen_ai.client.token.usage",
-            unit="{token}",
-            description="Tokens used per model call, by token type (GenAI semantic conventions).",
-            explicit_bucket_boundaries_advisory=_TOKEN_BUCKETS,
-        )
-        self.operation_duration: Histogram = meter.create_histogram(
-            "gen_ai.client.operation.duration",
-            unit="s",
-            description="Duration of one model call (GenAI semantic conventions).",
-            explicit_bucket_boundaries_advisory=_DURATION_BUCKETS_S,
-        )
+
+
+def _seconds(meter: Meter, name: str, description: str) -> Histogram:
+    """A duration histogram: seconds, with the GenAI conventions' buckets (the SDK's default is for milliseconds)."""
+    return meter.create_histogram(
+        name, unit="s", description=description, explicit_bucket_boundaries_advisory=_DURATION_BUCKETS_S
+    )
 
 
 @lru_cache(maxsize=1)

@@ -56,14 +56,7 @@ async def start_pipeline(
 
         instance_id = instance_id_for(question)
         try:
-            outcome = await start_once(
-                client,
-                question,
-                instance_id,
-                span=span,
-                incoming=incoming,
-                source="http",
-            )
+            outcome = await start_once(client, question, instance_id, span=span, incoming=incoming, source="http")
         except StartUnavailable as unavailable:
             span.set_attribute("http.response.status_code", 503)
             response = problem_response(ProblemDetails.of(503, "Cannot start now", str(unavailable)), req)

@@ -110,14 +110,7 @@ async def start_pipeline_from_queue(
             dead_letters.set(dead_letter_body(message, body, problem))
             return
         instance_id = instance_id_for_message(message.message_id, question)
-        outcome = await start_once(
-            client,
-            question,
-            instance_id,
-            span=span,
-            incoming=incoming,
-            source="queue",
-        )
+        outcome = await start_once(client, question, instance_id, span=span, incoming=incoming, source="queue")
         if not outcome.created:
             log.info(
                 "message %s: instance %s already exists (%s); not started again",

@@ -64,15 +64,7 @@ def staleness(instance_id: str) -> Staleness | None:
     except ProviderError as error:
         log.warning("cannot tell whether %s is stale: %s", instance_id, error.message)
         return None
-    if mark is None:
-        return None
-    return Staleness(
-        event_id=mark.event_id,
-        detected_at=mark.detected_at,
-        sources=list(mark.sources),
-        superseded_by=mark.superseded_by,
-        published=mark.published,
-    )
+    return None if mark is None else Staleness.model_validate(mark, from_attributes=True)
 
 
 @bp.function_name(FUNCTION_NAME)

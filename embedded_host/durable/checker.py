@@ -33,7 +33,8 @@ from embedded_host.durable.history import (
     orchestrator_started,
 )
 from embedded_host.durable.recorded import RecordedInstance
-from embedded_host.durable.timeutil import install_parse_cache, parse_iso
+from embedded_host.durable.sdk_shortcuts import install_sdk_shortcuts
+from embedded_host.durable.timeutil import parse_iso
 
 __all__ = ["FIX_ADVICE", "ReplayReport", "check_recording", "describe_event"]
 
@@ -157,7 +158,7 @@ def check_recording(
 
     ``timer_limits``: those of the backend that recorded it (Azure Storage chains long timers; see backends.py).
     """
-    install_parse_cache()
+    install_sdk_shortcuts()
     report = ReplayReport(source, "clean", recording.instance_id, recording.name)
     expected = recording.scheduled
     tolerance = timedelta(0) if recording.clock_exact else FIRE_AT_TOLERANCE

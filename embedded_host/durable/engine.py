@@ -69,9 +69,10 @@ from embedded_host.durable.history import (
 from embedded_host.durable.history import execution_started as started_event
 from embedded_host.durable.retention import expired_runs, retention_s
 from embedded_host.durable.rewind import RewindPlan, plan_rewind
+from embedded_host.durable.sdk_shortcuts import install_sdk_shortcuts
 from embedded_host.durable.store import DurableStore, InboxEvent, Timer, WorkItem, connect
 from embedded_host.durable.suborchestrations import ParentLink, completion_event, default_instance_id
-from embedded_host.durable.timeutil import install_parse_cache, iso_utc, now_utc, parse_iso, status_time
+from embedded_host.durable.timeutil import iso_utc, now_utc, parse_iso, status_time
 from embedded_host.functions.config import HostConfigError
 from embedded_host.functions.invoker import (
     InvocationContext,
@@ -132,7 +133,7 @@ class DurableEngine:
     def __init__(
         self, app: LoadedApp, db_path: Path, *, owner: str | None = None, activity_grace_s: float = 10.0
     ) -> None:
-        install_parse_cache()
+        install_sdk_shortcuts()
         entity_functions = check_entities(app)  # refuses at start-up, before the file is opened
         if refused := token_source_users((f.name, f.func) for f in app.of_kind("orchestration")):
             raise HostConfigError(

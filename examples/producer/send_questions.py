@@ -23,6 +23,7 @@ from azure.identity import DefaultAzureCredential
 from azure.servicebus import ServiceBusClient, ServiceBusMessage
 
 from contracts import Question
+from providers.azure.service_bus import send_in_batches
 
 __all__ = ["build_message", "main", "new_traceparent", "send"]
 
@@ -43,25 +44,12 @@ def build_message(question: Question, *, traceparent: str) -> ServiceBusMessage:
 
 def send(namespace: str, queue: str, questions: Sequence[Question], *, traceparent: str) -> int:
     """Send in as few batches as the size limit allows; returns how many were sent."""
-    sent = 0
     with (
         DefaultAzureCredential() as credential,
         ServiceBusClient(namespace, credential=credential) as client,
         client.get_queue_sender(queue) as sender,
     ):
-        batch = sender.create_message_batch()
-        for question in questions:
-            message = build_message(question, traceparent=traceparent)
-            try:
-                batch.add_message(message)
-            except ValueError:  # the batch is full: send it and start the next one
-                sender.send_messages(batch)
-                batch = sender.create_message_batch()
-                batch.add_message(message)
-            sent += 1
-        if len(batch):
-            sender.send_messages(batch)
-    return sent
+        return send_in_batches(sender, (build_message(question, traceparent=traceparent) for question in questions))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

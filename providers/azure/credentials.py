@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, Union
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, Union
 
+from providers.base import Closing
 from providers.errors import ProviderError
 
 if TYPE_CHECKING:
@@ -21,7 +23,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COGNITIVE_SERVICES_SCOPE",
-    "Closing",
     "Credential",
     "LazyClient",
     "OpenAIConnection",
@@ -86,19 +87,6 @@ class LazyClient(Generic[C]):
             client.close()  # type: ignore[attr-defined]
 
 
-class Closing:
-    """`with provider:` closes what the provider opened (its `close()`)."""
-
-    def close(self) -> None:
-        raise NotImplementedError
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-
 def close_default_credential() -> None:
     """Close the shared credential (at shutdown); a later use builds a new one."""
     global _default
@@ -140,6 +128,7 @@ def _token_provider(credential: TokenCredential, scope: str) -> Callable[[], str
     return get_bearer_token_provider(credential, scope)
 
 
+@dataclass(eq=False, kw_only=True)
 class OpenAIConnection:
     """Where and how to reach an OpenAI-style API, and the client built from it on first use.
 
@@ -148,28 +137,20 @@ class OpenAIConnection:
     constructing a provider never touches the network or the credential chain, and it is closable.
     """
 
-    def __init__(
-        self,
-        *,
-        azure_endpoint: str | None = None,
-        api_version: str | None = None,
-        base_url: str | None = None,
-        credential: Credential = None,
-        max_retries: int = 1,
-        timeout: float = 30.0,
-    ) -> None:
-        if bool(azure_endpoint) == bool(base_url):
+    azure_endpoint: str | None = None
+    api_version: str | None = None
+    base_url: str | None = None
+    credential: Credential = field(default=None, repr=False)
+    max_retries: int = 1  # small on purpose: the orchestrator owns retries (see providers.azure.errors)
+    timeout: float = 30.0
+    _client: LazyClient[Any] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if bool(self.azure_endpoint) == bool(self.base_url):
             raise ValueError("give exactly one of azure_endpoint or base_url")
-        if azure_endpoint and not api_version:
+        if self.azure_endpoint and not self.api_version:
             raise ValueError("api_version is required for Azure OpenAI")
-        self.azure_endpoint = azure_endpoint
-        self.api_version = api_version
-        self.base_url = base_url
-        self._credential = credential
-        # Small on purpose: the orchestrator owns retries (see providers.azure.errors).
-        self.max_retries = max_retries
-        self.timeout = timeout
-        self._client: LazyClient[Any] = LazyClient(self._build)
+        self._client = LazyClient(self._build)
 
     @classmethod
     def for_role(cls, settings: Settings, role: RolePlan, *, timeout: float) -> OpenAIConnection:
@@ -214,9 +195,9 @@ class OpenAIConnection:
                 api_version=self.api_version,
                 max_retries=self.max_retries,
                 timeout=self.timeout,
-                **openai_auth(self._credential),
+                **openai_auth(self.credential),
             )
-        key = self._credential if isinstance(self._credential, str) and self._credential else None
+        key = self.credential if isinstance(self.credential, str) and self.credential else None
         return openai.OpenAI(
             base_url=self.base_url,
             # Local servers (Ollama, vLLM, llama.cpp) ignore the key, but the SDK insists on one.

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from ingestion.chunking import html_to_markdown, title_from_name
 from ingestion.formats.pages import chunk_pages, table
-from providers.azure.credentials import Closing, Credential, LazyClient, key_or_token_credential
+from providers.azure.credentials import Credential, LazyClient, key_or_token_credential
 from providers.azure.errors import translating
+from providers.base import Closing
 from providers.errors import ProviderError
 
 if TYPE_CHECKING:

@@ -7,14 +7,15 @@ CloudEvents distributed-tracing extension.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from providers.azure.credentials import Closing, Credential, LazyClient, key_or_token_credential
+from providers.azure.credentials import Credential, LazyClient, key_or_token_credential
 from providers.azure.errors import translating
-from providers.base import OutgoingEvent
+from providers.base import Closing, OutgoingEvent
 from providers.errors import ProviderError
 
 if TYPE_CHECKING:
@@ -30,6 +31,10 @@ def to_cloud_event(event: OutgoingEvent) -> CloudEvent:
     """The azure-core CloudEvent for `event` (JSON data, traceparent as an extension)."""
     from azure.core.messaging import CloudEvent
 
+    try:  # the SDK's encoder would send NaN (not JSON) or a repr of an object as the data
+        json.dumps(dict(event.data), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ProviderError.invalid_input(f"event {event.id} is not JSON-serialisable: {exc}") from exc
     extensions = {str(k): str(v) for k, v in event.extensions.items()}
     if event.traceparent:
         extensions["traceparent"] = event.traceparent

@@ -52,7 +52,10 @@ class OpenAIEmbedder(OpenAIModel):
         return self._dimensions
 
     def embed(self, texts: Sequence[str]) -> Embeddings:
-        items = [str(t) for t in texts]
+        # A bare string would be embedded character by character; anything else but text is a caller's bug.
+        if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
+            raise ProviderError.invalid_input("embed() takes a sequence of texts")
+        items = list(texts)
         if not items:
             return Embeddings(vectors=[], model=self._model)
         if any(not t.strip() for t in items):

@@ -28,11 +28,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from contracts.scopes import normalise_scopes
-from ingestion.ingest import DocumentNotStored
+from ingestion.ingest import DocumentNotStored, DocumentVersion
 from ingestion.ingest import Embedder as IngestEmbedder
-from ingestion.sources import chunk_id
-from providers.azure.credentials import Closing, Credential, LazyClient, key_or_token_credential
+from providers.azure.credentials import Credential, LazyClient, key_or_token_credential
 from providers.azure.errors import translating
 from providers.azure.search_retriever import (
     CONTENT_FIELD,
@@ -42,22 +40,20 @@ from providers.azure.search_retriever import (
     SOURCE_FIELD,
     TITLE_FIELD,
     VECTOR_FIELD,
+    IndexConnection,
     odata_string,
     passage_of,
     sdk_options,
-    search_service,
 )
 from providers.base import Passage
+from providers.index_search import checked_scopes  # the one `invalid_input` for a bad scope name
 from providers.retrying import Backoff
 
 if TYPE_CHECKING:
-    import numpy as np
     from azure.search.documents import SearchClient
     from azure.search.documents.indexes import SearchIndexClient
     from azure.search.documents.indexes.models import SearchIndex
 
-    from config.settings import Settings
-    from ingestion.chunking import Chunk
 
 __all__ = [
     "HASH_FIELD",
@@ -153,7 +149,7 @@ class UploadReport:
     requests: int = 0
 
 
-class AzureSearchIndexer(Closing):
+class AzureSearchIndexer(IndexConnection):
     """Creates an Azure AI Search index and keeps documents in it (API key, or Entra ID when no key)."""
 
     def __init__(
@@ -174,28 +170,18 @@ class AzureSearchIndexer(Closing):
     ) -> None:
         if not 1 <= batch_size <= 1000:  # the service takes at most 1000 actions per request
             raise ValueError("batch_size must be 1..1000")
-        self._endpoint = endpoint
-        self._credential = credential
-        self._index_name = index_name
+        super().__init__(
+            endpoint, credential, index_name, sdk_options(retry_total, timeout, api_version, client_options)
+        )
         self._semantic_configuration = semantic_configuration or SEMANTIC_CONFIGURATION
         self._batch_size = batch_size
         self._max_attempts = max(1, max_attempts)
         self._backoff = Backoff(initial_s=backoff_s, max_s=float("inf"), jitter=0.0)
-        self._options = sdk_options(retry_total, timeout, api_version, client_options)
         self._sleep = sleep
         self._recreated = False
         self._held: dict[str, set[str]] = {}  # source -> chunk ids the index held when its hash was asked
         self._held_scopes: dict[str, set[tuple[str, ...]]] = {}  # source -> the scope sets its chunks carried
         self._index_client: LazyClient[SearchIndexClient] = LazyClient(self._build_index_client)
-        self._search_client: LazyClient[SearchClient] = LazyClient(self._build_search_client)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> AzureSearchIndexer:
-        return cls(**search_service(settings))
-
-    @property
-    def index_name(self) -> str:
-        return self._index_name
 
     # --- schema ----------------------------------------------------------------------------------
 
@@ -239,7 +225,7 @@ class AzureSearchIndexer(Closing):
         return next(iter(held)) if held else None
 
     def set_scopes(self, source: str, scopes: Sequence[str]) -> bool:
-        wanted = normalise_scopes(scopes)
+        wanted = checked_scopes(scopes)
         if source not in self._held:
             self.known_hash(source)
         if self._held_scopes.get(source) == {wanted}:
@@ -255,30 +241,22 @@ class AzureSearchIndexer(Closing):
             raise DocumentNotStored(f"scopes of {len(merged.failed)} chunk(s) not updated, e.g. {first[0]}: {first[1]}")
         return True
 
-    def replace_document(
-        self,
-        source: str,
-        *,
-        title: str,
-        content_hash: str,
-        chunks: Sequence[Chunk],
-        vectors: np.ndarray,
-        scopes: Sequence[str] = (),
-    ) -> list[str]:
-        wanted = list(normalise_scopes(scopes))
-        ids = [chunk_id(source, content_hash, chunk.ordinal) for chunk in chunks]
+    def replace_document(self, document: DocumentVersion) -> list[str]:
+        source = document.source
+        wanted = list(checked_scopes(document.scopes))
+        ids = document.chunk_ids()
         docs = [
             {
                 ID_FIELD: ids[row],
                 TITLE_FIELD: chunk.title,
                 CONTENT_FIELD: chunk.content,
                 SOURCE_FIELD: source,
-                HASH_FIELD: content_hash,
+                HASH_FIELD: document.content_hash,
                 PAGE_FIELD: chunk.page,
                 SCOPES_FIELD: wanted,
-                VECTOR_FIELD: [float(v) for v in vectors[row]],
+                VECTOR_FIELD: [float(v) for v in document.vectors[row]],
             }
-            for row, chunk in enumerate(chunks)
+            for row, chunk in enumerate(document.chunks)
         ]
         uploaded = self.upload(docs)
         if uploaded.failed:
@@ -404,20 +382,13 @@ class AzureSearchIndexer(Closing):
         return self._index_client.get()
 
     def _documents(self) -> SearchClient:
-        return self._search_client.get()
+        return self._client.get()
 
     def _build_index_client(self) -> SearchIndexClient:
         from azure.search.documents.indexes import SearchIndexClient
 
         return SearchIndexClient(self._endpoint, key_or_token_credential(self._credential), **self._options)
 
-    def _build_search_client(self) -> SearchClient:
-        from azure.search.documents import SearchClient
-
-        return SearchClient(
-            self._endpoint, self._index_name, key_or_token_credential(self._credential), **self._options
-        )
-
     def close(self) -> None:
         self._index_client.close()
-        self._search_client.close()
+        super().close()

@@ -14,14 +14,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from contracts.errors import ErrorKind
-from contracts.scopes import InvalidScope, normalise_scopes
-from providers.azure.credentials import Closing, Credential, LazyClient, key_or_token_credential
+from providers.azure.credentials import Credential, LazyClient, key_or_token_credential
 from providers.azure.errors import translate, translating
-from providers.base import Passage
+from providers.base import Closing, Passage
 from providers.errors import ProviderError
+from providers.index_search import IndexSearch, SearchRequest, checked_scopes
 
 if TYPE_CHECKING:
     from azure.search.documents import SearchClient
@@ -36,6 +36,7 @@ __all__ = [
     "TITLE_FIELD",
     "VECTOR_FIELD",
     "AzureSearchRetriever",
+    "IndexConnection",
     "odata_string",
     "passage_of",
     "scope_filter",
@@ -69,10 +70,7 @@ def scope_filter(scopes: Sequence[str]) -> str:
     Names are checked again here and the list is quoted as an OData literal regardless, so no caller
     text can end the literal or add an operator.
     """
-    try:
-        names = normalise_scopes(scopes)
-    except InvalidScope as invalid:
-        raise ProviderError.invalid_input(f"invalid scopes: {invalid}") from None
+    names = checked_scopes(scopes)
     unscoped = f"not {SCOPES_FIELD}/any()"
     if not names:
         return unscoped
@@ -102,7 +100,39 @@ def search_service(settings: Settings) -> dict[str, Any]:
     }
 
 
-class AzureSearchRetriever(Closing):
+class IndexConnection(Closing):
+    """One Azure AI Search index, its credential and the SDK's options: what the retriever and the indexer share.
+
+    Its `SearchClient` is built on first use (API key, or Entra ID when no key is given).
+    """
+
+    def __init__(self, endpoint: str, credential: Credential, index_name: str, options: dict[str, Any]) -> None:
+        self._endpoint = endpoint
+        self._credential = credential
+        self._index_name = index_name
+        self._options = options
+        self._client: LazyClient[SearchClient] = LazyClient(self._build_client)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        return cls(**search_service(settings))
+
+    @property
+    def index_name(self) -> str:
+        return self._index_name
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _build_client(self) -> SearchClient:
+        from azure.search.documents import SearchClient
+
+        return SearchClient(
+            self._endpoint, self._index_name, key_or_token_credential(self._credential), **self._options
+        )
+
+
+class AzureSearchRetriever(IndexConnection, IndexSearch):
     """`Retriever` over an Azure AI Search index (API key, or Entra ID when no key is given)."""
 
     _service = _SERVICE
@@ -119,34 +149,19 @@ class AzureSearchRetriever(Closing):
         timeout: float = 30.0,
         client_options: Mapping[str, Any] | None = None,
     ) -> None:
-        self._endpoint = endpoint
-        self._credential = credential
-        self._index_name = index_name
-        self._semantic_configuration = semantic_configuration or None
         # Small on purpose: the orchestrator owns retries (see providers.azure.errors).
-        self._options = sdk_options(retry_total, timeout, api_version, client_options)
-        self._client: LazyClient[SearchClient] = LazyClient(self._build_client)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> AzureSearchRetriever:
-        return cls(**search_service(settings))
+        super().__init__(
+            endpoint, credential, index_name, sdk_options(retry_total, timeout, api_version, client_options)
+        )
+        self._semantic_configuration = semantic_configuration or None
 
     @property
     def name(self) -> str:
         return f"azure-ai-search:{self._index_name}"
 
-    def search(
-        self,
-        query: str,
-        vector: Sequence[float],
-        *,
-        top_k: int,
-        source: str | None = None,
-        scopes: Sequence[str] = (),
-    ) -> list[Passage]:
-        visible = scope_filter(scopes)
-        if top_k < 1:
-            raise ProviderError.invalid_input("top_k must be at least 1")
+    def _ranked(self, request: SearchRequest) -> list[Passage]:
+        query, vector, top_k, source = request.query, request.vector, request.top_k, request.source
+        visible = scope_filter(request.scopes)
         if not query.strip() and not vector:
             raise ProviderError.invalid_input("a search needs query text or a vector")
         with translating(self._service):
@@ -193,16 +208,6 @@ class AzureSearchRetriever(Closing):
                         passage = passage_of(doc)
                         found[passage.id] = passage
         return [found[i] for i in ids if i in found]
-
-    def close(self) -> None:
-        self._client.close()
-
-    def _build_client(self) -> SearchClient:
-        from azure.search.documents import SearchClient
-
-        return SearchClient(
-            self._endpoint, self._index_name, key_or_token_credential(self._credential), **self._options
-        )
 
 
 @contextmanager

@@ -10,14 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from contracts.queue import DeadLetterRow, OutgoingMessage, PeekedDeadLetters, body_text
-from providers.azure.credentials import Closing, LazyClient, default_credential
+from contracts.queue import DeadLetterRow, OutgoingMessage, PeekedDeadLetters, sub_queue_name
+from providers.azure.credentials import LazyClient, default_credential
+from providers.base import Closing
 from providers.errors import ProviderError
 
 if TYPE_CHECKING:
     from config import Settings
 
-__all__ = ["ServiceBusQueue"]
+__all__ = ["ServiceBusQueue", "send_in_batches"]
 
 
 class ServiceBusQueue(Closing):
@@ -50,28 +51,18 @@ class ServiceBusQueue(Closing):
         """Send in as few batches as the size limit allows; returns how many were sent."""
         from azure.servicebus import ServiceBusMessage
 
-        sent = 0
+        def to_sdk(message: OutgoingMessage) -> ServiceBusMessage:
+            # The SDK's key type is str | bytes: a dict typed by str keys alone is not accepted as one.
+            properties: dict[str | bytes, Any] = dict(message.application_properties.items())
+            return ServiceBusMessage(
+                message.body,
+                message_id=message.message_id,
+                content_type=message.content_type,
+                application_properties=properties,
+            )
+
         with self._client.get().get_queue_sender(self._settings.pipeline_queue_name) as sender:
-            batch = sender.create_message_batch()
-            for message in messages:
-                # The SDK's key type is str | bytes: a dict typed by str keys alone is not accepted as one.
-                properties: dict[str | bytes, Any] = dict(message.application_properties.items())
-                sb = ServiceBusMessage(
-                    message.body,
-                    message_id=message.message_id,
-                    content_type=message.content_type,
-                    application_properties=properties,
-                )
-                try:
-                    batch.add_message(sb)
-                except ValueError:  # batch full: send it and start the next one
-                    sender.send_messages(batch)
-                    batch = sender.create_message_batch()
-                    batch.add_message(sb)
-                sent += 1
-            if len(batch):
-                sender.send_messages(batch)
-        return sent
+            return send_in_batches(sender, map(to_sdk, messages))
 
     def peek_dead_letters(self, limit: int) -> PeekedDeadLetters:
         """The queue's own dead-letter sub-queue (max deliveries exceeded, with Service Bus's reason) and the
@@ -91,17 +82,17 @@ class ServiceBusQueue(Closing):
             with client.get_queue_receiver(queue, sub_queue=ServiceBusSubQueue.DEAD_LETTER) as receiver:
                 for message in receiver.peek_messages(max_message_count=limit):
                     peeked.items.append(
-                        DeadLetterRow(
-                            queue=f"{queue}/$deadletterqueue",
-                            message_id=message.message_id,
-                            reason=message.dead_letter_reason or "Unknown",
-                            description=message.dead_letter_error_description or "",
+                        DeadLetterRow.expired(
+                            queue,
+                            message.message_id,
+                            b"".join(message.body),
+                            reason=message.dead_letter_reason,
+                            description=message.dead_letter_error_description,
                             delivery_count=message.delivery_count,
-                            body=body_text(b"".join(message.body)),
                         )
                     )
         except AzureError as error:
-            peeked.errors.append(_peek_error(f"{queue}/$deadletterqueue", error))
+            peeked.errors.append(_peek_error(sub_queue_name(queue), error))
         try:
             with client.get_queue_receiver(rejected) as receiver:
                 for message in receiver.peek_messages(max_message_count=limit):
@@ -112,6 +103,23 @@ class ServiceBusQueue(Closing):
 
     def close(self) -> None:
         self._client.close()
+
+
+def send_in_batches(sender: Any, messages: Iterable[Any]) -> int:
+    """Send SDK `ServiceBusMessage`s through a queue sender in as few batches as the size limit allows; how many."""
+    sent = 0
+    batch = sender.create_message_batch()
+    for message in messages:
+        try:
+            batch.add_message(message)
+        except ValueError:  # the batch is full: send it and start the next one
+            sender.send_messages(batch)
+            batch = sender.create_message_batch()
+            batch.add_message(message)
+        sent += 1
+    if len(batch):
+        sender.send_messages(batch)
+    return sent
 
 
 def _peek_error(queue: str, error: Exception) -> dict[str, str]:

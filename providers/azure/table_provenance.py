@@ -32,8 +32,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
-from providers.azure.credentials import Closing, LazyClient, default_credential
+from providers.azure.credentials import LazyClient, default_credential
 from providers.azure.errors import translating
+from providers.base import Closing
 from providers.provenance import AnswerRecord, CitedPassage, Finding, PendingStale, StaleMark
 
 if TYPE_CHECKING:

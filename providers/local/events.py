@@ -16,10 +16,10 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from providers.base import OutgoingEvent
+from providers.base import Closing, OutgoingEvent
 from providers.errors import ProviderError
 from providers.local.event_delivery import DEFAULT_RETRY_WINDOW_S, Backoff, DeliveryWorker
 from providers.local.event_outbox import (
@@ -49,7 +49,7 @@ def _check_webhook(url: str) -> str:
     return url
 
 
-class LocalEventSink:
+class LocalEventSink(Closing):
     """`EventPublisher` for running without Azure: events.jsonl plus local webhooks."""
 
     def __init__(
@@ -196,12 +196,6 @@ class LocalEventSink:
             if self._outbox is not None:
                 self._outbox.close()
                 self._outbox = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 def read_events(

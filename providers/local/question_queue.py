@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from contracts.queue import DeadLetterRow, OutgoingMessage, PeekedDeadLetters, body_text
+from contracts.queue import DeadLetterRow, OutgoingMessage, PeekedDeadLetters
 from providers.errors import ProviderError
 
 if TYPE_CHECKING:
@@ -71,14 +71,14 @@ class LocalQuestionQueue:
             return PeekedDeadLetters()
         with LocalQueue(self._path, self._queue) as queue:
             rows = [
-                DeadLetterRow(
-                    queue=f"{self._queue}/$deadletterqueue",
-                    message_id=letter.message_id,
-                    reason=letter.reason or "Unknown",
-                    description=letter.description or "",
+                DeadLetterRow.expired(
+                    self._queue,
+                    letter.message_id,
+                    letter.body,
+                    reason=letter.reason,
+                    description=letter.description,
                     delivery_count=letter.delivery_count,
-                    dead_lettered_at=_seconds(letter.dead_lettered_time_utc),
-                    body=body_text(letter.body),
+                    at=_seconds(letter.dead_lettered_time_utc),
                 )
                 for letter in queue.dead_letters()[-limit:]
             ]

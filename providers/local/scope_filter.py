@@ -12,16 +12,11 @@ parameters.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
 
 import numpy as np
 
-from contracts.errors import ProviderError
-from contracts.scopes import InvalidScope, normalise_scopes
-
 __all__ = [
     "SCOPES_SCHEMA",
-    "checked_scopes",
     "document_scopes",
     "hidden_documents",
     "hidden_documents_sql",
@@ -38,14 +33,6 @@ CREATE TABLE IF NOT EXISTS document_scopes (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS document_scopes_scope ON document_scopes(scope, document_id);
 """
-
-
-def checked_scopes(scopes: Sequence[str] | None) -> tuple[str, ...]:
-    """The canonical scopes, or `ProviderError.invalid_input`: the index re-checks what its callers checked."""
-    try:
-        return normalise_scopes(scopes)
-    except InvalidScope as invalid:
-        raise ProviderError.invalid_input(f"invalid scopes: {invalid}") from None
 
 
 def hidden_documents_sql(scopes: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:

@@ -30,17 +30,16 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
-from ingestion.chunking import Chunk
+from ingestion.ingest import DocumentVersion
 from ingestion.ingest import Embedder as IngestEmbedder
-from ingestion.sources import chunk_id
-from providers.base import Embedder, Passage
+from providers.base import Closing, Embedder, Passage
 from providers.errors import ProviderError
+from providers.index_search import IndexSearch, SearchRequest, checked_scopes
 from providers.local.ann import HnswIndex, ann_available
 from providers.local.blas_threads import use_one_blas_thread
 from providers.local.hashing_embedder import STOP_WORDS
 from providers.local.scope_filter import (
     SCOPES_SCHEMA,
-    checked_scopes,
     document_scopes,
     hidden_documents,
     hidden_documents_sql,
@@ -166,7 +165,7 @@ class _Vectors:
     ann: HnswIndex | None = None  # approximate index over `matrix` rows, when the index is large
 
 
-class SqliteIndex:
+class SqliteIndex(Closing, IndexSearch):
     """Hybrid keyword + vector search over a SQLite file; also the write side used by ingestion.
 
     `embedder` is the embedder whose vectors this index holds (or will hold); only its `model` and
@@ -261,12 +260,6 @@ class SqliteIndex:
             self._vectors = None
         self._local = threading.local()
 
-    def __enter__(self) -> SqliteIndex:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
     # --- meta --------------------------------------------------------------------------------
 
     def _meta(self, connection: sqlite3.Connection) -> dict[str, str]:
@@ -292,19 +285,9 @@ class SqliteIndex:
 
     # --- read side ---------------------------------------------------------------------------
 
-    def search(
-        self,
-        query: str,
-        vector: Sequence[float],
-        *,
-        top_k: int,
-        source: str | None = None,
-        scopes: Sequence[str] = (),
-    ) -> list[Passage]:
-        readable = checked_scopes(scopes)
-        if top_k < 1:
-            raise ProviderError.invalid_input(f"top_k must be at least 1, got {top_k}")
-        query_vector = np.asarray(vector, dtype=np.float32).reshape(-1)
+    def _ranked(self, request: SearchRequest) -> list[Passage]:
+        query, top_k, source, readable = request.query, request.top_k, request.source, request.scopes
+        query_vector = np.asarray(request.vector, dtype=np.float32).reshape(-1)
         if query_vector.shape[0] != self._dimensions:
             raise ProviderError.configuration(
                 f"query vector has {query_vector.shape[0]} dimensions but the local index uses "
@@ -627,30 +610,22 @@ class SqliteIndex:
         except sqlite3.Error as error:
             raise ProviderError.transient(f"local index read failed: {error}") from error
 
-    def replace_document(
-        self,
-        source: str,
-        *,
-        title: str,
-        content_hash: str,
-        chunks: Sequence[Chunk],
-        vectors: np.ndarray,
-        scopes: Sequence[str] = (),
-    ) -> list[str]:
-        """Store a document's chunks and scopes in place of whatever the index held for `source`; returns chunk ids."""
-        wanted = checked_scopes(scopes)
-        matrix = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(chunks), -1) if chunks else None
+    def replace_document(self, document: DocumentVersion) -> list[str]:
+        """Store `document` in place of whatever the index held for its source; returns its chunk ids."""
+        source, chunks = document.source, document.chunks
+        wanted = checked_scopes(document.scopes)
+        matrix = np.ascontiguousarray(document.vectors, dtype=np.float32).reshape(len(chunks), -1) if chunks else None
         if matrix is not None and matrix.shape[1] != self._dimensions:
             raise ProviderError.configuration(
                 f"vectors have {matrix.shape[1]} dimensions, the index expects {self._dimensions} ({self._model})"
             )
-        ids = [chunk_id(source, content_hash, chunk.ordinal) for chunk in chunks]
+        ids = document.chunk_ids()
         now = datetime.now(UTC).isoformat(timespec="seconds")
         with self._writing() as connection:
             connection.execute("DELETE FROM documents WHERE source = ?", (source,))
             cursor = connection.execute(
                 "INSERT INTO documents(source, title, content_hash, indexed_at) VALUES (?, ?, ?, ?)",
-                (source, title, content_hash, now),
+                (source, document.title, document.content_hash, now),
             )
             document_id = cursor.lastrowid
             assert document_id is not None  # an INSERT into a rowid table always has one

@@ -1,10 +1,11 @@
-"""The two places the embedded host reaches into the Durable SDK's internals, checked against the installed SDK.
+"""The three places the embedded host reaches into the Durable SDK's internals, checked against the installed SDK.
 
-Neither has a public option: the SDK parses history timestamps through a module-level ``dt_parse``
-(the host memoises it, ~70 % of replay CPU) and keeps one aiohttp session per process with only a
-private ``_close_session`` (the host closes it when its event loop ends, or aiohttp warns about an
-unclosed session). Both hooks are no-ops when the internal is missing, so the app keeps running;
-these tests are what fails loudly when an SDK upgrade moves them.
+None has a public option: the SDK parses history timestamps through a module-level ``dt_parse`` (the host
+memoises it, ~70 % of replay CPU), builds a ``namedtuple`` class in every orchestration executor (the host
+shares one), and keeps one aiohttp session per process with only a private ``_close_session`` (the host
+closes it when its event loop ends, or aiohttp warns about an unclosed session). Each hook is a no-op when
+the internal is missing, so the app keeps running; these tests are what fails loudly when an SDK upgrade
+moves them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import importlib
 import inspect
 
 from embedded_host.durable import timeutil
+from embedded_host.durable.sdk_shortcuts import install_sdk_shortcuts
 from embedded_host.host import _close_sdk_session
 
 
@@ -33,3 +35,14 @@ def test_the_sdk_http_session_has_a_close_coroutine() -> None:
     closer = getattr(module, "_close_session", None)
     assert closer is not None and inspect.iscoroutinefunction(closer), "the SDK's session closer moved"
     asyncio.run(_close_sdk_session())  # with no session open it is a no-op, not an error
+
+
+def test_each_orchestration_executor_shares_its_payload_class_once_the_shortcuts_are_in() -> None:
+    module = importlib.import_module("azure.durable_functions.models.TaskOrchestrationExecutor")
+    assert getattr(module, "namedtuple", None) is not None, "the SDK's executor no longer builds a namedtuple"
+    install_sdk_shortcuts()
+    first, second = module.TaskOrchestrationExecutor(), module.TaskOrchestrationExecutor()
+    payload = [type(p) for e in (first, second) for p in e.event_to_SetTaskValuePayload.values()]
+    assert len(set(payload)) == 1, "each executor still builds a class of its own"
+    completed = next(iter(first.event_to_SetTaskValuePayload.values()))
+    assert completed.is_success is True and completed.task_id_key == "TaskScheduledId"

@@ -19,7 +19,6 @@ from providers.azure.search_index import (
 from providers.azure.search_retriever import SCOPES_FIELD, AzureSearchRetriever
 from providers.errors import ProviderError
 from providers.local.hashing_embedder import HashingEmbedder
-from tests.scope_values import INERT_SCOPES
 
 pytest.importorskip("azure.search.documents")
 
@@ -166,40 +165,6 @@ def test_the_schema_has_a_filterable_scopes_collection(search_service) -> None:
     put = next(r for r in search_service.requests if r.method == "PUT")
     field = next(f for f in put.body["fields"] if f["name"] == SCOPES_FIELD)
     assert field["type"] == "Collection(Edm.String)" and field["filterable"] is True
-
-
-def test_a_scoped_document_never_reaches_a_request_without_its_scope(search_service, tmp_path: Path) -> None:
-    folder = _payroll_docs(tmp_path / "docs")
-    embedder = HashingEmbedder()
-    with _indexer(search_service.url) as indexer:  # hidden documents first, so `top` would catch them
-        index_paths([folder / "hr.md"], index=indexer, embedder=embedder, base=tmp_path, scopes=["hr"])
-        index_paths([folder / "money.md"], index=indexer, embedder=embedder, base=tmp_path, scopes=["finance", "board"])
-        index_paths([folder / "public.md"], index=indexer, embedder=embedder, base=tmp_path)
-    stored = search_service.documents["docs"]
-    assert {d["source"]: d[SCOPES_FIELD] for d in stored.values()} == {
-        "docs/hr.md": ["hr"],
-        "docs/money.md": ["board", "finance"],
-        "docs/public.md": [],
-    }
-    url, ids = search_service.url, list(stored)
-    cases = [
-        ([], {"docs/public.md"}),
-        (["hr"], {"docs/public.md", "docs/hr.md"}),
-        (["board"], {"docs/public.md", "docs/money.md"}),
-        (["hr", "finance"], {"docs/public.md", "docs/hr.md", "docs/money.md"}),
-        (["legal"], {"docs/public.md"}),
-        (["HR"], {"docs/public.md"}),
-        (INERT_SCOPES, {"docs/public.md"}),
-    ]
-    for scopes, visible in cases:
-        assert _sources(url, scopes) == visible, scopes
-        assert _sources(url, scopes, ids=ids) == visible, scopes
-    assert _sources(url, [], top_k=1) == {"docs/public.md"}  # `top` is filled from visible documents
-    searches = [
-        r.body for r in search_service.requests if r.path.endswith("search.post.search") and "vectorQueries" in r.body
-    ]
-    assert searches[3]["filter"] == "(not scopes/any()) or scopes/any(s: search.in(s, 'finance|hr', '|'))"
-    assert searches[3]["vectorFilterMode"] == "preFilter"
 
 
 def test_reindexing_with_other_scopes_merges_only_the_scopes(search_service, tmp_path: Path) -> None:

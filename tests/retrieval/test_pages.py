@@ -13,6 +13,7 @@ from activities.generate_answer import generate_answer
 from activities.search_documents import search_documents
 from cli.output import print_result
 from ingestion.chunking import Chunk
+from ingestion.ingest import DocumentVersion
 from providers.factory import get_embedder
 from providers.local.hashing_embedder import HashingEmbedder
 from providers.local.sqlite_index import SqliteIndex
@@ -29,7 +30,7 @@ def _store(index: SqliteIndex, embedder: HashingEmbedder, source: str, chunks: l
     vectors = np.asarray(embedder.embed([c.content for c in chunks]).vectors, dtype=np.float32)
     index.begin(embedder, recreate=False)
     digest = f"hash-{source}"
-    ids = index.replace_document(source, title="Handbook", content_hash=digest, chunks=chunks, vectors=vectors)
+    ids = index.replace_document(DocumentVersion(source, "Handbook", digest, chunks, vectors))
     index.finish(changed=True)
     return ids
 
@@ -71,7 +72,7 @@ def test_azure_ai_search_stores_and_returns_the_page(search_service) -> None:
     ) as indexer:
         indexer.begin(embedder, recreate=False)
         vectors = np.asarray(embedder.embed([c.content for c in HANDBOOK]).vectors, dtype=np.float32)
-        ids = indexer.replace_document("handbook.pdf", title="H", content_hash="h1", chunks=HANDBOOK, vectors=vectors)
+        ids = indexer.replace_document(DocumentVersion("handbook.pdf", "H", "h1", HANDBOOK, vectors))
     put = next(r for r in search_service.requests if r.method == "PUT")
     fields = {f["name"]: f for f in put.body["fields"]}
     assert fields["page"]["type"] == "Edm.Int32"
@@ -93,7 +94,7 @@ def test_a_citation_of_a_paginated_source_carries_its_page_to_the_result_and_the
     assert isinstance(index, SqliteIndex)
     vectors = np.asarray(embedder.embed([c.content for c in HANDBOOK]).vectors, dtype=np.float32)
     index.begin(embedder, recreate=True)
-    index.replace_document("handbook.pdf", title="Handbook", content_hash="h", chunks=HANDBOOK, vectors=vectors)
+    index.replace_document(DocumentVersion("handbook.pdf", "Handbook", "h", HANDBOOK, vectors))
     index.finish(changed=True)
 
     common = {"instance_id": "pages-1", "attempt": 1, "traceparent": None}

@@ -123,42 +123,6 @@ def test_send_splits_batches_where_the_sdks_size_limit_says(monkeypatch: pytest.
     assert all(0 < batch.size_in_bytes <= 1024 for batch in client.sent)
 
 
-def test_dead_letters_come_from_the_sub_queue_and_the_apps_dead_letter_queue(monkeypatch: pytest.MonkeyPatch) -> None:
-    from azure.servicebus import ServiceBusSubQueue
-
-    envelope = {
-        "DeadLetterReason": "InvalidJson",
-        "DeadLetterErrorDescription": "not JSON",
-        "message_id": "orig-1",
-        "body": {"text": "nope"},
-    }
-    client = FakeClient(
-        peeked={
-            ("questions", ServiceBusSubQueue.DEAD_LETTER): [
-                received(
-                    b'{"question": "q"}',
-                    message_id="m-9",
-                    dead_letter_reason="MaxDeliveryCountExceeded",
-                    dead_letter_error_description="10 deliveries",
-                    delivery_count=10,
-                )
-            ],
-            ("questions-deadletter", None): [received(json.dumps(envelope).encode(), message_id="copy-1")],
-        }
-    )
-    monkeypatch.setattr(ServiceBusQueue, "_build", lambda self: client)
-
-    peeked = ServiceBusQueue(SETTINGS).peek_dead_letters(1000)
-    rows = [row.model_dump() for row in peeked.items]
-
-    assert peeked.errors == []
-    assert [(r["queue"], r["message_id"], r["reason"]) for r in rows] == [
-        ("questions/$deadletterqueue", "m-9", "MaxDeliveryCountExceeded"),
-        ("questions-deadletter", "orig-1", "InvalidJson"),
-    ]
-    assert rows[0]["body"] == '{"question": "q"}' and rows[1]["body"] == {"text": "nope"}
-
-
 @pytest.mark.parametrize("body", [b"not json", b"[1, 2]", b"\xff"])
 def test_a_dead_letter_without_our_envelope_is_still_listed(body: bytes) -> None:
     row = DeadLetterRow.rejected("questions-deadletter", "x", body)

@@ -11,7 +11,6 @@ import pytest
 from ingestion.ingest import index_paths
 from ingestion.sources import CORPUS_DIR
 from providers.base import Answer, Passage
-from providers.errors import ProviderError
 from providers.local.extractive import NO_ANSWER, ExtractiveAnswerer
 from providers.local.minilm_embedder import MiniLMEmbedder
 from providers.local.sentence_vectors import SentenceVectors
@@ -73,15 +72,8 @@ def test_answer_quotes_only_passage_sentences_and_cites_given_ids(answerer: Extr
     corpus = " ".join(_normalise(p.content) for p in PASSAGES)
     assert sentences and all(sentence in corpus for sentence in sentences)
 
-    ids = {p.id for p in PASSAGES}
-    assert set(answer.quotes) <= ids
-    numbers = [int(n) for n in _MARKER.findall(answer.text)]
-    assert sorted(set(numbers)) == list(range(1, len(answer.quotes) + 1))
-    # [n] is the n-th entry of quotes, and its quote is from that passage.
-    by_id = {p.id: _normalise(p.content) for p in PASSAGES}
-    for n, (passage_id, quote) in enumerate(answer.quotes.items(), start=1):
-        assert f"[{n}]" in answer.text
-        assert all(part in by_id[passage_id] for part in quote.split(" … "))
+    # Citations of given passages only, numbered in order, each quote from its passage: the AnswerGenerator
+    # contract (tests/contracts). Here: what the extractive answerer leaves out.
     assert "otel-1" not in answer.quotes
     assert "{" not in answer.text  # code is searchable but never quoted
 
@@ -92,12 +84,6 @@ def test_answer_is_short_and_not_redundant(answerer: ExtractiveAnswerer) -> None
     assert len(body) <= 700
     sentences = [s for s in _MARKER.split(answer.text)[::2] if s.strip()]
     assert len(sentences) == len(set(sentences)) <= 4
-
-
-def test_no_relevant_passage_is_admitted_honestly(answerer: ExtractiveAnswerer) -> None:
-    answer = answerer.answer("What is the capital of France?", PASSAGES)
-    assert answer.text == NO_ANSWER and answer.quotes == {}
-    assert answerer.answer("Anything about queues?", []).quotes == {}
 
 
 @pytest.mark.parametrize(
@@ -131,12 +117,6 @@ def test_a_passage_of_code_only_is_quoted_whole(answerer: ExtractiveAnswerer) ->
     always = ExtractiveAnswerer(answerer._vectors, weights=replace(answerer._weights, threshold=0.0))
     answer = always.answer(question, [code])
     assert list(answer.quotes) == ["cli-1"] and "burrow restore --file report.xlsx" in answer.text
-
-
-def test_empty_question_is_invalid_input(answerer: ExtractiveAnswerer) -> None:
-    with pytest.raises(ProviderError) as raised:
-        answerer.answer("   ", PASSAGES)
-    assert raised.value.kind == "invalid_input"
 
 
 def test_a_sentence_under_a_matching_heading_beats_an_equal_one_elsewhere(answerer: ExtractiveAnswerer) -> None:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from ingestion.chunking import Chunk
+from ingestion.ingest import DocumentVersion
 from providers.errors import ProviderError
 from providers.local.hashing_embedder import HashingEmbedder
 from providers.local.sqlite_index import SqliteIndex, fts_query, reciprocal_rank_fusion
@@ -37,9 +38,7 @@ HOSTILE = [
 def _add(index: SqliteIndex, embedder: HashingEmbedder, source: str, texts: list[str]) -> list[str]:
     chunks = [Chunk(title=source.title(), content=text, ordinal=i) for i, text in enumerate(texts)]
     vectors = embedder.embed_array([f"{c.title}\n{c.content}" for c in chunks])
-    return index.replace_document(
-        source, title=source.title(), content_hash=f"h-{source}", chunks=chunks, vectors=vectors
-    )
+    return index.replace_document(DocumentVersion(source, source.title(), f"h-{source}", chunks, vectors))
 
 
 def _search(index: SqliteIndex, embedder: HashingEmbedder, query: str, top_k: int = 3, source: str | None = None):
@@ -87,21 +86,6 @@ def test_hybrid_search_ranks_the_matching_chunk_first(index: SqliteIndex, embedd
     assert results[0].content == "Invalid messages are dead-lettered with a reason."
     assert results[0].score >= results[1].score > 0
     assert len(results) == 2
-
-
-def test_source_filter(index: SqliteIndex, embedder: HashingEmbedder) -> None:
-    _add(index, embedder, "bus.md", ["Messages are dead-lettered."])
-    _add(index, embedder, "otel.md", ["Spans are exported; messages are traced."])
-    assert {p.source for p in _search(index, embedder, "messages", top_k=5, source="otel.md")} == {"otel.md"}
-    assert _search(index, embedder, "messages", source="missing.md") == []
-
-
-def test_fetch_returns_passages_in_the_order_asked(index: SqliteIndex, embedder: HashingEmbedder) -> None:
-    ids = _add(index, embedder, "doc.md", ["First chunk.", "Second chunk.", "Third chunk."])
-    fetched = index.fetch([ids[2], "unknown", ids[0], ids[1]])
-    assert [p.id for p in fetched] == [ids[2], ids[0], ids[1]]
-    assert [p.content for p in fetched] == ["Third chunk.", "First chunk.", "Second chunk."]
-    assert index.fetch([]) == []
 
 
 def test_other_embedder_is_refused_with_both_names(tmp_path: Path, embedder: HashingEmbedder) -> None:

@@ -37,15 +37,10 @@ def test_event_is_delivered_once_as_a_structured_cloudevent(tmp_path, receiver, 
     assert request.path == "/hook"
     assert request.headers["Content-Type"] == CONTENT_TYPE
     assert not any(name.lower().startswith("ce-") for name in request.headers)  # structured, not binary
+    # The CloudEvent's attributes and data are the EventPublisher contract (tests/contracts); here, the HTTP
+    # binding: structured mode, read back whole by the CloudEvents SDK.
     parsed = from_http_event(HTTPMessage(headers=request.headers, body=request.body))
-    assert parsed.get_specversion() == "1.0"
     assert parsed.get_id() == "evt-wire"
-    assert parsed.get_type() == "DurableAIPipeline.Answer.Completed"
-    assert parsed.get_source() == "/durable-ai-pipeline"
-    assert parsed.get_subject() == "pipeline/inst-1"
-    assert parsed.get_datacontenttype() == "application/json"
-    assert parsed.get_extension("traceparent") == event.traceparent
-    assert parsed.get_data() == dict(event.data)
     assert json.loads(request.body) == event.to_structured()
     assert _lines(tmp_path / "events.jsonl") == [event.to_structured()]
     time.sleep(0.2)  # nothing else arrives later
@@ -148,10 +143,3 @@ def test_a_webhook_that_is_not_an_http_url_is_a_configuration_error(tmp_path, ur
     with pytest.raises(ProviderError) as caught:
         LocalEventSink(tmp_path, [url])
     assert caught.value.kind.value == "configuration"
-
-
-def test_an_event_that_is_not_json_is_invalid_input(make_sink, make_event):
-    sink = make_sink()
-    with pytest.raises(ProviderError) as caught:
-        sink.publish(make_event("evt-bad", value=float("nan")))
-    assert caught.value.kind.value == "invalid_input"
