@@ -123,6 +123,11 @@ class _Event(TypedDict):
     Timestamp: str
 
 
+def _head(stamp: str, event_id: int = -1) -> _Event:
+    """The fields after ``EventType`` that every event carries, in the wire's order."""
+    return {"EventId": event_id, "IsPlayed": False, "Timestamp": stamp}
+
+
 class OrchestrationInstance(TypedDict):
     InstanceId: str
     ExecutionId: str
@@ -176,17 +181,27 @@ class TaskScheduled(_Event):
     Input: str | None
 
 
-class TaskCompleted(_Event):
-    EventType: Literal[_Kind.TaskCompleted]
+class _Answer(_Event):
+    """What a scheduled task or sub-orchestration answered (``TaskScheduledId`` names the scheduling event)."""
+
     TaskScheduledId: int
     Result: str | None
 
 
-class TaskFailed(_Event):
-    EventType: Literal[_Kind.TaskFailed]
+class _Failure(_Event):
+    """How a scheduled task or sub-orchestration failed."""
+
     TaskScheduledId: int
     Reason: str
     Details: str | None
+
+
+class TaskCompleted(_Answer):
+    EventType: Literal[_Kind.TaskCompleted]
+
+
+class TaskFailed(_Failure):
+    EventType: Literal[_Kind.TaskFailed]
 
 
 class SubOrchestrationInstanceCreated(_Event):
@@ -197,17 +212,12 @@ class SubOrchestrationInstanceCreated(_Event):
     Input: str | None
 
 
-class SubOrchestrationInstanceCompleted(_Event):
+class SubOrchestrationInstanceCompleted(_Answer):
     EventType: Literal[_Kind.SubOrchestrationInstanceCompleted]
-    TaskScheduledId: int
-    Result: str | None
 
 
-class SubOrchestrationInstanceFailed(_Event):
+class SubOrchestrationInstanceFailed(_Failure):
     EventType: Literal[_Kind.SubOrchestrationInstanceFailed]
-    TaskScheduledId: int
-    Reason: str
-    Details: str | None
 
 
 class TimerCreated(_Event):
@@ -305,9 +315,7 @@ def execution_started(
 ) -> ExecutionStarted:
     return {
         "EventType": _EXECUTION_STARTED,
-        "EventId": -1,
-        "IsPlayed": False,
-        "Timestamp": stamp,
+        **_head(stamp),
         "Name": name,
         "Version": "",
         "Input": input_text,
@@ -320,9 +328,7 @@ def execution_started(
 def execution_completed(stamp: str, status: str, result: str | None, failure: str | None) -> ExecutionCompleted:
     return {
         "EventType": _EXECUTION_COMPLETED,
-        "EventId": -1,
-        "IsPlayed": False,
-        "Timestamp": stamp,
+        **_head(stamp),
         "OrchestrationStatus": status,
         "Result": result,
         "FailureDetails": failure,
@@ -330,68 +336,27 @@ def execution_completed(stamp: str, status: str, result: str | None, failure: st
 
 
 def execution_terminated(stamp: str, reason: str | None) -> ExecutionTerminated:
-    return {
-        "EventType": _EXECUTION_TERMINATED,
-        "EventId": -1,
-        "IsPlayed": False,
-        "Timestamp": stamp,
-        "Input": reason,
-    }
+    return {"EventType": _EXECUTION_TERMINATED, **_head(stamp), "Input": reason}
 
 
 def execution_suspended(stamp: str, reason: str | None) -> ExecutionSuspended:
-    return {
-        "EventType": _EXECUTION_SUSPENDED,
-        "EventId": -1,
-        "IsPlayed": False,
-        "Timestamp": stamp,
-        "Reason": reason,
-    }
+    return {"EventType": _EXECUTION_SUSPENDED, **_head(stamp), "Reason": reason}
 
 
 def execution_resumed(stamp: str, reason: str | None) -> ExecutionResumed:
-    return {
-        "EventType": _EXECUTION_RESUMED,
-        "EventId": -1,
-        "IsPlayed": False,
-        "Timestamp": stamp,
-        "Reason": reason,
-    }
+    return {"EventType": _EXECUTION_RESUMED, **_head(stamp), "Reason": reason}
 
 
 def task_scheduled(stamp: str, task_id: int, name: str, input_text: str | None) -> TaskScheduled:
-    return {
-        "EventType": _TASK_SCHEDULED,
-        "EventId": task_id,
-        "IsPlayed": False,
-        "Timestamp": stamp,
-        "Name": name,
-        "Version": "",
-        "Input": input_text,
-    }
+    return {"EventType": _TASK_SCHEDULED, **_head(stamp, task_id), "Name": name, "Version": "", "Input": input_text}
 
 
 def task_completed(stamp: str, task_id: int, result: str | None) -> TaskCompleted:
-    return {
-        "EventType": _TASK_COMPLETED,
-        "EventId": -1,
-        "IsPlayed": False,
-        "Timestamp": stamp,
-        "TaskScheduledId": task_id,
-        "Result": result,
-    }
+    return {"EventType": _TASK_COMPLETED, **_head(stamp), "TaskScheduledId": task_id, "Result": result}
 
 
 def task_failed(stamp: str, task_id: int, reason: str, details: str | None) -> TaskFailed:
-    return {
-        "EventType": _TASK_FAILED,
-        "EventId": -1,
-        "IsPlayed": False,
-        "Timestamp": stamp,
-        "TaskScheduledId": task_id,
-        "Reason": reason,
-        "Details": details,
-    }
+    return {"EventType": _TASK_FAILED, **_head(stamp), "TaskScheduledId": task_id, "Reason": reason, "Details": details}
 
 
 def sub_orchestration_created(
@@ -399,9 +364,7 @@ def sub_orchestration_created(
 ) -> SubOrchestrationInstanceCreated:
     return {
         "EventType": _SUB_ORCHESTRATION_INSTANCE_CREATED,
-        "EventId": task_id,
-        "IsPlayed": False,
-        "Timestamp": stamp,
+        **_head(stamp, task_id),
         "Name": name,
         "Version": "",
         "InstanceId": instance_id,
@@ -412,9 +375,7 @@ def sub_orchestration_created(
 def sub_orchestration_completed(stamp: str, task_id: int, result: str | None) -> SubOrchestrationInstanceCompleted:
     return {
         "EventType": _SUB_ORCHESTRATION_INSTANCE_COMPLETED,
-        "EventId": -1,
-        "IsPlayed": False,
-        "Timestamp": stamp,
+        **_head(stamp),
         "TaskScheduledId": task_id,
         "Result": result,
     }
@@ -425,9 +386,7 @@ def sub_orchestration_failed(
 ) -> SubOrchestrationInstanceFailed:
     return {
         "EventType": _SUB_ORCHESTRATION_INSTANCE_FAILED,
-        "EventId": -1,
-        "IsPlayed": False,
-        "Timestamp": stamp,
+        **_head(stamp),
         "TaskScheduledId": task_id,
         "Reason": reason,
         "Details": details,
@@ -435,40 +394,25 @@ def sub_orchestration_failed(
 
 
 def timer_created(stamp: str, timer_id: int, fire_at: str) -> TimerCreated:
-    return {
-        "EventType": _TIMER_CREATED,
-        "EventId": timer_id,
-        "IsPlayed": False,
-        "Timestamp": stamp,
-        "FireAt": fire_at,
-    }
+    return {"EventType": _TIMER_CREATED, **_head(stamp, timer_id), "FireAt": fire_at}
 
 
 def timer_fired(stamp: str, timer_id: int, fire_at: str) -> TimerFired:
-    return {
-        "EventType": _TIMER_FIRED,
-        "EventId": -1,
-        "IsPlayed": False,
-        "Timestamp": stamp,
-        "TimerId": timer_id,
-        "FireAt": fire_at,
-    }
+    return {"EventType": _TIMER_FIRED, **_head(stamp), "TimerId": timer_id, "FireAt": fire_at}
 
 
 def orchestrator_started(stamp: str) -> OrchestratorStarted:
-    return {"EventType": _ORCHESTRATOR_STARTED, "EventId": -1, "IsPlayed": False, "Timestamp": stamp}
+    return {"EventType": _ORCHESTRATOR_STARTED, **_head(stamp)}
 
 
 def orchestrator_completed(stamp: str) -> OrchestratorCompleted:
-    return {"EventType": _ORCHESTRATOR_COMPLETED, "EventId": -1, "IsPlayed": False, "Timestamp": stamp}
+    return {"EventType": _ORCHESTRATOR_COMPLETED, **_head(stamp)}
 
 
 def event_sent(stamp: str, task_id: int, instance_id: str, name: str, input_text: str) -> EventSent:
     return {
         "EventType": _EVENT_SENT,
-        "EventId": task_id,
-        "IsPlayed": False,
-        "Timestamp": stamp,
+        **_head(stamp, task_id),
         "InstanceId": instance_id,
         "Name": name,
         "Input": input_text,
@@ -476,18 +420,11 @@ def event_sent(stamp: str, task_id: int, instance_id: str, name: str, input_text
 
 
 def event_raised(stamp: str, name: str, input_text: str | None) -> EventRaised:
-    return {
-        "EventType": _EVENT_RAISED,
-        "EventId": -1,
-        "IsPlayed": False,
-        "Timestamp": stamp,
-        "Name": name,
-        "Input": input_text,
-    }
+    return {"EventType": _EVENT_RAISED, **_head(stamp), "Name": name, "Input": input_text}
 
 
 def generic_event(stamp: str, data: str) -> GenericEvent:
-    return {"EventType": _GENERIC_EVENT, "EventId": -1, "IsPlayed": False, "Timestamp": stamp, "Data": data}
+    return {"EventType": _GENERIC_EVENT, **_head(stamp), "Data": data}
 
 
 # -- readers ------------------------------------------------------------------------------------------------------
