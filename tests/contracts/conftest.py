@@ -20,9 +20,10 @@ import pytest
 
 from ingestion.chunking import Chunk
 from ingestion.ingest import DocumentVersion, IndexWriter
-from providers.base import AnswerGenerator, Embedder, OutgoingEvent, Passage, Retriever
+from providers.base import AnswerGenerator, Embedder, Passage, Retriever
 from providers.local.hashing_embedder import HashingEmbedder
 from tests.providers.azure.conftest import FakeServer, Recorded, Reply, Shapes, _no_ambient_azure
+from tests.providers.local_events.conftest import make_event
 from tests.retrieval.conftest import search_service
 
 __all__ = ["_no_ambient_azure", "search_service"]  # fixtures taken over from the per-backend suites
@@ -240,16 +241,8 @@ def any_publisher(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Pu
     server.close()
 
 
-def outgoing(event_id: str = "evt-1", **data: Any) -> OutgoingEvent:
-    return OutgoingEvent(
-        id=event_id,
-        type="DurableAIPipeline.Answer.Completed",
-        source="/durable-ai-pipeline",
-        subject="pipeline/inst-1",
-        time="2026-01-02T03:04:05.678Z",
-        data={"instance_id": "inst-1", "answer": "Forty-two. [1]", **data},
-        traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-    )
+# The same event the local sink's own tests publish.
+outgoing = make_event
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -19,32 +19,10 @@ from providers.errors import ProviderError
 from providers.refusal import NO_ANSWER
 from tests.contracts.conftest import Generator
 
-QUESTION = "How does the pipeline retry a failed step?"
+# The passages the recorded chat completions were made for (tests/providers/azure/synthetic_completions.json).
+from tests.providers.azure.test_chat_contract import PASSAGES, QUESTION
+
 OFF_TOPIC = "Which grape varieties grow on the slopes of Mount Etna?"
-PASSAGES = [
-    Passage(
-        "orchestration#2",
-        "Retries",
-        "corpus/orchestration.md",
-        "A failed step is retried by the orchestrator itself. Between attempts it waits on a durable timer. "
-        "The waits double from 1 s: 1 s, 2 s, 4 s.",
-        0.91,
-    ),
-    Passage(
-        "errors#1",
-        "Throttling",
-        "corpus/errors.md",
-        "A 429 carries Retry-After. The orchestrator waits that long instead of its own backoff.",
-        0.74,
-    ),
-    Passage(
-        "service-bus#4",
-        "Dead-lettering invalid messages",
-        "corpus/service-bus.md",
-        "A message that is not a valid question is dead-lettered with a reason. It is not retried.",
-        0.32,
-    ),
-]
 _MARKER = re.compile(r"\[(\d+)\]")
 
 
