@@ -25,4 +25,6 @@ def test_fuzzed_requests_on_every_route_get_no_5xx_no_hang_and_the_host_runs_on(
     assert figures.requests == 100
     assert (figures.server_errors, figures.hangs) == (0, 0), figures.first_errors
     assert figures.alive_after and figures.question_after == "Completed", figures
-    assert len(figures.by_status) >= 5  # the requests reached many handlers, not one 404
+    # The requests reached many handlers, not one 404: reads, starts and refusals of bad input at least. (Which
+    # other statuses appear depends on timing: a drawn instance may be running or finished when a request lands.)
+    assert {200, 202, 400} <= set(figures.by_status), figures.by_status
