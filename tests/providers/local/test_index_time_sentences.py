@@ -16,6 +16,7 @@ from providers.local.extractive import ExtractiveAnswerer, answer_texts
 from providers.local.hashing_embedder import HashingEmbedder
 from providers.local.sentence_vectors import SentenceVectors
 from providers.local.sqlite_index import SqliteIndex
+from tests.providers.local.counting_embedders import TokenCountingEmbedder
 
 QUESTION = "How does the pipeline retry a failed step?"
 DOCS = {
@@ -23,30 +24,6 @@ DOCS = {
     "- `transient`: a timeout or a throttled call. Retried.\n- `invalid_input`: never retried.\n",
     "events.md": "# Events\n\nEvery finished run publishes one event. Subscribers dedupe on the event id.\n",
 }
-
-
-class _Tokens:
-    """The hashing embedder with a token state per word, recording every text it embeds."""
-
-    def __init__(self) -> None:
-        self.inner = HashingEmbedder()
-        self.texts: list[str] = []
-
-    @property
-    def model(self) -> str:
-        return self.inner.model
-
-    @property
-    def dimensions(self) -> int:
-        return self.inner.dimensions
-
-    def embed_array(self, texts: Sequence[str]) -> np.ndarray:
-        self.texts.extend(texts)
-        return self.inner.embed_array(texts)
-
-    def embed_with_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
-        self.texts.extend(texts)
-        return self.inner.embed_array(texts), [self.inner.embed_array(text.split()) for text in texts]
 
 
 @pytest.fixture
@@ -60,18 +37,18 @@ def docs(tmp_path: Path) -> Path:
 
 def _answer_in_new_process(index_dir: Path) -> list[str]:
     """Answer QUESTION as a new process would (nothing in memory); the texts it had to embed."""
-    embedder = _Tokens()
+    embedder = TokenCountingEmbedder()
     answerer = ExtractiveAnswerer(SentenceVectors(embedder, index_dir / "sentence-vectors.sqlite"))
     with SqliteIndex(index_dir, embedder=HashingEmbedder()) as index:
         passages = index.search(QUESTION, HashingEmbedder().embed_array([QUESTION])[0], top_k=3)
     assert passages and answerer.analyse(QUESTION, passages) is not None
     answerer.close()
-    return embedder.texts
+    return embedder.calls
 
 
 def test_indexing_embeds_the_sentences_so_a_question_embeds_only_itself(docs: Path, tmp_path: Path) -> None:
     index_dir = tmp_path / "index"
-    writer = _Tokens()
+    writer = TokenCountingEmbedder()
     answerer = ExtractiveAnswerer(SentenceVectors(writer, index_dir / "sentence-vectors.sqlite"))
     with SqliteIndex(index_dir, embedder=HashingEmbedder(), preparer=answerer) as index:
         index_paths([docs], index=index, embedder=HashingEmbedder(), base=docs.parent)
@@ -79,7 +56,7 @@ def test_indexing_embeds_the_sentences_so_a_question_embeds_only_itself(docs: Pa
     answerer.close()
     wanted = answer_texts(passages)
     assert "A failed step is retried three times." in wanted and "Retries" in wanted
-    assert sorted(writer.texts) == sorted(wanted)  # each once, at index time
+    assert sorted(writer.calls) == sorted(wanted)  # each once, at index time
 
     assert _answer_in_new_process(index_dir) == [QUESTION]
     # The question was embedded, not kept: the file holds the passages' texts alone.
@@ -99,15 +76,15 @@ def test_an_index_written_without_it_is_prepared_by_its_next_ingestion_once(docs
     with SqliteIndex(index_dir, embedder=HashingEmbedder()) as older:
         index_paths([docs], index=older, embedder=HashingEmbedder(), base=docs.parent)
 
-    writer = _Tokens()
+    writer = TokenCountingEmbedder()
     answerer = ExtractiveAnswerer(SentenceVectors(writer, index_dir / "sentence-vectors.sqlite"))
     with SqliteIndex(index_dir, embedder=HashingEmbedder(), preparer=answerer) as index:
         report = index_paths([docs], index=index, embedder=HashingEmbedder(), base=docs.parent)
         assert report.indexed == [] and len(report.skipped) == 2  # nothing changed, yet every chunk is prepared
-        prepared = len(writer.texts)
+        prepared = len(writer.calls)
         assert prepared > 0
         index_paths([docs], index=index, embedder=HashingEmbedder(), base=docs.parent)
-        assert len(writer.texts) == prepared  # recorded: the next run does not look again
+        assert len(writer.calls) == prepared  # recorded: the next run does not look again
     answerer.close()
     assert _answer_in_new_process(index_dir) == [QUESTION]
 
@@ -116,7 +93,7 @@ def test_preparing_stops_between_pages_and_goes_on_where_it_stopped(docs: Path, 
     index_dir = tmp_path / "index"
     with SqliteIndex(index_dir, embedder=HashingEmbedder()) as older:
         index_paths([docs], index=older, embedder=HashingEmbedder(), base=docs.parent)
-    writer = _Tokens()
+    writer = TokenCountingEmbedder()
     answerer = ExtractiveAnswerer(SentenceVectors(writer, index_dir / "sentence-vectors.sqlite"))
     stop = threading.Event()
 
@@ -129,11 +106,11 @@ def test_preparing_stops_between_pages_and_goes_on_where_it_stopped(docs: Path, 
 
     with SqliteIndex(index_dir, embedder=HashingEmbedder(), preparer=_StopAfterFirstPage()) as index:
         assert not index.prepare_missing(page=1, stop=stop) and not index.prepared()
-        first = len(writer.texts)
+        first = len(writer.calls)
         assert 0 < first < len(answer_texts(index.search("", np.ones(HashingEmbedder().dimensions), top_k=10)))
     with SqliteIndex(index_dir, embedder=HashingEmbedder(), preparer=answerer) as index:
         assert index.prepare_missing(page=1) and index.prepared()
-        assert len(set(writer.texts)) == len(writer.texts)  # nothing embedded twice
+        assert len(set(writer.calls)) == len(writer.calls)  # nothing embedded twice
     answerer.close()
     assert _answer_in_new_process(index_dir) == [QUESTION]
 
@@ -148,18 +125,18 @@ def test_a_serving_host_prepares_an_unprepared_index_once_its_first_question_ope
     index_dir = tmp_path / "data" / "index"
     with SqliteIndex(index_dir, embedder=HashingEmbedder()) as shipped_like:  # copied in, never prepared
         ensure_sample_index(shipped_like, HashingEmbedder())
-    writer = _Tokens()
+    writer = TokenCountingEmbedder()
     answerer = ExtractiveAnswerer(SentenceVectors(writer, index_dir / "sentence-vectors.sqlite"))
     monkeypatch.setattr(factory, "index_preparer", lambda: answerer)
 
     factory.get_retriever()  # a host that was not asked to prepare: nothing happens
     factory.wait_for_background_preparation()
-    assert writer.texts == []
+    assert writer.calls == []
 
     factory.reset()
     factory.prepare_local_index_when_opened()
     factory.get_retriever()
     factory.wait_for_background_preparation()
     with SqliteIndex(index_dir, embedder=HashingEmbedder(), preparer=answerer) as index:
-        assert index.prepared() and len(writer.texts) > 100
+        assert index.prepared() and len(writer.calls) > 100
     answerer.close()

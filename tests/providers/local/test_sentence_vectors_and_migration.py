@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,31 +15,12 @@ from providers.local.hashing_embedder import HashingEmbedder
 from providers.local.sample_index import ensure_sample_index
 from providers.local.sentence_vectors import SentenceVectors
 from providers.local.sqlite_index import SqliteIndex
-
-
-class _Counting:
-    """Wraps an embedder and counts the texts it was asked to embed."""
-
-    def __init__(self) -> None:
-        self.inner = HashingEmbedder()
-        self.calls: list[str] = []
-
-    @property
-    def model(self) -> str:
-        return self.inner.model
-
-    @property
-    def dimensions(self) -> int:
-        return self.inner.dimensions
-
-    def embed_array(self, texts: Sequence[str]) -> np.ndarray:
-        self.calls.extend(texts)
-        return self.inner.embed_array(texts)
+from tests.providers.local.counting_embedders import CountingEmbedder, TokenCountingEmbedder
 
 
 def test_each_sentence_is_embedded_once_and_survives_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "sentence-vectors.sqlite"
-    first = _Counting()
+    first = CountingEmbedder()
     cache = SentenceVectors(first, path)
     texts = ["Retries wait on a durable timer.", "Events carry a traceparent.", "Retries wait on a durable timer."]
     vectors = cache.vectors(texts)
@@ -49,7 +29,7 @@ def test_each_sentence_is_embedded_once_and_survives_a_restart(tmp_path: Path) -
     assert np.allclose(cache.vectors(texts[:1]), vectors[:1]) and len(first.calls) == 2
     cache.close()
 
-    second = _Counting()  # a new process: nothing in memory, the file answers
+    second = CountingEmbedder()  # a new process: nothing in memory, the file answers
     again = SentenceVectors(second, path).vectors([*texts, "A new sentence."])
     assert second.calls == ["A new sentence."]
     assert np.allclose(again[:3], vectors)
@@ -58,22 +38,14 @@ def test_each_sentence_is_embedded_once_and_survives_a_restart(tmp_path: Path) -
 def test_an_unwritable_cache_location_degrades_to_memory(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    embedder = _Counting()
+    embedder = CountingEmbedder()
     vectors = SentenceVectors(embedder, blocker / "cache.sqlite").vectors(["Still answers."])
     assert vectors.shape == (1, embedder.dimensions) and embedder.calls == ["Still answers."]
 
 
-class _WithTokens(_Counting):
-    """A counting embedder that also gives token states: one row per word, from the hashing embedder."""
-
-    def embed_with_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
-        self.calls.extend(texts)
-        return self.inner.embed_array(texts), [self.inner.embed_array(text.split()) for text in texts]
-
-
 def test_token_states_come_from_the_same_pass_and_survive_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "sentence-vectors.sqlite"
-    first = _WithTokens()
+    first = TokenCountingEmbedder()
     cache = SentenceVectors(first, path)
     texts = ["Retries wait durable timers.", "Events carry traceparents."]  # no stop-words: no zero rows
     vectors = cache.vectors(texts)
@@ -87,7 +59,7 @@ def test_token_states_come_from_the_same_pass_and_survive_a_restart(tmp_path: Pa
         assert np.all(np.sum(kept * truth, axis=1) > 0.99)
     cache.close()
 
-    second = _WithTokens()
+    second = TokenCountingEmbedder()
     again = SentenceVectors(second, path)
     assert np.allclose(again.vectors(texts), vectors)
     assert all(np.array_equal(a, b) for a, b in zip(again.token_states(texts), states, strict=True))
@@ -98,7 +70,7 @@ def test_a_cache_file_of_the_first_form_is_read_as_empty(tmp_path: Path) -> None
     path = tmp_path / "sentence-vectors.sqlite"
     with sqlite3.connect(path) as old:
         old.execute("CREATE TABLE vectors (key BLOB PRIMARY KEY, vector BLOB NOT NULL)")
-    embedder = _WithTokens()
+    embedder = TokenCountingEmbedder()
     cache = SentenceVectors(embedder, path)
     assert cache.token_states(["Still answers."])[0].shape == (2, embedder.dimensions)
     cache.close()
