@@ -48,7 +48,7 @@ QUESTION_FEATURES = (
     "second",  # second best sentence score (log-odds): one lucky sentence is weaker evidence
     "best_semantic",  # best question-sentence cosine
     "uncovered",  # idf share of the question's words found in no passage
-    "weakest_token",  # the question token least matched by any passage token (TokenMatch.weakest)
+    "weakest_token",  # the question token least matched by any passage token (TokenMatch.weakest_of)
     "unknown_name",  # the question names a thing (a capitalised word) that no passage mentions
 )
 PASSAGE_MEASURES = QUESTION_FEATURES[3:]  # the question features read from the passages, not from sentence scores
@@ -172,15 +172,6 @@ class TokenMatch:
         """The match of the least-matched question token in any of the texts (0 when nothing to match)."""
         top = best.max(axis=1, initial=-np.inf)
         return float(top.min()) if len(top) and np.isfinite(top[0]) else 0.0
-
-    def coverage(self, *states: np.ndarray) -> float:
-        """The mean, over the question's tokens, of their best match among all of `states`' tokens."""
-        best = self.best_per_text(states).max(axis=1, initial=-np.inf, keepdims=True)
-        return float(self.coverage_of(best)[0])
-
-    def weakest(self, states: Sequence[np.ndarray]) -> float:
-        """The match of the least-matched question token anywhere in `states` (0 when nothing to match)."""
-        return self.weakest_of(self.best_per_text(states))
 
 
 def idf_weights(question_terms: set[str], documents: Sequence[frozenset[str]]) -> dict[str, float]:

@@ -45,13 +45,21 @@ def vectors() -> SentenceVectors:
     return SentenceVectors(MiniLMEmbedder())
 
 
+def _weakest(question: np.ndarray, *texts: np.ndarray) -> float:
+    return TokenMatch.weakest_of(TokenMatch(question).best_per_text(texts))
+
+
+def _coverage(question: np.ndarray, text: np.ndarray) -> float:
+    return float(TokenMatch.coverage_of(TokenMatch(question).best_per_text([text]))[0])
+
+
 def test_a_paraphrased_word_is_matched_and_a_missing_thing_is_not(vectors: SentenceVectors) -> None:
     passage = "A received message stays invisible to other consumers while it is locked."
     paraphrase, absent, offered = vectors.token_states(
         ["For how long is a received item hidden?", "How do I configure Cosmos DB?", passage]
     )
-    assert TokenMatch(paraphrase).weakest([offered]) > TokenMatch(absent).weakest([offered]) + 0.1
-    assert TokenMatch(paraphrase).coverage(offered) > TokenMatch(absent).coverage(offered)
+    assert _weakest(paraphrase, offered) > _weakest(absent, offered) + 0.1
+    assert _coverage(paraphrase, offered) > _coverage(absent, offered)
 
 
 def test_a_token_is_read_in_its_sentence(vectors: SentenceVectors) -> None:
@@ -67,9 +75,10 @@ def test_nothing_to_match_counts_as_uncovered(vectors: SentenceVectors) -> None:
     (only_stop_words,) = vectors.token_states(["the of and"])
     assert only_stop_words.shape == (0, 384)
     (offered,) = vectors.token_states(["Some passage."])
-    assert TokenMatch(only_stop_words).weakest([offered]) == 0.0
+    assert _weakest(only_stop_words, offered) == 0.0
     (question,) = vectors.token_states(["What is a queue?"])
-    assert TokenMatch(question).weakest([]) == 0.0 and TokenMatch(question).coverage() == 0.0
+    assert _weakest(question) == 0.0  # no text at all
+    assert _coverage(question, np.zeros((0, 384), dtype=np.float32)) == 0.0  # a text with nothing to match
 
 
 _PASSAGE_WORDS = frozenset(words("PIPELINE_DATA_DIR holds the state on macOS. Each URL gets a POST from Event Grid."))
