@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -28,19 +27,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pipeline import cpu_seconds, percentile  # bench/ is this script's folder: the same measures as there
+
 ROOT = Path(__file__).resolve().parent.parent
 TMPFS = Path("/dev/shm")
 STEPS = ("embed_query", "search_documents", "generate_answer", "publish_result")
-
-
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def _drive(base_url: str, runs: int, in_flight: int, wait: Any) -> dict[str, float]:
@@ -63,13 +54,13 @@ async def _drive(base_url: str, runs: int, in_flight: int, wait: Any) -> dict[st
 
         await one(-1)  # warm: first run, connections, caches
         latencies.clear()
-        cpu, began = _cpu(), time.perf_counter()
+        cpu, began = cpu_seconds(), time.perf_counter()
         await asyncio.gather(*(one(i) for i in range(runs)))
-        elapsed, cpu = time.perf_counter() - began, _cpu() - cpu
+        elapsed, cpu = time.perf_counter() - began, cpu_seconds() - cpu
     return {
         "per_s": runs / elapsed,
-        "p50_ms": _percentile(latencies, 0.5) * 1000,
-        "p99_ms": _percentile(latencies, 0.99) * 1000,
+        "p50_ms": percentile(latencies, 0.5) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
         "cpu_ms": cpu / runs * 1000,
     }
 
