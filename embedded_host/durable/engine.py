@@ -70,6 +70,7 @@ from embedded_host.durable.history import execution_started as started_event
 from embedded_host.durable.retention import expired_runs, retention_s
 from embedded_host.durable.rewind import RewindPlan, plan_rewind
 from embedded_host.durable.sdk_shortcuts import install_sdk_shortcuts
+from embedded_host.durable.sessions import CAPACITY, SessionPool
 from embedded_host.durable.store import DurableStore, InboxEvent, Timer, WorkItem, connect
 from embedded_host.durable.suborchestrations import ParentLink, completion_event, default_instance_id
 from embedded_host.durable.timeutil import iso_utc, now_utc, parse_iso, status_time
@@ -153,6 +154,8 @@ class DurableEngine:
         self._executor = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="activity")
         self._sem = asyncio.Semaphore(limit)
         self._running: dict[str, _Instance] = {}
+        # Each running orchestration's SDK executor, kept between episodes (none kept when capacity is 0).
+        self._sessions = SessionPool(CAPACITY if app.config.extended_sessions else 0)
         self._ready: set[str] = set()
         self._staged: list[_Result] = []
         self._inflight: set[int] = set()  # work items whose activity is running now
@@ -244,6 +247,7 @@ class DurableEngine:
         with self.store.transaction():
             deleted = sum(self.store.purge(iid) for iid in instance_ids)
         for instance_id in instance_ids:
+            self._sessions.drop(instance_id)
             if self._running.pop(instance_id, None) is not None:
                 self._ready.discard(instance_id)
                 for future in self._waiters.pop(instance_id, []):  # a waiting client learns it is gone
@@ -499,6 +503,7 @@ class DurableEngine:
             now=now,
             parent_instance_id=inst.parent,
             timer_limits=self.app.config.timer_limits,
+            session=self._sessions.get(inst.id, inst.execution_id, spec.func),
         )
         if result.sdk_state is not None:
             custom = result.custom_status
@@ -536,6 +541,7 @@ class DurableEngine:
         self.store.save_progress(inst.id, inst.status, inst.custom_status, status_time(now), state)
 
     def _continue_as_new(self, inst: _Instance, action: dict[str, Any]) -> None:
+        self._sessions.drop(inst.id)
         inst.execution_id = uuid.uuid4().hex
         inst.input = action.get("input")
         inst.state = EngineState()
@@ -562,6 +568,7 @@ class DurableEngine:
         else:
             appended.append(execution_completed(stamp, status, output_text, failure))
         self._append_history(inst, appended)
+        self._sessions.drop(inst.id)
         inst.status = status
         state = json.dumps(inst.state.to_json())
         self.store.finish(inst.id, status, output_text, inst.custom_status, failure, status_time(now_utc()), state)
@@ -643,6 +650,7 @@ class DurableEngine:
         self.store.rewind(row.instance_id, status_time(now), json.dumps(plan.state.to_json()))
         inst = _Instance(row.instance_id, row.name, row.execution_id, "Running", row.input, plan.state, plan.parent)
         inst.custom_status = row.custom_status
+        self._sessions.drop(inst.id)  # its history is rewritten: the next episode replays it in full
         self._running[inst.id] = inst
         for created in plan.children:
             self._start_child(inst, created, now)  # names it in the history event it was given
@@ -720,6 +728,7 @@ class DurableEngine:
         """Memory from the file: running instances, their history and inbox, timers, entities with work."""
         store = self.store
         self._running.clear()
+        self._sessions.clear()  # what they were fed may not have been committed
         for row in store.live_instances():
             state = EngineState.from_json(json.loads(row.engine_state or "{}"))
             inst = _Instance(row.instance_id, row.name, row.execution_id, row.runtime_status, row.input, state)

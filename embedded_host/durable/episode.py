@@ -38,6 +38,7 @@ from embedded_host.durable.history import (
     task_scheduled,
     timer_created,
 )
+from embedded_host.durable.sessions import Session
 from embedded_host.durable.timeutil import iso_utc
 
 __all__ = ["Episode", "OrchestratorHandle", "call_orchestrator", "execute", "handle_of"]
@@ -83,12 +84,33 @@ def call_orchestrator(
     actions taken before the failure, which the host must carry out or compare like any other.
     ``timer_limits``: the backend's long-timer settings, which make the SDK chain a longer timer (see backends.py).
     """
+    context = context_json(
+        instance_id=instance_id,
+        input_text=input_text,
+        history=history,
+        replaying=replaying,
+        parent_instance_id=parent_instance_id,
+        timer_limits=timer_limits,
+    )
+    return sdk_state_of(lambda: handle(context), name)
+
+
+def context_json(
+    *,
+    instance_id: str,
+    input_text: str | None,
+    history: str,
+    replaying: bool,
+    parent_instance_id: str | None,
+    timer_limits: TimerLimits | None,
+) -> str:
+    """The orchestration trigger's context, as the extension sends it to the worker."""
     limits = (
         "".join(f",{json.dumps(k)}:{json.dumps(v)}" for k, v in timer_limits.context_fields().items())
         if timer_limits
         else ""
     )
-    context = (
+    return (
         '{"history":'
         + history
         + ',"input":'
@@ -102,8 +124,12 @@ def call_orchestrator(
         + ","
         '"upperSchemaVersion":2,"upperSchemaVersionNew":2' + limits + "}"
     )
+
+
+def sdk_state_of(run: Callable[[], str], name: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The SDK's answer to one episode as (state, user error): see :func:`call_orchestrator`."""
     try:
-        return json.loads(handle(context)), None
+        return json.loads(run()), None
     except Exception as exc:
         message = str(exc)
         if _OUT_OF_PROC in message:
@@ -128,23 +154,29 @@ def execute(
     now: datetime,
     parent_instance_id: str | None = None,
     timer_limits: TimerLimits | None = None,
+    session: Session | None = None,
 ) -> Episode:
     """Replay ``old_parts`` (events as JSON text) + ``new_events`` and say what the episode adds.
 
     ``state`` is the host's id counter and record of actions taken; it is updated in place. ``now`` stamps
-    the scheduled events and places retry timers (the episode's ``OrchestratorStarted`` time).
+    the scheduled events and places retry timers (the episode's ``OrchestratorStarted`` time). ``session``:
+    the instance's kept SDK executor (sessions.py), fed only what is new when it can be, else a full replay
+    that it keeps.
     """
-    history = "[" + ",".join(old_parts + [json.dumps(ev) for ev in new_events]) + "]"
-    sdk_state, error = call_orchestrator(
-        handle,
-        name=name,
-        instance_id=instance_id,
-        input_text=input_text,
-        history=history,
-        replaying=bool(old_parts),
-        parent_instance_id=parent_instance_id,
-        timer_limits=timer_limits,
-    )
+    run: Callable[[], str]
+    if session is not None and session.can_resume(old_parts):
+        run = lambda: session.resume(old_parts, new_events)  # noqa: E731
+    else:
+        context = context_json(
+            instance_id=instance_id,
+            input_text=input_text,
+            history="[" + ",".join(old_parts + [json.dumps(ev) for ev in new_events]) + "]",
+            replaying=bool(old_parts),
+            parent_instance_id=parent_instance_id,
+            timer_limits=timer_limits,
+        )
+        run = (lambda: session.replay(context)) if session is not None else (lambda: handle(context))
+    sdk_state, error = sdk_state_of(run, name)
     episode = Episode(sdk_state=sdk_state)
     if sdk_state is None:
         episode.status, episode.output = "Failed", error

@@ -36,6 +36,9 @@ class HostConfig:
     max_delivery_count: int = 10
     lock_duration_s: float = 30.0
     storage_provider: str = AZURE_STORAGE  # the Durable backend emulated (see backends.py)
+    # Keep each running orchestration's SDK executor between episodes (durable/sessions.py). On by default
+    # here, unlike the extension: host.json's ``extendedSessionsEnabled: false`` replays every episode.
+    extended_sessions: bool = True
     raw: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -68,6 +71,7 @@ class HostConfig:
             max_delivery_count=max(1, int(service_bus.get("maxDeliveryCount") or 10)),
             lock_duration_s=_timespan_seconds(service_bus.get("maxAutoLockRenewalDuration"), 30.0),
             storage_provider=storage_provider(data, settings),
+            extended_sessions=durable.get("extendedSessionsEnabled") is not False,
             raw=data,
         )
 

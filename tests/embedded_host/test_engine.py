@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from embedded_host import EmbeddedHost
+from tests.embedded_host.conftest import BASIC_APP
 
 
 def _types(status: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -166,23 +170,60 @@ def test_raise_event_and_terminate_through_the_sdk_client(run_host) -> None:
     run_host(scenario)
 
 
-def test_non_determinism_is_detected(run_host, monkeypatch) -> None:
-    async def scenario(host: EmbeddedHost) -> None:
-        iid = await host.start_new("drifting")
-        for _ in range(200):
-            status = host.get_status(iid, show_history=True)
-            if status and any(e["EventType"] == "TaskCompleted" for e in status["historyEvents"]):
-                break
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.05)
-        monkeypatch.setenv("NONDET_MODE", "b")
-        host.raise_event(iid, "go")
-        status = await host.wait_for_completion(iid, 10)
-        assert status and status["runtimeStatus"] == "Failed"
-        assert "Non-Deterministic" in status["output"] and "add_one" in status["output"]
+async def _drift_after_first_step(host: EmbeddedHost, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Start ``drifting`` as "drift", wait until its first step is recorded, then change its code under it."""
+    iid = await host.start_new("drifting", instance_id="drift")
+    for _ in range(200):
+        status = host.get_status(iid, show_history=True)
+        if status and any(e["EventType"] == "TaskCompleted" for e in status["historyEvents"]):
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    monkeypatch.setenv("NONDET_MODE", "b")
+    return iid
+
+
+def _assert_non_deterministic(status: dict | None) -> None:
+    assert status and status["runtimeStatus"] == "Failed"
+    assert "Non-Deterministic" in status["output"] and "add_one" in status["output"]
+
+
+def test_non_determinism_is_detected_at_the_next_episode_when_every_episode_replays(
+    tmp_path: Path, marker_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = tmp_path / "app"
+    shutil.copytree(BASIC_APP, app)
+    host_json = json.loads((app / "host.json").read_text())
+    host_json.setdefault("extensions", {}).setdefault("durableTask", {})["extendedSessionsEnabled"] = False
+    (app / "host.json").write_text(json.dumps(host_json))
+
+    async def main() -> None:
+        async with EmbeddedHost(app, tmp_path / "data") as host:
+            iid = await _drift_after_first_step(host, monkeypatch)
+            host.raise_event(iid, "go")
+            _assert_non_deterministic(await host.wait_for_completion(iid, 10))
 
     assert os.environ.get("NONDET_MODE") is None
-    run_host(scenario)
+    asyncio.run(main())
+
+
+def test_with_sessions_non_determinism_is_detected_when_the_host_next_replays(
+    run_host, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kept executor does not run the changed code for steps already taken (as the extension's extended
+    sessions); a restart (a deploy) replays the history in full, which finds the change."""
+    data = tmp_path / "durable"
+
+    async def begin(host: EmbeddedHost) -> str:
+        return await _drift_after_first_step(host, monkeypatch)
+
+    async def finish(host: EmbeddedHost) -> dict | None:
+        host.raise_event("drift", "go")
+        return await host.wait_for_completion("drift", 10)
+
+    assert os.environ.get("NONDET_MODE") is None
+    run_host(begin, data)
+    _assert_non_deterministic(run_host(finish, data))
 
 
 def test_restart_in_process_keeps_running_instances(run_host, tmp_path) -> None:

@@ -1,4 +1,4 @@
-"""The three places the embedded host reaches into the Durable SDK's internals, checked against the installed SDK.
+"""The places the embedded host reaches into the Durable SDK's internals, checked against the installed SDK.
 
 None has a public option: the SDK parses history timestamps through a module-level ``dt_parse`` (the host
 memoises it, ~70 % of replay CPU), builds a ``namedtuple`` class in every orchestration executor (the host
@@ -46,3 +46,20 @@ def test_each_orchestration_executor_shares_its_payload_class_once_the_shortcuts
     assert len(set(payload)) == 1, "each executor still builds a class of its own"
     completed = next(iter(first.event_to_SetTaskValuePayload.values()))
     assert completed.is_success is True and completed.task_id_key == "TaskScheduledId"
+
+
+def test_an_orchestrator_registered_through_the_sdk_can_keep_a_session() -> None:
+    """Extended sessions (sessions.py) need the user's function behind the SDK's handle and the executor's
+    step-by-step methods; without them every episode would silently replay in full again."""
+    import azure.durable_functions as df
+
+    from embedded_host.durable.sessions import session_for
+
+    app = df.DFApp()
+
+    @app.orchestration_trigger(context_name="context")
+    def probe(context: df.DurableOrchestrationContext):
+        yield context.call_activity("x", None)
+
+    handle = app.get_functions()[0].get_user_function()
+    assert session_for(handle) is not None, "the SDK's handle or executor layout moved"
