@@ -6,6 +6,7 @@ Errors are one line on stderr and a non-zero exit code, never a traceback.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import logging
 import os
@@ -231,6 +232,26 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line `argv` (this process's own, `sys.argv`, when None) and return its exit code."""
+    code = _run(argv)
+    if argv is None:
+        _before_exit()
+    return code
+
+
+def _before_exit() -> None:
+    """The process ends next: spare it the collector's passes over everything still alive.
+
+    Interpreter shutdown collects all generations while it tears the modules down; with a thousand modules,
+    pydantic's schemas and the model's session alive that took about 0.3 s of a 1.7 s `pipeline ask`, after
+    the answer was printed. Frozen objects are skipped by those passes; they are still freed by reference
+    counting, and the operating system takes back the rest. Only for the process's own command line: a caller
+    of `main([...])` (the tests) goes on running and keeps its collector.
+    """
+    gc.freeze()
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     from cli.state_folder import load_user_settings
 
