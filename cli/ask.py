@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
+from cli.environment import APP_DIR, data_dir, prepare_binding_settings
 from cli.errors import CliError
 
 __all__ = ["run_ask"]
@@ -37,7 +35,6 @@ async def _ask(question: str, top_k: int, scopes: list[str], timeout_s: float) -
     # aiohttp, which the Durable SDK loads anyway: httpx would add its import and TLS set-up to every ask.
     import aiohttp
 
-    from cli.environment import APP_DIR, data_dir, prepare_binding_settings
     from embedded_host import EmbeddedHost, HostAlreadyRunningError
 
     prepare_binding_settings()
@@ -76,7 +73,6 @@ _WEBHOOK_GRACE_S = 0.5
 
 def _flush_events() -> None:
     """Give webhook deliveries a moment, not their retries: what is left resumes in the next process."""
-    from cli.environment import data_dir
     from providers.factory import shutdown
 
     pending = shutdown(flush_timeout_s=_WEBHOOK_GRACE_S)
@@ -91,31 +87,10 @@ def _flush_events() -> None:
         )
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cyclic collector off for one ask, as it was afterwards.
-
-    An ask's allocations are nearly all things that live to its end: a thousand modules, pydantic's schemas,
-    the model. The collector's passes over them while they load (some 200, about 70 ms of a 1.5 s ask, on
-    the thread every other step waits for) free next to nothing; reference counting frees the rest as usual.
-    """
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
-
-
 def run_ask(
     question: str, *, top_k: int, as_json: bool, timeout_s: float = 60.0, scopes: list[str] | None = None
 ) -> int:
-    with _collector_paused():
-        return _run_ask(question, top_k=top_k, as_json=as_json, timeout_s=timeout_s, scopes=scopes or [])
-
-
-def _run_ask(question: str, *, top_k: int, as_json: bool, timeout_s: float, scopes: list[str]) -> int:
+    scopes = scopes or []
     _validate(question, top_k, scopes)
     from cli.output import print_result
     from telemetry import configure_telemetry
