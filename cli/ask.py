@@ -96,12 +96,13 @@ def run_ask(
     from telemetry import configure_telemetry
 
     configure_telemetry()  # exporters from settings/OTEL_*, once per process
+    from providers.factory import load_model_in_background, load_models_in_background
+
+    load_model_in_background()  # beside everything below: most of an ask is imports and the model's load
     from cli.first_run import prepare_state_folder
 
     prepare_state_folder()
-    from providers.factory import load_models_in_background
-
-    load_models_in_background()  # while the host starts: most of an ask is that start and the model's load
+    load_models_in_background()  # the steps' providers, while the host starts
     began = time.perf_counter()
     status = asyncio.run(_ask(question, top_k, scopes, timeout_s))
     elapsed_ms = (time.perf_counter() - began) * 1000

@@ -6,6 +6,7 @@ Errors are one line on stderr and a non-zero exit code, never a traceback.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import logging
 import os
@@ -231,7 +232,34 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line `argv` (this process's own, `sys.argv`, when None) and return its exit code."""
+    return _run(argv, whole_process=argv is None)
+
+
+# Commands that end within seconds, run as the process's own command line: their allocations are nearly all
+# things that live to their end (a thousand modules, pydantic's schemas, the model), so the cyclic collector
+# is left off. Its 200-odd passes while `pipeline ask` starts up (and one more over all of it when turned
+# back on) freed next to nothing, for about 5 % of the ask; reference counting frees the rest as usual.
+_ONE_SHOT = frozenset({"ask"})
+
+
+def _run(argv: Sequence[str] | None, *, whole_process: bool) -> int:
     args = _parser().parse_args(argv)
+    if whole_process and args.command in _ONE_SHOT:
+        gc.disable()
+    try:
+        return _run_command(args)
+    finally:
+        if whole_process:
+            # The process ends next. Interpreter shutdown collects every generation as it tears the modules
+            # down: with what an ask holds, about 0.3 s of a 1.7 s `pipeline ask`, after the answer was
+            # printed. Frozen objects are skipped by those passes; reference counting still frees them, and
+            # the operating system takes back the rest. A caller of `main([...])` (the tests) goes on running
+            # and keeps its collector as it was.
+            gc.freeze()
+
+
+def _run_command(args: argparse.Namespace) -> int:
     from cli.state_folder import load_user_settings
 
     load_user_settings()  # before the settings are first read: the environment still wins over the file

@@ -33,6 +33,7 @@ __all__ = [
     "get_provenance",
     "get_publisher",
     "get_retriever",
+    "load_model_in_background",
     "load_models_in_background",
     "open_question_queue",
     "prepare_local_index",
@@ -276,6 +277,21 @@ def prepare_local_index_in_background() -> threading.Thread | None:
     return thread
 
 
+def load_model_in_background() -> threading.Thread:
+    """For a process about to answer at once (`pipeline ask`), as early as the settings allow: in a thread, load
+    the local model. Its session is the longest part of the load and runs mostly outside the GIL, so it goes on
+    beside the imports; no index is opened here (`load_models_in_background` builds the steps' providers once
+    the state folder is ready)."""
+
+    def load() -> None:
+        try:
+            _load_local_model()
+        except Exception as error:  # a head start only: the step that needs the model meets this again
+            log.debug("loading the local model ahead of the steps failed: %s", error)
+
+    return _start_loading("load-model", load)
+
+
 def load_models_in_background() -> threading.Thread:
     """For a process about to answer at once (`pipeline ask`): in a thread, build the providers of the steps
     and load the local model, while the host starts. The steps wait for what is still loading; a provider
@@ -285,15 +301,24 @@ def load_models_in_background() -> threading.Thread:
         try:
             get_retriever()  # and the embedder, which the index is opened with
             get_generator()
-            embedder = _embedder()
-            from providers.local.minilm_embedder import MiniLMEmbedder
-
-            if isinstance(embedder, MiniLMEmbedder):
-                embedder.load()
+            _load_local_model()
         except Exception as error:  # a head start only: the step that needs the provider meets this again
             log.debug("loading the providers ahead of the steps failed: %s", error)
 
-    thread = threading.Thread(target=load, name="load-models", daemon=True)
+    return _start_loading("load-models", load)
+
+
+def _load_local_model() -> None:
+    """Load the configured embedder's model now when it is the local MiniLM (a no-op once it is loaded)."""
+    embedder = _embedder()
+    from providers.local.minilm_embedder import MiniLMEmbedder
+
+    if isinstance(embedder, MiniLMEmbedder):
+        embedder.load()
+
+
+def _start_loading(name: str, load: Callable[[], None]) -> threading.Thread:
+    thread = threading.Thread(target=load, name=name, daemon=True)
     with _build_lock:
         _background.append(thread)
     thread.start()

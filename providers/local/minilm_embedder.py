@@ -71,14 +71,32 @@ def _unit(rows: np.ndarray) -> np.ndarray:
     return (rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
-def _content_pieces(tokenizer: Any) -> np.ndarray:
-    """For each vocabulary id, whether its piece carries content (not a marker, punctuation or a stop-word)."""
-    vocab: dict[str, int] = tokenizer.get_vocab()
-    content = np.zeros(max(vocab.values()) + 1, dtype=bool)
-    for piece, index in vocab.items():
-        word = piece.removeprefix("##")
-        content[index] = word[:1].isalnum() and not piece.startswith("[") and word not in STOP_WORDS
-    return content
+class _ContentPieces:
+    """For each vocabulary id, whether its piece carries content (not a marker, punctuation or a stop-word).
+
+    Each id is looked at when a text first uses it: the whole vocabulary at load took 50 ms of a one-shot
+    `pipeline ask`, which uses a few thousand of its 30,000 ids. Threads may fill the same id at once; they
+    write the same answer.
+    """
+
+    def __init__(self, tokenizer: Any) -> None:
+        self._tokenizer = tokenizer
+        self._known = np.full(tokenizer.get_vocab_size(), -1, dtype=np.int8)  # -1 not looked at, 0 no, 1 yes
+
+    def of(self, ids: Sequence[int]) -> np.ndarray:
+        """The content flags of `ids`, in order."""
+        rows = np.asarray(ids, dtype=np.intp)
+        known = self._known[rows]
+        for index in set(rows[known < 0].tolist()):  # not np.unique: its first call costs 15 ms
+            self._known[index] = _carries_content(self._tokenizer.id_to_token(index))
+        return self._known[rows] == 1
+
+
+def _carries_content(piece: str | None) -> bool:
+    if piece is None:
+        return False
+    word = piece.removeprefix("##")
+    return word[:1].isalnum() and not piece.startswith("[") and word not in STOP_WORDS
 
 
 def model_files() -> tuple[Path, Path]:
@@ -109,7 +127,7 @@ class MiniLMEmbedder:
         self._recent_lock = threading.Lock()
         self._session: Any = None
         self._tokenizer: Any = None
-        self._content = np.zeros(0, dtype=bool)
+        self._content: _ContentPieces | None = None
 
     @property
     def model(self) -> str:
@@ -191,11 +209,12 @@ class MiniLMEmbedder:
 
     def _forward_batch(self, batch: list[list[int]], tokens: list[bool]) -> tuple[np.ndarray, list[np.ndarray]]:
         session, _ = self._load()
+        assert self._content is not None  # set with the session
         return self._forward(session, batch, self._content, tokens)
 
     @staticmethod
     def _forward(
-        session: Any, batch: list[list[int]], content: np.ndarray, tokens: list[bool]
+        session: Any, batch: list[list[int]], content: _ContentPieces, tokens: list[bool]
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """Pooled unit vectors of `batch`, and the content-token states of the rows whose `tokens` is set
         (an empty matrix for the others)."""
@@ -216,8 +235,7 @@ class MiniLMEmbedder:
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1.0)
         none = np.zeros((0, hidden.shape[2]), dtype=np.float32)
         states = [
-            _unit(hidden[row, : len(ids)][content[np.asarray(ids)]]) if tokens[row] else none
-            for row, ids in enumerate(batch)
+            _unit(hidden[row, : len(ids)][content.of(ids)]) if tokens[row] else none for row, ids in enumerate(batch)
         ]
         return _unit(pooled), states
 
@@ -246,7 +264,7 @@ class MiniLMEmbedder:
                     )
                 except Exception as error:
                     raise ProviderError.configuration(f"cannot load {self._model_path}: {error}") from error
-                self._content = _content_pieces(tokenizer)
+                self._content = _ContentPieces(tokenizer)
                 self._tokenizer = tokenizer
                 self._session = session
         return self._session, self._tokenizer
