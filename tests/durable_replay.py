@@ -29,6 +29,7 @@ from embedded_host.durable.history import (
     task_failed,
     timer_fired,
 )
+from embedded_host.durable.sessions import Session
 
 
 def extension_failure(name: str, exc: BaseException) -> dict[str, Any]:
@@ -81,7 +82,9 @@ class ReplayDriver:
         start: datetime = datetime(2026, 1, 1, tzinfo=UTC),
         failure: Callable[[str, BaseException], dict[str, Any]] = simple_failure,
         timer_limits: TimerLimits | None = None,
+        session: Session | None = None,
     ) -> None:
+        self.session = session  # the engine's kept executor (sessions.py); None: every episode replays
         self.failure = failure
         self.timer_limits = timer_limits
         self.handle = handle
@@ -120,6 +123,7 @@ class ReplayDriver:
                 new_events=new_events,
                 now=self.now,
                 timer_limits=self.timer_limits,
+                session=self.session,
             )
             outcome.custom_status = episode.custom_status
             pending = [self._perform(ev, outcome) for ev in episode.scheduled] if episode.status is None else []

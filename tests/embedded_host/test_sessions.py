@@ -155,3 +155,36 @@ def test_a_session_is_given_up_with_its_execution() -> None:
     assert len(pool) == 1
     assert SessionPool(capacity=0).get("a", "exec-1", registered) is None
     assert pool.get("d", "exec-1", lambda context: "") is None  # not registered through the SDK
+
+
+def test_the_orchestrator_sees_is_replaying_false_once_per_step_as_in_the_live_part_of_each_full_replay() -> None:
+    """Apps log only when not replaying; a kept executor runs each step once, as the live end of each full
+    replay would, and must say so (not replaying) each time."""
+    import azure.durable_functions as df
+
+    from embedded_host.durable.episode import handle_of
+    from embedded_host.durable.sessions import session_for
+    from tests.durable_replay import ReplayDriver
+
+    seen: list[tuple[str, bool]] = []
+    app = df.DFApp()
+
+    @app.orchestration_trigger(context_name="context")
+    def steps(context: df.DurableOrchestrationContext):
+        seen.append(("start", context.is_replaying))
+        first = yield context.call_activity("add_one", 1)
+        seen.append(("after the first", context.is_replaying))
+        second = yield context.call_activity("add_one", first)
+        seen.append(("after the second", context.is_replaying))
+        return second
+
+    func = app.get_functions()[0].get_user_function()
+    activities = {"add_one": lambda value: value + 1}
+    replayed = ReplayDriver(handle_of(func, "context"), activities).run("steps", None)
+    live = [entry for entry in seen if not entry[1]]
+    assert len(seen) == 6 and live == [("start", False), ("after the first", False), ("after the second", False)]
+    seen.clear()
+    kept = ReplayDriver(handle_of(func, "context"), activities, session=session_for(func)).run("steps", None)
+    assert seen == live
+    assert kept.output == replayed.output == 3
+    assert [e["EventType"] for e in kept.history] == [e["EventType"] for e in replayed.history]
