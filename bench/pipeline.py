@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -68,6 +69,29 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def thread_cpu() -> dict[int, tuple[str, float]]:
+    """CPU seconds of each live Python thread so far, by native id (Linux: /proc/self/task/*/stat)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    seen: dict[int, tuple[str, float]] = {}
+    for thread in threading.enumerate():
+        try:
+            fields = Path(f"/proc/self/task/{thread.native_id}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # not Linux, or the thread just ended
+            continue
+        seen[thread.native_id or 0] = (thread.name, (int(fields[11]) + int(fields[12])) / ticks)
+    return seen
+
+
+def cpu_by_thread(before: dict[int, tuple[str, float]], runs: int) -> dict[str, float]:
+    """CPU ms per run of each kind of thread since `before` (numbered pool threads counted as one kind)."""
+    kinds: dict[str, float] = {}
+    for native_id, (name, seconds) in thread_cpu().items():
+        kind = name.rstrip("0123456789").rstrip("_-") or name
+        spent = seconds - before.get(native_id, (name, 0.0))[1]
+        kinds[kind] = kinds.get(kind, 0.0) + spent * 1000 / runs
+    return dict(sorted(kinds.items(), key=lambda item: -item[1]))
+
+
 async def throughput(app: Path, questions: list[str], in_flight: int) -> dict[str, float]:
     """Start every question over HTTP, `in_flight` at a time, and wait for each run to complete."""
     from cli.environment import prepare_binding_settings
@@ -106,17 +130,19 @@ async def throughput(app: Path, questions: list[str], in_flight: int) -> dict[st
                         latencies.append(time.perf_counter() - began)
 
                 print(f"measuring {app.name} (pid {os.getpid()})", file=sys.stderr, flush=True)
-                cpu = cpu_seconds()
+                cpu, threads = cpu_seconds(), thread_cpu()
                 began = time.perf_counter()
                 await asyncio.gather(*(one(q) for q in questions))
                 elapsed = time.perf_counter() - began
                 cpu = cpu_seconds() - cpu
+                by_thread = cpu_by_thread(threads, len(questions))  # before the host's threads end
         history_bytes = len(json.dumps(history["historyEvents"]).encode()) if history else 0
     return {
         "per_s": len(questions) / elapsed,
         "p50_ms": percentile(latencies, 0.5) * 1000,
         "p99_ms": percentile(latencies, 0.99) * 1000,
         "cpu_ms": cpu / len(questions) * 1000,
+        "cpu_ms_by_thread": by_thread,
         "history_bytes": history_bytes,
     }
 
@@ -143,6 +169,8 @@ def main() -> None:
             f"{result['per_s']:.0f} runs/s, latency p50 {result['p50_ms']:.0f} ms, p99 {result['p99_ms']:.0f} ms "
             f"(p99/p50 {result['p99_ms'] / result['p50_ms']:.1f}), CPU {result['cpu_ms']:.1f} ms per run"
         )
+        threads = ", ".join(f"{kind} {ms:.1f}" for kind, ms in result["cpu_ms_by_thread"].items() if ms >= 0.05)
+        print(f"  CPU ms per run by thread: {threads}")
     print(f"real / no-op throughput: {results['real app']['per_s'] / results['no-op app']['per_s']:.2f}")
     print(f"history of one run (384-dim local vectors, top_k=3): {results['real app']['history_bytes']} bytes")
 
