@@ -2,11 +2,11 @@
 
 Without them, every episode rebuilds the SDK's context from the whole history and runs the orchestrator from
 its first line again: the cost of an episode grows with the history, and a run of n episodes replays
-n(n+1)/2 events (profiles of the real pipeline: half of the host's CPU). The Durable extension has the same
-remedy for .NET (``extendedSessionsEnabled``); the embedded host does it for any app, because the SDK's
-executor is deterministic in the events it is fed: feeding a kept executor only the events that are new
-since its last episode leaves it in the state a full replay would reach, and it answers with the same state
-JSON. Every event is fed exactly once, in history order, including those the host appended after the last
+n(n+1)/2 events (in a profile of the real pipeline, about half of the event loop's time). The Durable
+extension has the same remedy for .NET (``extendedSessionsEnabled``); the embedded host does it for any app,
+because the SDK's executor is deterministic in the events it is fed: feeding a kept executor only the events
+that are new since its last episode leaves it in the state a full replay would reach, and it answers with the
+same state JSON. Every event is fed exactly once, in history order, including those the host appended after the last
 episode (``TaskScheduled``, ``EventSent``, the episode's end) and whole episodes it recorded without
 running the orchestrator (a suspend).
 
