@@ -12,9 +12,7 @@ bench/RESULTS-engine.md#extended-sessions).
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -26,6 +24,7 @@ sys.path.insert(0, str(ROOT))
 from pipeline import cpu_seconds  # noqa: E402  (bench/ is this script's folder)
 
 from embedded_host import EmbeddedHost  # noqa: E402
+from tests.embedded_host.app_copies import app_with_sessions  # noqa: E402
 
 BASIC_APP = ROOT / "tests" / "embedded_host" / "apps" / "basic"
 RUNS = 20
@@ -49,13 +48,9 @@ def main() -> None:
         os.environ.setdefault("TEST_QUEUE", "bench")
         print("| steps | with sessions: CPU per run | wall for 20 | replaying every episode: CPU per run | wall |")
         print("|---|---|---|---|---|")
-        apps = {}
-        for sessions in (True, False):
-            app = apps[sessions] = root / f"app-{sessions}"
-            shutil.copytree(BASIC_APP, app)
-            host_json = json.loads((app / "host.json").read_text())
-            host_json.setdefault("extensions", {}).setdefault("durableTask", {})["extendedSessionsEnabled"] = sessions
-            (app / "host.json").write_text(json.dumps(host_json))
+        apps = {
+            sessions: app_with_sessions(BASIC_APP, root / f"app-{sessions}", sessions) for sessions in (True, False)
+        }
         for sessions, app in apps.items():  # warm-up: imports, the SDK's first parses
             asyncio.run(_runs(app, root / f"warm-{sessions}", 2))
         for steps in (4, 20, 100):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import aiohttp
 import pytest
 
 from embedded_host import EmbeddedHost
+from tests.embedded_host.app_copies import app_with_sessions
 from tests.embedded_host.conftest import BASIC_APP
 
 
@@ -191,11 +191,7 @@ def _assert_non_deterministic(status: dict | None) -> None:
 def test_non_determinism_is_detected_at_the_next_episode_when_every_episode_replays(
     tmp_path: Path, marker_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = tmp_path / "app"
-    shutil.copytree(BASIC_APP, app)
-    host_json = json.loads((app / "host.json").read_text())
-    host_json.setdefault("extensions", {}).setdefault("durableTask", {})["extendedSessionsEnabled"] = False
-    (app / "host.json").write_text(json.dumps(host_json))
+    app = app_with_sessions(BASIC_APP, tmp_path / "app", enabled=False)
 
     async def main() -> None:
         async with EmbeddedHost(app, tmp_path / "data") as host:

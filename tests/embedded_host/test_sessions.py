@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from azure.durable_functions.models.DurableOrchestrationContext import DurableOr
 
 from embedded_host import EmbeddedHost
 from embedded_host.durable.sessions import SessionPool
+from tests.embedded_host.app_copies import app_with_sessions
 from tests.embedded_host.conftest import BASIC_APP
 
 CONFORMANCE_APP = Path(__file__).parents[1] / "conformance" / "app"
@@ -36,15 +36,6 @@ SCENARIOS: list[tuple[Path, str, Any, list[str]]] = [
 ]
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _KEYS = ("EventType", "EventId", "Name", "TaskScheduledId", "TimerId", "Input", "Result", "Reason")
-
-
-def _app(source: Path, tmp_path: Path, sessions: bool) -> Path:
-    app = tmp_path / f"{source.name}-{'sessions' if sessions else 'replays'}"
-    shutil.copytree(source, app)
-    host_json = json.loads((app / "host.json").read_text())
-    host_json.setdefault("extensions", {}).setdefault("durableTask", {})["extendedSessionsEnabled"] = sessions
-    (app / "host.json").write_text(json.dumps(host_json))
-    return app
 
 
 def _shape(status: dict[str, Any]) -> str:
@@ -81,7 +72,8 @@ def _run_all(sessions: bool, tmp_path: Path, marker_dir: Path) -> tuple[dict[str
 
     async def run(source: Path, scenarios: list[tuple[str, Any, list[str]]]) -> tuple[dict[str, Any], int]:
         data = tmp_path / f"data-{source.name}-{sessions}"
-        async with EmbeddedHost(_app(source, tmp_path, sessions), data) as host:
+        app = app_with_sessions(source, tmp_path / f"{source.name}-{'sessions' if sessions else 'replays'}", sessions)
+        async with EmbeddedHost(app, data) as host:
             results: dict[str, dict[str, Any]] = {}
             for name, payload, events in scenarios:
                 iid = await host.start_new(name, payload, instance_id=f"run-{name}")
