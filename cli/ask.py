@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 import time
@@ -10,6 +9,7 @@ from typing import Any
 
 from cli.environment import APP_DIR, data_dir, prepare_binding_settings
 from cli.errors import CliError
+from cli.serve_record import running_serve
 
 __all__ = ["run_ask"]
 
@@ -87,12 +87,8 @@ def _flush_events() -> None:
         )
 
 
-def run_ask(
-    question: str, *, top_k: int, as_json: bool, timeout_s: float = 60.0, scopes: list[str] | None = None
-) -> int:
-    scopes = scopes or []
-    _validate(question, top_k, scopes)
-    from cli.output import print_result
+def _ask_here(question: str, top_k: int, scopes: list[str], timeout_s: float) -> tuple[dict[str, Any], float]:
+    """The run on a host of this process's own, started for it, and its milliseconds from the host's start."""
     from telemetry import configure_telemetry
 
     configure_telemetry()  # exporters from settings/OTEL_*, once per process
@@ -103,9 +99,33 @@ def run_ask(
 
     prepare_state_folder()
     load_models_in_background()  # the steps' providers, while the host starts
+    import asyncio
+
     began = time.perf_counter()
     status = asyncio.run(_ask(question, top_k, scopes, timeout_s))
-    elapsed_ms = (time.perf_counter() - began) * 1000
+    return status, (time.perf_counter() - began) * 1000
+
+
+def run_ask(
+    question: str, *, top_k: int, as_json: bool, timeout_s: float = 60.0, scopes: list[str] | None = None
+) -> int:
+    scopes = scopes or []
+    _validate(question, top_k, scopes)
+    serving = running_serve(data_dir())
+    if serving is not None:
+        # The state folder is that host's: the question goes to it, as a producer's would.
+        if serving.app != APP_DIR:
+            raise CliError(
+                f"`pipeline serve` is running on {data_dir()} for another app ({serving.app}); "
+                "set PIPELINE_DATA_DIR to another folder"
+            )
+        from cli.serve_client import ask_serve
+
+        began = time.perf_counter()
+        status = ask_serve(serving, data_dir(), question, top_k, scopes, timeout_s)
+        elapsed_ms = (time.perf_counter() - began) * 1000
+    else:
+        status, elapsed_ms = _ask_here(question, top_k, scopes, timeout_s)
     result = status.get("result") or {}
     if as_json:
         print(
@@ -124,6 +144,8 @@ def run_ask(
             )
         )
     else:
+        from cli.output import print_result
+
         print_result(status, total_ms=elapsed_ms)
     from cli.exit_codes import for_runtime_status
 

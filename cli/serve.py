@@ -6,11 +6,13 @@ import errno
 import socket
 import sys
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 from cli.environment import APP_DIR, data_dir, prepare_binding_settings, settings
 from cli.errors import CliError
+from cli.serve_record import ServeRecord, published
 from cli.state_folder import announce_new_state_folder
 
 __all__ = ["run_serve"]
@@ -65,7 +67,10 @@ def run_serve(*, host: str, port: int, app_dir: Path | None, allow_hosts: Sequen
 
     server = EmbeddedHost(app, data_dir(), host=host, port=port, allowed_hosts=allowed, pages={PAGE_PREFIX: PAGE_DIR})
 
+    note = ExitStack()  # the state folder's note that this serve runs, from its start to its stop
+
     def announce(_host: object) -> None:
+        note.enter_context(published(data_dir(), ServeRecord(server.base_url, app, server.keys is not None)))
         print(
             f"serving {app} on {_listening_url(host, server.base_url)} (state in {data_dir()}); Ctrl-C stops",
             flush=True,
@@ -74,7 +79,8 @@ def run_serve(*, host: str, port: int, app_dir: Path | None, allow_hosts: Sequen
         _announce_keys(server)
 
     try:
-        server.run_forever(on_started=announce)
+        with note:
+            server.run_forever(on_started=announce)
     except HostAlreadyRunningError as exc:
         raise CliError(
             f"{exc}: use that one (its monitor is at /monitor/), or give this one its own state and port: "
