@@ -59,8 +59,9 @@ def run_serve(*, host: str, port: int, app_dir: Path | None, allow_hosts: Sequen
         configure_telemetry()  # exporters from settings/OTEL_*, before the app loads
         _check_local_files()
         _resume_event_delivery()
-        from providers.factory import prepare_local_index_when_opened
+        from providers.factory import load_model_in_background, prepare_local_index_when_opened
 
+        load_model_in_background()  # while the host starts: the first question does not wait half a second for it
         prepare_local_index_when_opened()  # the answerer's sentences of the shipped sample index, in the background
     allowed = [*settings().allowed_hosts, *allow_hosts]
     from monitor import PAGE_DIR, PAGE_PREFIX

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -62,12 +63,21 @@ def test_a_serve_of_another_app_on_the_folder_is_named_and_nothing_runs(
     assert not (data / "durable.sqlite").exists()  # no host of its own was started
 
 
+def _wait_for_the_model(pid: int, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while "onnxruntime" not in Path(f"/proc/{pid}/maps").read_text():
+        assert time.monotonic() < deadline, "the serve did not load its model before the first question"
+        time.sleep(0.1)
+
+
 @pytest.mark.e2e
-def test_ask_is_answered_by_the_running_serve_and_by_its_own_host_once_that_serve_is_killed(tmp_path: Path) -> None:
+def test_ask_is_answered_by_the_running_serve_with_its_model_loaded_then_by_its_own_host(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
     server = Server(data, _env(data)).start()
     try:
+        assert server.proc is not None
+        _wait_for_the_model(server.proc.pid)  # loaded at the start, so the first question does not wait for it
         asked = _ask(data)
         assert asked.returncode == 0, asked.stderr
         answer = json.loads(asked.stdout)
