@@ -10,15 +10,19 @@ Without `fcntl` (Windows) there is no note, and `ask` says that a host is runnin
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 __all__ = ["RECORD_FILE", "ServeRecord", "published", "running_serve"]
 
 RECORD_FILE = "serve.json"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -38,13 +42,23 @@ def published(data_dir: Path, record: ServeRecord) -> Iterator[None]:
         return
     path = Path(data_dir) / RECORD_FILE
     temp = path.with_name(f".{RECORD_FILE}.{os.getpid()}")
-    with open(temp, "w", encoding="utf-8") as held:
+    held: IO[str] | None = None
+    try:
+        held = open(temp, "w", encoding="utf-8")  # noqa: SIM115 - held until the block ends
         # Locked before it is renamed into place, and renamed once written: a reader that finds the note finds
         # it whole and locked.
         fcntl.flock(held.fileno(), fcntl.LOCK_EX)
         json.dump({"url": record.url, "app": str(record.app), "keys": record.keys, "pid": os.getpid()}, held)
         held.flush()
         os.replace(temp, path)
+    except OSError as error:  # a full disk, say: the serve runs on; an ask on its folder says a host is running
+        log.warning("cannot write %s (%s): `pipeline ask` on this folder will not be sent to this serve", path, error)
+        if held is not None:
+            held.close()
+        temp.unlink(missing_ok=True)
+        yield
+        return
+    with held:
         try:
             yield
         finally:

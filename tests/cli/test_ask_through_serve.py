@@ -50,6 +50,16 @@ def test_the_note_is_there_while_its_holder_lives_and_a_note_nobody_holds_is_not
     assert running_serve(tmp_path) is None
 
 
+def test_a_note_that_cannot_be_written_is_a_warning_and_the_serve_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    unwritable = tmp_path / "a-file-not-a-folder"
+    unwritable.write_text("")
+    with published(unwritable, ServeRecord(url="http://127.0.0.1:9", app=ROOT, keys=False)):
+        assert running_serve(unwritable) is None
+    assert "will not be sent to this serve" in caplog.text
+
+
 def test_a_serve_of_another_app_on_the_folder_is_named_and_nothing_runs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
