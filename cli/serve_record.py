@@ -13,7 +13,7 @@ import json
 import logging
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -55,7 +55,8 @@ def published(data_dir: Path, record: ServeRecord) -> Iterator[None]:
         log.warning("cannot write %s (%s): `pipeline ask` on this folder will not be sent to this serve", path, error)
         if held is not None:
             held.close()
-        temp.unlink(missing_ok=True)
+        with suppress(OSError):
+            temp.unlink()
         yield
         return
     with held:
