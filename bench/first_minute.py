@@ -1,0 +1,96 @@
+"""The first minute of a `pipeline serve` on a new state folder: questions while it prepares the sample index.
+
+The sample index ships without the answerer's sentence states (3 MB); a serve prepares them in the background
+from its first question on, sharing the model's forward passes with the questions. This asks distinct
+questions one after another from the moment the serve listens, and reports each run's latency (start route
+to Completed, through HTTP) and its embed step, so a question's wait behind that background work shows.
+
+    .venv/bin/python bench/first_minute.py [--questions 40] [--rounds 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+from pipeline import distinct_questions, percentile  # noqa: E402 - bench/pipeline.py, on the path just set
+
+from tests.processes import free_port  # noqa: E402 - the repository root, on the path just set
+
+_FINISHED = ("Completed", "Failed", "Terminated")
+
+
+def _json(url: str, body: dict | None = None) -> dict:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def one_round(questions: list[str]) -> tuple[list[float], list[float], float]:
+    """Latencies and embed-step times (ms) of `questions` asked in turn on a serve started on a new folder."""
+    with tempfile.TemporaryDirectory() as folder:
+        port = free_port()
+        env = {**os.environ, "PIPELINE_DATA_DIR": str(Path(folder) / "state"), "PIPELINE_CONFIG": "/nonexistent"}
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    _json(url + "/api/openapi.json")
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+            latencies, embeds = [], []
+            began = time.perf_counter()
+            for question in questions:
+                started = time.perf_counter()
+                instance = _json(url + "/api/pipeline/start", {"question": question})["instance_id"]
+                while (status := _json(f"{url}/api/pipeline/{instance}"))["runtime_status"] not in _FINISHED:
+                    time.sleep(0.005)
+                latencies.append((time.perf_counter() - started) * 1000)
+                embeds.append(status["result"]["timings_ms"]["embed_query"])
+            return latencies, embeds, time.perf_counter() - began
+        finally:
+            serve.terminate()
+            serve.wait(30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--questions", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=1)
+    args = parser.parse_args()
+    questions = distinct_questions(args.questions)
+    for _ in range(args.rounds):
+        latencies, embeds, seconds = one_round(questions)
+        print(
+            f"{len(questions)} questions in {seconds:.1f} s: latency median {statistics.median(latencies):.0f} ms, "
+            f"p90 {percentile(latencies, 0.9):.0f} ms, max {max(latencies):.0f} ms; embed step median "
+            f"{statistics.median(embeds):.0f} ms, max {max(embeds):.0f} ms; the first ten: "
+            + ", ".join(f"{ms:.0f}" for ms in latencies[:10])
+        )
+
+
+if __name__ == "__main__":
+    main()
