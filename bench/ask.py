@@ -103,7 +103,7 @@ def main() -> None:
         serve = start_serve(args.pipeline, env, data)
         try:
             timed_ask(args.pipeline, env)
-            wait_until_idle(serve.pid)  # it prepares the sample index's sentences from its first question on
+            wait_until_idle(serve.pid)  # whatever it starts on its first question (a local index's preparation)
             print(summary("through a warm serve", [timed_ask(args.pipeline, env) for _ in range(args.runs)]))
         finally:
             serve.send_signal(signal.SIGTERM)

@@ -1,9 +1,9 @@
-"""The first minute of a `pipeline serve` on a new state folder: questions while it prepares the sample index.
+"""The first minute of a `pipeline serve` on a new state folder: its first questions, one after another.
 
-The sample index ships without the answerer's sentence states (3 MB); a serve prepares them in the background
-from its first question on, sharing the model's forward passes with the questions. This asks distinct
-questions one after another from the moment the serve listens, and reports each run's latency (start route
-to Completed, through HTTP) and its embed step, so a question's wait behind that background work shows.
+Whatever a new serve still has to do for the bundled sample index shows here (it once prepared the answerer's
+sentences in the background from its first question on, sharing the model's passes with the questions; they
+now ship beside the index). This asks distinct questions one after another from the moment the serve
+listens, and reports each run's latency (start route to Completed, through HTTP) and its embed step.
 
     .venv/bin/python bench/first_minute.py [--questions 40] [--rounds 1]
 """

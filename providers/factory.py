@@ -346,6 +346,7 @@ def local_answerer(s: Settings) -> ExtractiveAnswerer:
     """The extractive answerer, reading meaning with MiniLM (lexical-only weights when it is not installed)."""
     from providers.local.extractive import ExtractiveAnswerer
     from providers.local.minilm_embedder import MiniLMEmbedder
+    from providers.local.sample_index import SHIPPED_SENTENCES
     from providers.local.sentence_vectors import SentenceVectors
 
     embedder = _embedder()
@@ -355,7 +356,9 @@ def local_answerer(s: Settings) -> ExtractiveAnswerer:
     except ProviderError as error:
         log.warning("local answerer without a sentence model (%s): lexical matching only", error.message)
         return ExtractiveAnswerer()
-    return ExtractiveAnswerer(SentenceVectors(model, s.pipeline_data_dir / "index" / "sentence-vectors.sqlite"))
+    # The state folder's own file first, then the bundled corpus's sentences, shipped beside its index.
+    kept = s.pipeline_data_dir / "index" / "sentence-vectors.sqlite"
+    return ExtractiveAnswerer(SentenceVectors(model, kept, shipped=SHIPPED_SENTENCES))
 
 
 @_BuiltOnce

@@ -5,7 +5,12 @@ of every new state folder), so the repository ships it indexed: `sample_index.sq
 module holds its documents and chunks with their MiniLM vectors, nothing else. It is copied in when
 it matches, file for file, what indexing `corpus/` here would write (the content hashes carry the
 chunker version) and was made by the configured embedder; otherwise the corpus is indexed as before.
-`python -m providers.local.sample_index` writes it again (a test says when it is due).
+
+The local answerer's work on those chunks ships too: `sample_sentences.sqlite` holds the vector and
+token states of every sentence and heading path it reads from them (what indexing prepares for it, 3 MB).
+The answerer reads it in place, read-only, after the state folder's own file (`SentenceVectors`'s
+`shipped`); its entries are keyed by model and text, so it can only answer for the texts it holds.
+`python -m providers.local.sample_index` writes both again (a test says when it is due).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import threading
 import time
 from contextlib import closing
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ingestion.ingest import IngestReport, Progress, index_paths
 from ingestion.sources import CORPUS_DIR, content_hash, source_name, walk_files
@@ -25,9 +31,13 @@ from providers.base import Embedder
 from providers.errors import ProviderError
 from providers.local.sqlite_index import SqliteIndex
 
-__all__ = ["SHIPPED_INDEX", "corpus_hashes", "ensure_sample_index", "write_shipped_index"]
+if TYPE_CHECKING:
+    from providers.local.minilm_embedder import MiniLMEmbedder
+
+__all__ = ["SHIPPED_INDEX", "SHIPPED_SENTENCES", "corpus_hashes", "ensure_sample_index", "write_shipped_index"]
 
 SHIPPED_INDEX = Path(__file__).with_name("sample_index.sqlite")
+SHIPPED_SENTENCES = Path(__file__).with_name("sample_sentences.sqlite")
 
 _sample_lock = threading.Lock()
 log = logging.getLogger(__name__)
@@ -91,23 +101,49 @@ def _copy_shipped(index: SqliteIndex, progress: Progress | None) -> IngestReport
     return report
 
 
-def write_shipped_index(embedder: Embedder, path: Path = SHIPPED_INDEX) -> IngestReport:
-    """Index `corpus/` with `embedder` and keep its documents, chunks and meta alone at `path`."""
+def write_shipped_index(
+    embedder: MiniLMEmbedder, path: Path = SHIPPED_INDEX, sentences: Path = SHIPPED_SENTENCES
+) -> IngestReport:
+    """Index `corpus/` with `embedder` (MiniLM) and keep its documents, chunks and meta alone at `path`, and the
+    local answerer's sentences of those chunks, prepared as indexing prepares them, at `sentences`."""
+    from providers.local.extractive import ExtractiveAnswerer
+    from providers.local.sentence_vectors import SentenceVectors
+
     with tempfile.TemporaryDirectory() as scratch:
-        with SqliteIndex(scratch, embedder=embedder) as built:
-            report = index_paths([CORPUS_DIR], index=built, embedder=embedder, base=CORPUS_DIR.parent)
-        path.unlink(missing_ok=True)
-        with closing(sqlite3.connect(path)) as out:
-            out.execute("ATTACH DATABASE ? AS built", (str(Path(scratch) / "index.sqlite"),))
-            for table in ("meta", "documents", "chunks"):
-                out.execute(f"CREATE TABLE {table} AS SELECT * FROM built.{table}")
-            out.execute("DELETE FROM meta WHERE key = 'generation'")
-            out.execute("UPDATE documents SET indexed_at = ''")  # the file changes only when its content does
-            out.commit()
-            out.execute("DETACH DATABASE built")
-        with closing(sqlite3.connect(path)) as out:
-            out.execute("VACUUM")
+        prepared = Path(scratch) / "sentence-vectors.sqlite"
+        answerer = ExtractiveAnswerer(SentenceVectors(embedder, prepared))
+        try:
+            with SqliteIndex(scratch, embedder=embedder, preparer=answerer) as built:
+                report = index_paths([CORPUS_DIR], index=built, embedder=embedder, base=CORPUS_DIR.parent)
+        finally:
+            answerer.close()
+        _keep(
+            Path(scratch) / "index.sqlite",
+            path,
+            ("meta", "documents", "chunks"),
+            # What says when and by what process it was written: the file changes only when its content does.
+            tidy=(
+                "DELETE FROM meta WHERE key IN ('generation', 'prepared_for')",
+                "UPDATE documents SET indexed_at = ''",
+            ),
+        )
+        _keep(prepared, sentences, ("embedded",))
     return report
+
+
+def _keep(built: Path, out_path: Path, tables: tuple[str, ...], *, tidy: tuple[str, ...] = ()) -> None:
+    """`tables` of the SQLite file `built`, alone in a new compact file at `out_path`."""
+    out_path.unlink(missing_ok=True)
+    with closing(sqlite3.connect(out_path)) as out:
+        out.execute("ATTACH DATABASE ? AS built", (str(built),))
+        for table in tables:
+            out.execute(f"CREATE TABLE {table} AS SELECT * FROM built.{table}")
+        for statement in tidy:
+            out.execute(statement)
+        out.commit()
+        out.execute("DETACH DATABASE built")
+    with closing(sqlite3.connect(out_path)) as out:
+        out.execute("VACUUM")
 
 
 def _built_by_another(index: SqliteIndex) -> bool:
@@ -123,4 +159,7 @@ if __name__ == "__main__":
     from providers.local.minilm_embedder import MiniLMEmbedder
 
     written = write_shipped_index(MiniLMEmbedder())
-    print(f"wrote {SHIPPED_INDEX}: {len(written.indexed)} files, {written.chunks} chunks", file=sys.stderr)
+    print(
+        f"wrote {SHIPPED_INDEX} ({len(written.indexed)} files, {written.chunks} chunks) and {SHIPPED_SENTENCES}",
+        file=sys.stderr,
+    )

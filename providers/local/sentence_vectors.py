@@ -8,7 +8,8 @@ in memory: a corpus's sentences are embedded once (the first time a passage is r
 answer reads them in about a millisecond. Text-addressed, so it serves passages from any retriever
 and never goes stale: an edited sentence is a new key. Token states are kept as int8 with one scale
 per row (a question-token cosine moves by 0.002 at most on the bundled corpus), a quarter of
-their float32 size.
+their float32 size. A second, read-only file of the same form can sit behind the first: the bundled
+corpus's sentences, shipped with the code, so a new state folder does not embed them again.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import contextlib
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from hashlib import blake2b
 from pathlib import Path
@@ -67,15 +68,25 @@ class _Entry:
 
 class SentenceVectors:
     """`vectors(texts)` and `token_states(texts)` through an in-memory LRU, then the SQLite file (when given),
-    then the model. Without a `TokenEmbedder` every text has no token states."""
+    then a read-only file shipped with the code (`shipped`: the bundled corpus's, when given), then the model.
+    Without a `TokenEmbedder` every text has no token states."""
 
-    def __init__(self, embedder: ArrayEmbedder, path: str | Path | None = None, *, memory: int = 20_000) -> None:
+    def __init__(
+        self,
+        embedder: ArrayEmbedder,
+        path: str | Path | None = None,
+        *,
+        memory: int = 20_000,
+        shipped: Path | None = None,
+    ) -> None:
         self._embedder = embedder
         self._path = Path(path) if path is not None else None
         self._memory: OrderedDict[bytes, _Entry] = OrderedDict()
         self._capacity = memory
         self._lock = threading.Lock()
         self._connection: sqlite3.Connection | None = None
+        self._shipped_path = shipped
+        self._shipped: sqlite3.Connection | None = None
 
     @property
     def model(self) -> str:
@@ -125,9 +136,10 @@ class SentenceVectors:
 
     def close(self) -> None:
         with self._lock:
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
+            for connection in (self._connection, self._shipped):
+                if connection is not None:
+                    connection.close()
+            self._connection = self._shipped = None
 
     def _entries(self, texts: Sequence[str], transient: int = 0) -> list[_Entry]:
         keys = [self._key(text) for text in texts]
@@ -187,29 +199,30 @@ class SentenceVectors:
         return self._connection
 
     def _present(self, keys: list[bytes]) -> set[bytes]:
-        """Which of `keys` the file holds (the caller holds the lock)."""
-        db = self._db() if keys else None
+        """Which of `keys` the file or the shipped file holds (the caller holds the lock)."""
         present: set[bytes] = set()
-        if db is None:
-            return present
-        with contextlib.suppress(sqlite3.Error):  # unreadable: everything is computed again, no worse
-            for start in range(0, len(keys), 500):  # under SQLite's bound-parameter limit
-                batch = keys[start : start + 500]
-                marks = ",".join("?" * len(batch))
-                rows = db.execute(f"SELECT key FROM embedded WHERE key IN ({marks})", batch)
-                present.update(bytes(key) for (key,) in rows)
+        for db in (self._db(), self._shipped_db()) if keys else ():
+            if db is None:
+                continue
+            with contextlib.suppress(sqlite3.Error):  # unreadable: everything is computed again, no worse
+                for batch, marks in _batches([key for key in keys if key not in present]):
+                    rows = db.execute(f"SELECT key FROM embedded WHERE key IN ({marks})", batch)
+                    present.update(bytes(key) for (key,) in rows)
         return present
 
     def _read(self, keys: list[bytes]) -> dict[bytes, _Entry]:
-        db = self._db() if keys else None
-        if db is None:
-            return {}
+        """The entries of `keys` the file holds, then those only the shipped file holds (the caller holds the lock)."""
+        found: dict[bytes, _Entry] = {}
+        for db in (self._db(), self._shipped_db()) if keys else ():
+            if db is not None:
+                found.update(self._read_from(db, [key for key in keys if key not in found]))
+        return found
+
+    def _read_from(self, db: sqlite3.Connection, keys: list[bytes]) -> dict[bytes, _Entry]:
         dims = self._embedder.dimensions
         found: dict[bytes, _Entry] = {}
         try:
-            for start in range(0, len(keys), 500):  # under SQLite's bound-parameter limit
-                batch = keys[start : start + 500]
-                marks = ",".join("?" * len(batch))
+            for batch, marks in _batches(keys):
                 query = f"SELECT key, vector, tokens, scales FROM embedded WHERE key IN ({marks})"
                 for key, vector, tokens, scales in db.execute(query, batch):
                     v = np.frombuffer(vector, dtype=np.float32)
@@ -221,6 +234,20 @@ class SentenceVectors:
             return found
         return found
 
+    def _shipped_db(self) -> sqlite3.Connection | None:
+        """The shipped file, read-only and immutable (it may sit in a read-only install); None without one."""
+        if self._shipped is None and self._shipped_path is not None:
+            try:
+                uri = f"{self._shipped_path.resolve().as_uri()}?mode=ro&immutable=1"
+                self._shipped = sqlite3.connect(uri, uri=True, check_same_thread=False)
+                self._shipped.execute("SELECT key FROM embedded LIMIT 1").fetchall()
+            except (OSError, sqlite3.Error):
+                if self._shipped is not None:
+                    self._shipped.close()
+                self._shipped = None
+                self._shipped_path = None  # missing (a trimmed install) or unreadable: computed instead
+        return self._shipped
+
     def _write(self, entries: dict[bytes, _Entry]) -> None:
         with self._lock:
             db = self._db()
@@ -230,3 +257,10 @@ class SentenceVectors:
             # Another process may hold the write lock: then these entries are simply recomputed next time.
             with contextlib.suppress(sqlite3.Error):
                 db.executemany("INSERT OR IGNORE INTO embedded(key, vector, tokens, scales) VALUES (?, ?, ?, ?)", rows)
+
+
+def _batches(keys: list[bytes]) -> Iterator[tuple[list[bytes], str]]:
+    """`keys` in batches under SQLite's bound-parameter limit, each with its `?` marks."""
+    for start in range(0, len(keys), 500):
+        batch = keys[start : start + 500]
+        yield batch, ",".join("?" * len(batch))

@@ -1,4 +1,7 @@
-"""The sample corpus ships indexed: a new state folder copies it instead of embedding the corpus, when it matches."""
+"""The sample corpus ships indexed: a new state folder copies it instead of embedding the corpus, when it matches.
+
+The answerer's sentences of it ship too, and are read in place, so a question on it embeds only itself.
+"""
 
 from __future__ import annotations
 
@@ -14,13 +17,16 @@ import pytest
 from ingestion.chunking import Chunk
 from ingestion.ingest import index_paths
 from ingestion.sources import CORPUS_DIR, embedding_text
+from providers.base import Passage
 from providers.local import sample_index
+from providers.local.extractive import answer_texts
 from providers.local.hashing_embedder import HashingEmbedder
 from providers.local.minilm_embedder import MODEL_NAME
-from providers.local.sample_index import SHIPPED_INDEX, corpus_hashes, ensure_sample_index
+from providers.local.sample_index import SHIPPED_INDEX, SHIPPED_SENTENCES, corpus_hashes, ensure_sample_index
+from providers.local.sentence_vectors import SentenceVectors
 from providers.local.sqlite_index import SqliteIndex
 
-STALE = "the shipped sample index is stale: `python -m providers.local.sample_index` writes it again"
+STALE = "the shipped sample index or its sentences are stale: `python -m providers.local.sample_index` writes both"
 
 
 def _shipped(sql: str) -> list[tuple]:
@@ -108,3 +114,51 @@ def test_an_index_filled_meanwhile_is_left_as_it_is(tmp_path: Path) -> None:
         index_paths([notes], index=index, embedder=embedder, base=tmp_path)
         assert index.copy_from(SHIPPED_INDEX) == []
         assert list(index.document_hashes()) == ["notes.md"]
+
+
+def test_the_shipped_sentences_hold_everything_the_answerer_reads_from_the_shipped_index(tmp_path: Path) -> None:
+    read: list[str] = []
+
+    class _Collect:
+        prepares = "what the answerer reads"
+
+        def prepare(self, passages: Sequence[Passage]) -> None:
+            read.extend(answer_texts(passages))
+
+    embedder = _LooksLikeMiniLM()
+    with SqliteIndex(tmp_path, embedder=embedder, preparer=_Collect()) as index:
+        index.copy_from(SHIPPED_INDEX)
+        assert index.prepare_missing() and len(read) > index.chunk_count()
+    shipped = SentenceVectors(embedder, shipped=SHIPPED_SENTENCES)
+    vectors, states = shipped.vectors_and_states(read)
+    shipped.close()
+    assert embedder.texts == [], STALE  # every text read from the shipped file, none embedded
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3) and sum(len(s) for s in states) > len(read)
+
+
+def test_a_question_on_a_new_state_folders_sample_index_embeds_only_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    if importlib.util.find_spec("onnxruntime") is None:
+        pytest.skip("the MiniLM model is not installed")
+    from config import get_settings
+    from providers.factory import local_answerer
+    from providers.local.minilm_embedder import MiniLMEmbedder
+
+    embedded: list[str] = []
+    embed_with_tokens = MiniLMEmbedder.embed_with_tokens
+
+    def recording(self: MiniLMEmbedder, texts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+        embedded.extend(texts)
+        return embed_with_tokens(self, texts)
+
+    monkeypatch.setattr(MiniLMEmbedder, "embed_with_tokens", recording)
+    settings = get_settings()
+    answerer = local_answerer(settings)  # the state folder's sentence file is new and empty
+    minilm = MiniLMEmbedder()
+    question = "How does the pipeline retry a failed step?"
+    with SqliteIndex(settings.pipeline_data_dir / "index", embedder=minilm) as index:
+        assert ensure_sample_index(index, minilm) is not None  # copied, not indexed
+        passages = index.search(question, minilm.embed_array([question])[0], top_k=3)
+    analysis = answerer.analyse(question, passages)
+    answerer.close()
+    minilm.close()
+    assert analysis is not None and embedded == [question]
