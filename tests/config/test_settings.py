@@ -107,3 +107,17 @@ def test_a_step_that_meets_a_bad_setting_fails_as_configuration_without_retry() 
         run_step("search_documents", StepInput, {"instance_id": "i", "attempt": 1}, work)
     assert ErrorKind.CONFIGURATION.value in str(failed.value)
     assert "AZURE_SEARCH_ENDPOINT" in str(failed.value)
+
+
+def test_variables_are_read_by_name_or_alias_in_any_case_and_an_empty_one_is_unset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("servicebusconnection__FULLYQUALIFIEDNAMESPACE", "ns.servicebus.windows.net")
+    monkeypatch.setenv("Pipeline_Snippet_Chars", "300")
+    monkeypatch.setenv("PIPELINE_RETRY_MAX_ATTEMPTS", "")  # set but empty: the default stands
+    monkeypatch.setenv("PIPELINE_LOCAL_EMBEDDER", " HASH ")
+    settings = Settings()
+    assert settings.service_bus_namespace == "ns.servicebus.windows.net"
+    assert settings.pipeline_snippet_chars == 300 and settings.pipeline_retry_max_attempts == 3
+    assert settings.pipeline_local_embedder == "hash"
+    assert Settings(pipeline_snippet_chars=500).pipeline_snippet_chars == 500  # given values win
