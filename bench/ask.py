@@ -1,9 +1,12 @@
 """`pipeline ask` as a user runs it: a new process each time, timed from outside (wall, and CPU of the process).
 
-Three cases on one state folder whose index is built (one ask made first):
-- alone: the ask starts a host of its own (imports, model, host start, the run);
-- through a fresh serve: the first ask after `pipeline serve` started on the folder, which answers it;
-- through a warm serve: later asks, once the serve has prepared the sample index's sentences.
+Every ask is a different question (the evaluation sets' own), so nothing one ask read or embedded is there
+for the next. The cases:
+- first: the first ask in a new state folder (it copies the shipped sample index);
+- alone: on one state folder whose index is built, the ask starts a host of its own (imports, model, host
+  start, the run);
+- through a fresh serve: the first ask after `pipeline serve` started on that folder, which answers it;
+- through a warm serve: later asks, once the serve is idle again.
 
     .venv/bin/python bench/ask.py [--runs 7] [--pipeline .venv/bin/pipeline]
 
@@ -29,14 +32,18 @@ sys.path.insert(0, str(ROOT))
 
 from tests.processes import free_port  # noqa: E402 - after the path set-up above
 
-QUESTION = "How does the pipeline retry a failed step?"
+sys.path.insert(0, str(ROOT / "bench"))
+from pipeline import distinct_questions  # noqa: E402 - bench/pipeline.py, on the path just set
+
+QUESTIONS = iter(distinct_questions(1000))
 
 
 def timed_ask(pipeline: str, env: dict[str, str]) -> tuple[float, float]:
-    """Wall and CPU seconds of one `pipeline ask` process."""
+    """Wall and CPU seconds of one `pipeline ask` process, asking a question not asked before."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     began = time.perf_counter()
-    subprocess.run([pipeline, "ask", QUESTION, "--json"], env=env, check=True, capture_output=True, cwd=ROOT)
+    command = [pipeline, "ask", next(QUESTIONS), "--json"]
+    subprocess.run(command, env=env, check=True, capture_output=True, cwd=ROOT)
     wall = time.perf_counter() - began
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -88,8 +95,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         data = Path(folder) / "state"
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        env |= {"PIPELINE_DATA_DIR": str(data), "PIPELINE_CONFIG": str(Path(folder) / "no-settings.env")}
-        timed_ask(args.pipeline, env)  # the index is built, the bytecode written
+        env |= {"PIPELINE_CONFIG": str(Path(folder) / "no-settings.env")}
+        timed_ask(args.pipeline, env | {"PIPELINE_DATA_DIR": str(Path(folder) / "warm-up")})  # bytecode written
+        new_folders = [env | {"PIPELINE_DATA_DIR": str(Path(folder) / f"new-{n}")} for n in range(5)]
+        first = [timed_ask(args.pipeline, new_env) for new_env in new_folders]
+        print(summary("first, in a new state folder", first), flush=True)
+        env |= {"PIPELINE_DATA_DIR": str(data)}
+        timed_ask(args.pipeline, env)  # the index is built
         print(summary("alone, index built", [timed_ask(args.pipeline, env) for _ in range(args.runs)]), flush=True)
         fresh = []
         for _ in range(min(args.runs, 3)):

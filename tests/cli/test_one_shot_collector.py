@@ -1,5 +1,6 @@
-"""The process's own `pipeline ask` runs without the cyclic collector and freezes what is alive before it
-exits (interpreter shutdown then skips it); a caller of `main([...])` keeps its collector as it was."""
+"""The process's own `pipeline ask` runs without the cyclic collector, freezes what is alive, runs the exit
+handlers and ends the process without the interpreter's teardown; a caller of `main([...])` keeps its
+collector as it was, and its process."""
 
 from __future__ import annotations
 
@@ -10,7 +11,12 @@ from pathlib import Path
 
 import pytest
 
+import cli.main
 from cli.main import main
+
+
+class _Ended(Exception):
+    """Stands for the end of the process in these tests."""
 
 
 @pytest.fixture
@@ -20,12 +26,22 @@ def collector_restored() -> Iterator[None]:
     gc.enable()
 
 
-def test_the_process_own_ask_leaves_the_collector_off_and_freezes_at_the_end(
+def test_the_process_own_ask_leaves_the_collector_off_freezes_and_ends_after_its_exit_handlers(
     collector_restored: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     gc.unfreeze()
+    events: list[object] = []
+    monkeypatch.setattr(cli.main.atexit, "_run_exitfuncs", lambda: events.append("exit handlers"))
+
+    def end(code: int) -> None:
+        events.append(code)
+        raise _Ended
+
+    monkeypatch.setattr(cli.main.os, "_exit", end)
     monkeypatch.setattr(sys, "argv", ["pipeline", "ask", ""])  # refused before any work: exit 2
-    assert main() == 2
+    with pytest.raises(_Ended):
+        main()
+    assert events == ["exit handlers", 2]
     assert "pipeline: error:" in capsys.readouterr().err
     assert not gc.isenabled()
     assert gc.get_freeze_count() > 0

@@ -159,3 +159,27 @@ def test_every_span_of_a_run_arrives_over_otlp_in_the_callers_trace(server: str,
     assert {s["service"] for s in spans} == {"durable-ai-pipeline"}
     clients = {s["name"].split(" ", 1)[0] for s in spans if s["parent_span_id"] not in ("", starter["parent_span_id"])}
     assert {"embeddings", "retrieval", "chat", "send"} <= clients
+
+
+def test_a_pipeline_ask_process_flushes_its_spans_before_it_ends(tmp_path: Path, receiver: OtlpReceiver) -> None:
+    """`ask` leaves its process without the interpreter's teardown: its exporter's last flush must still run."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "APPLICATIONINSIGHTS_"))}
+    env = {
+        **clean,
+        "PIPELINE_DATA_DIR": str(tmp_path / "data"),
+        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+        "OTEL_BSP_SCHEDULE_DELAY": "60000",  # nothing leaves on the schedule: only the flush at exit sends it
+    }
+    pipeline = Path(sys.executable).with_name("pipeline")
+    command = [str(pipeline)] if pipeline.exists() else [sys.executable, "-m", "cli.main"]
+    done = subprocess.run(
+        [*command, "ask", "How does the pipeline retry a failed step?", "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    names = {span["name"] for span in receiver.spans}
+    assert {f"pipeline.{step}" for step in STEPS} <= names, sorted(names)
