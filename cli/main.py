@@ -280,9 +280,16 @@ def _leave(code: int) -> NoReturn:
     os._exit(code)
 
 
+# The state folder holds every question, answer and indexed document. Whatever a command creates, the folder
+# included, is its user's alone, from the first command on: the host makes its own files so too
+# (embedded_host/files.py), but `index`, `enqueue` or `ask` write the folder before any host starts.
+_PRIVATE_UMASK = 0o077
+
+
 def _run_command(args: argparse.Namespace) -> int:
     from cli.state_folder import load_user_settings
 
+    os.umask(os.umask(_PRIVATE_UMASK) | _PRIVATE_UMASK)
     load_user_settings()  # before the settings are first read: the environment still wins over the file
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
