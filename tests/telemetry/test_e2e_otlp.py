@@ -72,6 +72,12 @@ class OtlpReceiver(IngestReceiver):
             return [s for s in self.spans if s["trace_id"] == trace_id]
 
 
+def _pipeline_command() -> list[str]:
+    """The installed `pipeline` beside this interpreter, else the module."""
+    pipeline = Path(sys.executable).with_name("pipeline")
+    return [str(pipeline)] if pipeline.exists() else [sys.executable, "-m", "cli.main"]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -96,8 +102,7 @@ def server(tmp_path: Path, receiver: OtlpReceiver) -> Iterator[str]:
         "OTEL_BSP_SCHEDULE_DELAY": "100",  # export within a fraction of a second, not 5 s
         "OTEL_METRIC_EXPORT_INTERVAL": "1000",
     }
-    pipeline = Path(sys.executable).with_name("pipeline")
-    command = [str(pipeline)] if pipeline.exists() else [sys.executable, "-m", "cli.main"]
+    command = _pipeline_command()
     log = (tmp_path / "serve.log").open("wb")
     proc = subprocess.Popen([*command, "serve", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=log)
     base_url = f"http://127.0.0.1:{port}"
@@ -170,8 +175,7 @@ def test_a_pipeline_ask_process_flushes_its_spans_before_it_ends(tmp_path: Path,
         "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
         "OTEL_BSP_SCHEDULE_DELAY": "60000",  # nothing leaves on the schedule: only the flush at exit sends it
     }
-    pipeline = Path(sys.executable).with_name("pipeline")
-    command = [str(pipeline)] if pipeline.exists() else [sys.executable, "-m", "cli.main"]
+    command = _pipeline_command()
     done = subprocess.run(
         [*command, "ask", "How does the pipeline retry a failed step?", "--json"],
         cwd=ROOT,
