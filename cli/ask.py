@@ -54,8 +54,9 @@ async def _ask(question: str, top_k: int, scopes: list[str], timeout_s: float) -
                 reply = await started.json(content_type=None)
                 accepted = started.status == 202
             if not accepted:
-                fields = "; ".join(f"{e['field']}: {e['message']}" for e in reply.get("errors") or [])
-                raise CliError(f"{reply.get('title', 'rejected')}: {fields or reply.get('detail', '')}", 2)
+                from cli.problems import refusal
+
+                raise CliError(refusal(reply), 2)
             instance_id = reply["instance_id"]
             if await host.wait_for_completion(instance_id, timeout=timeout_s) is None:
                 raise CliError(f"instance {instance_id} did not finish within {timeout_s:.0f} s", 3)

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-__all__ = ["ASK_FLAGS", "FILE_FIELDS", "describe", "reasons"]
+__all__ = ["ASK_FLAGS", "FILE_FIELDS", "describe", "reasons", "refusal"]
 
 # Where a Question's fields come from on the command line.
 ASK_FLAGS: Mapping[str, str] = {
@@ -52,3 +52,9 @@ def reasons(error: ValidationError, names: Mapping[str, str] = ASK_FLAGS) -> lis
 
 def describe(problems: Sequence[str]) -> str:
     return "invalid question: " + "; ".join(problems)
+
+
+def refusal(problem: Mapping[str, Any]) -> str:
+    """A start route's problem+json refusal in one line: its title, then each field's reason (or its detail)."""
+    fields = "; ".join(f"{e['field']}: {e['message']}" for e in problem.get("errors") or [])
+    return f"{problem.get('title', 'rejected')}: {fields or problem.get('detail', '')}"

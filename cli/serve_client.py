@@ -39,8 +39,9 @@ def ask_serve(
     body = {"question": question, "top_k": top_k, "scopes": scopes or None}
     status, reply = _call(http, serve, "POST", "/api/pipeline/start", headers, json.dumps(body).encode(), timeout_s)
     if status != 202:
-        fields = "; ".join(f"{e['field']}: {e['message']}" for e in reply.get("errors") or [])
-        raise CliError(f"{reply.get('title', 'rejected')}: {fields or reply.get('detail', '')}", 2)
+        from cli.problems import refusal
+
+        raise CliError(refusal(reply), 2)
     instance_id = reply["instance_id"]
     pause = _FIRST_POLL_S
     while True:
