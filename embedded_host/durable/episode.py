@@ -163,11 +163,12 @@ def execute(
     the instance's kept SDK executor (sessions.py), fed only what is new when it can be, else a full replay
     that it keeps.
     """
-    run: Callable[[], str]
     if session is not None and session.can_resume(old_parts):
-        run = lambda: session.resume(old_parts, new_events)  # noqa: E731
+        sdk_state, error = sdk_state_of(lambda: session.resume(old_parts, new_events), name)
     else:
-        context = context_json(
+        sdk_state, error = call_orchestrator(
+            session.replay if session is not None else handle,  # a session keeps what the replay builds
+            name=name,
             instance_id=instance_id,
             input_text=input_text,
             history="[" + ",".join(old_parts + [json.dumps(ev) for ev in new_events]) + "]",
@@ -175,8 +176,6 @@ def execute(
             parent_instance_id=parent_instance_id,
             timer_limits=timer_limits,
         )
-        run = (lambda: session.replay(context)) if session is not None else (lambda: handle(context))
-    sdk_state, error = sdk_state_of(run, name)
     episode = Episode(sdk_state=sdk_state)
     if sdk_state is None:
         episode.status, episode.output = "Failed", error
