@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +24,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from pipeline import distinct_questions, percentile  # noqa: E402 - bench/pipeline.py, on the path just set
 
-from tests.processes import free_port  # noqa: E402 - the repository root, on the path just set
+from tests.processes import Server  # noqa: E402 - the repository root, on the path just set
 
 _FINISHED = ("Completed", "Failed", "Terminated")
 
@@ -41,39 +39,22 @@ def _json(url: str, body: dict | None = None) -> dict:
 def one_round(questions: list[str]) -> tuple[list[float], list[float], float]:
     """Latencies and embed-step times (ms) of `questions` asked in turn on a serve started on a new folder."""
     with tempfile.TemporaryDirectory() as folder:
-        port = free_port()
-        env = {**os.environ, "PIPELINE_DATA_DIR": str(Path(folder) / "state"), "PIPELINE_CONFIG": "/nonexistent"}
-        serve = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "serve", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"http://127.0.0.1:{port}"
+        server = Server(Path(folder) / "state", {"PIPELINE_CONFIG": "/nonexistent"}).start(timeout=60)
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    _json(url + "/api/openapi.json")
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.05)
             latencies, embeds = [], []
             began = time.perf_counter()
             for question in questions:
                 started = time.perf_counter()
-                instance = _json(url + "/api/pipeline/start", {"question": question})["instance_id"]
-                while (status := _json(f"{url}/api/pipeline/{instance}"))["runtime_status"] not in _FINISHED:
+                instance = _json(server.base_url + "/api/pipeline/start", {"question": question})["instance_id"]
+                # Polled every 5 ms, not at the test helper's 50: the runs measured take about that long.
+                status_url = f"{server.base_url}/api/pipeline/{instance}"
+                while (status := _json(status_url))["runtime_status"] not in _FINISHED:
                     time.sleep(0.005)
                 latencies.append((time.perf_counter() - started) * 1000)
                 embeds.append(status["result"]["timings_ms"]["embed_query"])
             return latencies, embeds, time.perf_counter() - began
         finally:
-            serve.terminate()
-            serve.wait(30)
+            server.stop()
 
 
 def main() -> None:
