@@ -84,33 +84,12 @@ def call_orchestrator(
     actions taken before the failure, which the host must carry out or compare like any other.
     ``timer_limits``: the backend's long-timer settings, which make the SDK chain a longer timer (see backends.py).
     """
-    context = context_json(
-        instance_id=instance_id,
-        input_text=input_text,
-        history=history,
-        replaying=replaying,
-        parent_instance_id=parent_instance_id,
-        timer_limits=timer_limits,
-    )
-    return sdk_state_of(lambda: handle(context), name)
-
-
-def context_json(
-    *,
-    instance_id: str,
-    input_text: str | None,
-    history: str,
-    replaying: bool,
-    parent_instance_id: str | None,
-    timer_limits: TimerLimits | None,
-) -> str:
-    """The orchestration trigger's context, as the extension sends it to the worker."""
     limits = (
         "".join(f",{json.dumps(k)}:{json.dumps(v)}" for k, v in timer_limits.context_fields().items())
         if timer_limits
         else ""
     )
-    return (
+    context = (
         '{"history":'
         + history
         + ',"input":'
@@ -124,6 +103,7 @@ def context_json(
         + ","
         '"upperSchemaVersion":2,"upperSchemaVersionNew":2' + limits + "}"
     )
+    return sdk_state_of(lambda: handle(context), name)
 
 
 def sdk_state_of(run: Callable[[], str], name: str) -> tuple[dict[str, Any] | None, str | None]:
